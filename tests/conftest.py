@@ -1,0 +1,28 @@
+"""Shared test fixtures."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+PG_URL = os.environ.get("ADAPEX_TEST_PG_URL", "postgresql+psycopg2://root@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """The real PostgreSQL server; a test that needs it fails (never skips) when it is down."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - report any connection failure the same way
+        pytest.fail(
+            f"PostgreSQL is not reachable at {PG_URL} ({type(exc).__name__}); start it with "
+            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
+        )
+    finally:
+        engine.dispose()
+    return PG_URL
