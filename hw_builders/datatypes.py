@@ -1,0 +1,100 @@
+"""FINN/QONNX DataType names: bit width, signedness and value range.
+
+Mirrors ``qonnx.core.datatype.resolve_datatype`` (qonnx 1.0): BINARY (1 bit, unsigned),
+BIPOLAR (1 bit, signed, {-1, +1}), TERNARY (2 bits, signed), UINT<n>, INT<n>,
+FIXED<w,i>, SCALEDINT<n>, FLOAT32, FLOAT16. Pure Python, cached by name.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from hw_builders.errors import HwError
+
+__all__ = ["DataType", "datatype", "bitwidth"]
+
+
+@dataclass(frozen=True)
+class DataType:
+    """One FINN DataType.
+
+    Attributes:
+        name: canonical name (``INT8``, ``FIXED<8,4>``, ...).
+        bitwidth: number of bits.
+        signed: whether the type holds negative values (qonnx's ``signed()``).
+        min: smallest representable value.
+        max: largest representable value.
+        integer: whether all values are integers.
+    """
+
+    name: str
+    bitwidth: int
+    signed: bool
+    min: float
+    max: float
+    integer: bool = True
+
+
+_INT = re.compile(r"^(U?)INT(\d+)$")
+_FIXED = re.compile(r"^FIXED<\s*(\d+)\s*,\s*(-?\d+)\s*>$")
+_SCALED = re.compile(r"^SCALEDINT<\s*(\d+)\s*>$")
+_F32 = 3.4028234663852886e38
+
+
+@functools.lru_cache(maxsize=512)
+def datatype(name: str) -> DataType:
+    """Resolve a FINN DataType name.
+
+    Args:
+        name: e.g. ``"INT8"``, ``"BIPOLAR"``, ``"FIXED<8,4>"``.
+
+    Returns:
+        The DataType.
+
+    Raises:
+        HwError: the name is not a FINN DataType.
+    """
+    if not isinstance(name, str):
+        raise HwError(f"datatype {name!r}: expected a FINN DataType name such as INT8 or BIPOLAR")
+    n = name.strip().upper()
+    if n == "BINARY":
+        return DataType("BINARY", 1, False, 0, 1)
+    if n == "BIPOLAR":
+        return DataType("BIPOLAR", 1, True, -1, 1)
+    if n == "TERNARY":
+        return DataType("TERNARY", 2, True, -1, 1)
+    if n == "FLOAT32":
+        return DataType("FLOAT32", 32, True, -_F32, _F32, False)
+    if n == "FLOAT16":
+        return DataType("FLOAT16", 16, True, -65504.0, 65504.0, False)
+    m = _INT.match(n)
+    if m:
+        bits = int(m.group(2))
+        if bits < 1:
+            raise HwError(f"datatype {name!r}: bit width must be at least 1")
+        if m.group(1):
+            return DataType(f"UINT{bits}", bits, False, 0, 2**bits - 1)
+        return DataType(f"INT{bits}", bits, True, -(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    m = _FIXED.match(n)
+    if m:
+        w, i = int(m.group(1)), int(m.group(2))
+        frac = w - i
+        step = 2.0**-frac
+        return DataType(
+            f"FIXED<{w},{i}>", w, True, -(2 ** (w - 1)) * step, (2 ** (w - 1) - 1) * step, False
+        )
+    m = _SCALED.match(n)
+    if m:
+        w = int(m.group(1))
+        return DataType(f"SCALEDINT<{w}>", w, True, -(2 ** (w - 1)), 2 ** (w - 1) - 1, False)
+    raise HwError(
+        f"datatype {name!r}: unknown FINN DataType; use BINARY, BIPOLAR, TERNARY, UINT<n>, INT<n>, "
+        "FIXED<w,i>, SCALEDINT<n>, FLOAT16 or FLOAT32"
+    )
+
+
+def bitwidth(name: str) -> int:
+    """Bit width of a FINN DataType name (HwError when unknown)."""
+    return datatype(name).bitwidth

@@ -1,0 +1,377 @@
+"""Every cost formula against values worked out by hand from FINN_COST_MODEL.md / FINN."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import hw_builders as hb
+from hw_builders.graph import HwLayer
+
+
+def cost(op_type: str, impl: str | None = None, device: str | None = None, **attrs) -> hb.LayerCost:
+    op = hb.get_op(op_type)
+    layer = HwLayer("L", op_type, [], attrs, impl or op.default_impl)
+    dev = hb.get_device(board=device) if device else None
+    return hb.layer_cost(layer, dev)
+
+
+MV = dict(inputDataType="INT4", weightDataType="INT4", outputDataType="UINT2")
+
+
+def test_mvau_hls_block() -> None:
+    c = cost("MVAU", MW=576, MH=64, PE=8, SIMD=16, numInputVectors=[1, 10, 10], **MV)
+    assert c.cycles == (64 // 8) * (576 // 16) * 100  # 28800
+    # BRAM: WMEM = 576*64/(8*16) = 288, width = 16*4*8 = 512 > 18 and WMEM <= 512
+    #       -> ceil(288/512) * ceil(512/36) = 1 * 15
+    assert c.BRAM_18K == 15
+    assert c.BRAM_efficiency == pytest.approx(4 * 576 * 64 / (15 * 36 * 512))
+    # LUT: W = A = 4; mult = 16*(2*ceil(8/6)-1)*8 = 16*3*8 = 384; adder = 8*31 = 248
+    # acc: alpha = log2(576)+4+4-1-1 = 9.1699+6 = 15.1699; ceil(15.1699+log2(1+2^-15.17)+1) = 17
+    #      min(32, 17) = 17; thresholds auto -> thr = cmp = 0; c2 = 0 (auto)
+    alpha = math.log2(576) + 6
+    acc = math.ceil(alpha + math.log2(1 + 2**-alpha) + 1)
+    assert acc == 17
+    assert int(300 + 1.1 * (8 * (384 + 248 + 17))) == c.LUT  # 6011
+    assert (c.URAM, c.DSP) == (0, 0)
+
+
+def test_mvau_hls_distributed_thresholds_and_c2() -> None:
+    c = cost(
+        "MVAU",
+        MW=64,
+        MH=32,
+        PE=4,
+        SIMD=8,
+        ram_style="distributed",
+        ram_style_thresholds="distributed",
+        accDataType="INT12",
+        **MV,
+    )
+    # WMEM = 64*32/32 = 64, TMEM = 8; c2 = P*Q*W*ceil(WMEM/64) = 4*8*4*1 = 128
+    # mult = 8*3*8 = 192; adder = 8*15 = 120; acc = min(12, ceil(6+6 + ~0 + 1)=13) = 12
+    # B = 2: thr = 3*12*ceil(8/64) = 36, cmp = 3*12 = 36
+    assert c.BRAM_18K == 0
+    assert int(300 + 1.1 * (4 * (192 + 120 + 12 + 36 + 36)) + 128) == c.LUT  # 2170
+
+
+def test_mvau_dsp_and_xnor_quirk() -> None:
+    c = cost("MVAU", MW=64, MH=32, PE=4, SIMD=8, resType="dsp", **MV)
+    assert 4 * 8 * math.ceil(8 / 48) == c.DSP  # 32
+    x = cost(
+        "MVAU",
+        MW=64,
+        MH=32,
+        PE=4,
+        SIMD=8,
+        resType="dsp",
+        binaryXnorMode=1,
+        inputDataType="BINARY",
+        weightDataType="BINARY",
+        outputDataType="BINARY",
+    )
+    assert x.DSP == 32  # FINN counts DSPs even in XNOR mode
+    auto = cost("MVAU", MW=64, MH=32, PE=4, SIMD=8, resType="auto", **MV)
+    assert auto.DSP == 0  # auto costs like lut
+
+
+def test_mvau_rtl_dsp_and_lut() -> None:
+    c = cost("MVAU", "rtl", MW=64, MH=32, PE=6 // 3 * 4, SIMD=8, **MV)  # PE=8
+    assert c.LUT == 0
+    assert math.ceil(8 / 4) * 8 == c.DSP  # 16 (DSP48)
+
+
+def test_mvau_embedded_quirk_bram_and_uram() -> None:
+    # internal_embedded, WMEM = 1024*256/(1*1) = 262144 > 128: BRAM and URAM both reported
+    c = cost("MVAU", MW=1024, MH=256, PE=1, SIMD=1, mem_mode="internal_embedded", **MV)
+    # width = 4 -> ceil(262144/4096)*ceil(4/4) = 64 BRAM; URAM ceil(4/72)*ceil(262144/4096) = 64
+    assert (c.BRAM_18K, c.URAM) == (64, 64)
+    u = cost("MVAU", MW=1024, MH=256, PE=1, SIMD=1, ram_style="ultra", **MV)
+    assert (u.BRAM_18K, u.URAM) == (0, 64)
+    assert u.URAM_efficiency == pytest.approx(4 * 1024 * 256 / (64 * 72 * 4096))
+
+
+@pytest.mark.parametrize(
+    ("width", "depth", "expected"),
+    [
+        (1, 20000, 2),
+        (2, 9000, 2),
+        (3, 5000, 2),
+        (8, 3000, 2),
+        (16, 100, 1),
+        (20, 600, 2),
+        (40, 600, 3),
+        (72, 512, 2),
+    ],
+)
+def test_bram_ladder(width: int, depth: int, expected: int) -> None:
+    from hw_builders.ops._common import bram_ladder
+
+    # 1: ceil(20000/16384)=2; 2: ceil(9000/8192)=2; 3: ceil(5000/4096)*1=2; 8: ceil(3000/2048)*1=2
+    # 16: ceil(100/1024)*1=1; 20 with depth 600>512: ceil(600/1024)*ceil(20/18)=2
+    # 40 with 600: ceil(600/1024)*ceil(40/18)=3; 72 with 512: ceil(512/512)*ceil(72/36)=2
+    assert bram_ladder(depth, width) == expected
+
+
+def test_vvau() -> None:
+    a = dict(
+        Channels=64,
+        Kernel=[3, 3],
+        Dim=[8, 8],
+        PE=4,
+        SIMD=3,
+        ram_style="block",
+        inputDataType="INT4",
+        weightDataType="INT4",
+        outputDataType="UINT2",
+    )
+    c = cost("VVAU", **a)
+    assert c.cycles == (64 * 9 // 4 // 3) * 64  # 3072
+    # WMEM = 9*64/12 = 48, width = 3*4*4 = 48 > 32 -> ceil(48/512)*ceil(48/32) = 2
+    assert c.BRAM_18K == 2
+    assert c.BRAM_efficiency == pytest.approx(4 * 4 * 48 / (2 * 36 * 512))  # no SIMD factor
+    # LUT: mult = 3*3*8 = 72; adder = 8*5 = 40; alpha = log2(9)+4+4-1-1 = 9.1699 -> acc 11
+    # TMEM = 16; thr = 3*11*16/64 = 8.25 (no rounding); cmp = 33
+    alpha = math.log2(9) + 6
+    acc = math.ceil(alpha + math.log2(1 + 2**-alpha) + 1)
+    assert acc == 11
+    assert int(300 + 1.1 * (4 * (72 + 40 + 11 + 8.25 + 33))) == c.LUT  # 1022
+    auto = cost("VVAU", **{**a, "ram_style": "auto"})
+    assert auto.BRAM_18K == 0  # auto with depth 48 <= 128
+    dsp = cost("VVAU", **{**a, "resType": "dsp"})
+    assert 4 * math.ceil(8 / 48) == dsp.DSP
+
+
+def test_swg_rtl_default() -> None:
+    a = dict(
+        IFMChannels=64,
+        IFMDim=[30, 30],
+        OFMDim=[28, 28],
+        ConvKernelDim=[3, 3],
+        SIMD=16,
+        inputDataType="INT2",
+    )
+    c = cost("ConvolutionInputGenerator", **a)
+    # CF = 4; depth = (2*30 + 2 + 1)*4 = 252 (+ stride terms 0)
+    # cycles = 252 + 28*max(28*9*4, 1*30*4) = 252 + 28*1008 = 28476
+    assert c.cycles == 28476
+    # LUT = 300 + 16*2*ceil(252/38) = 300 + 32*7 = 524
+    assert c.LUT == 524 and c.BRAM_18K == 0
+    b = cost("ConvolutionInputGenerator", **{**a, "ram_style": "auto"})
+    # width 32, depth 252 <= 512 -> ram width 36 -> ceil(252/16384)*ceil(32/36) = 1
+    assert (b.BRAM_18K, b.LUT) == (1, 300)
+    u = cost("ConvolutionInputGenerator", **{**a, "ram_style": "ultra"})
+    assert u.URAM == 1
+
+
+def test_swg_rtl_strided_parallel_1d_depthwise() -> None:
+    s = dict(
+        IFMChannels=8,
+        IFMDim=[16, 16],
+        OFMDim=[7, 7],
+        ConvKernelDim=[3, 3],
+        Stride=[2, 2],
+        SIMD=8,
+        inputDataType="INT4",
+    )
+    c = cost("ConvolutionInputGenerator", **s)
+    # CF = 1; bmin = 2*16+2+1 = 35; extra: max(0, 1-9)=0, max(0, 16-9)*1 = 7 -> depth 42
+    # cycles = 35 + 7*max(7*9, 2*16) = 35 + 441 = 476
+    assert c.cycles == 476
+    assert 300 + 32 * math.ceil(42 / 38) == c.LUT
+    dw = cost("ConvolutionInputGenerator", **{**s, "SIMD": 4, "depthwise": 1})
+    # CF = 2; bmin = 70; max(7*9*2, 2*16*2) = 126 + 7*(2-1)*(2-1) = 133; 70 + 7*133 + (2-1)*16*2
+    assert dw.cycles == 70 + 7 * 133 + 32
+    p = cost("ConvolutionInputGenerator", **{**s, "parallel_window": 1})
+    assert p.cycles == 16 * 16 * 1 + 2
+    one = cost(
+        "ConvolutionInputGenerator",
+        IFMChannels=4,
+        IFMDim=[1, 32],
+        OFMDim=[1, 30],
+        ConvKernelDim=[1, 3],
+        SIMD=2,
+        inputDataType="INT4",
+    )
+    assert one.cycles == 30 * 3 * 2 + 2
+    k1 = cost(
+        "ConvolutionInputGenerator",
+        IFMChannels=4,
+        IFMDim=[5, 5],
+        OFMDim=[5, 5],
+        ConvKernelDim=[1, 1],
+        SIMD=4,
+        inputDataType="INT4",
+    )
+    assert k1.cycles == 25 + 2  # 1x1 kernel -> parallel style
+
+
+def test_swg_hls_2d() -> None:
+    c = cost(
+        "ConvolutionInputGenerator",
+        "hls",
+        IFMChannels=64,
+        IFMDim=[30, 30],
+        OFMDim=[28, 28],
+        ConvKernelDim=[3, 3],
+        SIMD=32,
+        inputDataType="BINARY",
+    )
+    # cycles = 30*3*1*2 + 28*max(28*9*2, 30*2) = 180 + 28*504 = 14292
+    assert c.cycles == 14292
+    # LUT (distributed) = 300 + (3+1)*(32*1*ceil(30*64/32/64)) = 300 + 4*32*1 = 428
+    assert c.LUT == 428
+    b = cost(
+        "ConvolutionInputGenerator",
+        "hls",
+        IFMChannels=64,
+        IFMDim=[30, 30],
+        OFMDim=[28, 28],
+        ConvKernelDim=[3, 3],
+        SIMD=32,
+        inputDataType="BINARY",
+        ram_style="block",
+    )
+    # depth = 60 -> width 36; (3+1)*ceil(32/36)*ceil(60/60) = 4
+    assert b.BRAM_18K == 4
+
+
+def test_thresholding() -> None:
+    a = dict(
+        NumChannels=64,
+        PE=4,
+        numInputVectors=[1, 8, 8],
+        inputDataType="INT8",
+        weightDataType="INT8",
+        outputDataType="UINT2",
+        numSteps=3,
+    )
+    h = cost("Thresholding", "hls", **a)
+    assert h.cycles == 64 * 64 // 4  # 1024
+    # TMEM = 16: LUT = 8*4 + 4*8*ceil(16/64) = 32 + 32
+    assert (h.LUT, h.BRAM_18K) == (64, 0)
+    hb_ = cost("Thresholding", "hls", **{**a, "ram_style": "block"})
+    assert (32, math.ceil(32 / 16) * 1) == (hb_.LUT, hb_.BRAM_18K)
+    r = cost("Thresholding", "rtl", **a)
+    # memories (8 bits wide) of depth 16*2^0 = 16 and 16*2^1 = 32: LUTRAM 8*1 each (waste 384, 256
+    # vs BRAM18_9x2048: 1*18432-128 ...) -> 8 + 8 = 16 per PE, times 4 PE
+    assert (r.LUT, r.BRAM_18K, r.URAM) == (64, 0, 0)
+    big = cost(
+        "Thresholding",
+        "rtl",
+        NumChannels=4096,
+        PE=1,
+        inputDataType="INT16",
+        weightDataType="INT16",
+        outputDataType="UINT1",
+        numSteps=1,
+    )
+    # one memory 16 x 4096: LUTRAM 1x64 fits exactly (16*64 = 1024 primitives, waste 0); the
+    # URAM/BRAM shapes all waste bits -> 1024 LUTs
+    assert (big.LUT, big.BRAM_18K, big.URAM) == (1024, 0, 0)
+    tie = cost(
+        "Thresholding",
+        "rtl",
+        NumChannels=1000,
+        PE=1,
+        inputDataType="INT16",
+        weightDataType="INT18",
+        outputDataType="UINT1",
+        numSteps=1,
+    )
+    # 18 x 1000: BRAM18_18x1024 waste 18*24 = 432, LUTRAM 18*16 prims waste 18*24 = 432: tie,
+    # BRAM18 is listed first -> filed under "BRAM18" -> counts nowhere
+    assert (tie.LUT, tie.BRAM_18K, tie.URAM) == (0, 0, 0)
+    ur = cost(
+        "Thresholding",
+        "rtl",
+        NumChannels=4096,
+        PE=1,
+        inputDataType="INT8",
+        weightDataType="INT9",
+        outputDataType="UINT1",
+        numSteps=1,
+    )
+    # 9 x 4096: URAM_9x32768 waste 9*28672; BRAM18_9x2048: 2 blocks, waste 0 -> BRAM18 again
+    assert (ur.LUT, ur.URAM) == (0, 0)  # BRAM18_9x2048 x2 ties LUTRAM at 0 waste, comes first
+    u2 = cost(
+        "Thresholding",
+        "rtl",
+        NumChannels=32768,
+        PE=1,
+        inputDataType="INT8",
+        weightDataType="INT9",
+        outputDataType="UINT1",
+        numSteps=1,
+    )
+    # 9 x 32768: URAM_9x32768 waste 0 (first of the zero-waste ties) -> 1 URAM
+    assert u2.URAM == 1
+
+
+def test_fifo() -> None:
+    a = dict(depth=100, dataType="INT8", folded_shape=[1, 16, 4])
+    r = cost("StreamingFIFO", "rtl", **a)
+    # width = 8*4 = 32; LUT = 2*ceil(log2 100) + ceil(100/32)*ceil(32/2) = 14 + 4*16 = 78
+    assert (r.cycles, r.LUT, r.BRAM_18K) == (0, 78, 0)
+    big = cost("StreamingFIFO", "rtl", **{**a, "depth": 100000, "ram_style": "block"})
+    assert big.BRAM_18K == 0  # rtl is always LUT only
+    v = cost("StreamingFIFO", impl_style="vivado", **{**a, "ram_style": "block"})
+    # depth -> 128; LUT = 2*7 = 14; BRAM: width 32 > 18, depth 128 <= 512 -> ceil(128/512)*ceil(32/36) = 1
+    assert (v.LUT, v.BRAM_18K) == (14, 1)
+    u = cost("StreamingFIFO", impl_style="vivado", **{**a, "depth": 5000, "ram_style": "ultra"})
+    assert math.ceil(8192 / 4096) * 1 == u.URAM
+    d = cost("StreamingFIFO", impl_style="vivado", **{**a, "ram_style": "distributed"})
+    assert 14 + math.ceil(128 / 32) * 16 == d.LUT
+
+
+def test_small_ops() -> None:
+    assert cost(
+        "StreamingMaxPool", NumChannels=64, ImgDim=[28, 28], PoolDim=[2, 2], dataType="INT2"
+    ).cycles == int(28 * 28 * (1 + 1 / 4))  # 980
+    assert (
+        cost(
+            "StreamingMaxPool",
+            NumChannels=64,
+            ImgDim=[1, 28],
+            PoolDim=[1, 2],
+            PE=4,
+            dataType="INT2",
+        ).cycles
+        == 14 * 16 * 3
+    )
+    assert cost("LabelSelect", Labels=10, PE=5, inputDataType="INT16").cycles == 2
+    assert (
+        cost(
+            "DuplicateStreams",
+            NumChannels=64,
+            PE=8,
+            numInputVectors=[1, 4, 4],
+            inputDataType="INT2",
+        ).cycles
+        == 16 * 8
+    )
+    assert (
+        cost(
+            "AddStreams", NumChannels=64, PE=64, numInputVectors=[1, 4, 4], inputDataType="INT2"
+        ).cycles
+        == 16
+    )
+    f = cost(
+        "FMPadding",
+        ImgDim=[8, 8],
+        Padding=[1, 1, 1, 1],
+        NumChannels=32,
+        SIMD=8,
+        inputDataType="INT2",
+    )
+    assert (f.cycles, f.LUT, f.BRAM_18K) == (4 * 10 * 10, 0, 0)
+    with pytest.raises(hb.HwError, match="SIMD=3 does not divide NumChannels=32"):
+        cost(
+            "FMPadding",
+            ImgDim=[8, 8],
+            Padding=[1, 1, 1, 1],
+            NumChannels=32,
+            SIMD=3,
+            inputDataType="INT2",
+        )

@@ -1,0 +1,90 @@
+"""Device catalogue, fits/utilisation and power-model calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import hw_builders as hb
+from hw_builders.power import RESOURCE_KEYS, PowerModel
+
+
+def test_catalogue_facts() -> None:
+    assert set(hb.BOARDS) == {"Pynq-Z1", "Pynq-Z2", "Ultra96", "AUP-ZU3", "ZCU104", "KV260", "U250"}
+    z1 = hb.get_device(board="pynq-z1")
+    assert z1.part == "xc7z020clg400-1"
+    assert dict(z1.resources) == {
+        "LUT": 53200,
+        "FF": 106400,
+        "BRAM_18K": 280,
+        "URAM": 0,
+        "DSP": 220,
+    }
+    assert z1.default_clk_ns == 10.0 and not z1.versal
+    assert hb.get_device(board="ZCU104").resources["URAM"] == 96
+    assert hb.get_device(board="kv260").resources["DSP"] == 1248
+    assert hb.get_device(board="U250").resources["BRAM_18K"] == 5376
+    assert hb.get_device(board="U250").default_clk_ns in (3.33, 5.0)
+    assert hb.get_device(board="Ultra96").resources["LUT"] == 70560
+    for dev in hb.BOARDS.values():
+        assert 0 < dev.reconfig_time_s < 1.0
+    p = hb.get_device(part="xczu7ev-ffvc1156-2-e")
+    assert p.board is None and p.resources["LUT"] == 230400
+
+
+def test_unknown_device_lists_known() -> None:
+    with pytest.raises(hb.HwError, match="board 'Zedboard' is unknown; use one of: Pynq-Z1"):
+        hb.get_device(board="Zedboard")
+    with pytest.raises(hb.HwError, match="part 'xc9foo' is unknown"):
+        hb.get_device(part="xc9foo")
+    with pytest.raises(hb.HwError):
+        hb.get_device()
+
+
+def test_fits_and_utilisation() -> None:
+    dev = hb.get_device(board="Pynq-Z1")
+    total = {"LUT": 47880, "BRAM_18K": 140, "URAM": 0, "DSP": 0}
+    u = hb.utilisation(total, dev)
+    assert u["LUT"] == pytest.approx(0.9) and u["BRAM_18K"] == pytest.approx(0.5)
+    assert hb.fits(total, dev)
+    assert hb.fits(total, dev, {"LUT": 0.9})
+    assert not hb.fits(total, dev, {"LUT": 0.85})
+    assert not hb.fits({"LUT": 1, "URAM": 1}, dev)  # no URAM on the xc7z020
+
+
+def test_power_calibration_recovers_coefficients() -> None:
+    truth = PowerModel(
+        static_w=0.4,
+        dynamic_w_per_mhz={
+            "LUT": 2e-7,
+            "FF": 5e-8,
+            "BRAM_18K": 1.2e-5,
+            "URAM": 3e-5,
+            "DSP": 1.8e-5,
+        },
+    )
+    rng = np.random.default_rng(0)
+    pts = []
+    for _ in range(40):
+        res = {
+            "LUT": int(rng.integers(1000, 200000)),
+            "FF": int(rng.integers(1000, 300000)),
+            "BRAM_18K": int(rng.integers(0, 600)),
+            "URAM": int(rng.integers(0, 90)),
+            "DSP": int(rng.integers(0, 1500)),
+        }
+        clk = float(rng.choice([3.33, 5.0, 10.0]))
+        pts.append((res, clk, truth.power_w(res, clk)))
+    fit = PowerModel().calibrate(pts)
+    assert fit.static_w == pytest.approx(0.4, rel=1e-6)
+    for k in RESOURCE_KEYS:
+        assert fit.dynamic_w_per_mhz[k] == pytest.approx(truth.dynamic_w_per_mhz[k], rel=1e-6)
+    with pytest.raises(hb.HwError, match="at least 2"):
+        PowerModel().calibrate(pts[:1])
+
+
+def test_power_model_scales_with_clock_and_activity() -> None:
+    pm = PowerModel(static_w=1.0, dynamic_w_per_mhz={"LUT": 1e-6}, activity=0.5)
+    # FF taken as LUT when absent, but its coefficient is 0 here
+    assert pm.power_w({"LUT": 1000}, 10.0) == pytest.approx(1.0 + 0.5 * 100 * 1e-6 * 1000)
+    assert pm.dynamic_w({"LUT": 1000}, 5.0) == pytest.approx(2 * pm.dynamic_w({"LUT": 1000}, 10.0))

@@ -1,0 +1,200 @@
+"""Hypothesis properties of the cost models and the estimator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import hw_builders as hb
+from hw_builders.graph import HwLayer
+
+EXAMPLES = Path(hb.__file__).parent / "examples"
+GRAPHS = {t: hb.load_graph(EXAMPLES / f"cnv_{t}.json") for t in ("w1a1", "w2a2")}
+
+MW = st.sampled_from([27, 64, 144, 576, 1152, 256, 512])
+MH = st.sampled_from([10, 32, 64, 128, 512])
+
+
+def _mvau(mw: int, mh: int, pe: int, simd: int) -> HwLayer:
+    return HwLayer(
+        "m",
+        "MVAU",
+        [],
+        dict(
+            MW=mw,
+            MH=mh,
+            PE=pe,
+            SIMD=simd,
+            inputDataType="INT2",
+            weightDataType="INT2",
+            outputDataType="INT2",
+            numInputVectors=[1, 4, 4],
+        ),
+        "hls",
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(mw=MW, mh=MH, data=st.data())
+def test_mvau_cycles_never_grow_with_parallelism(mw: int, mh: int, data) -> None:
+    lv = hb.legal_values(_mvau(mw, mh, 1, 1))
+    pes = sorted(data.draw(st.lists(st.sampled_from(lv["PE"]), min_size=2, max_size=2)))
+    simds = sorted(data.draw(st.lists(st.sampled_from(lv["SIMD"]), min_size=2, max_size=2)))
+    lo = hb.layer_cost(_mvau(mw, mh, pes[0], simds[0])).cycles
+    hi = hb.layer_cost(_mvau(mw, mh, pes[1], simds[1])).cycles
+    assert hi <= lo
+
+
+@settings(max_examples=60, deadline=None)
+@given(tag=st.sampled_from(["w1a1", "w2a2"]), data=st.data())
+def test_legal_values_are_legal_and_totals_sum(tag: str, data) -> None:
+    g = GRAPHS[tag]
+    folding = {}
+    for lay in g.layers:
+        choice = {k: data.draw(st.sampled_from(v)) for k, v in hb.legal_values(lay).items()}
+        folding[lay.name] = choice
+    g2 = g.with_folding(folding)
+    hb.check_folding(g2)  # never raises for values from legal_values
+    rep = hb.estimate(g2, board="Pynq-Z1")
+    for k in ("LUT", "BRAM_18K", "URAM", "DSP"):
+        assert rep.total[k] == sum(getattr(x, k) for x in rep.layers)
+    assert rep.performance["max_cycles"] == max(x.cycles for x in rep.layers)
+    assert rep.performance["estimated_throughput_fps"] == 1e8 / rep.performance["max_cycles"]
+    # a chain: the critical path is the sum of all cycles
+    assert rep.performance["critical_path_cycles"] == sum(x.cycles for x in rep.layers)
+    # the fast path agrees with the report
+    est = hb.Estimator(g, board="Pynq-Z1")
+    fr = est.fast(est.values_from_folding(folding))
+    assert (fr.max_cycles, fr.LUT, fr.BRAM_18K, fr.URAM, fr.DSP, fr.fits) == (
+        rep.performance["max_cycles"],
+        rep.total["LUT"],
+        rep.total["BRAM_18K"],
+        rep.total["URAM"],
+        rep.total["DSP"],
+        rep.fits,
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(pe=st.integers(1, 200), mh=st.sampled_from([12, 64, 100]))
+def test_illegal_pe_rejected_with_divisors(pe: int, mh: int) -> None:
+    layer = _mvau(64, mh, pe, 1)
+    if mh % pe:
+        try:
+            hb.layer_cost(layer)
+        except hb.HwError as e:
+            assert f"PE={pe} does not divide MH={mh}" in str(e)
+        else:
+            raise AssertionError("illegal PE accepted")
+    else:
+        assert hb.layer_cost(layer).cycles == (mh // pe) * 64 * 16
+
+
+def test_branches_critical_path() -> None:
+    """Critical path = longest input->output path (FINN's latency_at_node_output)."""
+    dt = {"inputDataType": "INT2"}
+    g = hb.load_graph(
+        {
+            "name": "b",
+            "layers": [
+                {
+                    "name": "dup",
+                    "op_type": "DuplicateStreams",
+                    "NumChannels": 8,
+                    "numInputVectors": [1, 4, 4],
+                    **dt,
+                },
+                {"name": "a", "op_type": "LabelSelect", "inputs": ["dup"], "Labels": 1000, **dt},
+                {"name": "b1", "op_type": "LabelSelect", "inputs": ["dup"], "Labels": 10, **dt},
+                {"name": "b2", "op_type": "LabelSelect", "inputs": ["b1"], "Labels": 10, **dt},
+                {
+                    "name": "add",
+                    "op_type": "AddStreams",
+                    "inputs": ["a", "b2"],
+                    "NumChannels": 8,
+                    "numInputVectors": [1, 2, 2],
+                    **dt,
+                },
+            ],
+        }
+    )
+    rep = hb.estimate(g, board="Pynq-Z1")
+    # dup 128; path via a: 128+1000+32 = 1160; via b1,b2: 128+10+10+32 = 180
+    assert rep.performance["critical_path_cycles"] == 1160
+    assert rep.performance["max_cycles_node_name"] == "a"
+    assert rep.performance["estimated_latency_ns"] == 11600.0
+
+
+def test_estimator_memoises_and_reports_energy() -> None:
+    g = GRAPHS["w2a2"]
+    f = json.loads((EXAMPLES / "cnv_w2a2_folding.json").read_text())
+    est = hb.Estimator(g, board="Pynq-Z1")
+    vals = est.values_from_folding(f)
+    a = est.fast(vals)
+    b = est.fast(vals)
+    assert a == b
+    rep = est.report(vals)
+    assert rep.energy_per_inference_j == rep.power_w / rep.performance["estimated_throughput_fps"]
+    assert rep.to_dict()["estimate_network_performance"] == rep.performance
+
+
+VVAU_ATTRS = dict(
+    Channels=32,
+    Kernel=[3, 3],
+    Dim=[6, 6],
+    inputDataType="INT4",
+    weightDataType="INT4",
+    outputDataType="UINT2",
+)
+SWG_ATTRS = dict(
+    IFMChannels=32,
+    IFMDim=[10, 10],
+    OFMDim=[8, 8],
+    ConvKernelDim=[3, 3],
+    inputDataType="INT4",
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    case=st.sampled_from(
+        [
+            ("VVAU", "hls", VVAU_ATTRS),
+            ("ConvolutionInputGenerator", "rtl", SWG_ATTRS),
+            ("ConvolutionInputGenerator", "hls", SWG_ATTRS),
+            (
+                "Thresholding",
+                "rtl",
+                dict(
+                    NumChannels=48,
+                    numInputVectors=[1, 5, 5],
+                    inputDataType="INT8",
+                    weightDataType="INT8",
+                    outputDataType="UINT2",
+                    numSteps=3,
+                ),
+            ),
+            (
+                "FMPadding",
+                "hls",
+                dict(ImgDim=[6, 6], Padding=[1, 1, 1, 1], NumChannels=24, inputDataType="INT2"),
+            ),
+            ("LabelSelect", "hls", dict(Labels=100, inputDataType="INT16")),
+        ]
+    ),
+    data=st.data(),
+)
+def test_cycles_never_grow_with_legal_parallelism(case, data) -> None:
+    op_type, impl, attrs = case
+    base = HwLayer("x", op_type, [], dict(attrs), impl)
+    legal = hb.legal_values(base)
+    lo, hi = {}, {}
+    for knob, values in legal.items():
+        a, b = sorted(data.draw(st.lists(st.sampled_from(values), min_size=2, max_size=2)))
+        lo[knob], hi[knob] = a, b
+    c_lo = hb.layer_cost(HwLayer("x", op_type, [], {**attrs, **lo}, impl)).cycles
+    c_hi = hb.layer_cost(HwLayer("x", op_type, [], {**attrs, **hi}, impl)).cycles
+    assert c_hi <= c_lo
