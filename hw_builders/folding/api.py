@@ -1,0 +1,225 @@
+"""``fold()``: choose a folding for a graph by a named strategy (hls4ml-style registry).
+
+Strategies:
+
+* ``"finn"``: FINN's SetFolding (the baseline, :mod:`hw_builders.folding.finn`). With
+  ``target_fps`` it is exactly what FINN's builder does (resources ignored). Without a
+  target it does what a FINN user does to fill a device: it takes the fastest SetFolding
+  result (over every distinct cycles target) that fits the budget (the whole device when
+  no budget is given).
+* ``"optimal"``: the fastest folding within the budget, or with ``target_fps`` the
+  cheapest meeting it (:mod:`hw_builders.folding.optimal`); early-exit stages are weighted
+  by their reach. It is never slower than ``"finn"`` at the same budget: the FINN result is
+  costed too and kept if (rarely) it is faster.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from hw_builders.errors import HwError
+from hw_builders.folding.config import FoldingConfig
+from hw_builders.folding.finn import MVAU_WWIDTH_MAX, set_folding, target_cycles_for_fps
+from hw_builders.folding.optimal import optimal_choice
+from hw_builders.folding.options import FoldingSpace, Option, budget_vector
+
+Strategy = Callable[..., FoldingConfig]
+_STRATEGIES: dict[str, Strategy] = {}
+
+
+def register_strategy(name: str) -> Callable[[Strategy], Strategy]:
+    """Decorator: register a folding strategy under ``name``.
+
+    The function is called as ``fn(graph, *, device, clk_ns, target_fps, budget, reach)``.
+    """
+
+    def deco(fn: Strategy) -> Strategy:
+        _STRATEGIES[name] = fn
+        return fn
+
+    return deco
+
+
+def strategies() -> list[str]:
+    """Names of the registered folding strategies."""
+    return sorted(_STRATEGIES)
+
+
+def resolve_device(device: Any) -> Any:
+    """A Device from a Device or a board name.
+
+    Raises:
+        HwError: unknown board name.
+    """
+    if isinstance(device, str):
+        from hw_builders import get_device
+
+        return get_device(board=device)
+    if device is None or not hasattr(device, "resources"):
+        raise HwError("device: give a Device (hw_builders.get_device) or a board name")
+    return device
+
+
+def layer_weights(graph: Any, reach: Sequence[float] | None) -> dict[str, float]:
+    """Per layer name, the reach of its stage (1.0 for every layer when reach is None).
+
+    Raises:
+        HwError: reach does not match the graph's stages or is not a valid reach vector.
+    """
+    if reach is None:
+        return {layer.name: 1.0 for layer in graph.layers}
+    from hw_builders.stages import check_reach, stage_index
+
+    idx = stage_index(graph)
+    n_stages = max(idx.values(), default=0) + 1
+    r = check_reach(reach, n_stages)
+    return {name: r[k] for name, k in idx.items()}
+
+
+def _clk(device: Any, clk_ns: float | None) -> float:
+    clk = device.default_clk_ns if clk_ns is None else clk_ns
+    if isinstance(clk, bool) or not isinstance(clk, (int, float)) or not clk > 0:
+        raise HwError(f"clk_ns={clk_ns!r} must be a positive clock period in ns (e.g. 10.0)")
+    return float(clk)
+
+
+def _finn_fit(
+    graph: Any, space: FoldingSpace, limits: Sequence[float], mvau_wwidth_max: int
+) -> tuple[FoldingConfig, list[Option]] | None:
+    """The fastest SetFolding result (over all distinct targets) that fits the limits."""
+
+    from hw_builders import layer_cost
+
+    def cycles_of(layer: Any) -> int:
+        return layer_cost(layer, space.device).cycles
+
+    targets = sorted({c + 1 for c in space.all_cycles if c >= 0})
+    cache: dict[int, tuple[FoldingConfig, list[Option], bool]] = {}
+
+    def run(t: int) -> tuple[FoldingConfig, list[Option], bool]:
+        if t not in cache:
+            cfg = set_folding(
+                graph, target_cycles=t, cycles_of=cycles_of, mvau_wwidth_max=mvau_wwidth_max
+            )
+            choice = space.choice_of(cfg.resolved(graph))
+            cache[t] = (cfg, choice, FoldingSpace.fits(FoldingSpace.usage(choice), limits))
+        return cache[t]
+
+    if not targets or not run(targets[-1])[2]:
+        return None
+    lo, hi = 0, len(targets) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if run(targets[mid])[2]:
+            hi = mid
+        else:
+            lo = mid + 1
+    for j in range(hi - 1, max(-1, hi - 9), -1):
+        run(targets[j])
+    feasible = [(FoldingSpace.objective(ch), t) for t, (_, ch, ok) in cache.items() if ok]
+    _, t_best = min(feasible)
+    cfg, choice, _ = cache[t_best]
+    return cfg, choice
+
+
+@register_strategy("finn")
+def _finn_strategy(
+    graph: Any,
+    *,
+    device: Any,
+    clk_ns: float,
+    target_fps: float | None,
+    budget: float | Mapping[str, float] | None,
+    reach: Sequence[float] | None,
+    mvau_wwidth_max: int = MVAU_WWIDTH_MAX,
+) -> FoldingConfig:
+    if target_fps is not None:
+        from hw_builders import layer_cost
+
+        return set_folding(
+            graph,
+            target_cycles=target_cycles_for_fps(target_fps, clk_ns),
+            cycles_of=lambda layer: layer_cost(layer, device).cycles,
+            mvau_wwidth_max=mvau_wwidth_max,
+        )
+    space = FoldingSpace(graph, device, layer_weights(graph, reach))
+    limits = budget_vector(device, budget)
+    got = _finn_fit(graph, space, limits, mvau_wwidth_max)
+    if got is None:
+        from hw_builders.folding.optimal import _no_fit_message
+
+        raise HwError(_no_fit_message(space, limits, "budget (finn strategy)"))
+    return got[0]
+
+
+@register_strategy("optimal")
+def _optimal_strategy(
+    graph: Any,
+    *,
+    device: Any,
+    clk_ns: float,
+    target_fps: float | None,
+    budget: float | Mapping[str, float] | None,
+    reach: Sequence[float] | None,
+) -> FoldingConfig:
+    space = FoldingSpace(graph, device, layer_weights(graph, reach))
+    limits = budget_vector(device, budget)
+    if target_fps is not None:
+        target_cycles_for_fps(target_fps, clk_ns)  # validates
+        choice = optimal_choice(space, limits, target_wcycles=(1e9 / clk_ns) / float(target_fps))
+        return FoldingConfig(space.to_folding(choice))
+    choice = optimal_choice(space, limits)
+    finn = _finn_fit(graph, space, limits, MVAU_WWIDTH_MAX)
+    if finn is not None and FoldingSpace.objective(finn[1]) < FoldingSpace.objective(choice):
+        return FoldingConfig(space.to_folding(finn[1]))
+    return FoldingConfig(space.to_folding(choice))
+
+
+def fold(
+    graph: Any,
+    *,
+    strategy: str = "finn",
+    device: Any,
+    clk_ns: float | None = None,
+    target_fps: float | None = None,
+    budget: float | Mapping[str, float] | None = None,
+    reach: Sequence[float] | None = None,
+) -> FoldingConfig:
+    """Choose a folding for ``graph``.
+
+    Args:
+        graph: the HwGraph.
+        strategy: a registered strategy name ("finn" or "optimal").
+        device: the Device (or a board name).
+        clk_ns: clock period; the device's default when None.
+        target_fps: frames per second to reach (FINN's target_fps).
+        budget: share of the device's LUT, BRAM_18K, URAM, DSP (one float for all, or a
+            dict per resource; the whole device when None).
+        reach: per stage, the fraction of inputs entering it (early-exit designs).
+
+    Returns:
+        A legal FoldingConfig (checked with ``check_folding``).
+
+    Raises:
+        HwError: unknown strategy, bad arguments, or no folding fits the budget.
+    """
+    if strategy not in _STRATEGIES:
+        raise HwError(f"strategy {strategy!r} is unknown; use one of: {', '.join(strategies())}")
+    dev = resolve_device(device)
+    clk = _clk(dev, clk_ns)
+    if target_fps is not None and (
+        isinstance(target_fps, bool)
+        or not isinstance(target_fps, (int, float))
+        or not target_fps > 0
+        or not math.isfinite(target_fps)
+    ):
+        raise HwError(f"target_fps={target_fps!r} must be a positive number of frames per second")
+    cfg = _STRATEGIES[strategy](
+        graph, device=dev, clk_ns=clk, target_fps=target_fps, budget=budget, reach=reach
+    )
+    from hw_builders import check_folding
+
+    check_folding(cfg.apply(graph))
+    return cfg

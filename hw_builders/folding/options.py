@@ -1,0 +1,253 @@
+"""The folding space of a graph: every legal folding of every layer with its FINN cost.
+
+Layers whose folding is coupled are grouped: a depthwise sliding window
+(ConvolutionInputGenerator) feeding a VVAU must have SIMD = the VVAU's PE (and the RTL
+one needs parallel_window = 1 when the VVAU's SIMD > 1), so the pair forms one group whose
+options are the VVAU's (PE, SIMD) with SIMD > 1 only at PE = Channels (the parallel
+sliding window needs SIMD = IFMChannels). Every other layer is its own group. Options that are
+dominated (no faster and no cheaper in every resource than another option) are dropped:
+this loses no optimum, so an exhaustive search over the kept options is exact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hw_builders.errors import HwError
+
+#: Resources that budgets constrain, in this order in every resource vector.
+RESOURCES: tuple[str, ...] = ("LUT", "BRAM_18K", "URAM", "DSP")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One folding of one group of layers.
+
+    Attributes:
+        assign: per layer name, the attributes this option sets.
+        layer_cycles: per layer name, FINN's cycles with this folding.
+        res: summed (LUT, BRAM_18K, URAM, DSP) of the group's layers.
+        wcycles: max over the group's layers of weight * cycles (the objective's term).
+    """
+
+    assign: dict[str, dict[str, Any]]
+    layer_cycles: dict[str, int]
+    res: tuple[int, int, int, int]
+    wcycles: float
+
+
+@dataclass
+class Group:
+    """Layers folded together, with their non-dominated options (fastest first)."""
+
+    names: tuple[str, ...]
+    options: list[Option] = field(default_factory=list)
+
+
+def _pareto(options: list[Option]) -> list[Option]:
+    """Drop options dominated in (wcycles, res); keep order fastest first."""
+    opts = sorted(options, key=lambda o: (o.wcycles, sum(o.res), o.res))
+    kept: list[Option] = []
+    for o in opts:
+        dominated = False
+        for k in kept:
+            if k.wcycles <= o.wcycles and all(a <= b for a, b in zip(k.res, o.res, strict=False)):
+                dominated = True
+                break
+        if not dominated:
+            kept.append(o)
+    return kept
+
+
+class FoldingSpace:
+    """All legal foldings of a graph's layers, costed with FINN's models for a device.
+
+    Args:
+        graph: the HwGraph.
+        device: the target Device (its resource counts and DSP family matter).
+        weights: per layer name, the objective weight of its cycles (the reach of its
+            stage for early-exit designs; 1 when absent).
+    """
+
+    def __init__(self, graph: Any, device: Any, weights: Mapping[str, float] | None = None) -> None:
+        from hw_builders import layer_cost, legal_values
+
+        self.graph = graph
+        self.device = device
+        self.weights = {
+            layer.name: float((weights or {}).get(layer.name, 1.0)) for layer in graph.layers
+        }
+        self._layer_cost = layer_cost
+        self._legal_values = legal_values
+        self.groups: list[Group] = []
+        #: every cycle count any legal folding of any layer reaches (unpruned)
+        self.all_cycles: set[int] = set()
+        by_name = {layer.name: layer for layer in graph.layers}
+        paired: dict[str, str] = {}  # swu name -> vvau name
+        for layer in graph.layers:
+            if layer.op_type == "VVAU" and layer.inputs and layer.inputs[0] in by_name:
+                prod = by_name[layer.inputs[0]]
+                if prod.op_type == "ConvolutionInputGenerator":
+                    paired[prod.name] = layer.name
+        for layer in graph.layers:
+            if layer.name in paired:
+                continue  # costed with its VVAU
+            swu = next((s for s, v in paired.items() if v == layer.name), None)
+            if swu is not None:
+                self.groups.append(self._vvau_group(by_name[swu], layer))
+            else:
+                self.groups.append(self._single_group(layer))
+
+    # -- costing -------------------------------------------------------------------
+    def _cost(self, layer: Any, attrs: Mapping[str, Any]) -> tuple[int, tuple[int, int, int, int]]:
+        lay = dataclasses.replace(layer, attrs={**layer.attrs, **attrs})
+        c = self._layer_cost(lay, self.device)
+        self.all_cycles.add(int(c.cycles))
+        return int(c.cycles), (int(c.LUT), int(c.BRAM_18K), int(c.URAM), int(c.DSP))
+
+    def _single_group(self, layer: Any) -> Group:
+        legal = {k: list(v) for k, v in self._legal_values(layer).items() if v}
+        keys = sorted(legal)
+        opts: list[Option] = []
+        w = self.weights[layer.name]
+        combos = [
+            dict(zip(keys, c, strict=False)) for c in itertools.product(*(legal[k] for k in keys))
+        ]
+        if (
+            layer.op_type == "ConvolutionInputGenerator"
+            and layer.impl == "rtl"
+            and not int(layer.attrs.get("depthwise", 0) or 0)
+        ):
+            # the RTL sliding window's parallel mode (FINN: only with SIMD = IFMChannels)
+            for c in combos:
+                c["parallel_window"] = 0
+            combos.append({"SIMD": int(layer.attrs["IFMChannels"]), "parallel_window": 1})
+        for attrs in combos:
+            cyc, res = self._cost(layer, attrs)
+            opts.append(
+                Option({layer.name: attrs} if attrs else {}, {layer.name: cyc}, res, w * cyc)
+            )
+        return Group((layer.name,), _pareto(opts))
+
+    def _vvau_group(self, swu: Any, vvau: Any) -> Group:
+        legal = self._legal_values(vvau)
+        opts: list[Option] = []
+        for pe in legal.get("PE", [vvau.attrs.get("PE", 1)]):
+            for simd in legal.get("SIMD", [vvau.attrs.get("SIMD", 1)]):
+                v_attrs = {"PE": pe, "SIMD": simd}
+                s_attrs: dict[str, Any] = {"SIMD": pe}
+                if swu.impl == "rtl":
+                    s_attrs["parallel_window"] = 1 if simd > 1 else 0
+                channels = int(swu.attrs.get("IFMChannels", pe))
+                if channels % pe:
+                    continue
+                if simd > 1 and pe != channels:
+                    continue  # the parallel sliding window needs SIMD = IFMChannels
+                c_s, r_s = self._cost(swu, s_attrs)
+                c_v, r_v = self._cost(vvau, v_attrs)
+                res = tuple(a + b for a, b in zip(r_s, r_v, strict=False))
+                wc = max(self.weights[swu.name] * c_s, self.weights[vvau.name] * c_v)
+                opts.append(
+                    Option(
+                        {swu.name: s_attrs, vvau.name: v_attrs},
+                        {swu.name: c_s, vvau.name: c_v},
+                        res,  # type: ignore[arg-type]
+                        wc,
+                    )
+                )
+        if not opts:
+            raise HwError(
+                f"layer {vvau.name}: no PE divides both Channels and the IFMChannels of "
+                f"{swu.name}; make their channel counts equal"
+            )
+        return Group((swu.name, vvau.name), _pareto(opts))
+
+    # -- evaluation ------------------------------------------------------------------
+    def budget_vector(self, budget: float | Mapping[str, float] | None) -> tuple[float, ...]:
+        """Absolute (LUT, BRAM_18K, URAM, DSP) limits from shares of the device.
+
+        Raises:
+            HwError: a share is negative or names an unknown resource.
+        """
+        return budget_vector(self.device, budget)
+
+    @staticmethod
+    def usage(choice: Sequence[Option]) -> tuple[int, ...]:
+        """Summed resource vector of one option per group."""
+        return tuple(sum(o.res[i] for o in choice) for i in range(len(RESOURCES)))
+
+    @staticmethod
+    def objective(choice: Sequence[Option]) -> float:
+        """Max weighted cycles of a choice (lower is faster)."""
+        return max((o.wcycles for o in choice), default=0.0)
+
+    @staticmethod
+    def fits(use: Sequence[float], limits: Sequence[float]) -> bool:
+        """Whether a resource vector is within the limits."""
+        return all(u <= b + 1e-9 for u, b in zip(use, limits, strict=False))
+
+    def to_folding(self, choice: Sequence[Option]) -> dict[str, dict[str, Any]]:
+        """Per layer name, the attributes set by one option per group."""
+        out: dict[str, dict[str, Any]] = {}
+        for o in choice:
+            for name, attrs in o.assign.items():
+                if attrs:
+                    out[name] = dict(attrs)
+        return out
+
+    def choice_of(self, folding: Mapping[str, Mapping[str, Any]]) -> list[Option]:
+        """The costed options of an explicit folding (layers absent keep their attributes).
+
+        Used to cost the FINN baseline in the same terms as the optimiser.
+        """
+        by_name = {layer.name: layer for layer in self.graph.layers}
+        out: list[Option] = []
+        for g in self.groups:
+            assign: dict[str, dict[str, Any]] = {}
+            cycles: dict[str, int] = {}
+            res = [0, 0, 0, 0]
+            wc = 0.0
+            for name in g.names:
+                attrs = dict(folding.get(name, {}))
+                c, r = self._cost(by_name[name], attrs)
+                assign[name] = attrs
+                cycles[name] = c
+                res = [a + b for a, b in zip(res, r, strict=False)]
+                wc = max(wc, self.weights[name] * c)
+            out.append(Option(assign, cycles, tuple(res), wc))  # type: ignore[arg-type]
+        return out
+
+
+def budget_vector(device: Any, budget: float | Mapping[str, float] | None) -> tuple[float, ...]:
+    """Absolute (LUT, BRAM_18K, URAM, DSP) limits: shares of ``device.resources``.
+
+    Args:
+        device: the Device.
+        budget: one share for every resource, per-resource shares (absent ones = 1.0),
+            or None (the whole device).
+
+    Raises:
+        HwError: a negative or non-numeric share, or an unknown resource name.
+    """
+    shares = {r: 1.0 for r in RESOURCES}
+    if budget is None:
+        pass
+    elif isinstance(budget, Mapping):
+        for key, val in budget.items():
+            if key not in RESOURCES:
+                raise HwError(f"budget: unknown resource {key!r}; use {', '.join(RESOURCES)}")
+            shares[key] = _share(f"budget.{key}", val)
+    else:
+        s = _share("budget", budget)
+        shares = {r: s for r in RESOURCES}
+    return tuple(shares[r] * float(device.resources.get(r, 0)) for r in RESOURCES)
+
+
+def _share(field_name: str, val: Any) -> float:
+    if isinstance(val, bool) or not isinstance(val, (int, float)) or not val >= 0:
+        raise HwError(f"{field_name}={val!r} must be a share of the device >= 0 (e.g. 0.8)")
+    return float(val)

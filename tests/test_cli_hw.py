@@ -1,0 +1,161 @@
+"""`adapex hw estimate | fold | boards` on the bundled example graphs and on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import hw_builders
+from dse.cli.main import app
+from hw_builders import estimate, load_graph
+
+EXAMPLES = Path(hw_builders.__file__).parent / "examples"
+CNV = EXAMPLES / "cnv_w2a2.json"
+CNV_FOLD = EXAMPLES / "cnv_w2a2_folding.json"
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_estimate_table_and_json():
+    r = run("hw", "estimate", CNV, "--folding", CNV_FOLD, "--board", "Pynq-Z1")
+    assert r.exit_code == 0, r.output
+    assert "MVAU_hls_0" in r.stdout and "total" in r.stdout and "fits" in r.stdout
+    r = run("hw", "estimate", CNV, "--folding", CNV_FOLD, "--board", "Pynq-Z1", "--json")
+    assert r.exit_code == 0
+    got = json.loads(r.stdout)
+    want = estimate(load_graph(CNV), board="Pynq-Z1", folding=json.loads(CNV_FOLD.read_text()))
+    assert got["total"] == want.total
+    assert got["performance"]["max_cycles"] == want.performance["max_cycles"]
+    r = run("hw", "estimate", CNV, "--part", "xczu7ev-ffvc1156-2-e", "--clk-ns", "5", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["clk_ns"] == 5.0
+
+
+def test_fold_budget_and_target_fps(tmp_path):
+    out = tmp_path / "f.json"
+    r = run("hw", "fold", CNV, "--budget", "0.9", "--board", "Pynq-Z1", "--out", out, "--json")
+    assert r.exit_code == 0, r.output
+    cfg = json.loads(r.stdout)
+    assert json.loads(out.read_text()) == cfg
+    rep = estimate(load_graph(CNV), board="Pynq-Z1", folding=cfg)
+    assert rep.fits and rep.utilisation["LUT"] <= 0.9
+    r = run("hw", "fold", CNV, "--target-fps", "500", "--strategy", "finn", "--json")
+    assert r.exit_code == 0, r.output
+    rep = estimate(load_graph(CNV), board="Pynq-Z1", folding=json.loads(r.stdout))
+    assert rep.performance["estimated_throughput_fps"] >= 500
+    r = run(
+        "hw", "fold", CNV, "--max-lut", "40000", "--max-bram", "270", "--max-uram", "0",
+        "--max-dsp", "0", "--board", "Pynq-Z1",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "throughput" in r.stdout and "fits: yes" in r.stdout
+
+
+def test_estimate_staged_with_reach(tmp_path):
+    g = {
+        "name": "ee",
+        "layers": [
+            {"name": "a", "op_type": "MVAU", "inputs": [], "MW": 27, "MH": 16, "numInputVectors": 64,
+             "inputDataType": "UINT2", "weightDataType": "INT2", "outputDataType": "UINT2"},
+            {"name": "d", "op_type": "DuplicateStreams", "inputs": ["a"], "NumChannels": 16,
+             "numInputVectors": 64, "inputDataType": "UINT2"},
+            {"name": "e", "op_type": "MVAU", "inputs": ["d"], "exit": 0, "MW": 1024, "MH": 10,
+             "inputDataType": "UINT2", "weightDataType": "INT2", "outputDataType": "INT16"},
+            {"name": "b", "op_type": "MVAU", "inputs": ["d"], "MW": 1024, "MH": 10,
+             "inputDataType": "UINT2", "weightDataType": "INT2", "outputDataType": "INT16"},
+        ],
+    }  # fmt: skip
+    p = tmp_path / "ee.json"
+    p.write_text(json.dumps(g))
+    r = run("hw", "estimate", p, "--board", "Pynq-Z1", "--reach", "1,0.3", "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["reach"] == [1.0, 0.3] and len(d["latency_s_per_exit"]) == 2
+    r = run("hw", "estimate", p, "--board", "Pynq-Z1", "--reach", "1,0.3", "--buffer-depth", "4")
+    assert r.exit_code == 0 and "sustained throughput" in r.stdout
+
+
+def test_boards():
+    r = run("hw", "boards", "--json")
+    assert r.exit_code == 0
+    assert set(json.loads(r.stdout)) >= {"Pynq-Z1", "ZCU104", "U250", "KV260"}
+    r = run("hw", "boards")
+    assert r.exit_code == 0 and "xczu7ev" in r.stdout
+
+
+def _graph_file(tmp_path, text):
+    p = tmp_path / "g.json"
+    p.write_text(text)
+    return p
+
+
+MVAU = {"name": "m", "op_type": "MVAU", "inputs": [], "MW": 8, "MH": 16,
+        "inputDataType": "UINT2", "weightDataType": "INT2", "outputDataType": "UINT2"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "needle"),
+    [
+        ('{"name": "x", "layers": [', ["--board", "Pynq-Z1"], "invalid JSON"),
+        (json.dumps({"layers": [{**MVAU, "op_type": "Conv"}]}), ["--board", "Pynq-Z1"], "'Conv'"),
+        (
+            json.dumps({"layers": [{k: v for k, v in MVAU.items() if k != "MH"}]}),
+            ["--board", "Pynq-Z1"],
+            "MH",
+        ),
+        (
+            json.dumps({"layers": [{**MVAU, "PE": 3}]}),
+            ["--board", "Pynq-Z1"],
+            "PE=3 does not divide MH=16",
+        ),
+        (json.dumps({"layers": [MVAU]}), ["--board", "Pynq-Z9"], "board 'Pynq-Z9'"),
+        (json.dumps({"layers": [MVAU]}), [], "--board"),
+    ],
+)
+def test_bad_input_one_line_exit_2(tmp_path, content, args, needle):
+    p = _graph_file(tmp_path, content)
+    r = run("hw", "estimate", p, *args)
+    assert r.exit_code == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], r.stderr
+    assert r.stdout == ""
+
+
+def test_fold_bad_input_writes_nothing(tmp_path):
+    p = _graph_file(tmp_path, json.dumps({"layers": [MVAU]}))
+    out = tmp_path / "fold.json"
+    r = run("hw", "fold", p, "--budget", "0.00001", "--out", out)
+    assert r.exit_code == 2 and "smallest folding" in r.stderr and not out.exists()
+    r = run("hw", "fold", p, "--strategy", "best", "--out", out)
+    assert r.exit_code == 2 and "strategy 'best'" in r.stderr and not out.exists()
+    f = tmp_path / "bad_fold.json"
+    f.write_text(json.dumps({"nope": {"PE": 2}}))
+    r = run("hw", "estimate", p, "--folding", f, "--board", "Pynq-Z1")
+    assert r.exit_code == 2 and "'nope'" in r.stderr
+
+
+def test_usage_errors_exit_2():
+    assert run("hw", "estimate").exit_code == 2  # missing GRAPH.json
+    assert run("hw", "estimate", CNV, "--board", "Pynq-Z1", "--bogus").exit_code == 2
+    assert run("hw", "fold", CNV, "--budget", "lots").exit_code == 2
+
+
+def test_real_program_exit_status(tmp_path):
+    p = _graph_file(tmp_path, json.dumps({"layers": [{**MVAU, "PE": 3}]}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "dse", "hw", "estimate", str(p), "--board", "Pynq-Z1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and proc.stderr.startswith(
+        "error: layer m: PE=3"
+    )

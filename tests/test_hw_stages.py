@@ -1,0 +1,245 @@
+"""Early exits in hardware: stage split, queueing throughput limits, energy and latency."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hw_builders import estimate, get_device, load_graph
+from hw_builders.errors import HwError
+from hw_builders.folding import fold
+from hw_builders.stages import (
+    check_reach,
+    split_stages,
+    stage_index,
+    staged_performance,
+    tandem_throughput,
+)
+
+PYNQ = get_device(board="Pynq-Z1")
+
+
+def mvau(name, mw, mh, inputs=(), nvec=1, **kw):
+    d = {
+        "name": name,
+        "op_type": "MVAU",
+        "inputs": list(inputs),
+        "MW": mw,
+        "MH": mh,
+        "PE": 1,
+        "SIMD": 1,
+        "numInputVectors": nvec,
+        "inputDataType": "UINT2",
+        "weightDataType": "INT2",
+        "outputDataType": "UINT2",
+        "accDataType": "INT16",
+    }
+    d.update(kw)
+    return d
+
+
+def dup(name, inputs, ch=16, nvec=64):
+    return {
+        "name": name,
+        "op_type": "DuplicateStreams",
+        "inputs": list(inputs),
+        "NumChannels": ch,
+        "numInputVectors": nvec,
+        "inputDataType": "UINT2",
+    }
+
+
+def label(name, inputs, **kw):
+    return {
+        "name": name,
+        "op_type": "LabelSelect",
+        "inputs": list(inputs),
+        "Labels": 10,
+        "K": 1,
+        "inputDataType": "INT16",
+        **kw,
+    }
+
+
+def two_exit_graph():
+    """Backbone a -> d0 -> b -> d1 -> c -> ls; exits 0 (from d0) and 2 (from d1)."""
+    return load_graph(
+        {
+            "name": "ee",
+            "layers": [
+                mvau("a", 27, 16, nvec=64),
+                dup("d0", ["a"]),
+                mvau("e0", 1024, 10, ["d0"], exit=0),
+                label("ls0", ["e0"], exit=0),
+                mvau("b", 144, 16, ["d0"], nvec=16),
+                dup("d1", ["b"], nvec=16),
+                mvau("e2", 256, 10, ["d1"], exit=2),
+                label("ls2", ["e2"], exit=2),
+                mvau("c", 256, 10, ["d1"]),
+                label("ls", ["c"]),
+            ],
+        }
+    )
+
+
+def test_split_stages_follows_the_backbone():
+    g = two_exit_graph()
+    stages = split_stages(g)
+    assert [[lay.name for lay in s.layers] for s in stages] == [
+        ["a", "d0", "e0", "ls0"],
+        ["b", "d1", "e2", "ls2"],
+        ["c", "ls"],
+    ]
+    assert stages[1].layer("b").inputs == []  # fed by the previous stage
+    assert stage_index(g)["ls"] == 2
+    single = load_graph({"name": "s", "layers": [mvau("a", 27, 16)]})
+    assert split_stages(single) == [single]
+
+
+def test_bad_exit_branch_is_refused():
+    g = load_graph(
+        {
+            "name": "bad",
+            "layers": [
+                mvau("a", 8, 8),
+                mvau("b", 8, 8, ["a"]),
+                mvau("e", 8, 10, ["a", "b"], exit=0),
+            ],
+        }
+    )
+    with pytest.raises(HwError, match="exit 0"):
+        split_stages(g)
+
+
+def test_check_reach():
+    assert check_reach([1, 0.5, 0.2], 3) == [1.0, 0.5, 0.2]
+    with pytest.raises(HwError, match="2 entries"):
+        check_reach([1, 0.5], 3)
+    with pytest.raises(HwError, match="reach\\[0\\]"):
+        check_reach([0.9, 0.5], 2)
+    with pytest.raises(HwError, match="never increases"):
+        check_reach([1, 0.2, 0.5], 3)
+
+
+# -- the queueing model's limits ------------------------------------------------------------
+
+
+def test_unbounded_buffers_give_min_t_over_reach():
+    s = [1.0, 2.0, 4.0]
+    r = [1.0, 0.5, 0.1]
+    assert tandem_throughput(s, r, math.inf) == pytest.approx(min(1 / 1.0, 1 / 1.0, 1 / 0.4))
+    # a large finite buffer converges to it (unbalanced stages converge fast)
+    s2, r2 = [1.0, 3.0], [1.0, 0.25]
+    assert tandem_throughput(s2, r2, 200) == pytest.approx(1.0, rel=0.01)
+
+
+def test_reach_all_one_gives_the_slowest_stage_at_any_buffer():
+    for b in (0, 1, 5, math.inf):
+        assert tandem_throughput([1.0, 3.0, 2.0], [1.0, 1.0, 1.0], b) == pytest.approx(1 / 3.0)
+
+
+def test_zero_buffer_is_the_blocking_pipeline():
+    # two stages, service 1 and m, continue probability q, no buffer: between two hand-overs
+    # the first stage serves G ~ Geometric(q) frames and waits until the second is free,
+    # so throughput = E[G] / E[max(G, m)].
+    q = 0.5
+    for m in (2, 3):
+        eg = 1 / q
+        emax = sum(max(g, m) * q * (1 - q) ** (g - 1) for g in range(1, 200))
+        exact = eg / emax
+        got = tandem_throughput([1.0, float(m)], [1.0, q], 0)
+        assert got == pytest.approx(exact, rel=0.015)
+        assert got < tandem_throughput([1.0, float(m)], [1.0, q], math.inf)
+
+
+def test_throughput_grows_smoothly_with_the_buffer():
+    s, r = [1.0, 2.0, 3.0], [1.0, 0.5, 0.3]
+    vals = [tandem_throughput(s, r, b) for b in (0, 1, 2, 4, 8, 32, math.inf)]
+    assert all(x <= y + 1e-12 for x, y in zip(vals, vals[1:], strict=False))
+    assert vals[0] < vals[-1]
+    # no jump: every doubling of the buffer closes part of the gap, none closes it all
+    assert vals[-2] < vals[-1] and vals[1] > vals[0]
+
+
+# -- staged_performance ---------------------------------------------------------------------
+
+
+def test_single_stage_equals_estimate():
+    g = load_graph(
+        {"name": "s", "layers": [mvau("a", 27, 16, nvec=64), mvau("b", 144, 16, ["a"], nvec=16)]}
+    )
+    cfg = fold(g, strategy="optimal", device=PYNQ, budget=0.2)
+    rep = staged_performance(g, device=PYNQ, folding=cfg)
+    est = estimate(g, board="Pynq-Z1", folding=cfg)
+    assert rep.throughput_fps == pytest.approx(est.performance["estimated_throughput_fps"])
+    assert rep.latency_s_per_exit == [pytest.approx(est.performance["estimated_latency_ns"] * 1e-9)]
+    assert rep.mean_latency_s == pytest.approx(est.performance["estimated_latency_ns"] * 1e-9)
+    assert rep.power_w == pytest.approx(est.power_w)
+    assert rep.energy_per_inference_j == pytest.approx(est.energy_per_inference_j)
+    assert rep.total == est.total and rep.fits == est.fits
+
+
+def test_staged_report_is_consistent():
+    g = two_exit_graph()
+    reach = [1.0, 0.5, 0.2]
+    cfg = fold(g, strategy="optimal", device=PYNQ, budget=0.3, reach=reach)
+    rep = staged_performance(g, reach, device=PYNQ, folding=cfg, buffer_depth=2)
+    again = staged_performance(g, reach, device=PYNQ, folding=cfg, buffer_depth=2)
+    assert rep.throughput_fps == again.throughput_fps  # deterministic
+    bound = min(t / r for t, r in zip(rep.stage_throughput_fps, reach, strict=False))
+    assert rep.unbuffered_bound_fps == pytest.approx(bound)
+    assert rep.throughput_fps <= bound * (1 + 1e-9)
+    inf = staged_performance(g, reach, device=PYNQ, folding=cfg, buffer_depth=math.inf)
+    assert inf.throughput_fps == pytest.approx(bound)
+    assert rep.exit_fraction == pytest.approx([0.5, 0.3, 0.2])
+    assert rep.exits == [0, 2, None]
+    lat = rep.latency_s_per_exit
+    assert lat[0] < lat[1] < lat[2]
+    assert rep.mean_latency_s == pytest.approx(0.5 * lat[0] + 0.3 * lat[1] + 0.2 * lat[2])
+    assert rep.energy_per_inference_j == pytest.approx(rep.power_w / rep.throughput_fps)
+    dyn = rep.stage_dynamic_power_w
+    e_formula = (
+        sum(r * d / t for r, d, t in zip(reach, dyn, rep.stage_throughput_fps, strict=False))
+        + rep.static_power_w / rep.throughput_fps
+    )
+    assert rep.energy_per_inference_j == pytest.approx(e_formula)
+    assert rep.edp == pytest.approx(rep.energy_per_inference_j * rep.mean_latency_s)
+    whole = estimate(g, board="Pynq-Z1", folding=cfg)
+    assert rep.total == whole.total
+    d = rep.to_dict()
+    assert d["throughput_fps"] == rep.throughput_fps and len(d["stages"]) == 3
+    # exits that stop most inputs early cost less energy than running everything
+    all_in = staged_performance(g, [1.0, 1.0, 1.0], device=PYNQ, folding=cfg)
+    assert rep.energy_per_inference_j < all_in.energy_per_inference_j
+
+
+def test_staged_argument_errors():
+    g = two_exit_graph()
+    with pytest.raises(HwError, match="3 stage"):
+        staged_performance(g, [1.0, 0.5], device=PYNQ)
+    with pytest.raises(HwError, match="buffer_depth"):
+        staged_performance(g, [1.0, 0.5, 0.1], device=PYNQ, buffer_depth=-1)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    service=st.lists(st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0, 5.0]), min_size=2, max_size=4),
+    drops=st.lists(st.floats(0.0, 1.0), min_size=3, max_size=3),
+    buffers=st.lists(st.integers(0, 12), min_size=2, max_size=2),
+)
+def test_queueing_properties(service, drops, buffers):
+    reach = [1.0]
+    for d in drops[: len(service) - 1]:
+        reach.append(round(reach[-1] * (0.1 + 0.9 * d), 3))
+    bound = tandem_throughput(service, reach, math.inf)
+    assert bound == pytest.approx(min(1 / (s * r) for s, r in zip(service, reach, strict=False)))
+    lo, hi = sorted(buffers)
+    t_lo = tandem_throughput(service, reach, lo)
+    t_hi = tandem_throughput(service, reach, hi)
+    slowest = 1 / max(service)
+    # never above the unbounded-buffer bound, never below the all-frames-everywhere line,
+    # and more buffer never hurts
+    assert slowest * (1 - 1e-9) <= t_lo <= t_hi * (1 + 1e-12) <= bound * (1 + 1e-9)
