@@ -1,0 +1,181 @@
+"""Helpers to lower a family's architecture to FINN's dataflow graph (hw_builders JSON).
+
+The graph is the one FINN produces after streamlining, conversion to hardware layers and
+specialisation (before FIFO/DWC insertion): per conv [FMPadding] +
+ConvolutionInputGenerator + MVAU with folded thresholds, StreamingMaxPool, one MVAU per
+FC, LabelSelect after each classifier, and a DuplicateStreams at every exit point in use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hw_builders.graph import HwGraph
+
+# FINN's default implementation style per op type (after SpecializeLayers without
+# preferences; MVAUs with embedded thresholds or binary XNOR are always hls).
+DEFAULT_IMPL = {
+    "MVAU": "hls",
+    "VVAU": "hls",
+    "StreamingMaxPool": "hls",
+    "LabelSelect": "hls",
+    "DuplicateStreams": "hls",
+    "AddStreams": "hls",
+    "ConvolutionInputGenerator": "rtl",
+    "Thresholding": "rtl",
+    "StreamingFIFO": "rtl",
+    "FMPadding": "rtl",
+}
+
+
+def int_range(dtype: str) -> tuple[int, int]:
+    """(min, max) of a FINN integer datatype name (BIPOLAR, BINARY, UINTn, INTn)."""
+    if dtype == "BIPOLAR":
+        return -1, 1
+    if dtype == "BINARY":
+        return 0, 1
+    if dtype.startswith("UINT"):
+        return 0, 2 ** int(dtype[4:]) - 1
+    if dtype.startswith("INT"):
+        b = int(dtype[3:])
+        return -(2 ** (b - 1)), 2 ** (b - 1) - 1
+    raise ValueError(f"not an integer FINN datatype: {dtype}")
+
+
+def smallest_dtype(lo: int, hi: int) -> str:
+    """FINN's DataType.get_smallest_possible for an integer range [lo, hi]."""
+    if lo >= 0:
+        return f"UINT{max(1, int(hi).bit_length())}"
+    need = max(-lo, hi + 1)
+    bits = 1
+    while 2 ** (bits - 1) < need:
+        bits += 1
+    return f"INT{bits}"
+
+
+def act_dtype(bits: int, *, xnor_consumer: bool) -> str:
+    """Datatype of an activation tensor: UINT<b> after a ReLU quantiser; at 1 bit BIPOLAR,
+    or BINARY when it feeds binary XNOR layers (FINN's ConvertBipolarMatMulToXnorPopcount)."""
+    if bits == 1:
+        return "BINARY" if xnor_consumer else "BIPOLAR"
+    return f"UINT{bits}"
+
+
+def weight_dtype(bits: int, *, xnor: bool) -> str:
+    """FINN weight datatype: INT<w>; BIPOLAR at 1 bit, BINARY in XNOR mode."""
+    if bits == 1:
+        return "BINARY" if xnor else "BIPOLAR"
+    return f"INT{bits}"
+
+
+def acc_dtype(mw: int, idt: str, wdt: str) -> str:
+    """Accumulator datatype: the smallest type holding every dot product of length MW
+    (FINN's MinimizeAccumulatorWidth bound from the datatype ranges; XNOR = popcount)."""
+    ilo, ihi = int_range(idt)
+    wlo, whi = int_range(wdt)
+    prods = [ilo * wlo, ilo * whi, ihi * wlo, ihi * whi]
+    return smallest_dtype(mw * min(prods), mw * max(prods))
+
+
+class GraphBuilder:
+    """Accumulates layers in dataflow order and names them FINN-style."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.layers: list[dict[str, Any]] = []
+        self._counters: dict[str, int] = {}
+
+    def add(
+        self,
+        op_type: str,
+        inputs: list[str],
+        attrs: dict[str, Any],
+        *,
+        exit: int | None = None,  # noqa: A002 - contract field name
+        impl: str | None = None,
+    ) -> str:
+        """Append a layer; returns its name ``<op_type>_<impl>_<n>``.
+
+        ``n`` counts the layers of the same specialised op type in graph order, as FINN's
+        GiveUniqueNodeNames does after SpecializeLayers (MVAU_hls_0, MVAU_hls_1, ...).
+        """
+        style = impl or DEFAULT_IMPL[op_type]
+        spec = f"{op_type}_{style}"
+        n = self._counters.get(spec, 0)
+        self._counters[spec] = n + 1
+        name = f"{spec}_{n}"
+        layer: dict[str, Any] = {"name": name, "op_type": op_type, "inputs": list(inputs)}
+        if impl is not None:
+            layer["impl"] = impl
+        layer.update(attrs)
+        if exit is not None:
+            layer["exit"] = exit
+        self.layers.append(layer)
+        return name
+
+    def to_dict(self) -> dict[str, Any]:
+        """The hardware-graph JSON dict of DESIGN.md."""
+        return {"name": self.name, "layers": [dict(layer) for layer in self.layers]}
+
+
+def mvau(
+    g: GraphBuilder,
+    src: str,
+    *,
+    mw: int,
+    mh: int,
+    nvec: list[int],
+    idt: str,
+    weight_bits: int,
+    odt: str | None,
+    exit: int | None = None,  # noqa: A002
+) -> str:
+    """Add an MVAU; ``odt`` None means no activation (raw accumulator out)."""
+    xnor = weight_bits == 1 and idt == "BINARY"
+    wdt = weight_dtype(weight_bits, xnor=xnor)
+    adt = acc_dtype(mw, idt, wdt)
+    attrs: dict[str, Any] = {
+        "MW": mw,
+        "MH": mh,
+        "PE": 1,
+        "SIMD": 1,
+        "numInputVectors": nvec,
+        "inputDataType": idt,
+        "weightDataType": wdt,
+        "accDataType": adt,
+        "outputDataType": odt if odt is not None else adt,
+        "ActVal": 0,
+        "binaryXnorMode": int(xnor),
+        "noActivation": int(odt is None),
+        "mem_mode": "internal_decoupled",
+        "ram_style": "auto",
+        "resType": "auto",
+    }
+    return g.add("MVAU", [src], attrs, exit=exit)
+
+
+def label_select(
+    g: GraphBuilder,
+    src: str,
+    *,
+    labels: int,
+    idt: str,
+    exit: int | None = None,  # noqa: A002
+) -> str:
+    """Add FINN's LabelSelect (top-1) after a classifier."""
+    attrs = {
+        "Labels": labels,
+        "PE": 1,
+        "K": 1,
+        "inputDataType": idt,
+        "outputDataType": smallest_dtype(0, labels - 1),
+    }
+    return g.add("LabelSelect", [src], attrs, exit=exit)
+
+
+def to_hw_graph(data: dict[str, Any]) -> HwGraph:
+    """Load the dict with hw_builders.load_graph (validates it)."""
+    from hw_builders.graph import load_graph
+
+    return load_graph(data)
