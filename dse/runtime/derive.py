@@ -1,0 +1,269 @@
+"""Operating points from stored designs, and the static FINN baseline's point.
+
+For every feasible stored design and a grid of exit thresholds, the design's exit profile
+(:meth:`dse.accuracy.ExitProfile.evaluate`) gives the accuracy and the reach of each stage, and
+:func:`hw_builders.stages.staged_performance` gives throughput, power, energy and latency per
+exit for that reach, with the design's stored hardware graph, folding, device and clock. The
+design's own stored thresholds are always included, and so is the setting that disables every
+exit (thresholds above 1, ``EXITS_DISABLED``; the pruning-only baseline uses it). Within each
+design the dominated settings are dropped (the exits-disabled one is kept).
+
+The static FINN baseline is the unpruned network without exits (lowered again from the stored
+unpruned architecture with ``exits=[]``), folded with :func:`hw_builders.folding.fold` for the
+highest throughput that fits the device (no target, whole device); its accuracy is the
+unpruned model's final-classifier accuracy from the stored exit profile. When the study
+explores several bit widths, the most accurate unpruned network is the baseline; its clock is
+the fastest one the study explored on that device.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from dse.runtime.errors import RuntimeManagerError
+from dse.runtime.points import STATIC_FINN_ID, OperatingPoint, non_dominated
+
+#: threshold that no softmax confidence reaches: the exit never takes a sample
+EXITS_DISABLED = 2.0
+#: staged_performance results by (hardware graph, folding, target, clock, reach): identical
+#: designs (a study often evaluates the same hardware more than once) are costed once
+_PERF_CACHE: dict[tuple, Any] = {}
+_PERF_CACHE_MAX = 4096
+
+#: the common confidence thresholds tried on every exit of a design
+DEFAULT_THRESHOLD_GRID: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
+
+
+def pruning_rate(record: Any) -> float:
+    """Mean structured-pruning rate of a stored design (0.0 = unpruned).
+
+    Read from ``params`` (``pruning`` / ``pruning_rate`` / ``pruning_rates``: a number, a list,
+    or a dict of per-layer rates), else from ``metrics["pruning_rate"]``, else 0.0.
+    """
+    for src in (record.params or {}, record.metrics or {}):
+        for key in ("pruning", "pruning_rate", "pruning_rates"):
+            if key in src and src[key] is not None:
+                v = src[key]
+                if isinstance(v, dict):
+                    v = list(v.values())
+                if isinstance(v, list | tuple):
+                    vals = [float(x) for x in v if isinstance(x, int | float)]
+                    return sum(vals) / len(vals) if vals else 0.0
+                if isinstance(v, int | float):
+                    return float(v)
+        # per-layer knobs such as {"pruning_0": 0.25, "pruning_1": 0.5}
+        vals = [
+            float(v)
+            for k, v in src.items()
+            if k.startswith("pruning_") and isinstance(v, int | float) and not isinstance(v, bool)
+        ]
+        if vals:
+            return sum(vals) / len(vals)
+    return 0.0
+
+
+def _device(record: Any) -> Any:
+    from hw_builders import get_device
+
+    if record.board:
+        return get_device(board=record.board)
+    return get_device(part=record.part)
+
+
+def _buffer_depth(record: Any) -> float | None:
+    """The inter-stage buffer depth the study costed the design with (None: the default)."""
+    report = record.hw_report or {}
+    if "buffer_depth" not in report:
+        return None
+    value = report["buffer_depth"]
+    return math.inf if value is None else float(value)
+
+
+def _threshold_settings(record: Any, grid: Sequence[float]) -> list[tuple[float, ...]]:
+    n = len(record.exits)
+    if n == 0:
+        return [()]
+    settings: list[tuple[float, ...]] = []
+    if len(record.thresholds) == n:
+        settings.append(tuple(float(t) for t in record.thresholds))
+    settings += [(float(t),) * n for t in grid]
+    settings.append((EXITS_DISABLED,) * n)
+    return list(dict.fromkeys(settings))
+
+
+def design_points(
+    record: Any,
+    *,
+    threshold_grid: Sequence[float] = DEFAULT_THRESHOLD_GRID,
+    keep_dominated: bool = False,
+) -> list[OperatingPoint]:
+    """The operating points of one stored design (see the module doc)."""
+    from dse.accuracy.profile import ExitProfile
+    from hw_builders import load_graph
+    from hw_builders.stages import staged_performance
+
+    if not record.exit_profile or not record.hw_graph:
+        raise RuntimeManagerError(
+            f"design {record.id}: no exit profile or hardware graph stored; re-run the study"
+        )
+    profile = ExitProfile.from_dict(record.exit_profile)
+    graph = load_graph(record.hw_graph)
+    device = _device(record)
+    rate = pruning_rate(record)
+    folding = record.folding or None
+    exits = [int(e) for e in record.exits]
+    buffer_depth = _buffer_depth(record)
+    hw_key = (
+        json.dumps(record.hw_graph, sort_keys=True),
+        json.dumps(record.folding, sort_keys=True),
+        record.board,
+        record.part,
+        float(record.clk_ns),
+        buffer_depth,
+    )
+    out: list[OperatingPoint] = []
+    for setting in _threshold_settings(record, threshold_grid):
+        ev = profile.evaluate(list(setting), exits=exits)
+        reach = tuple(round(float(r), 9) for r in ev.reach)
+        rep = _PERF_CACHE.get((hw_key, reach))
+        if rep is None:
+            rep = staged_performance(
+                graph,
+                list(reach),
+                device=device,
+                clk_ns=record.clk_ns,
+                folding=folding,
+                buffer_depth=buffer_depth,
+            )
+            if len(_PERF_CACHE) >= _PERF_CACHE_MAX:
+                _PERF_CACHE.clear()
+            _PERF_CACHE[(hw_key, reach)] = rep
+        out.append(
+            OperatingPoint(
+                design_id=int(record.id),
+                thresholds=setting,
+                accuracy=float(ev.accuracy),
+                throughput_fps=float(rep.throughput_fps),
+                energy_per_inference_j=float(rep.energy_per_inference_j),
+                power_w=float(rep.power_w),
+                idle_power_w=float(rep.static_power_w),
+                latency_s=float(rep.mean_latency_s),
+                pruning_rate=rate,
+                exits=tuple(exits),
+                reconfig_time_s=float(device.reconfig_time_s),
+                latency_s_per_exit=tuple(float(x) for x in rep.latency_s_per_exit),
+                exit_fraction=tuple(float(x) for x in ev.exit_fraction),
+                label=f"#{record.id} p{rate:.2f} exits{exits} thr{list(setting)}",
+            )
+        )
+    if keep_dominated:
+        return out
+    enabled = [p for p in out if p.exits_enabled]
+    disabled = [p for p in out if not p.exits_enabled]
+    return non_dominated(enabled) + disabled
+
+
+def operating_points(
+    records: Iterable[Any],
+    *,
+    threshold_grid: Sequence[float] = DEFAULT_THRESHOLD_GRID,
+    keep_dominated: bool = False,
+) -> list[OperatingPoint]:
+    """Operating points of every feasible stored design (DesignRecords), in record order.
+
+    Args:
+        records: the study's designs (``Store.designs(study)``); infeasible ones are skipped.
+        threshold_grid: common confidence thresholds tried on the exits of each design.
+        keep_dominated: keep every setting (default: drop dominated settings per design).
+    """
+    points: list[OperatingPoint] = []
+    for rec in records:
+        if not rec.feasible:
+            continue
+        points += design_points(rec, threshold_grid=threshold_grid, keep_dominated=keep_dominated)
+    return points
+
+
+def static_finn_point(records: Sequence[Any], *, strategy: str = "optimal") -> OperatingPoint:
+    """The static FINN baseline: the unpruned network without exits, folded for max throughput.
+
+    Args:
+        records: the study's designs; one unpruned design (pruning rate 0) is needed for the
+            unpruned architecture and its final-classifier accuracy.
+        strategy: folding strategy of :func:`hw_builders.folding.fold` (``"optimal"`` or
+            ``"finn"``), without target: the fastest folding that fits the whole device.
+    """
+    from dse.accuracy.profile import ExitProfile
+    from hw_builders.folding import fold
+    from hw_builders.stages import staged_performance
+    from search_spaces import ArchSpec, get_family
+
+    unpruned = [r for r in records if pruning_rate(r) <= 1e-9 and r.arch and r.exit_profile]
+    if not unpruned:
+        raise RuntimeManagerError(
+            "static FINN baseline: the study has no unpruned design; run trials with pruning 0 "
+            "(or add 0 to the pruning choices of the config)"
+        )
+
+    def final_accuracy(r: Any) -> float:
+        return ExitProfile.from_dict(r.exit_profile).exit_accuracies()[-1]
+
+    # the most accurate unpruned network (several bit widths may be explored), earliest first
+    rec = max(unpruned, key=lambda r: (final_accuracy(r), -r.id))
+    # the fastest clock the study explored for this device (same options as the library)
+    same_target = [r for r in records if (r.board, r.part) == (rec.board, rec.part)]
+    clk_ns = min(float(r.clk_ns) for r in same_target)
+    arch = ArchSpec.from_dict(rec.arch)
+    family = get_family(arch.family)
+    graph = family.lower(arch, exits=[], name=f"{arch.family}_static_finn")
+    device = _device(rec)
+    folding = fold(graph, strategy=strategy, device=device, clk_ns=clk_ns)
+    rep = staged_performance(graph, [1.0], device=device, clk_ns=clk_ns, folding=folding)
+    if not rep.fits:
+        raise RuntimeManagerError(
+            f"static FINN baseline: the unpruned network does not fit {device.name}; choose a "
+            "larger board for the study"
+        )
+    profile = ExitProfile.from_dict(rec.exit_profile)
+    accuracy = profile.exit_accuracies()[-1]  # the final classifier of the unpruned model
+    return OperatingPoint(
+        design_id=STATIC_FINN_ID,
+        thresholds=(),
+        accuracy=float(accuracy),
+        throughput_fps=float(rep.throughput_fps),
+        energy_per_inference_j=float(rep.energy_per_inference_j),
+        power_w=float(rep.power_w),
+        idle_power_w=float(rep.static_power_w),
+        latency_s=float(rep.mean_latency_s),
+        pruning_rate=0.0,
+        exits=(),
+        is_static_finn=True,
+        reconfig_time_s=float(device.reconfig_time_s),
+        latency_s_per_exit=tuple(float(x) for x in rep.latency_s_per_exit),
+        exit_fraction=(1.0,),
+        label=f"static FINN ({strategy} folding, {device.name}, {clk_ns:g} ns)",
+    )
+
+
+def study_points(
+    store: Any,
+    study: str,
+    *,
+    threshold_grid: Sequence[float] = DEFAULT_THRESHOLD_GRID,
+    static_strategy: str = "optimal",
+) -> tuple[list[OperatingPoint], OperatingPoint]:
+    """The operating points of a stored study and its static FINN baseline point."""
+    records = store.designs(study)
+    if not records:
+        raise RuntimeManagerError(
+            f"study {study!r} has no stored design; run it first (`adapex run --study {study}`)"
+        )
+    points = operating_points(records, threshold_grid=threshold_grid)
+    if not points:
+        raise RuntimeManagerError(
+            f"study {study!r} has no feasible design; relax the constraints or run more trials"
+        )
+    return points, static_finn_point(records, strategy=static_strategy)

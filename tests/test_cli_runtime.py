@@ -1,0 +1,217 @@
+"""`adapex runtime table|simulate` against a real small stored study (SQLite, real training)."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from dse.cli import main
+from dse.runtime import (
+    SelectionTable,
+    design_points,
+    operating_points,
+    policy_point_sets,
+    pruning_rate,
+    static_finn_point,
+)
+from dse.storage import Store
+
+STUDY = "rt"
+
+
+@pytest.fixture(scope="module")
+def study_url(tmp_path_factory):
+    """A real study: TFC on digits 8x8, pruning 0 and 0.5, exits 0/1, 8 random trials."""
+    import torch
+
+    from dse.config import parse_config
+    from dse.study.run import run_study
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("rtstudy")
+    url = f"sqlite:///{root / 'studies.db'}"
+    cfg = parse_config(
+        {
+            "study": {"name": STUDY, "seed": 0, "sampler": "random", "trials": 8},
+            "storage": {"url": url},
+            "dataset": {"name": "digits", "image_size": 8, "seed": 0},
+            "model": {
+                "family": "tfc",
+                "width_mult": 0.5,
+                "weight_bits": [2],
+                "act_bits": [2],
+                "candidate_exits": [0, 1],
+            },
+            "training": {"epochs": 3, "finetune_epochs": 1, "batch_size": 64},
+            "pruning": {"mode": "uniform", "rates": [0.0, 0.5]},
+            "exits": {"thresholds": [0.3, 0.8]},
+            "folding": {"strategies": ["optimised"], "budget": [0.25, 1.0]},
+            "hardware": {"board": "Pynq-Z1", "clk_ns": [10.0]},
+            "cache_dir": str(root / "cache"),
+        }
+    )
+    run_study(cfg)
+    return url
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_points_and_static_baseline_from_the_study(study_url):
+    with Store(study_url, read_only=True) as store:
+        records = store.designs(STUDY)
+    points = operating_points(records)
+    static = static_finn_point(records)
+    feasible = {r.id for r in records if r.feasible}
+    assert points and {p.design_id for p in points} <= feasible
+    assert static.is_static_finn and static.exits == ()
+    # the static accelerator is the unpruned network folded for the whole device: at least as
+    # fast as every stored unpruned design with its exits disabled
+    unpruned_plain = [p for p in points if p.pruning_rate == 0 and not p.exits_enabled]
+    assert unpruned_plain
+    assert static.throughput_fps >= max(p.throughput_fps for p in unpruned_plain) * (1 - 1e-9)
+    # every stored design keeps an exits-disabled setting (pruning-only baseline)
+    for r in records:
+        if r.feasible and r.exits:
+            assert any(p.design_id == r.id and not p.exits_enabled for p in points)
+    # the setting a design was stored with reproduces the study's own figures
+    for r in records:
+        if not r.feasible:
+            continue
+        own = [
+            p
+            for p in design_points(r, keep_dominated=True)
+            if p.thresholds == tuple(float(t) for t in r.thresholds)
+        ]
+        assert own, r.id
+        assert own[0].accuracy == pytest.approx(r.metrics["accuracy"], rel=1e-9)
+        assert own[0].throughput_fps == pytest.approx(r.metrics["throughput_fps"], rel=1e-9)
+        assert own[0].energy_per_inference_j == pytest.approx(
+            r.metrics["energy_per_inference_j"], rel=1e-9
+        )
+    sets = policy_point_sets(points, static)
+    assert all(not p.exits_enabled for p in sets["pruning_only"])
+    assert all(p.pruning_rate == 0 for p in sets["exit_only"])
+    assert pruning_rate(SimpleNamespace(params={"pruning": [0.25, 0.75]}, metrics={})) == 0.5
+
+
+def test_table_is_stored_and_exported(study_url, capsys, tmp_path):
+    out_csv = tmp_path / "table.csv"
+    code, out, err = run_cli(
+        capsys, "runtime", "table", "--study", STUDY, "--storage", study_url, "--json",
+        "--out", str(out_csv),
+    )  # fmt: skip
+    assert code == 0, err
+    printed = json.loads(out)
+    with Store(study_url, read_only=True) as store:
+        stored = store.runtime_table(STUDY)
+    assert stored is not None
+    assert stored["entries"] == printed["entries"]
+    table = SelectionTable.from_dict(stored)
+    assert any(p.is_static_finn for p in table.points)
+    lines = out_csv.read_text().splitlines()
+    assert lines[0].startswith("accuracy_threshold,rate_min_fps,rate_max_fps,design_id")
+    assert len(lines) == 1 + len(printed["entries"])
+    # a threshold-filtered human view
+    code, out, _ = run_cli(
+        capsys, "runtime", "table", "--study", STUDY, "--storage", study_url,
+        "--accuracy-threshold", "0.3",
+    )  # fmt: skip
+    assert code == 0 and "runtime selection table" in out
+
+
+def test_simulate_json_compares_four_policies(study_url, capsys):
+    code, out, err = run_cli(
+        capsys, "runtime", "simulate", "--study", STUDY, "--storage", study_url,
+        "--duration-s", "7200", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    res = json.loads(out)
+    assert set(res["policies"]) == {"static_finn", "pruning_only", "exit_only", "adapex"}
+    assert set(res["ratios_vs_static"]) == {"processed", "edp"}
+    threshold = res["accuracy_threshold"]
+    arrivals = res["trace"]["arrivals"]
+    for name, m in res["policies"].items():
+        assert m["available"], name
+        assert m["arrivals"] == arrivals == m["processed"] + m["dropped"] + m["queued_at_end"]
+        if name != "static_finn":
+            assert m["intervals_below_threshold"] == 0
+            assert m["mean_accuracy"] >= threshold - 1e-9
+        assert len(m["timeline"]["t_s"]) == 120
+    static = res["policies"]["static_finn"]
+    adapex = res["policies"]["adapex"]
+    assert res["ratios_vs_static"]["processed"] == pytest.approx(
+        adapex["processed"] / static["processed"]
+    )
+    assert res["ratios_vs_static"]["edp"] == pytest.approx(static["edp_js"] / adapex["edp_js"])
+    # hysteresis (default: at least 30 s between reconfigurations) bounds the switching
+    assert adapex["reconfigurations"] <= 1 + 7200 // 30
+    assert static["reconfigurations"] == 0
+    with Store(study_url, read_only=True) as store:
+        stored = store.simulation(STUDY)
+    assert stored["ratios_vs_static"] == res["ratios_vs_static"]
+    assert stored["timeline"]["t_s"] == adapex["timeline"]["t_s"]
+    # human output
+    code, out, _ = run_cli(
+        capsys, "runtime", "simulate", "--study", STUDY, "--storage", study_url,
+        "--duration-s", "600", "--trace", "bursty",
+    )  # fmt: skip
+    assert code == 0 and "adapex vs static FINN" in out
+
+
+def test_simulate_user_csv_trace(study_url, capsys, tmp_path):
+    f = tmp_path / "load.csv"
+    f.write_text("start,rate\n0,1000\n60,5e9\n120,2000\n")
+    code, out, err = run_cli(
+        capsys, "runtime", "simulate", "--study", STUDY, "--storage", study_url,
+        "--trace", str(f), "--accuracy-threshold", "0.0", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["trace"]["name"] == "load.csv" and res["trace"]["duration_s"] == 180
+    static = res["policies"]["static_finn"]
+    assert static["dropped"] > 0  # 5e9/s is beyond any design on a Pynq-Z1
+
+
+def test_bad_input_exits_2_and_writes_nothing(study_url, capsys, tmp_path):
+    with Store(study_url, read_only=True) as store:
+        before = store.simulation(STUDY)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("start,rate\n0,1\n1,2\n2,oops\n")
+    code, out, err = run_cli(
+        capsys, "runtime", "simulate", "--study", STUDY, "--storage", study_url,
+        "--trace", str(bad),
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        "error: trace bad.csv line 4: rate 'oops' is not a number; "
+        "write inferences per second, e.g. 120"
+    )
+    code, _, err = run_cli(capsys, "runtime", "simulate", "--study", "nope", "--storage", study_url)
+    assert code == 2 and "--study 'nope' is not in the storage" in err
+    code, _, err = run_cli(
+        capsys, "runtime", "table", "--study", STUDY, "--storage", study_url,
+        "--accuracy-threshold", "1.5",
+    )  # fmt: skip
+    assert code == 2 and "--accuracy-threshold 1.5 is out of range" in err
+    code, _, err = run_cli(
+        capsys, "runtime", "simulate", "--study", STUDY, "--storage", study_url,
+        "--trace", "no-such-trace",
+    )  # fmt: skip
+    assert code == 2 and "unknown; use one of smart-iot" in err
+    missing = tmp_path / "missing.db"
+    code, _, err = run_cli(
+        capsys, "runtime", "table", "--study", STUDY, "--storage", f"sqlite:///{missing}"
+    )
+    assert code == 2 and not missing.exists()
+    with Store(study_url, read_only=True) as store:
+        assert store.simulation(STUDY) == before

@@ -1,0 +1,150 @@
+"""Selection table: never below the accuracy threshold, least energy among the sustaining."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dse.runtime import OperatingPoint, RuntimeManagerError, SelectionTable, non_dominated
+
+IDLE_W = 0.5  # one device per study: every design has the same static power
+
+
+def point(
+    design: int, acc: float, fps: float, dyn_j: float, thr: float = 0.9, latency: float = 1e-3
+) -> OperatingPoint:
+    power = IDLE_W + dyn_j * fps
+    return OperatingPoint(
+        design_id=design,
+        thresholds=(thr,),
+        exits=(0,),
+        accuracy=acc,
+        throughput_fps=fps,
+        energy_per_inference_j=power / fps if fps > 0 else 0.0,
+        power_w=power,
+        idle_power_w=IDLE_W,
+        latency_s=latency,
+    )
+
+
+points_st = st.lists(
+    st.builds(
+        point,
+        design=st.integers(1, 4),
+        acc=st.integers(10, 20).map(lambda k: k / 20),
+        fps=st.sampled_from([100.0, 250.0, 400.0, 1000.0, 1500.0, 5000.0, 9000.0]),
+        dyn_j=st.floats(1e-5, 1e-2),
+        thr=st.sampled_from([0.5, 0.8, 0.95, 2.0]),
+        latency=st.sampled_from([1e-4, 5e-4, 1e-3, 4e-3]),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(points_st, st.floats(1.0, 12000.0), st.floats(0.3, 1.05), st.sampled_from(["energy", "edp"]))
+def test_lookup_meets_threshold_and_minimises_energy(points, rate, threshold, objective):
+    table = SelectionTable(points, objective=objective)
+
+    def cost(p: OperatingPoint) -> float:
+        if objective == "edp":  # the design's own EDP
+            return p.energy_per_inference_j * p.latency_s
+        return p.energy_at_rate(rate)
+
+    chosen = table.lookup(rate, threshold)
+    compliant = [p for p in points if p.accuracy >= threshold - 1e-9]
+    if not compliant:
+        # nothing meets it: the most accurate configurations are the best the library can do
+        assert chosen.accuracy == max(p.accuracy for p in points)
+        return
+    assert chosen.accuracy >= threshold - 1e-9
+    sustaining = [p for p in compliant if p.throughput_fps >= rate]
+    if sustaining:
+        best = min(cost(p) for p in sustaining)
+        assert chosen.throughput_fps >= rate
+        assert cost(chosen) <= best * (1 + 1e-9)
+    else:
+        # nothing sustains the rate: the highest-throughput compliant design (shortfall dropped)
+        assert chosen.throughput_fps == max(p.throughput_fps for p in compliant)
+
+
+@settings(max_examples=100, deadline=None)
+@given(points_st, st.floats(0.3, 1.0))
+def test_design_rows_stay_on_the_design(points, threshold):
+    table = SelectionTable(points)
+    for design in {p.design_id for p in points}:
+        row = table.design_row(design, threshold)
+        for idx in row.choice:
+            assert table.points[idx].design_id == design
+        mine = [p for p in points if p.design_id == design]
+        if any(p.accuracy >= threshold - 1e-9 for p in mine):
+            assert row.compliant
+            assert all(table.points[i].accuracy >= threshold - 1e-9 for i in row.choice)
+
+
+def test_buckets_are_exact_at_the_edges():
+    pts = [
+        point(1, 0.95, 1000.0, 1e-3),
+        point(2, 0.95, 2000.0, 2e-3),
+        point(3, 0.90, 4000.0, 1e-4),
+    ]
+    table = SelectionTable(pts)
+    assert table.lookup(1000.0, 0.95).design_id == 1  # sustains exactly its throughput
+    assert table.lookup(1000.001, 0.95).design_id == 2
+    assert table.lookup(2500.0, 0.95).design_id == 2  # nothing sustains: fastest compliant
+    assert table.lookup(10.0, 0.9).design_id == 3  # cheapest overall once 0.90 is allowed
+    assert table.lookup(10.0, 0.99).accuracy == 0.95  # above every design: the most accurate
+    entries = [e for e in table.entries() if e["accuracy_threshold"] == 0.95]
+    assert [(e["rate_min_fps"], e["rate_max_fps"], e["design_id"]) for e in entries] == [
+        (0.0, 1000.0, 1),
+        (1000.0, 2000.0, 2),
+        (2000.0, None, 2),
+    ]
+    assert [e["sustains"] for e in entries] == [True, True, False]
+
+
+def test_round_trip_json_and_csv(tmp_path):
+    pts = [point(1, 0.9, 1000.0, 1e-3), point(1, 0.85, 1500.0, 8e-4, thr=0.5)]
+    pts.append(point(2, 0.97, 500.0, 2e-3))
+    table = SelectionTable(pts, objective="edp")
+    again = SelectionTable.from_dict(json.loads(json.dumps(table.to_dict())))
+    assert again.objective == "edp"
+    for rate in (1.0, 600.0, 1200.0, 5000.0):
+        for a in (0.8, 0.88, 0.95, 0.99):
+            assert again.lookup(rate, a) == table.lookup(rate, a)
+    out = table.save(tmp_path / "t.csv")
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(rows) == len(table.entries())
+    assert rows[-1]["rate_max_fps"] == "inf"
+    assert json.loads(table.save(tmp_path / "t.json").read_text())["version"] == 1
+    with pytest.raises(RuntimeManagerError, match="use .json or .csv"):
+        table.save(tmp_path / "t.txt")
+    assert not (tmp_path / "t.txt").exists()
+
+
+def test_bad_points_and_thresholds_are_rejected():
+    with pytest.raises(RuntimeManagerError, match="none available"):
+        SelectionTable([])
+    with pytest.raises(RuntimeManagerError, match="throughput_fps"):
+        point(1, 0.9, 0.0, 1e-3)
+    with pytest.raises(RuntimeManagerError, match="objective 'speed' is unknown"):
+        SelectionTable([point(1, 0.9, 10.0, 1e-3)], objective="speed")
+    with pytest.raises(RuntimeManagerError, match=r"in \[0, 1\]"):
+        SelectionTable([point(1, 0.9, 10.0, 1e-3)], accuracy_thresholds=[1.5])
+
+
+def test_non_dominated_drops_only_dominated_points():
+    a = point(1, 0.9, 1000.0, 1e-3)
+    b = point(2, 0.9, 900.0, 2e-3)  # worse in throughput and energy, same accuracy
+    c = point(3, 0.95, 500.0, 3e-3)  # more accurate: kept
+    kept = non_dominated([a, b, c, a])
+    assert a in kept and c in kept and b not in kept
+    assert len(kept) == 2
+    assert math.isclose(a.energy_at_rate(1000.0), a.energy_per_inference_j)

@@ -1,0 +1,192 @@
+"""Simulator: conservation, hysteresis bounds, reconfiguration dead time, accuracy threshold."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dse.runtime import (
+    NO_HYSTERESIS,
+    HysteresisPolicy,
+    OperatingPoint,
+    RuntimeManagerError,
+    Trace,
+    builtin_trace,
+    simulate,
+)
+
+IDLE_W = 0.5
+
+
+def point(design, acc, fps, dyn_j, thr=(), reconfig=0.0, latency=1e-3):
+    power = IDLE_W + dyn_j * fps
+    return OperatingPoint(
+        design_id=design,
+        thresholds=tuple(thr),
+        exits=tuple(range(len(thr))),
+        accuracy=acc,
+        throughput_fps=fps,
+        energy_per_inference_j=power / fps,
+        power_w=power,
+        idle_power_w=IDLE_W,
+        latency_s=latency,
+        reconfig_time_s=reconfig,
+    )
+
+
+# design 1: cheap and slow; design 2: fast and costly (both accurate); design 3: fast, inaccurate
+SLOW = point(1, 0.95, 100.0, 1e-3, reconfig=0.4)
+FAST = point(2, 0.95, 400.0, 4e-3, reconfig=0.4)
+FAST_BAD = point(3, 0.80, 1000.0, 1e-4, reconfig=0.4)
+
+
+def counts(values):
+    return Trace("t", 1.0, counts=np.asarray(values, dtype=np.int64))
+
+
+points_st = st.lists(
+    st.builds(
+        point,
+        design=st.integers(1, 4),
+        acc=st.sampled_from([0.8, 0.9, 0.95]),
+        fps=st.sampled_from([20.0, 50.0, 120.0, 300.0]),
+        dyn_j=st.floats(1e-4, 1e-2),
+        reconfig=st.sampled_from([0.0, 0.3, 1.0, 2.5]),
+    ),
+    min_size=1,
+    max_size=6,
+)
+policy_st = st.builds(
+    HysteresisPolicy,
+    hold_intervals=st.integers(1, 6),
+    min_dwell_s=st.sampled_from([0.0, 3.0, 10.0]),
+    energy_margin=st.sampled_from([0.0, 0.1, 0.5]),
+    headroom=st.sampled_from([0.0, 0.2]),
+    ewma_alpha=st.sampled_from([0.3, 1.0]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    points_st,
+    st.lists(st.one_of(st.just(0), st.integers(0, 400)), min_size=1, max_size=120),
+    st.integers(0, 50),
+    policy_st,
+    st.sampled_from([0.0, 0.85, 0.93]),
+)
+def test_conservation_and_bounds(points, arrivals, buffer, policy, threshold):
+    r = simulate(
+        points, counts(arrivals), accuracy_threshold=threshold, policy=policy, buffer_size=buffer
+    )
+    m = r.metrics
+    assert m["arrivals"] == sum(arrivals)
+    assert m["arrivals"] == m["processed"] + m["dropped"] + m["queued_at_end"]
+    # per interval too: what was queued plus what arrived is served, dropped or still queued
+    q_prev = np.concatenate([[0], r.queue[:-1]])
+    np.testing.assert_array_equal(q_prev + r.arrivals, r.served + r.dropped + r.queue)
+    assert np.all(r.queue <= buffer)
+    # never more served than the configuration's capacity (plus the carried fraction)
+    thr = np.array([r.points[i].throughput_fps for i in r.point])
+    assert np.all(r.served <= np.ceil(thr) + 1)
+    # hysteresis bounds the number of reconfigurations
+    n = len(arrivals)
+    assert m["reconfigurations"] <= n // policy.hold_intervals
+    if policy.min_dwell_s > 0:
+        assert m["reconfigurations"] <= 1 + math.floor((n - 1) / policy.min_dwell_s)
+    assert m["intervals_below_threshold"] == 0
+
+
+def test_hysteresis_prevents_thrashing():
+    # the load flips every 5 s between what SLOW and only FAST sustain
+    trace = counts(([20] * 5 + [300] * 5) * 60)
+    eager = simulate([SLOW, FAST], trace, policy=NO_HYSTERESIS, buffer_size=0)
+    calm_policy = HysteresisPolicy(hold_intervals=5, min_dwell_s=60.0, ewma_alpha=1.0)
+    calm = simulate([SLOW, FAST], trace, policy=calm_policy, buffer_size=0)
+    assert eager.metrics["reconfigurations"] > 100
+    assert calm.metrics["reconfigurations"] <= 1 + 600 // 60
+    assert calm.metrics["reconfigurations"] < eager.metrics["reconfigurations"] / 10
+
+
+def test_reconfiguration_dead_time_serves_nothing():
+    # 10 s of light load on SLOW, then a heavy plateau that only FAST sustains
+    trace = counts([50] * 10 + [300] * 20)
+    slow = point(1, 0.95, 100.0, 1e-3, reconfig=2.5)
+    fast = point(2, 0.95, 400.0, 4e-3, reconfig=2.5)
+    policy = HysteresisPolicy(hold_intervals=1, min_dwell_s=0.0, headroom=0.0, ewma_alpha=1.0)
+    r = simulate([slow, fast], trace, policy=policy, buffer_size=10_000, reconfig_power_w=2.0)
+    assert r.metrics["reconfigurations"] == 1
+    # the manager sees the jump at t=10 and reconfigures at t=11
+    t = 11
+    assert r.point[t - 1] == 0 and r.point[t] == 1
+    assert r.served[t] == 0 and r.served[t + 1] == 0  # 2.5 s dead: two whole intervals ...
+    assert r.served[t + 2] == 200  # ... and half of the third (400 fps x 0.5 s)
+    assert r.metrics["reconfig_time_s"] == pytest.approx(2.5)
+    assert r.metrics["energy_reconfig_j"] == pytest.approx(2.0 * 2.5)
+    assert r.metrics["arrivals"] == r.metrics["processed"] + r.metrics["queued_at_end"]
+
+
+def test_energy_of_a_static_design_is_exact():
+    p = point(-1, 0.95, 100.0, 1e-3)
+    r = simulate([p], counts([40] * 50), buffer_size=10)
+    m = r.metrics
+    assert m["processed"] == 2000 and m["dropped"] == 0 and m["reconfigurations"] == 0
+    busy = 2000 / 100.0
+    assert m["energy_j"] == pytest.approx(p.power_w * busy + IDLE_W * (50 - busy))
+    assert m["energy_per_inference_j"] == pytest.approx(p.energy_at_rate(40.0))
+    assert m["latency_p50_s"] <= m["latency_p95_s"] <= m["latency_p99_s"]
+    assert m["edp_js"] == pytest.approx(m["energy_per_inference_j"] * m["latency_mean_s"])
+
+
+def test_accuracy_threshold_changes_are_obeyed_at_once():
+    # the user raises the threshold at t=100; the cheap design is no longer acceptable
+    trace = counts([200] * 300)
+    threshold = np.where(np.arange(300) < 100, 0.75, 0.9)
+    policy = HysteresisPolicy(hold_intervals=50, min_dwell_s=1000.0)
+    r = simulate([SLOW, FAST, FAST_BAD], trace, accuracy_threshold=threshold, policy=policy)
+    assert r.metrics["intervals_below_threshold"] == 0
+    accs = np.array([r.points[i].accuracy for i in r.point])
+    served = r.served > 0
+    assert np.all(accs[served] >= threshold[served] - 1e-9)
+    assert r.points[r.point[99]].design_id == 3  # cheapest while 0.75 is allowed
+    assert r.points[r.point[100]].design_id == 2  # switched without waiting for the hold
+    assert r.metrics["reconfigurations"] == 1
+
+
+def test_never_below_threshold_on_a_day_trace():
+    trace = builtin_trace("smart-iot", duration_s=4 * 3600, peak_fps=900.0, seed=2)
+    r = simulate([SLOW, FAST, FAST_BAD], trace, accuracy_threshold=0.9, seed=2)
+    assert r.metrics["intervals_below_threshold"] == 0
+    assert {r.points[i].design_id for i in np.unique(r.point)} <= {1, 2}
+    again = simulate([SLOW, FAST, FAST_BAD], trace, accuracy_threshold=0.9, seed=2)
+    assert again.metrics == r.metrics  # same seed, same result
+    tl = r.timeline
+    assert len(tl["t_s"]) == 4 * 60 and len(tl["served_fps"]) == 4 * 60
+    assert sum(tl["reconfigurations"]) == r.metrics["reconfigurations"]
+
+
+def test_idle_periods_and_bursts():
+    # nothing arrives for a while, then a burst only FAST sustains, then nothing again
+    trace = counts([0] * 20 + [350] * 40 + [0] * 40)
+    r = simulate([SLOW, FAST], trace, policy=HysteresisPolicy(hold_intervals=2, min_dwell_s=5))
+    m = r.metrics
+    assert m["arrivals"] == 350 * 40 == m["processed"] + m["dropped"] + m["queued_at_end"]
+    assert r.points[r.point[0]].design_id == 1  # idle start: the cheap design
+    assert 2 in {r.points[i].design_id for i in r.point[20:60]}
+    assert m["queued_at_end"] == 0 and m["reconfigurations"] == 2  # up for the burst, back down
+    assert m["energy_idle_j"] > 0
+    eager = simulate([SLOW, FAST], trace, policy=NO_HYSTERESIS)  # sees exactly zero load
+    assert eager.metrics["processed"] + eager.metrics["dropped"] == 350 * 40
+    assert eager.points[eager.point[-1]].design_id == 1
+
+
+def test_bad_options():
+    with pytest.raises(RuntimeManagerError, match="hold_intervals"):
+        HysteresisPolicy(hold_intervals=0)
+    with pytest.raises(RuntimeManagerError, match="buffer_size"):
+        simulate([SLOW], counts([1]), buffer_size=-1)
+    with pytest.raises(RuntimeManagerError, match="accuracy threshold"):
+        simulate([SLOW], counts([1]), accuracy_threshold=1.5)
