@@ -1,0 +1,839 @@
+"""Figure builders shared by the dashboard and the offline report.
+
+Pure functions: each takes designs (:class:`dse.storage.DesignRecord` objects or their
+``to_dict()`` form), a runtime table or a simulation result (the dicts stored by the
+runtime manager) and returns a ``plotly.graph_objects.Figure``. Nothing here reads a file
+or the database, so the dashboard and ``adapex report`` draw exactly the same figures.
+
+Text that comes from the database (study names, parameter values) is HTML-escaped before
+it enters a title or a hover label: plotly renders a subset of HTML in those strings.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+#: Human-readable axis titles of the metrics a design stores.
+METRIC_LABELS: dict[str, str] = {
+    "accuracy": "accuracy",
+    "throughput_fps": "throughput (inferences/s)",
+    "latency_s": "mean latency (s)",
+    "power_w": "power (W)",
+    "energy_per_inference_j": "energy per inference (J)",
+    "edp": "energy-delay product (J*s)",
+    "LUT": "LUT",
+    "BRAM_18K": "BRAM_18K",
+    "URAM": "URAM",
+    "DSP": "DSP",
+    "pruning_rate": "pruning rate",
+}
+#: Metrics spanning decades: drawn on a log axis.
+LOG_METRICS = frozenset({"throughput_fps", "energy_per_inference_j", "edp", "latency_s"})
+#: Default axes of the 2D and 3D Pareto plots.
+DEFAULT_AXES_2D = ("throughput_fps", "accuracy")
+DEFAULT_AXES_3D = ("throughput_fps", "energy_per_inference_j", "accuracy")
+RESOURCE_KEYS = ("LUT", "BRAM_18K", "URAM", "DSP")
+
+#: Trace styles of the three kinds of design in a Pareto plot, in drawing order: the front
+#: last, so that it is on top and wins hover and click where designs coincide.
+_KINDS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("infeasible", "infeasible", {"color": "#7f7f7f", "size": 7, "symbol": "x", "opacity": 0.6}),
+    ("dominated", "dominated", {"color": "#1f77b4", "size": 7, "symbol": "circle", "opacity": 0.6}),
+    ("pareto", "Pareto front", {"color": "#d62728", "size": 11, "symbol": "diamond"}),
+)
+_PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+
+
+# -- access helpers ---------------------------------------------------------------------------
+
+
+def design_dict(design: Any) -> dict[str, Any]:
+    """The dict form of a design (a DesignRecord or a mapping of its fields), not copied deeply.
+
+    Figures only read it; a record's fields are taken as they are (no ``asdict`` deep copy of
+    its exit profile and reports).
+    """
+    if isinstance(design, Mapping):
+        return dict(design)
+    fields = getattr(design, "__dataclass_fields__", None)
+    if fields is not None:
+        return {name: getattr(design, name) for name in fields}
+    raise TypeError(f"design: expected a DesignRecord or a dict, got {type(design).__name__}")
+
+
+def esc(value: Any) -> str:
+    """HTML-escape any value for a plotly title or hover label.
+
+    ``<``, ``>`` and ``&`` are escaped, so no tag can form; quotes stay as they are (plotly
+    shows ``&quot;`` literally, and outside a tag a quote is plain text).
+    """
+    return html.escape(str(value), quote=False)
+
+
+def design_kind(design: Mapping[str, Any]) -> str:
+    """``pareto``, ``dominated`` (feasible, not on the front) or ``infeasible``."""
+    if not design.get("feasible", True):
+        return "infeasible"
+    return "pareto" if design.get("pareto") else "dominated"
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    f = float(value)
+    return f if math.isfinite(f) else None
+
+
+def pruning_rate(design: Mapping[str, Any]) -> float | None:
+    """Mean pruning rate of a design's sampled ``pruning`` parameter (None if absent)."""
+    params = design.get("params") or {}
+    value = params.get("pruning", params.get("pruning_rate"))
+    if value is None:
+        rates = [v for k, v in params.items() if str(k).startswith("pruning")]
+        value = rates if rates else None
+    if isinstance(value, (list, tuple)):
+        nums = [_finite(v) for v in value]
+        nums = [v for v in nums if v is not None]
+        return float(np.mean(nums)) if nums else None
+    return _finite(value)
+
+
+def metric_value(design: Mapping[str, Any], key: str) -> float | None:
+    """A numeric figure of a design: from metrics, objectives, or the pruning rate."""
+    if key == "pruning_rate" and key not in (design.get("metrics") or {}):
+        return pruning_rate(design)
+    for source in ("metrics", "objectives"):
+        value = _finite((design.get(source) or {}).get(key))
+        if value is not None:
+            return value
+    return None
+
+
+def axis_options(designs: Iterable[Any]) -> list[str]:
+    """Metrics that every given design has as a finite number (known ones first)."""
+    dicts = [design_dict(d) for d in designs]
+    if not dicts:
+        return [k for k in METRIC_LABELS if k != "pruning_rate"]
+    keys: list[str] = []
+    for d in dicts:
+        for source in ("metrics", "objectives"):
+            for k in d.get(source) or {}:
+                if k not in keys:
+                    keys.append(k)
+    keys.append("pruning_rate")
+    ok = [k for k in keys if all(metric_value(d, k) is not None for d in dicts)]
+    known = [k for k in METRIC_LABELS if k in ok]
+    return known + [k for k in ok if k not in METRIC_LABELS]
+
+
+def axis_label(key: str) -> str:
+    """Axis title of a metric."""
+    return METRIC_LABELS.get(key, key)
+
+
+def columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The keys of table rows, in first-seen order (the columns of a table of them)."""
+    cols: dict[str, None] = {}
+    for r in rows:
+        cols.update(dict.fromkeys(r))
+    return list(cols)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def folding_summary(folding: Mapping[str, Any], limit: int = 8) -> list[str]:
+    """One ``node: PE=.. SIMD=..`` line per folded node (at most ``limit`` and a count)."""
+    lines = []
+    nodes = [(k, v) for k, v in folding.items() if k != "Defaults" and isinstance(v, Mapping)]
+    for name, attrs in nodes[:limit]:
+        knobs = " ".join(f"{k}={_fmt(v)}" for k, v in attrs.items() if k in ("PE", "SIMD"))
+        lines.append(f"{name}: {knobs}" if knobs else str(name))
+    if len(nodes) > limit:
+        lines.append(f"... {len(nodes) - limit} more")
+    return lines
+
+
+def hover_text(design: Mapping[str, Any]) -> str:
+    """Hover label of a design: id, metrics, pruning, exits, thresholds and folding (escaped)."""
+    params = design.get("params") or {}
+    pr = params.get("pruning", pruning_rate(design))
+    lines = [
+        f"<b>design {esc(design.get('id'))}</b> (trial {esc(design.get('trial_number'))}, "
+        f"{esc(design_kind(design))})",
+    ]
+    for key in ("accuracy", "throughput_fps", "energy_per_inference_j", "LUT"):
+        value = metric_value(design, key)
+        if value is not None:
+            lines.append(f"{esc(axis_label(key))}: {esc(_fmt(value))}")
+    lines.append(f"pruning: {esc(_fmt(pr))}")
+    lines.append(f"exits: {esc(_fmt(list(design.get('exits') or [])))}")
+    lines.append(f"thresholds: {esc(_fmt(list(design.get('thresholds') or [])))}")
+    fold = folding_summary(design.get("folding") or {}, limit=6)
+    if fold:
+        lines.append("folding: " + "<br>  ".join(esc(x) for x in fold))
+    return "<br>".join(lines)
+
+
+def _empty(title: str, message: str) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(
+        title=esc(title),
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        annotations=[
+            {
+                "text": esc(message),
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "font": {"size": 14},
+            }
+        ],
+        height=300,
+    )
+    return fig
+
+
+# -- Pareto plots -----------------------------------------------------------------------------
+
+
+def _points(dicts: Sequence[Mapping[str, Any]], axes: Sequence[str], kind: str) -> dict[str, list]:
+    pts: dict[str, list] = {"coords": [[] for _ in axes], "ids": [], "text": []}
+    for d in dicts:
+        if design_kind(d) != kind:
+            continue
+        values = [metric_value(d, a) for a in axes]
+        if any(v is None for v in values):
+            continue
+        for i, v in enumerate(values):
+            pts["coords"][i].append(v)
+        pts["ids"].append(int(d["id"]))
+        pts["text"].append(hover_text(d))
+    return pts
+
+
+def pareto_figure(
+    designs: Iterable[Any],
+    x: str = DEFAULT_AXES_2D[0],
+    y: str = DEFAULT_AXES_2D[1],
+    *,
+    title: str = "Pareto front",
+) -> go.Figure:
+    """2D scatter of a study's designs: Pareto front, dominated and infeasible told apart.
+
+    Each point carries its design id as ``customdata`` (the dashboard opens the design
+    page on click); the front is also drawn as a line, sorted along ``x``.
+
+    Args:
+        designs: The study's designs.
+        x: Metric on the horizontal axis.
+        y: Metric on the vertical axis.
+        title: Figure title (escaped).
+    """
+    dicts = [design_dict(d) for d in designs]
+    if not dicts:
+        return _empty(title, "no designs yet")
+    fig = go.Figure()
+    for kind, name, marker in _KINDS:
+        pts = _points(dicts, (x, y), kind)
+        if not pts["ids"]:
+            continue
+        xs, ys = pts["coords"]
+        if kind == "pareto":
+            order = np.argsort(xs, kind="stable")
+            fig.add_trace(
+                go.Scatter(
+                    x=[xs[i] for i in order],
+                    y=[ys[i] for i in order],
+                    mode="lines",
+                    line={"color": marker["color"], "width": 1, "dash": "dot"},
+                    hoverinfo="skip",
+                    showlegend=False,
+                )
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="markers",
+                name=f"{name} ({len(xs)})",
+                marker=marker,
+                customdata=pts["ids"],
+                hovertext=pts["text"],
+                hovertemplate="%{hovertext}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=esc(title),
+        xaxis_title=esc(axis_label(x)),
+        yaxis_title=esc(axis_label(y)),
+        xaxis_type="log" if x in LOG_METRICS else "linear",
+        yaxis_type="log" if y in LOG_METRICS else "linear",
+        hovermode="closest",
+        legend={"orientation": "h", "y": -0.2, "traceorder": "reversed"},
+        margin={"l": 60, "r": 20, "t": 50, "b": 60},
+        height=480,
+    )
+    return fig
+
+
+def pareto_figure_3d(
+    designs: Iterable[Any],
+    axes: Sequence[str] = DEFAULT_AXES_3D,
+    *,
+    title: str = "Pareto front (3D)",
+) -> go.Figure:
+    """3D scatter of a study's designs over three metrics (log axes where they span decades)."""
+    if len(axes) != 3:
+        raise ValueError(f"axes: give three metrics, got {list(axes)}")
+    dicts = [design_dict(d) for d in designs]
+    if not dicts:
+        return _empty(title, "no designs yet")
+    fig = go.Figure()
+    for kind, name, marker in _KINDS:
+        pts = _points(dicts, axes, kind)
+        if not pts["ids"]:
+            continue
+        xs, ys, zs = pts["coords"]
+        fig.add_trace(
+            go.Scatter3d(
+                x=xs,
+                y=ys,
+                z=zs,
+                mode="markers",
+                name=f"{name} ({len(xs)})",
+                marker={**marker, "size": marker["size"] * 0.6},
+                customdata=pts["ids"],
+                hovertext=pts["text"],
+                hovertemplate="%{hovertext}<extra></extra>",
+            )
+        )
+    scene = {
+        f"{a}axis": {
+            "title": {"text": esc(axis_label(k))},
+            "type": "log" if k in LOG_METRICS else "linear",
+        }
+        for a, k in zip("xyz", axes, strict=True)
+    }
+    fig.update_layout(
+        title=esc(title), scene=scene, height=560, margin={"l": 0, "r": 0, "t": 50, "b": 0}
+    )
+    return fig
+
+
+# -- design page ------------------------------------------------------------------------------
+
+
+def layer_table(design: Any) -> list[dict[str, Any]]:
+    """Per layer of a design's staged hardware report: stage, name, op type, cycles, resources."""
+    d = design_dict(design)
+    report = d.get("hw_report") or {}
+    stages = report.get("stages") or ([report] if report.get("layers") else [])
+    rows = []
+    for k, stage in enumerate(stages):
+        for layer in stage.get("layers") or []:
+            row = {"stage": k, "name": str(layer.get("name")), "op_type": layer.get("op_type")}
+            row["cycles"] = int(layer.get("cycles", 0))
+            for key in RESOURCE_KEYS:
+                row[key] = layer.get(key, 0)
+            rows.append(row)
+    return rows
+
+
+def layer_cycles_figure(design: Any) -> go.Figure:
+    """Per-layer cycles as bars, coloured by stage (the slowest layer bounds a stage)."""
+    rows = layer_table(design)
+    if not rows:
+        return _empty("cycles per layer", "no hardware report stored")
+    fig = go.Figure()
+    for k in sorted({r["stage"] for r in rows}):
+        mine = [r for r in rows if r["stage"] == k]
+        fig.add_trace(
+            go.Bar(
+                x=[esc(r["name"]) for r in mine],
+                y=[r["cycles"] for r in mine],
+                name=f"stage {k}",
+                marker_color=_PALETTE[k % len(_PALETTE)],
+                hovertemplate="%{x}: %{y} cycles<extra>stage " + str(k) + "</extra>",
+            )
+        )
+    fig.update_layout(
+        title="cycles per layer",
+        yaxis_title="cycles",
+        yaxis_type="log",
+        xaxis_tickangle=-45,
+        height=420,
+        margin={"l": 60, "r": 20, "t": 50, "b": 120},
+    )
+    return fig
+
+
+def layer_resources_figure(design: Any) -> go.Figure:
+    """Per-layer LUT, BRAM_18K, URAM and DSP as grouped bars (one subplot per resource)."""
+    rows = layer_table(design)
+    if not rows:
+        return _empty("resources per layer", "no hardware report stored")
+    keys = [k for k in RESOURCE_KEYS if any(r[k] for r in rows)] or ["LUT"]
+    fig = make_subplots(rows=len(keys), cols=1, shared_xaxes=True, subplot_titles=keys)
+    names = [esc(r["name"]) for r in rows]
+    colours = [_PALETTE[r["stage"] % len(_PALETTE)] for r in rows]
+    for i, key in enumerate(keys, start=1):
+        fig.add_trace(
+            go.Bar(
+                x=names,
+                y=[r[key] for r in rows],
+                name=key,
+                marker_color=colours,
+                showlegend=False,
+                hovertemplate="%{x}: %{y} " + key + "<extra></extra>",
+            ),
+            row=i,
+            col=1,
+        )
+    fig.update_layout(
+        title="resources per layer (colour: stage)",
+        height=180 * len(keys) + 160,
+        margin={"l": 60, "r": 20, "t": 60, "b": 120},
+    )
+    fig.update_xaxes(tickangle=-45)
+    return fig
+
+
+def stage_table(design: Any) -> list[dict[str, Any]]:
+    """Per stage: reach, exit fraction, own throughput, activity, dynamic power, resources."""
+    d = design_dict(design)
+    report = d.get("hw_report") or {}
+    stages = report.get("stages") or []
+    reach = list(report.get("reach") or [1.0] * len(stages))
+    frac = list(report.get("exit_fraction") or [])
+    thr = list(report.get("stage_throughput_fps") or [])
+    act = list(report.get("activity") or [])
+    dyn = list(report.get("stage_dynamic_power_w") or [])
+    lat = list(report.get("latency_s_per_exit") or [])
+    exits = list(report.get("exits") or d.get("exits") or [])
+
+    def at(seq: Sequence[Any], k: int) -> Any:
+        return seq[k] if k < len(seq) else None
+
+    rows = []
+    for k, stage in enumerate(stages):
+        total = stage.get("total") or {}
+        rows.append(
+            {
+                "stage": k,
+                "exit": exits[k] if k < len(exits) and exits[k] is not None else "final",
+                "reach": at(reach, k),
+                "exit_fraction": at(frac, k),
+                "throughput_fps": at(thr, k),
+                "activity": at(act, k),
+                "dynamic_power_w": at(dyn, k),
+                "latency_s": at(lat, k),
+                **{key: total.get(key, 0) for key in RESOURCE_KEYS},
+                "utilisation": dict(stage.get("utilisation") or {}),
+            }
+        )
+    return rows
+
+
+def stage_figure(design: Any) -> go.Figure:
+    """Stage breakdown: reach and exit fraction, own throughput, and resources per stage."""
+    rows = stage_table(design)
+    if not rows:
+        return _empty("stages", "no staged hardware report stored")
+    labels = [f"stage {r['stage']} (exit {r['exit']})" for r in rows]
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        subplot_titles=(
+            "reach and exit fraction",
+            "own throughput (inferences/s)",
+            "device utilisation (%)",
+        ),
+    )
+    for key, colour in (("reach", "#1f77b4"), ("exit_fraction", "#ff7f0e")):
+        fig.add_trace(
+            go.Bar(x=labels, y=[r[key] for r in rows], name=key, marker_color=colour), 1, 1
+        )
+    fig.add_trace(
+        go.Bar(
+            x=labels,
+            y=[r["throughput_fps"] for r in rows],
+            name="throughput_fps",
+            marker_color="#2ca02c",
+        ),
+        1,
+        2,
+    )
+    for j, key in enumerate(RESOURCE_KEYS):
+        fig.add_trace(
+            go.Bar(
+                x=labels,
+                y=[100.0 * float(r["utilisation"].get(key, 0.0) or 0.0) for r in rows],
+                customdata=[r[key] for r in rows],
+                name=key,
+                marker_color=_PALETTE[j + 4],
+                hovertemplate="%{x}: %{y:.3g}% (%{customdata} " + key + ")<extra></extra>",
+            ),
+            1,
+            3,
+        )
+    fig.update_layout(title="stage breakdown", barmode="group", height=400)
+    fig.update_yaxes(type="log", row=1, col=2)
+    return fig
+
+
+def exit_curves(
+    exit_profile: Mapping[str, Any], grid: Sequence[float] | None = None
+) -> list[dict[str, Any]]:
+    """Per exit and threshold: the fraction of samples confident there and their accuracy.
+
+    Each exit is taken on its own (every sample enters it), as
+    :meth:`dse.accuracy.profile.ExitProfile.table` defines it.
+    """
+    from dse.accuracy.profile import ExitProfile
+
+    if not exit_profile or not exit_profile.get("exits"):
+        return []
+    grid = np.round(np.linspace(0.0, 1.0, 51), 4).tolist() if grid is None else list(grid)
+    return ExitProfile.from_dict(exit_profile).table(grid)
+
+
+def exit_profile_figure(design: Any) -> go.Figure:
+    """Accuracy and exit fraction against threshold for each exit in use, thresholds marked."""
+    d = design_dict(design)
+    rows = exit_curves(d.get("exit_profile") or {})
+    used = [int(e) for e in d.get("exits") or []]
+    if not rows:
+        return _empty("exit profile", "no exit profile stored")
+    shown = used or sorted({r["exit"] for r in rows if r["exit"] != -1})
+    if not shown:
+        return _empty("exit profile", "this design uses no early exit")
+    thresholds = dict(zip(used, d.get("thresholds") or [], strict=False))
+    fig = go.Figure()
+    for j, e in enumerate(shown):
+        mine = [r for r in rows if r["exit"] == e]
+        colour = _PALETTE[j % len(_PALETTE)]
+        ts = [r["threshold"] for r in mine]
+        fig.add_trace(
+            go.Scatter(
+                x=ts,
+                y=[r["accuracy"] for r in mine],
+                name=f"exit {e}: accuracy",
+                mode="lines",
+                line={"color": colour},
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=ts,
+                y=[r["fraction"] for r in mine],
+                name=f"exit {e}: exit fraction",
+                mode="lines",
+                line={"color": colour, "dash": "dash"},
+            )
+        )
+        if e in thresholds:
+            fig.add_vline(
+                x=float(thresholds[e]),
+                line={"color": colour, "dash": "dot"},
+                annotation_text=f"exit {e}: {float(thresholds[e]):.3g}",
+            )
+    fig.update_layout(
+        title="exit profile (each exit on its own)",
+        xaxis_title="confidence threshold (top-1 softmax)",
+        yaxis_title="accuracy / fraction of samples",
+        yaxis_range=[0, 1.05],
+        height=420,
+    )
+    return fig
+
+
+def folding_rows(folding: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The folding config as table rows: node, then each attribute (``Defaults`` left out)."""
+    rows = []
+    for name, attrs in folding.items():
+        if name == "Defaults" or not isinstance(attrs, Mapping):
+            continue
+        rows.append({"node": str(name), **{str(k): _fmt(v) for k, v in attrs.items()}})
+    return rows
+
+
+def folding_figure(design: Any) -> go.Figure:
+    """The folding table (FINN's folding_config.json, one row per node) as a table figure."""
+    rows = folding_rows(design_dict(design).get("folding") or {})
+    if not rows:
+        return _empty("folding", "no folding stored")
+    cols = columns(rows)
+    fig = go.Figure(
+        go.Table(
+            header={"values": [f"<b>{esc(c)}</b>" for c in cols], "align": "left"},
+            cells={"values": [[esc(r.get(c, "")) for r in rows] for c in cols], "align": "left"},
+        )
+    )
+    fig.update_layout(
+        title="folding (folding_config.json)",
+        height=min(120 + 26 * len(rows), 900),
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
+    return fig
+
+
+# -- runtime ----------------------------------------------------------------------------------
+
+
+def _design_label(design_id: Any) -> str:
+    return "static FINN" if design_id == -1 else f"design {design_id}"
+
+
+def runtime_heatmap(table: Mapping[str, Any] | None) -> go.Figure:
+    """The runtime selection table as a heatmap: accuracy threshold x input rate -> design.
+
+    Columns are the distinct rate-bucket edges over all rows (the last column is "above
+    every edge"); a cell shows the design (and thresholds) chosen for rates up to its edge.
+    """
+    entries = list((table or {}).get("entries") or [])
+    if not entries:
+        return _empty("runtime selection table", "no runtime table stored")
+    accs = sorted({float(e["accuracy_threshold"]) for e in entries})
+    edges = sorted({float(e["rate_max_fps"]) for e in entries if e.get("rate_max_fps") is not None})
+    columns = [*edges, math.inf]
+    designs = sorted({e["design_id"] for e in entries})
+    index = {d: i for i, d in enumerate(designs)}
+    z: list[list[float | None]] = []
+    text: list[list[str]] = []
+    hover: list[list[str]] = []
+    for a in accs:
+        row_entries = [e for e in entries if float(e["accuracy_threshold"]) == a]
+        zr: list[float | None] = []
+        tr: list[str] = []
+        hr: list[str] = []
+        for hi in columns:
+            chosen = None
+            for e in row_entries:
+                top = math.inf if e.get("rate_max_fps") is None else float(e["rate_max_fps"])
+                if float(e["rate_min_fps"]) < hi <= top or (math.isinf(hi) and math.isinf(top)):
+                    chosen = e
+                    break
+            if chosen is None:
+                zr.append(None)
+                tr.append("")
+                hr.append("")
+                continue
+            zr.append(index[chosen["design_id"]])
+            tr.append("FINN" if chosen["design_id"] == -1 else str(chosen["design_id"]))
+            hr.append(
+                esc(_design_label(chosen["design_id"]))
+                + f"<br>thresholds: {esc(_fmt(chosen.get('thresholds', [])))}"
+                + f"<br>accuracy: {esc(_fmt(chosen.get('accuracy')))}"
+                + f"<br>throughput: {esc(_fmt(chosen.get('throughput_fps')))} /s"
+                + f"<br>energy: {esc(_fmt(chosen.get('energy_per_inference_j')))} J"
+                + ("" if chosen.get("compliant", True) else "<br>(no design meets the threshold)")
+            )
+        z.append(zr)
+        text.append(tr)
+        hover.append(hr)
+    n = max(len(designs), 1)
+    scale = []
+    for i in range(n):
+        colour = _PALETTE[i % len(_PALETTE)]
+        scale += [[i / n, colour], [(i + 1) / n, colour]]
+    x_labels = [f"<= {c:.4g}" for c in edges] + [f"> {edges[-1]:.4g}" if edges else "any"]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=x_labels,
+            y=[f"{a:.4g}" for a in accs],
+            text=text,
+            texttemplate="%{text}",
+            hovertext=hover,
+            hovertemplate="rate %{x} /s, accuracy >= %{y}<br>%{hovertext}<extra></extra>",
+            colorscale=scale,
+            zmin=-0.5,
+            zmax=n - 0.5,
+            showscale=False,
+            xgap=1,
+            ygap=1,
+        )
+    )
+    fig.update_layout(
+        title="runtime selection table (cell: design id; FINN = static FINN baseline)",
+        xaxis_title="input rate (inferences/s)",
+        yaxis_title="accuracy threshold",
+        height=max(300, 40 + 28 * len(accs) + 120),
+    )
+    return fig
+
+
+def simulation_figure(result: Mapping[str, Any] | None) -> go.Figure:
+    """Simulation timeline: demand against served (and dropped), and the design in use."""
+    timeline = (result or {}).get("timeline") or {}
+    t = list(timeline.get("t_s") or [])
+    if not t:
+        return _empty("runtime simulation", "no simulation stored")
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        row_heights=[0.65, 0.35],
+        subplot_titles=("demand and served (inferences/s)", "design in use"),
+        vertical_spacing=0.1,
+    )
+    for key, colour, dash in (
+        ("demand_fps", "#7f7f7f", "dot"),
+        ("served_fps", "#2ca02c", "solid"),
+        ("dropped_fps", "#d62728", "solid"),
+    ):
+        values = timeline.get(key)
+        if values:
+            fig.add_trace(
+                go.Scatter(
+                    x=t,
+                    y=values,
+                    name=key.replace("_fps", ""),
+                    mode="lines",
+                    line={"color": colour, "dash": dash, "shape": "hv"},
+                ),
+                1,
+                1,
+            )
+    static = ((result or {}).get("policies") or {}).get("static_finn") or {}
+    static_served = (static.get("timeline") or {}).get("served_fps")
+    if static_served and len(static_served) == len(t):
+        fig.add_trace(
+            go.Scatter(
+                x=t,
+                y=static_served,
+                name="served by static FINN",
+                mode="lines",
+                line={"color": "#1f77b4", "dash": "dash", "shape": "hv"},
+            ),
+            1,
+            1,
+        )
+    ids = list(timeline.get("design_id") or [])
+    if ids:
+        labels = [_design_label(i) for i in ids]
+        thresholds = timeline.get("thresholds") or [[] for _ in ids]
+        fig.add_trace(
+            go.Scatter(
+                x=t,
+                y=labels,
+                name="design",
+                mode="lines+markers",
+                line={"shape": "hv", "color": "#9467bd"},
+                marker={"size": 4},
+                hovertext=[f"thresholds: {esc(_fmt(th))}" for th in thresholds],
+                hovertemplate="t=%{x}s: %{y}<br>%{hovertext}<extra></extra>",
+            ),
+            2,
+            1,
+        )
+        fig.update_yaxes(type="category", row=2, col=1)
+    ratios = (result or {}).get("ratios_vs_static") or {}
+    summary = ", ".join(
+        f"{label} {_fmt(ratios[k])}x"
+        for k, label in (("processed", "inferences"), ("edp", "EDP gain"))
+        if isinstance(ratios.get(k), (int, float))
+    )
+    if summary:
+        summary = "vs static FINN: " + summary
+    fig.update_layout(
+        title="runtime simulation" + (f" ({esc(summary)})" if summary else ""),
+        height=560,
+        xaxis2_title="time (s)",
+    )
+    return fig
+
+
+def studies_rows(summaries: Iterable[Any]) -> list[dict[str, Any]]:
+    """Study summaries as table rows (name, counts, objectives, hypervolume)."""
+    rows = []
+    for s in summaries:
+        d = s.to_dict() if hasattr(s, "to_dict") else dict(s)
+        rows.append(
+            {
+                "study": str(d.get("name")),
+                "trials": d.get("n_trials", 0),
+                "complete": d.get("n_complete", 0),
+                "running": d.get("n_running", 0),
+                "designs": d.get("n_designs", 0),
+                "pareto": d.get("n_pareto", 0),
+                "objectives": ", ".join(
+                    f"{o} ({dr})"
+                    for o, dr in zip(
+                        d.get("objectives") or [], d.get("directions") or [], strict=False
+                    )
+                )
+                or ", ".join(d.get("directions") or []),
+                "hypervolume": _fmt(d["hypervolume"]) if d.get("hypervolume") is not None else "",
+            }
+        )
+    return rows
+
+
+def design_figures(design: Any) -> dict[str, go.Figure]:
+    """Every figure of a design page, by name (shared by the dashboard and the report)."""
+    return {
+        "cycles": layer_cycles_figure(design),
+        "resources": layer_resources_figure(design),
+        "stages": stage_figure(design),
+        "exit_profile": exit_profile_figure(design),
+        "folding": folding_figure(design),
+    }
+
+
+def design_summary(design: Any) -> list[tuple[str, str]]:
+    """Key facts of a design as (label, value) pairs (plain text, for any renderer)."""
+    d = design_dict(design)
+    params = d.get("params") or {}
+    metrics = d.get("metrics") or {}
+    facts = [
+        ("design", str(d.get("id"))),
+        ("study", str(d.get("study"))),
+        ("trial", str(d.get("trial_number"))),
+        ("status", design_kind(d)),
+        ("device", f"{d.get('board') or ''} {d.get('part') or ''}".strip()),
+        ("clock (ns)", _fmt(d.get("clk_ns"))),
+        ("pruning", _fmt(params.get("pruning", pruning_rate(d)))),
+        ("exits", _fmt(list(d.get("exits") or []))),
+        ("thresholds", _fmt(list(d.get("thresholds") or []))),
+    ]
+    for key in (
+        "accuracy",
+        "throughput_fps",
+        "latency_s",
+        "power_w",
+        "energy_per_inference_j",
+        "edp",
+        *RESOURCE_KEYS,
+        "fits",
+    ):
+        if key in metrics:
+            facts.append((axis_label(key), _fmt(metrics[key])))
+    return facts

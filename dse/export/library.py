@@ -1,0 +1,377 @@
+"""The design library of a study: FINN build folders of its Pareto designs (DESIGN.md).
+
+Layout of ``DIR``::
+
+    library.json                     index: study, designs, their stages and files
+    runtime_table.json               the runtime selection table (stored, or computed)
+    design_<id>/
+        metrics.json                 the metrics stored for the design (identical)
+        provenance.json              where it came from (trial, params, checkpoint, versions)
+        hw_report.json               the stored staged hardware report
+        stage_<k>/                   one FINN build folder per stage (hw_builders.finn_build)
+            model.onnx               the stage's QONNX model, made from the cached weights
+            dataflow_build_config.json   FINN's estimate steps (the default build)
+            dataflow_build_config.bitfile.json   the same through the bitfile (switch it on by
+                                     using it as dataflow_build_config.json)
+            folding_config.json      FINN's node names for this stage model
+            specialize_layers_config.json  (when a layer uses a non-default impl)
+            hw_graph.json            adapex's graph of the stage (FINN's names)
+            node_names.json          adapex's layer name -> FINN's node name
+            adapex_report/           adapex's FINN-format estimates of the stage (to compare
+                                     with FINN's output/report/)
+
+The library is written to a temporary folder beside ``DIR`` and renamed into place; an
+existing ``DIR`` is refused unless ``force``. Every stage model is executed with qonnx and
+compared with PyTorch before it is written (:func:`dse.accuracy.export_qonnx`), and every
+stage's estimate is recomputed from the written graph and folding and checked against the
+stored report, so the folders reproduce the stored numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from dse.errors import DseError
+from dse.export.finn_names import finn_node_names, rename_folding, rename_graph
+
+#: Version of the library.json format.
+LIBRARY_VERSION = 1
+#: Per-layer figures that must match between the stored report and the exported folders.
+CHECKED_KEYS = ("cycles", "LUT", "BRAM_18K", "URAM", "DSP")
+
+
+def _dump(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _device(record: Any) -> Any:
+    from hw_builders import get_device
+
+    return get_device(board=record.board) if record.board else get_device(part=record.part)
+
+
+def _check_stage(
+    design_id: int, k: int, stored: Mapping[str, Any], report: Any, names: Mapping[str, str]
+) -> None:
+    """Raise DseError when the recomputed stage estimate differs from the stored one."""
+    got = {layer.name: layer for layer in report.layers}
+    rows = stored.get("layers") or []
+    if len(rows) != len(got):
+        raise DseError(
+            f"design {design_id} stage {k}: {len(rows)} layers stored but {len(got)} in the "
+            "stage graph; the stored design is inconsistent, re-run the study"
+        )
+    for row in rows:
+        name = names.get(str(row.get("name")), str(row.get("name")))
+        layer = got.get(name)
+        if layer is None:
+            raise DseError(
+                f"design {design_id} stage {k}: stored layer {row.get('name')!r} is not in the "
+                "stage graph; the stored design is inconsistent, re-run the study"
+            )
+        for key in CHECKED_KEYS:
+            if int(getattr(layer, key)) != int(row.get(key, 0)):
+                raise DseError(
+                    f"design {design_id} stage {k} layer {row.get('name')}: {key}="
+                    f"{getattr(layer, key)} now but {row.get(key)} stored; the cost model "
+                    "changed since the study ran, re-run the study before exporting"
+                )
+
+
+def _library_designs(store: Any, study: str, table: Mapping[str, Any] | None) -> list[Any]:
+    """The Pareto designs, plus any stored design the runtime table selects."""
+    records = {r.id: r for r in store.pareto(study)}
+    wanted = {
+        int(e["design_id"])
+        for e in (table or {}).get("entries") or []
+        if int(e.get("design_id", -1)) >= 0
+    }
+    for design_id in sorted(wanted - set(records)):
+        records[design_id] = store.design(design_id)
+    return sorted(records.values(), key=lambda r: r.trial_number)
+
+
+def _runtime_table(store: Any, study: str) -> tuple[dict[str, Any] | None, str]:
+    """The stored runtime table, else one computed from the study's designs."""
+    table = store.runtime_table(study)
+    if table is not None:
+        return table, "stored"
+    from dse.runtime import build_selection_table, operating_points
+
+    points = operating_points(store.pareto(study))
+    if not points:
+        return None, "none"
+    return build_selection_table(points).to_dict(), "computed"
+
+
+def _export_design(record: Any, ddir: Path, *, steps: str, n_verify: int) -> dict[str, Any]:
+    """Write one design's folder; returns its library.json entry (paths relative to DIR)."""
+    from dse.accuracy.export import export_qonnx, load_pruned_model
+    from hw_builders import estimate, load_graph, write_finn_reports
+    from hw_builders.finn_build import build_config, write_build_folder
+    from hw_builders.stages import split_stages
+
+    device = _device(record)
+    model = load_pruned_model(record.arch, record.checkpoint)
+    stages = split_stages(load_graph(record.hw_graph))
+    if len(stages) != len(record.exits) + 1:
+        raise DseError(
+            f"design {record.id}: its graph has {len(stages)} stages for exits {record.exits}; "
+            "the stored design is inconsistent, re-run the study"
+        )
+    stored_stages = (record.hw_report or {}).get("stages") or []
+    if len(stored_stages) != len(stages):
+        raise DseError(
+            f"design {record.id}: its stored hardware report has {len(stored_stages)} stages, "
+            f"its graph {len(stages)}; the stored design is inconsistent, re-run the study"
+        )
+    ddir.mkdir(parents=True)
+    stage_entries = []
+    for k, stage in enumerate(stages):
+        names = finn_node_names(stage)
+        graph = rename_graph(stage, names)
+        folding = rename_folding(record.folding or {}, names)
+        sdir = ddir / f"stage_{k}"
+        # the exporter leaves side files (external-data scratch) beside its output: keep them
+        # out of the library
+        with tempfile.TemporaryDirectory(prefix="adapex-export-") as scratch:
+            onnx_path = Path(scratch) / "model.onnx"
+            export_qonnx(model, onnx_path, stage=k, exits=list(record.exits), n_verify=n_verify)
+            write_build_folder(
+                graph,
+                sdir,
+                folding=folding,
+                device=device,
+                clk_ns=record.clk_ns,
+                model_onnx=onnx_path,
+                steps=steps,
+            )
+        # the same build with FINN's bitfile steps, ready to switch on
+        bitfile = build_config(
+            device=device,
+            clk_ns=record.clk_ns,
+            steps="bitfile",
+            specialize=(sdir / "specialize_layers_config.json").exists(),
+        )
+        _dump(sdir / "dataflow_build_config.bitfile.json", bitfile)
+        report = estimate(graph, device=device, clk_ns=record.clk_ns, folding=folding)
+        _check_stage(record.id, k, stored_stages[k], report, names)
+        write_finn_reports(report, _mkdir(sdir / "adapex_report"))
+        _dump(sdir / "node_names.json", names)
+        stage_entries.append(
+            {
+                "stage": k,
+                "exit": record.exits[k] if k < len(record.exits) else None,
+                "threshold": record.thresholds[k] if k < len(record.thresholds) else None,
+                "folder": f"{ddir.name}/stage_{k}",
+                "model": f"{ddir.name}/stage_{k}/model.onnx",
+                "estimate": report.performance,
+            }
+        )
+    _dump(ddir / "metrics.json", record.metrics)
+    _dump(ddir / "hw_report.json", record.hw_report)
+    _dump(
+        ddir / "provenance.json",
+        {
+            **(record.provenance or {}),
+            "study": record.study,
+            "design_id": record.id,
+            "trial_number": record.trial_number,
+            "params": record.params,
+            "arch": record.arch,
+            "exits": record.exits,
+            "thresholds": record.thresholds,
+            "board": record.board,
+            "part": record.part,
+            "clk_ns": record.clk_ns,
+            "checkpoint": record.checkpoint,
+            "dataset": record.dataset,
+            "exported_at": _now(),
+        },
+    )
+    return {
+        "id": record.id,
+        "trial_number": record.trial_number,
+        "folder": ddir.name,
+        "pareto": bool(record.pareto),
+        "feasible": bool(record.feasible),
+        "exits": list(record.exits),
+        "thresholds": list(record.thresholds),
+        "params": record.params,
+        "objectives": record.objectives,
+        "metrics": record.metrics,
+        "board": record.board,
+        "part": record.part,
+        "clk_ns": record.clk_ns,
+        "stages": stage_entries,
+    }
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _validate(store: Any, study: str, out: Path, *, tar: bool, force: bool) -> None:
+    if not force:
+        if out.exists():
+            raise DseError(f"--out {out}: already exists; choose another folder or pass --force")
+        if tar and Path(f"{out}.tar.gz").exists():
+            raise DseError(f"--out {out}.tar.gz: already exists; pass --force to replace it")
+    if out.exists() and not out.is_dir():
+        raise DseError(f"--out {out}: is a file, not a folder; choose a folder name")
+    names = [s.name for s in store.list_studies()]
+    if study not in names:
+        raise DseError(f"--study {study!r}: no such study (known: {', '.join(names) or 'none'})")
+    if not store.pareto(study):
+        raise DseError(f"--study {study!r}: no feasible Pareto design yet; run more trials first")
+
+
+def _check_records(records: Sequence[Any]) -> None:
+    for r in records:
+        if not r.checkpoint or not Path(r.checkpoint).exists():
+            raise DseError(
+                f"design {r.id}: its weights {r.checkpoint!r} are not in the accuracy cache; "
+                "run the study again in this folder (or set ADAPEX_CACHE_DIR) to rebuild them"
+            )
+
+
+def export_library(
+    store: Any,
+    study: str,
+    out: str | os.PathLike[str],
+    *,
+    tar: bool = False,
+    force: bool = False,
+    steps: str = "estimate",
+    n_verify: int = 8,
+) -> Path:
+    """Export the design library of a study (see the module doc for the layout).
+
+    Args:
+        store: An open :class:`dse.storage.Store` (read-only is enough).
+        study: The study's name.
+        out: The library folder to create.
+        tar: Also write ``<out>.tar.gz``.
+        force: Replace an existing ``out`` (and ``<out>.tar.gz``).
+        steps: ``"estimate"`` (FINN's estimate reports) or ``"bitfile"`` in every
+            dataflow_build_config.json.
+        n_verify: Random samples each stage model is executed on (qonnx vs PyTorch).
+
+    Returns:
+        The library folder.
+
+    Raises:
+        DseError: unknown study, no Pareto design, ``out`` exists without ``force``, missing
+            weights, a model that qonnx does not execute faithfully, or stored estimates
+            that the cost model no longer reproduces. Nothing is left at ``out`` then.
+    """
+    out = Path(out).absolute()
+    _validate(store, study, out, tar=tar, force=force)
+    table, table_source = _runtime_table(store, study)
+    records = _library_designs(store, study, table)
+    _check_records(records)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        entries = [
+            _export_design(r, tmp / f"design_{r.id}", steps=steps, n_verify=n_verify)
+            for r in records
+        ]
+        if table is not None:
+            _dump(tmp / "runtime_table.json", table)
+        summary = next(s for s in store.list_studies() if s.name == study)
+        _dump(
+            tmp / "library.json",
+            {
+                "format": "adapex-design-library",
+                "version": LIBRARY_VERSION,
+                "study": study,
+                "objectives": summary.objectives,
+                "directions": summary.directions,
+                "exported_at": _now(),
+                "steps": steps,
+                "runtime_table": "runtime_table.json" if table is not None else None,
+                "runtime_table_source": table_source,
+                "designs": entries,
+            },
+        )
+        _publish_modes(tmp)
+        _replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if tar:
+        write_tar(out)
+    return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish_modes(root: Path) -> None:
+    """Give the tree the usual modes (temporary folders and files are created private)."""
+    mask = _umask()
+    for dirpath, _dirs, files in os.walk(root):
+        os.chmod(dirpath, 0o777 & ~mask)
+        for f in files:
+            os.chmod(os.path.join(dirpath, f), 0o666 & ~mask)
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    """Move ``src`` to ``dst``, replacing an existing ``dst`` folder."""
+    old = None
+    if dst.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent))
+        os.replace(dst, old / "old")
+    os.replace(src, dst)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_tar(folder: str | os.PathLike[str]) -> Path:
+    """Write ``<folder>.tar.gz`` (atomically) holding the folder under its own name."""
+    src = Path(folder)
+    dst = src.parent / f"{src.name}.tar.gz"
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", dir=src.parent)
+    os.close(fd)
+    try:
+        with tarfile.open(tmp_name, "w:gz") as tf:
+            tf.add(src, arcname=src.name)
+        os.chmod(tmp_name, 0o666 & ~_umask())
+        os.replace(tmp_name, dst)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+    return dst
+
+
+def read_library(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The library.json of an exported library.
+
+    Raises:
+        DseError: the folder holds no readable library.json.
+    """
+    path = Path(folder) / "library.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError:
+        raise DseError(f"{path}: missing; export the library with `adapex export`") from None
+    except json.JSONDecodeError as exc:
+        raise DseError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
