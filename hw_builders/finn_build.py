@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hw_builders.atomic import atomic_directory
 from hw_builders.errors import HwError
 
 #: FINN's ``estimate_only_dataflow_steps`` (src/finn/builder/build_dataflow_config.py).
@@ -199,9 +199,7 @@ def write_build_folder(
     full.defaults = dict(cfg_fold.defaults)
 
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_directory(out) as tmp:
         _dump(tmp / "dataflow_build_config.json", config)
         _dump(tmp / "folding_config.json", full.to_dict())
         if spec is not None:
@@ -209,16 +207,6 @@ def write_build_folder(
         _dump(tmp / "hw_graph.json", graph_stage.to_dict())
         if model_onnx is not None:
             shutil.copyfile(model_onnx, tmp / "model.onnx")
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, old / "x")
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hw_builders.atomic import atomic_write_text
 from hw_builders.datatypes import datatype
 from hw_builders.errors import HwError
 from hw_builders.registry import get_op, known_ops
@@ -305,21 +305,6 @@ def load_graph(src: str | os.PathLike | Mapping) -> HwGraph:
             f"graph file {path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}"
         ) from None
     return graph_from_dict(d, source=f"graph file {path}")
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file in the same folder, os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_graph(graph: HwGraph, path: str | os.PathLike) -> None:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hw_builders.atomic import atomic_write_text
 from hw_builders.errors import HwError
-from hw_builders.graph import atomic_write_text
 
 __all__ = [
     "LayerReport",

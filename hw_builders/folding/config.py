@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hw_builders.atomic import atomic_write_json
 from hw_builders.errors import HwError
 
 if TYPE_CHECKING:
@@ -166,18 +166,7 @@ class FoldingConfig:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write folding_config.json atomically (temp file in the same folder, then rename)."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(self.to_dict(), fh, indent=2)
-                fh.write("\n")
-            os.replace(tmp, p)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        p = atomic_write_json(path, self.to_dict())
         return p
 
     # -- graph interaction --------------------------------------------------------------
