@@ -5,6 +5,12 @@ Pure Python and numpy; never imports torch, search_spaces or dse.
 
 from __future__ import annotations
 
+from hw_builders.atomic import (
+    atomic_directory,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+)
 from hw_builders.datatypes import DataType, bitwidth, datatype
 from hw_builders.devices import BOARDS, PARTS, Device, fits, get_device, utilisation
 from hw_builders.errors import HwError, InputError
@@ -17,32 +23,47 @@ from hw_builders.estimate import (
     layer_cost,
     legal_values,
 )
+from hw_builders.finn_backend import finn_available, run_finn_build
+from hw_builders.finn_build import write_build_folder
+from hw_builders.folding import FoldingConfig, fold
 from hw_builders.graph import HwGraph, HwLayer, load_graph, save_graph
+from hw_builders.naming import finn_node_names, rename_folding, rename_graph
 from hw_builders.power import PowerModel
 from hw_builders.registry import OpModel, divisors, get_op, known_ops, register_op
 from hw_builders.report import HardwareReport, LayerReport, read_finn_reports, write_finn_reports
+from hw_builders.stages import StagedReport, split_stages, staged_performance
 
-__all__ = ["HwError", "InputError"]
-__all__ += [
+__all__ = [
     "BOARDS",
-    "PARTS",
     "DataType",
     "Device",
     "Estimator",
     "FastResult",
+    "FoldingConfig",
     "HardwareReport",
+    "HwError",
     "HwGraph",
     "HwLayer",
+    "InputError",
     "LayerCost",
     "LayerReport",
     "OpModel",
+    "PARTS",
     "PowerModel",
+    "StagedReport",
+    "atomic_directory",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
     "bitwidth",
     "check_folding",
     "datatype",
     "divisors",
     "estimate",
+    "finn_available",
+    "finn_node_names",
     "fits",
+    "fold",
     "get_device",
     "get_op",
     "known_ops",
@@ -51,24 +72,13 @@ __all__ += [
     "load_graph",
     "read_finn_reports",
     "register_op",
-    "save_graph",
-    "utilisation",
-    "write_finn_reports",
-]
-
-# folding strategies, early-exit stages, FINN build folders (folding/stages issue)
-from hw_builders.finn_backend import finn_available, run_finn_build  # noqa: E402
-from hw_builders.finn_build import write_build_folder  # noqa: E402
-from hw_builders.folding import FoldingConfig, fold  # noqa: E402
-from hw_builders.stages import StagedReport, split_stages, staged_performance  # noqa: E402
-
-__all__ += [
-    "FoldingConfig",
-    "StagedReport",
-    "finn_available",
-    "fold",
+    "rename_folding",
+    "rename_graph",
     "run_finn_build",
+    "save_graph",
     "split_stages",
     "staged_performance",
+    "utilisation",
     "write_build_folder",
+    "write_finn_reports",
 ]

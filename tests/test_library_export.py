@@ -11,8 +11,9 @@ import pytest
 from fixtures_study import SmallStudy, small_study  # noqa: F401 - the shared fixture
 
 from dse.errors import DseError
-from dse.export import export_library, finn_node_names, read_library
+from dse.export import export_library, read_library
 from dse.storage import Store
+from hw_builders import finn_node_names
 
 _LAYER_KEYS = ("cycles", "LUT", "BRAM_18K", "URAM", "DSP")
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from dse.errors import DseError
-from dse.export.finn_names import finn_node_names, rename_folding, rename_graph
+from hw_builders.naming import finn_node_names, rename_folding, rename_graph
 
 #: Version of the library.json format.
 LIBRARY_VERSION = 1

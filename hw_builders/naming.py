@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hw_builders.graph import HwGraph, HwLayer
 
-def finn_node_names(graph: Any) -> dict[str, str]:
+
+def finn_node_names(graph: HwGraph) -> dict[str, str]:
     """Per layer of ``graph`` (an HwGraph), the name FINN gives it in a model of its own."""
     counters: dict[str, int] = {}
     names: dict[str, str] = {}
@@ -26,10 +28,8 @@ def finn_node_names(graph: Any) -> dict[str, str]:
     return names
 
 
-def rename_graph(graph: Any, names: Mapping[str, str]) -> Any:
+def rename_graph(graph: HwGraph, names: Mapping[str, str]) -> HwGraph:
     """A copy of ``graph`` with its layers (and their inputs) renamed by ``names``."""
-    from hw_builders import HwGraph, HwLayer
-
     layers = [
         HwLayer(
             names.get(layer.name, layer.name),
