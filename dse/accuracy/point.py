@@ -1,0 +1,312 @@
+"""TrainPoint: the one design point that ``adapex train`` trains, prunes and calibrates.
+
+Read from the ``[train]`` table of a TOML file (other top-level tables, e.g. a full study
+config, are ignored; any unknown key inside ``[train]`` is an error)::
+
+    [train]
+    dataset = "digits"        # digits | cifar10 | svhn | npz | imagefolder
+    path = "..."              # dataset path (not for digits)
+    image_size = 8            # resize (digits: upsampling); omit for the native size
+    family = "cnv"            # cnv | tfc
+    width_mult = 0.25
+    weight_bits = 2
+    act_bits = 2
+    exits = [0, 1, 2]         # exits in use (default: every candidate exit)
+    pruning = 0.0             # rate in [0, 1), or one per prunable layer
+    thresholds = 0.9          # one number for all exits, or one per exit in use
+    epochs = 15               # ... and any other TrainRecipe field
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from dse.accuracy.prune import normalize_rates
+from dse.accuracy.recipe import TrainRecipe
+from dse.errors import DseError
+
+ALLOWED_BITS = (1, 2, 4, 8)
+RECIPE_FIELDS = tuple(f.name for f in fields(TrainRecipe))
+
+
+@dataclass(frozen=True)
+class TrainPoint:
+    """A design point for ``adapex train`` (see the module docstring for the TOML form).
+
+    Attributes:
+        dataset: Dataset name.
+        path: Dataset path (``None`` for the bundled digits).
+        image_size: Resize to ``image_size`` x ``image_size`` (``None``: native).
+        family: Model family name.
+        width_mult: Multiplier on the family's base widths.
+        weight_bits: Weight bit width.
+        act_bits: Activation bit width.
+        exits: Exits in use (``None``: every candidate exit of the family).
+        pruning: Pruning rate, or one per prunable layer.
+        thresholds: One threshold for all exits in use, or one per exit.
+        recipe: Training recipe.
+    """
+
+    dataset: str = "digits"
+    path: str | None = None
+    image_size: int | None = None
+    family: str = "cnv"
+    width_mult: float = 0.25
+    weight_bits: int = 2
+    act_bits: int = 2
+    exits: tuple[int, ...] | None = None
+    pruning: float | tuple[float, ...] = 0.0
+    thresholds: float | tuple[float, ...] = 0.9
+    recipe: TrainRecipe = field(default_factory=TrainRecipe.quickstart)
+
+    @classmethod
+    def quickstart(cls) -> TrainPoint:
+        """Digits on the small CNV at W2A2, every candidate exit, unpruned."""
+        return cls()
+
+    @classmethod
+    def from_dict(cls, table: dict[str, Any], *, where: str = "train") -> TrainPoint:
+        """Validate a ``[train]`` table.
+
+        Raises:
+            DseError: an unknown key or an invalid value (one line naming ``train.<key>``).
+        """
+        if not isinstance(table, dict):
+            raise DseError(f"{where}: must be a table of keys")
+        point_keys = {f.name for f in fields(cls)} - {"recipe"}
+        for key in table:
+            if key not in point_keys and key not in RECIPE_FIELDS:
+                raise DseError(
+                    f"{where}.{key}: unknown key; allowed: "
+                    f"{', '.join(sorted(point_keys | set(RECIPE_FIELDS)))}"
+                )
+        kw: dict[str, Any] = {}
+        t = dict(table)
+
+        def _str(key: str) -> None:
+            if key in t:
+                if not isinstance(t[key], str) or not t[key]:
+                    raise DseError(f"{where}.{key}={t[key]!r}: must be a non-empty string")
+                kw[key] = t[key]
+
+        def _int(key: str, lo: int, allowed: tuple[int, ...] | None = None) -> None:
+            if key in t:
+                v = t[key]
+                if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                    raise DseError(f"{where}.{key}={v!r}: must be an integer >= {lo}")
+                if allowed is not None and v not in allowed:
+                    raise DseError(f"{where}.{key}={v}: unsupported; choose one of {allowed}")
+                kw[key] = v
+
+        _str("dataset")
+        _str("path")
+        _str("family")
+        _int("image_size", 1)
+        _int("weight_bits", 1, ALLOWED_BITS)
+        _int("act_bits", 1, ALLOWED_BITS)
+        if "width_mult" in t:
+            v = t["width_mult"]
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float))
+                or not math.isfinite(v)
+                or not 0 < v <= 8
+            ):
+                raise DseError(f"{where}.width_mult={v!r}: must be a number in (0, 8]")
+            kw["width_mult"] = float(v)
+        if "exits" in t:
+            v = t["exits"]
+            if not isinstance(v, list) or any(
+                isinstance(e, bool) or not isinstance(e, int) or e < 0 for e in v
+            ):
+                raise DseError(f"{where}.exits={v!r}: must be a list of exit indices (>= 0)")
+            if len(set(v)) != len(v):
+                raise DseError(f"{where}.exits={v}: each exit may appear once")
+            kw["exits"] = tuple(sorted(v))
+        if "pruning" in t:
+            v = t["pruning"]
+            try:
+                kw["pruning"] = normalize_rates(v)
+            except DseError as exc:
+                raise DseError(f"{where}.{exc}") from exc
+        if "thresholds" in t:
+            v = t["thresholds"]
+            vals = v if isinstance(v, list) else [v]
+            for x in vals:
+                if (
+                    isinstance(x, bool)
+                    or not isinstance(x, (int, float))
+                    or not math.isfinite(x)
+                    or not 0 <= x <= 1
+                ):
+                    raise DseError(
+                        f"{where}.thresholds={v!r}: thresholds must be numbers in [0, 1]"
+                    )
+            kw["thresholds"] = tuple(float(x) for x in v) if isinstance(v, list) else float(v)
+        recipe_kw = {k: t[k] for k in RECIPE_FIELDS if k in t}
+        if recipe_kw:
+            base = TrainRecipe.quickstart().to_dict()
+            base.update(recipe_kw)
+            try:
+                kw["recipe"] = TrainRecipe.from_dict(base)
+            except DseError as exc:
+                raise DseError(str(exc).replace("recipe.", f"{where}.", 1)) from exc
+            except TypeError as exc:
+                raise DseError(f"{where}: invalid recipe value ({exc})") from exc
+        return cls(**kw)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TrainPoint:
+        """Read the ``[train]`` table of a TOML file.
+
+        Raises:
+            DseError: unreadable TOML, no ``[train]`` table, an unknown key or a bad value.
+        """
+        p = Path(path)
+        try:
+            doc = tomllib.loads(p.read_text())
+        except FileNotFoundError as exc:
+            raise DseError(f"--config {p}: file not found") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DseError(f"--config {p}: cannot read ({type(exc).__name__})") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise DseError(f"--config {p}: invalid TOML ({exc})") from exc
+        for key, value in doc.items():
+            if key != "train" and not isinstance(value, dict):
+                raise DseError(f"{key}: unknown top-level key; put training options in [train]")
+        if "train" not in doc:
+            raise DseError(f"--config {p}: no [train] table; add one (see `adapex train --help`)")
+        return cls.from_dict(doc["train"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (recipe fields flattened, like the TOML table)."""
+        out: dict[str, Any] = {
+            "dataset": self.dataset,
+            "path": self.path,
+            "image_size": self.image_size,
+            "family": self.family,
+            "width_mult": self.width_mult,
+            "weight_bits": self.weight_bits,
+            "act_bits": self.act_bits,
+            "exits": list(self.exits) if self.exits is not None else None,
+            "pruning": list(self.pruning) if isinstance(self.pruning, tuple) else self.pruning,
+            "thresholds": list(self.thresholds)
+            if isinstance(self.thresholds, tuple)
+            else self.thresholds,
+        }
+        out.update(self.recipe.to_dict())
+        return out
+
+
+@dataclass
+class PreparedPoint:
+    """A validated point with its data and architecture (nothing written yet)."""
+
+    point: TrainPoint
+    data: Any
+    arch: Any
+    exits: list[int]
+    pruning: Any
+
+
+def prepare_point(point: TrainPoint, *, seed: int = 0) -> PreparedPoint:
+    """Validate a point against its family and dataset (reads the dataset; writes nothing).
+
+    Raises:
+        InputError: unknown family/dataset, an exit that does not exist, thresholds that
+            do not match the exits, pruning rates of the wrong length.
+    """
+    from search_spaces import get_family, load_dataset
+
+    family = get_family(point.family)
+    if point.path is None:
+        data = load_dataset(point.dataset, seed=seed, image_size=point.image_size)
+    else:
+        data = load_dataset(point.dataset, point.path, seed=seed, image_size=point.image_size)
+    arch = family.default_arch(
+        data.input_shape,
+        data.num_classes,
+        width_mult=point.width_mult,
+        weight_bits=point.weight_bits,
+        act_bits=point.act_bits,
+        exits=None,
+    )
+    cands = list(family.candidate_exits(arch))
+    exits = list(point.exits) if point.exits is not None else cands
+    for e in exits:
+        if e not in cands:
+            raise DseError(
+                f"train.exits: exit {e} does not exist in {point.family}; candidates are {cands}"
+            )
+    if isinstance(point.thresholds, tuple) and len(point.thresholds) != len(exits):
+        raise DseError(
+            f"train.thresholds: {len(point.thresholds)} value(s) for {len(exits)} exit(s) "
+            f"{exits}; give one per exit or a single number"
+        )
+    try:
+        pruning = normalize_rates(point.pruning, len(arch.widths))
+    except DseError as exc:
+        raise DseError(f"train.{exc}") from exc
+    return PreparedPoint(point, data, arch, exits, pruning)
+
+
+def run_point(
+    prepared: PreparedPoint,
+    *,
+    cache_dir: str | os.PathLike[str] | None,
+    device: str = "auto",
+    seed: int = 0,
+    out_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Train, prune, calibrate and export one design point.
+
+    Returns:
+        ``{"exits": [{"index", "threshold", "exit_fraction", "accuracy"}], "accuracy",
+        "checkpoint", "qonnx"}`` plus ``"details"`` (arch, widths, per-exit test accuracy,
+        threshold table) for the human-readable output.
+    """
+    from dse.accuracy.export import export_qonnx, load_design_model
+    from dse.accuracy.pipeline import AccuracyPipeline
+
+    pipe = AccuracyPipeline(
+        prepared.data,
+        cache_dir=cache_dir,
+        device=device,
+        seed=seed,
+        recipe=prepared.point.recipe,
+    )
+    result = pipe.evaluate(prepared.arch, prepared.pruning)
+    ev = result.profile.evaluate(prepared.point.thresholds, prepared.exits)
+    design = load_design_model(result.arch, result.checkpoint, prepared.exits)
+    target = Path(out_dir) if out_dir is not None else result.checkpoint.parent
+    name = "design_exits_" + ("-".join(str(e) for e in ev.exits[:-1]) or "none") + ".onnx"
+    onnx_path = export_qonnx(design, target / name, sample=prepared.data.x_test[:4])
+    rows = []
+    for idx, thr, frac, acc in zip(
+        ev.exits, ev.thresholds, ev.exit_fraction, ev.exit_accuracy, strict=True
+    ):
+        rows.append(
+            {
+                "index": idx,
+                "threshold": thr,
+                "exit_fraction": frac,
+                "accuracy": None if math.isnan(acc) else acc,
+            }
+        )
+    return {
+        "exits": rows,
+        "accuracy": ev.accuracy,
+        "checkpoint": str(result.checkpoint),
+        "qonnx": str(onnx_path),
+        "details": {
+            "arch": result.arch.to_dict(),
+            "metrics": result.metrics,
+            "reach": ev.reach,
+        },
+    }

@@ -1,0 +1,129 @@
+"""Training recipe: every hyper-parameter that affects the trained weights."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from dse.errors import DseError
+
+OPTIMIZERS = ("adam", "sgd")
+EXIT_WEIGHTINGS = ("equal", "increasing")
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    """How a multi-exit model is trained, pruned and fine-tuned.
+
+    Frozen and hashable; :meth:`to_dict` is part of the checkpoint cache key, so two
+    recipes that differ in any field never share weights.
+
+    Attributes:
+        epochs: Joint training epochs of the unpruned model (all candidate exits attached).
+        finetune_epochs: Fine-tuning epochs after each pruning step.
+        batch_size: Mini-batch size.
+        lr: Peak learning rate of the joint training (cosine-annealed to 0).
+        finetune_lr: Peak learning rate of fine-tuning (cosine-annealed to 0).
+        weight_decay: L2 weight decay (decoupled for Adam: AdamW).
+        optimizer: ``"adam"`` or ``"sgd"`` (Nesterov, momentum 0.9).
+        exit_weighting: Loss weight of each output: ``"equal"`` or ``"increasing"``
+            (output i of n gets weight (i+1)/n: deeper exits and the final count more).
+        final_weight: Extra multiplier of the final classifier's loss.
+        prune_step: Spacing of the pruning ladder: a rate r is reached from the largest
+            multiple of ``prune_step`` below it (so every rate reuses the rates before it).
+        multiple_of: Pruned channel counts are rounded to a multiple of this (folding-legal).
+        eval_batch_size: Batch size for validation and calibration.
+    """
+
+    epochs: int = 30
+    finetune_epochs: int = 6
+    batch_size: int = 64
+    lr: float = 0.01
+    finetune_lr: float = 0.003
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    exit_weighting: str = "equal"
+    final_weight: float = 1.0
+    prune_step: float = 0.25
+    multiple_of: int = 4
+    eval_batch_size: int = 512
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "finetune_epochs", "batch_size", "multiple_of", "eval_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise DseError(f"recipe.{name}={value!r}: must be an integer")
+        if self.epochs < 1:
+            raise DseError(f"recipe.epochs={self.epochs}: must be >= 1")
+        if self.finetune_epochs < 0:
+            raise DseError(f"recipe.finetune_epochs={self.finetune_epochs}: must be >= 0")
+        if self.batch_size < 1 or self.eval_batch_size < 1:
+            raise DseError("recipe.batch_size: must be >= 1")
+        if self.multiple_of < 1:
+            raise DseError(f"recipe.multiple_of={self.multiple_of}: must be >= 1")
+        for name in ("lr", "finetune_lr", "weight_decay", "final_weight", "prune_step"):
+            value = getattr(self, name)
+            if (
+                not isinstance(value, (int, float))
+                or isinstance(value, bool)
+                or not math.isfinite(value)
+            ):
+                raise DseError(f"recipe.{name}={value!r}: must be a finite number")
+        if self.lr <= 0 or self.finetune_lr <= 0:
+            raise DseError("recipe.lr / recipe.finetune_lr: must be > 0")
+        if self.weight_decay < 0:
+            raise DseError(f"recipe.weight_decay={self.weight_decay}: must be >= 0")
+        if self.final_weight <= 0:
+            raise DseError(f"recipe.final_weight={self.final_weight}: must be > 0")
+        if not 0 < self.prune_step < 1:
+            raise DseError(f"recipe.prune_step={self.prune_step}: must be in (0, 1)")
+        if self.optimizer not in OPTIMIZERS:
+            raise DseError(f"recipe.optimizer={self.optimizer!r}: choose one of {OPTIMIZERS}")
+        if self.exit_weighting not in EXIT_WEIGHTINGS:
+            raise DseError(
+                f"recipe.exit_weighting={self.exit_weighting!r}: choose one of {EXIT_WEIGHTINGS}"
+            )
+
+    def loss_weights(self, n_outputs: int) -> list[float]:
+        """Loss weight of each output (early exits in order, then the final)."""
+        if self.exit_weighting == "equal":
+            w = [1.0] * n_outputs
+        else:
+            w = [(i + 1) / n_outputs for i in range(n_outputs)]
+        w[-1] *= self.final_weight
+        return w
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of every field (stable; part of the cache key)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainRecipe:
+        """Build a recipe from a dict, rejecting unknown keys.
+
+        Raises:
+            DseError: an unknown key or an invalid value.
+        """
+        known = {f.name for f in fields(cls)}
+        for key in data:
+            if key not in known:
+                raise DseError(f"recipe.{key}: unknown field; known fields: {sorted(known)}")
+        return cls(**data)
+
+    def with_(self, **changes: Any) -> TrainRecipe:
+        """Copy with some fields changed (validated)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def quickstart(cls) -> TrainRecipe:
+        """A recipe fast enough for the quickstart study (digits, small CNV, W2A2, CPU)."""
+        return cls(
+            epochs=15,
+            finetune_epochs=6,
+            batch_size=32,
+            lr=0.02,
+            finetune_lr=0.01,
+            optimizer="adam",
+            exit_weighting="equal",
+        )

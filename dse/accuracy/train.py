@@ -1,0 +1,251 @@
+"""Joint quantisation-aware training of a multi-exit network.
+
+The backbone is trained with every candidate exit attached; the loss is the weighted sum
+of the cross-entropy of every exit and of the final classifier. Adam(W) or SGD with a
+cosine learning-rate schedule; CPU or CUDA; explicit seeds (python, numpy, torch) so that
+the same seed gives identical weights on CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dse.accuracy.recipe import TrainRecipe
+from dse.errors import DseError
+
+log = logging.getLogger("dse.accuracy")
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str = "auto") -> str:
+    """Map ``"auto"`` to ``"cuda"`` when a GPU is available, else ``"cpu"``.
+
+    Raises:
+        DseError: an unknown device, or ``"cuda"`` without a GPU.
+    """
+    import torch
+
+    dev = str(device).lower()
+    if dev == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if dev.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DseError(f"device={device!r}: no CUDA GPU is available; use --device cpu")
+        return dev
+    if dev == "cpu":
+        return "cpu"
+    raise DseError(f"device={device!r}: choose one of {DEVICES}")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python's, numpy's and torch's random generators (CPU and CUDA)."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+@dataclass
+class TrainStats:
+    """What a training run reports.
+
+    Attributes:
+        epochs: Epochs run.
+        seconds: Wall time.
+        train_loss: Mean weighted loss of the last epoch.
+        val_accuracy: Validation accuracy of every output (exits in order, then final).
+        history: Per epoch: ``{"epoch", "loss", "val_accuracy"}``.
+    """
+
+    epochs: int
+    seconds: float
+    train_loss: float
+    val_accuracy: list[float]
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "epochs": self.epochs,
+            "seconds": round(self.seconds, 3),
+            "train_loss": self.train_loss,
+            "val_accuracy": list(self.val_accuracy),
+            "history": list(self.history),
+        }
+
+
+def output_accuracies(
+    model: Any, x: np.ndarray, y: np.ndarray, *, device: str = "cpu", batch_size: int = 512
+) -> list[float]:
+    """Accuracy of every output of a multi-exit model on ``(x, y)``."""
+    import torch
+
+    model.eval()
+    correct: list[int] | None = None
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            xb = torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size])).to(device)
+            yb = torch.from_numpy(np.asarray(y[start : start + batch_size])).to(device)
+            outs = model(xb)
+            if correct is None:
+                correct = [0] * len(outs)
+            for i, z in enumerate(outs):
+                correct[i] += int((z.argmax(dim=1) == yb).sum())
+    n = max(len(x), 1)
+    return [c / n for c in (correct or [])]
+
+
+def _progress(total: int, desc: str) -> Any:
+    """A tqdm bar when stderr is interactive, else ``None`` (plain log lines)."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="epoch", leave=False)
+
+
+def train_model(
+    model: Any,
+    data: Any,
+    recipe: TrainRecipe,
+    *,
+    epochs: int | None = None,
+    lr: float | None = None,
+    device: str = "cpu",
+    seed: int = 0,
+    desc: str = "train",
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    loss_weights: Sequence[float] | None = None,
+) -> TrainStats:
+    """Train every output of a multi-exit model jointly (in place).
+
+    Args:
+        model: Module whose ``forward`` returns a list of logits (exits, then final).
+        data: A ``DataSplits`` (``x_train``, ``y_train``, ``x_val``, ``y_val``).
+        recipe: Hyper-parameters.
+        epochs: Epochs (default ``recipe.epochs``).
+        lr: Peak learning rate (default ``recipe.lr``).
+        device: Resolved torch device (``"cpu"``, ``"cuda"``).
+        seed: Seed of the shuffling order and of every random generator.
+        desc: Label of the progress bar / log lines.
+        on_epoch: Optional callback receiving each epoch's record.
+        loss_weights: Per-output loss weights (default ``recipe.loss_weights``).
+
+    Returns:
+        Loss and per-output validation accuracy.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    n_epochs = recipe.epochs if epochs is None else int(epochs)
+    peak_lr = recipe.lr if lr is None else float(lr)
+    seed_everything(seed)
+    model.to(device)
+    x_train = torch.from_numpy(np.ascontiguousarray(data.x_train)).to(device)
+    y_train = torch.from_numpy(np.asarray(data.y_train, dtype=np.int64)).to(device)
+    n = x_train.shape[0]
+    if n == 0:
+        raise DseError("dataset: the training split is empty; use a larger dataset or limit")
+    steps_per_epoch = max(1, (n + recipe.batch_size - 1) // recipe.batch_size)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if recipe.optimizer == "adam":
+        opt: torch.optim.Optimizer = torch.optim.AdamW(
+            params, lr=peak_lr, weight_decay=recipe.weight_decay
+        )
+    else:
+        opt = torch.optim.SGD(
+            params, lr=peak_lr, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay
+        )
+    total_steps = max(1, n_epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
+    gen = torch.Generator().manual_seed(seed)
+    clip = getattr(model, "clip_weights", None)
+    weights: list[float] | None = list(loss_weights) if loss_weights is not None else None
+    history: list[dict[str, Any]] = []
+    bar = _progress(n_epochs, desc)
+    t0 = time.perf_counter()
+    mean_loss = float("nan")
+    val_acc: list[float] = []
+    try:
+        for epoch in range(n_epochs):
+            model.train()
+            perm = torch.randperm(n, generator=gen).to(device)
+            loss_sum = 0.0
+            for step in range(steps_per_epoch):
+                idx = perm[step * recipe.batch_size : (step + 1) * recipe.batch_size]
+                if idx.numel() == 0:
+                    continue
+                outs = model(x_train[idx])
+                if weights is None:
+                    weights = recipe.loss_weights(len(outs))
+                if len(weights) != len(outs):
+                    raise DseError(
+                        f"loss weights: {len(weights)} given for {len(outs)} model outputs"
+                    )
+                yb = y_train[idx]
+                loss = sum(w * F.cross_entropy(z, yb) for w, z in zip(weights, outs, strict=True))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                if callable(clip):
+                    clip()
+                loss_sum += float(loss.detach())
+            mean_loss = loss_sum / steps_per_epoch
+            last = epoch == n_epochs - 1
+            val_acc = (
+                output_accuracies(
+                    model, data.x_val, data.y_val, device=device, batch_size=recipe.eval_batch_size
+                )
+                if (last or bar is not None or log.isEnabledFor(logging.INFO))
+                else val_acc
+            )
+            record = {
+                "epoch": epoch + 1,
+                "loss": round(mean_loss, 5),
+                "val_accuracy": [round(a, 4) for a in val_acc],
+            }
+            history.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
+            if bar is not None:
+                bar.set_postfix(
+                    loss=f"{mean_loss:.3f}", val=f"{val_acc[-1]:.3f}" if val_acc else ""
+                )
+                bar.update(1)
+            else:
+                log.info(
+                    "%s epoch %d/%d loss %.4f val_acc %s",
+                    desc,
+                    epoch + 1,
+                    n_epochs,
+                    mean_loss,
+                    " ".join(f"{a:.3f}" for a in val_acc),
+                )
+    finally:
+        if bar is not None:
+            bar.close()
+    if n_epochs == 0:
+        val_acc = output_accuracies(
+            model, data.x_val, data.y_val, device=device, batch_size=recipe.eval_batch_size
+        )
+    model.eval()
+    return TrainStats(
+        epochs=n_epochs,
+        seconds=time.perf_counter() - t0,
+        train_loss=mean_loss,
+        val_accuracy=val_acc,
+        history=history,
+    )
