@@ -17,13 +17,13 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dse.errors import DseError
+from hw_builders.atomic import atomic_write_bytes
 
 ENV_VAR = "ADAPEX_CACHE_DIR"
 DEFAULT_DIRNAME = ".adapex_cache"
@@ -92,24 +92,8 @@ def default_cache_dir(near: str | os.PathLike[str] | None = None) -> Path:
     return base / DEFAULT_DIRNAME
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same dir, os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def atomic_write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically."""
+    """Write ``obj`` as compact JSON to ``path`` atomically."""
     atomic_write_bytes(path, json.dumps(obj, indent=None, separators=(",", ":")).encode())
 
 

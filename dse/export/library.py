@@ -33,7 +33,6 @@ import contextlib
 import datetime as _dt
 import json
 import os
-import shutil
 import tarfile
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from dse.errors import DseError
+from hw_builders.atomic import atomic_directory
 from hw_builders.naming import finn_node_names, rename_folding, rename_graph
 
 #: Version of the library.json format.
@@ -284,9 +284,7 @@ def export_library(
     table, table_source = _runtime_table(store, study)
     records = _library_designs(store, study, table)
     _check_records(records)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with atomic_directory(out) as tmp:
         entries = [
             _export_design(r, tmp / f"design_{r.id}", steps=steps, n_verify=n_verify)
             for r in records
@@ -309,11 +307,6 @@ def export_library(
                 "designs": entries,
             },
         )
-        _publish_modes(tmp)
-        _replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     if tar:
         write_tar(out)
     return out
@@ -323,26 +316,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def _publish_modes(root: Path) -> None:
-    """Give the tree the usual modes (temporary folders and files are created private)."""
-    mask = _umask()
-    for dirpath, _dirs, files in os.walk(root):
-        os.chmod(dirpath, 0o777 & ~mask)
-        for f in files:
-            os.chmod(os.path.join(dirpath, f), 0o666 & ~mask)
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Move ``src`` to ``dst``, replacing an existing ``dst`` folder."""
-    old = None
-    if dst.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent))
-        os.replace(dst, old / "old")
-    os.replace(src, dst)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_tar(folder: str | os.PathLike[str]) -> Path:

@@ -24,7 +24,6 @@ import io
 import json
 import math
 import os
-import tempfile
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ import numpy as np
 
 from dse.runtime.errors import RuntimeManagerError
 from dse.runtime.points import OperatingPoint, check_points
+from hw_builders.atomic import atomic_write_text
 
 #: tolerance of the accuracy comparison (accuracies are ratios k/N computed in floating point)
 ACC_TOL = 1e-9
@@ -311,20 +311,6 @@ class SelectionTable:
         text = self.to_json() if suffix == ".json" else self.to_csv()
         atomic_write_text(path, text)
         return path
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same directory and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def build_selection_table(
