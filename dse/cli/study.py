@@ -1,9 +1,437 @@
-"""CLI commands: study (filled in by its issue)."""
+"""CLI commands: ``adapex run``, ``adapex worker``, ``adapex study list|status|pareto`` and
+``adapex db upgrade``."""
 
 from __future__ import annotations
 
+import json
+import sys
+from typing import Any
+
 import typer
+
+study_app = typer.Typer(help="Inspect studies: list, status, Pareto front.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance (schema upgrade).", no_args_is_help=True)
+
+STORAGE_HELP = "Storage URL: sqlite:///studies.db (default) or postgresql://user@host/db."
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if unit == "%":
+            return f"{100 * value:.1f}%"
+        if value != 0 and (abs(value) < 1e-2 or abs(value) >= 1e5):
+            return f"{value:.3g}{unit}"
+        return f"{value:.4g}{unit}"
+    return f"{value}{unit}"
+
+
+def pareto_rows(designs: list[Any]) -> list[dict[str, Any]]:
+    """The JSON form of a Pareto front: design id, trial, objectives, parameters, key metrics."""
+    rows = []
+    for d in designs:
+        m = d.metrics
+        rows.append(
+            {
+                "design_id": d.id,
+                "trial_number": d.trial_number,
+                "objectives": d.objectives,
+                "params": d.params,
+                "feasible": d.feasible,
+                "metrics": {
+                    k: m.get(k)
+                    for k in (
+                        "accuracy",
+                        "throughput_fps",
+                        "energy_per_inference_j",
+                        "latency_s",
+                        "power_w",
+                        "edp",
+                        "LUT",
+                        "BRAM_18K",
+                        "URAM",
+                        "DSP",
+                        "fits",
+                    )
+                },
+            }
+        )
+    return rows
+
+
+def _si(value: float | None) -> str:
+    if value is None:
+        return "-"
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def _short(value: float) -> str:
+    text = f"{value:g}"
+    return text[1:] if text.startswith("0.") else text
+
+
+def print_pareto_table(designs: list[Any], title: str) -> None:
+    """A compact rich table of Pareto designs (to stdout; fits 80 columns)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True
+    )
+    for col in (
+        "id",
+        "acc %",
+        "fps",
+        "uJ/inf",
+        "exits@thr",
+        "prune",
+        "budget",
+        "clk",
+        "LUT",
+        "BRAM",
+    ):
+        table.add_column(col, justify="left" if col == "exits@thr" else "right", no_wrap=True)
+    # identical design points sampled again by the search are shown once ("12 +2": design
+    # 12 and two repeats); `adapex study pareto --json` lists every design.
+    groups: dict[str, list[Any]] = {}
+    for d in sorted(designs, key=lambda r: r.trial_number):
+        groups.setdefault(json.dumps(d.params, sort_keys=True), []).append(d)
+    firsts = [g[0] for g in groups.values()]
+    repeats = {g[0].id: len(g) - 1 for g in groups.values()}
+    for d in sorted(firsts, key=lambda r: -float(r.metrics.get("throughput_fps") or 0.0)):
+        m, p = d.metrics, d.params
+        util = m.get("utilisation") or {}
+        exits = " ".join(f"{e}@{_short(t)}" for e, t in zip(d.exits, d.thresholds, strict=False))
+        pruning = p.get("pruning")
+        pruning_s = (
+            "/".join(_short(v) for v in pruning) if isinstance(pruning, list) else _short(pruning)
+        )
+        energy = m.get("energy_per_inference_j")
+        table.add_row(
+            f"{d.id} +{repeats[d.id]}" if repeats[d.id] else str(d.id),
+            "-" if m.get("accuracy") is None else f"{100 * m['accuracy']:.1f}",
+            _si(m.get("throughput_fps")),
+            "-" if energy is None else f"{energy * 1e6:.3g}",
+            exits or "none",
+            pruning_s,
+            _short(p["budget"])
+            if p.get("folding") == "optimised" and p.get("budget")
+            else "sampled",
+            f"{d.clk_ns:g}",
+            "-" if "LUT" not in util else f"{100 * util['LUT']:.0f}%",
+            "-" if "BRAM_18K" not in util else f"{100 * util['BRAM_18K']:.0f}%",
+        )
+    Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120).print(table)
+
+
+def _resolve_study(store: Any, study: str | None) -> str:
+    from dse.errors import DseError
+    from dse.storage.engine import redact
+
+    names = [s.name for s in store.list_studies()]
+    if study is None:
+        if len(names) == 1:
+            return names[0]
+        if not names:
+            raise DseError(f"--study: {redact(store.url)} holds no study; run `adapex run` first")
+        raise DseError(
+            f"--study: {redact(store.url)} holds several studies ({', '.join(names)}); name one"
+        )
+    if study not in names:
+        known = f" (studies: {', '.join(names)})" if names else ""
+        raise DseError(f"--study {study}: not found in {redact(store.url)}{known}; check the name")
+    return study
+
+
+def _next_commands(study: str, storage: str) -> list[str]:
+    where = "" if storage == "sqlite:///studies.db" else f" --storage {storage}"
+    return [
+        f"adapex study pareto --study {study}{where} --json",
+        f"adapex study status --study {study}{where}",
+        f"adapex worker --study {study}{where or ' --storage sqlite:///studies.db'}   # more workers",
+        f"adapex runtime table --study {study}{where}",
+        f"adapex dashboard{where}",
+        f"adapex export --study {study}{where} --out library",
+    ]
+
+
+class _Progress:
+    """A progress bar with ETA (interactive) or plain log lines (workers, pipes)."""
+
+    def __init__(self, bar: bool, label: str) -> None:
+        self.bar_enabled = bar
+        self.label = label
+        self.bar: Any = None
+
+    def start(self, name: str, n_complete: int, target: int) -> None:
+        import logging
+
+        self.label = name if self.label == "?" else self.label
+        log = logging.getLogger("dse.study")
+        if n_complete >= target:
+            log.info("%s: already %d/%d completed trials", self.label, n_complete, target)
+            return
+        if self.bar_enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=target,
+                initial=n_complete,
+                desc=self.label,
+                unit="trial",
+                dynamic_ncols=True,
+                file=sys.stderr,
+            )
+        else:
+            log.info("%s: %d/%d completed trials, starting", self.label, n_complete, target)
+
+    def trial(self, frozen: Any, n_complete: int) -> None:
+        import logging
+
+        values = frozen.values or []
+        text = ", ".join(f"{v:.4g}" for v in values)
+        if self.bar is not None:
+            self.bar.n = min(n_complete, self.bar.total)
+            self.bar.set_postfix_str(f"trial {frozen.number}: {text}")
+            self.bar.refresh()
+        else:
+            logging.getLogger("dse.study").info(
+                "trial %d %s [%s] design %s (%d complete)",
+                frozen.number,
+                frozen.state.name.lower(),
+                text,
+                frozen.user_attrs.get("design_id"),
+                n_complete,
+            )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _finish(summary: Any, *, show_table: bool) -> None:
+    from dse.storage.engine import redact
+
+    url = redact(summary.url)
+    if summary.stopped_by:
+        typer.echo(
+            f"stopped ({summary.stopped_by}) after {summary.trials_run} trial(s); "
+            f"{summary.n_complete}/{summary.target} complete; resume with the same command",
+            err=True,
+        )
+    hv = "-" if summary.hypervolume is None else f"{summary.hypervolume:.4g}"
+    typer.echo(
+        f"study {summary.study}: {summary.n_complete} completed trials "
+        f"({summary.trials_run} here, {summary.seconds:.0f} s), {len(summary.pareto)} Pareto designs, "
+        f"hypervolume {hv} [{url}]"
+    )
+    if show_table and summary.pareto:
+        print_pareto_table(summary.pareto, f"Pareto front of {summary.study}")
+        typer.echo("next:")
+        for line in _next_commands(summary.study, url):
+            typer.echo(f"  {line}")
 
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the ``adapex`` app."""
+
+    @app.command("run")
+    def run_cmd(
+        config: str = typer.Option(
+            None, "--config", "-c", help="Study TOML (default: the built-in quickstart)."
+        ),
+        study: str = typer.Option(None, "--study", help="Study name (default: [study].name)."),
+        storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
+        trials: int = typer.Option(
+            None, "--trials", "-n", help="Run until the study holds N completed trials."
+        ),
+        cache_dir: str = typer.Option(None, "--cache-dir", help="Checkpoint cache directory."),
+        progress: bool = typer.Option(
+            None, "--progress/--no-progress", help="Progress bar (default: when interactive)."
+        ),
+    ) -> None:
+        """Create or resume a study and run it (Ctrl-C stops after the running trial)."""
+        from dse.study.run import configure_worker_logging, run_study
+
+        configure_worker_logging()
+        bar = sys.stderr.isatty() if progress is None else progress
+        prog = _Progress(bar, "?")
+        try:
+            summary = run_study(
+                config,
+                study=study,
+                storage=storage,
+                trials=trials,
+                cache_dir=cache_dir,
+                on_trial=prog.trial,
+                on_start=prog.start,
+            )
+        finally:
+            prog.close()
+        _finish(summary, show_table=True)
+        if summary.stopped_by in ("SIGINT", "SIGTERM"):
+            raise typer.Exit(130)
+
+    @app.command("worker")
+    def worker_cmd(
+        study: str = typer.Option(..., "--study", help="Name of an existing study."),
+        storage: str = typer.Option(..., "--storage", help=STORAGE_HELP),
+        trials: int = typer.Option(
+            None, "--trials", "-n", help="Stop when the study holds N completed trials."
+        ),
+        cache_dir: str = typer.Option(None, "--cache-dir", help="Checkpoint cache directory."),
+    ) -> None:
+        """Join an existing study from another process or machine (plain logs)."""
+        from dse.study.run import configure_worker_logging, join_study
+
+        configure_worker_logging()
+        prog = _Progress(False, f"worker {study}")
+        summary = join_study(
+            study,
+            storage,
+            trials=trials,
+            cache_dir=cache_dir,
+            on_trial=prog.trial,
+            on_start=prog.start,
+        )
+        _finish(summary, show_table=False)
+        if summary.stopped_by in ("SIGINT", "SIGTERM"):
+            raise typer.Exit(130)
+
+    @study_app.command("list")
+    def list_cmd(
+        storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output only."),
+    ) -> None:
+        """List the studies of a database."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from dse.storage import Store
+
+        with Store(storage, read_only=True) as store:
+            studies = store.list_studies()
+        if as_json:
+            _echo_json([s.to_dict() for s in studies])
+            return
+        table = Table(title="studies")
+        for col in (
+            "study",
+            "trials",
+            "complete",
+            "running",
+            "failed",
+            "designs",
+            "pareto",
+            "hypervolume",
+        ):
+            table.add_column(col, justify="left" if col == "study" else "right")
+        for s in studies:
+            table.add_row(
+                s.name,
+                str(s.n_trials),
+                str(s.n_complete),
+                str(s.n_running),
+                str(s.n_failed),
+                str(s.n_designs),
+                str(s.n_pareto),
+                _fmt(s.hypervolume),
+            )
+        Console(file=sys.stdout, width=None if sys.stdout.isatty() else 140).print(table)
+
+    @study_app.command("status")
+    def status_cmd(
+        study: str = typer.Option(None, "--study", help="Study name (default: the only one)."),
+        storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output only."),
+    ) -> None:
+        """Progress of a study: trials by state, designs, Pareto size, hypervolume, best values."""
+        from dse.storage import Store
+
+        with Store(storage, read_only=True) as store:
+            name = _resolve_study(store, study)
+            summary = next(s for s in store.list_studies() if s.name == name)
+            info = store.study_info(name)
+            designs = store.pareto(name)
+            history = store.hypervolume_history(name)
+            states = store.optuna_trial_counts().get(name, {}).get("states", {})
+        best: dict[str, Any] = {}
+        for spec in (info or {}).get("objective_specs", []):
+            vals = [d.objectives[spec.name] for d in designs if spec.name in d.objectives]
+            if vals:
+                best[spec.name] = max(vals) if spec.direction == "maximize" else min(vals)
+        config = (info or {}).get("config", {})
+        data = {
+            **summary.to_dict(),
+            "states": states,
+            "target_trials": config.get("study", {}).get("trials"),
+            "sampler": config.get("study", {}).get("sampler"),
+            "best": best,
+            "hypervolume_history": [
+                {"trial_number": h["trial_number"], "hypervolume": h["hypervolume"]}
+                for h in history
+            ],
+        }
+        if as_json:
+            _echo_json(data)
+            return
+        typer.echo(f"study {name} ({data['sampler']}, target {data['target_trials']} trials)")
+        typer.echo(
+            "  trials: "
+            + (", ".join(f"{k.lower()} {v}" for k, v in sorted(states.items())) or "none")
+        )
+        typer.echo(
+            f"  designs: {summary.n_designs}, Pareto: {summary.n_pareto}, "
+            f"hypervolume: {_fmt(summary.hypervolume)}"
+        )
+        for key, value in best.items():
+            typer.echo(f"  best {key}: {_fmt(value)}")
+
+    @study_app.command("pareto")
+    def pareto_cmd(
+        study: str = typer.Option(None, "--study", help="Study name (default: the only one)."),
+        storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output only."),
+    ) -> None:
+        """The feasible Pareto front of a study (JSON: designs with objectives, params, id)."""
+        from dse.storage import Store
+
+        with Store(storage, read_only=True) as store:
+            name = _resolve_study(store, study)
+            designs = store.pareto(name)
+        if as_json:
+            _echo_json(pareto_rows(designs))
+            return
+        print_pareto_table(designs, f"Pareto front of {name} ({len(designs)} designs)")
+
+    @db_app.command("upgrade")
+    def upgrade_cmd(
+        storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
+    ) -> None:
+        """Upgrade adapex's tables in a database to this version's schema."""
+        from dse.storage import normalise_url, upgrade
+        from dse.storage.engine import check_reachable, create_engine, redact
+
+        url = normalise_url(storage)
+        check_reachable(url, must_exist=True)
+        engine = create_engine(url)
+        try:
+            old, new = upgrade(engine, url)
+        finally:
+            engine.dispose()
+        if old == new:
+            typer.echo(f"{redact(url)}: adapex schema already at version {new}")
+        else:
+            typer.echo(f"{redact(url)}: adapex schema upgraded from {old} to {new}")
+
+    app.add_typer(study_app, name="study")
+    app.add_typer(db_app, name="db")

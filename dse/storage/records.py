@@ -1,0 +1,69 @@
+"""Records read from and written to adapex's own tables."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class DesignRecord:
+    """One evaluated design: a completed trial of a study, with everything needed to rebuild it.
+
+    ``objectives`` holds the objective values as Optuna saw them (objective name -> value);
+    ``metrics`` every figure the evaluation produced. ``pareto`` is True for the members of
+    the feasible Pareto front of the study (updated after every trial).
+    """
+
+    id: int
+    study: str
+    trial_number: int
+    params: dict[str, Any]
+    objectives: dict[str, float]
+    metrics: dict[str, Any]
+    feasible: bool
+    pareto: bool
+    arch: dict[str, Any] = field(default_factory=dict)
+    exits: list[int] = field(default_factory=list)
+    thresholds: list[float] = field(default_factory=list)
+    exit_profile: dict[str, Any] = field(default_factory=dict)
+    hw_graph: dict[str, Any] = field(default_factory=dict)
+    folding: dict[str, Any] = field(default_factory=dict)
+    hw_report: dict[str, Any] = field(default_factory=dict)
+    board: str | None = None
+    part: str = ""
+    clk_ns: float = 10.0
+    checkpoint: str | None = None
+    dataset: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict of every field."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DesignRecord:
+        """Build a record from :meth:`to_dict` output (unknown keys are ignored)."""
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class StudySummary:
+    """A study of the database, as listed by :meth:`dse.storage.Store.list_studies`."""
+
+    name: str
+    n_trials: int
+    n_complete: int
+    n_designs: int
+    n_pareto: int
+    directions: list[str]
+    objectives: list[str] = field(default_factory=list)
+    n_running: int = 0
+    n_failed: int = 0
+    hypervolume: float | None = None
+    created_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict of every field."""
+        return asdict(self)

@@ -1,0 +1,137 @@
+"""The schema version of adapex's tables: checks, creation and the upgrade path.
+
+A database is one of: empty (tables are created), Optuna's without adapex tables (ours are
+added beside Optuna's), ours at the current version (used as is), ours at an older version
+(refused until ``adapex db upgrade``), ours at a newer version (refused: upgrade adapex), or
+not ours (tables of something else, neither Optuna's nor adapex's: refused, never written).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from dse.errors import DseError
+from dse.storage import tables as T
+from dse.storage.engine import enable_wal, redact
+
+# MIGRATIONS[v] upgrades a database from schema version v to v + 1 (called inside one
+# transaction, before the missing tables are created). Version 0 means adapex tables
+# without a version row.
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
+    0: lambda _conn: None,  # version 1 only adds tables: create_all below does it
+}
+
+
+def classify(engine: sa.Engine) -> tuple[str, int | None]:
+    """Classify the database behind ``engine``.
+
+    Returns:
+        ``(kind, version)`` with kind one of ``"empty"``, ``"optuna"``, ``"adapex"``,
+        ``"foreign"``; version is the stored schema version for ``"adapex"`` (0 when adapex
+        tables exist without a version row), else None.
+    """
+    names = set(sa.inspect(engine).get_table_names())
+    ours = {n for n in names if n.startswith(T.PREFIX)}
+    if not names:
+        return "empty", None
+    if ours:
+        if T.meta.name not in names:
+            return "adapex", 0
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.select(T.meta.c.value).where(T.meta.c.key == "schema_version")
+            ).first()
+        return "adapex", int(row[0]) if row is not None else 0
+    if names & T.OPTUNA_TABLES:
+        return "optuna", None
+    return "foreign", None
+
+
+def check_schema(engine: sa.Engine, url: str, *, read_only: bool) -> str:
+    """Validate the database and, unless read-only, create our tables when absent.
+
+    Returns:
+        The database kind after the call (see :func:`classify`).
+
+    Raises:
+        DseError: the database is not ours, or its schema version differs from ours.
+    """
+    kind, version = classify(engine)
+    shown = redact(url)
+    if kind == "foreign":
+        raise DseError(
+            f"storage: {shown} holds tables that are neither Optuna's nor adapex's; "
+            "point --storage at a new or an adapex database"
+        )
+    if kind == "adapex" and version is not None and version != T.SCHEMA_VERSION:
+        if version < T.SCHEMA_VERSION:
+            raise DseError(
+                f"storage: {shown} has adapex schema version {version}, older than this adapex's "
+                f"{T.SCHEMA_VERSION}; run `adapex db upgrade --storage {shown}`"
+            )
+        raise DseError(
+            f"storage: {shown} has adapex schema version {version}, newer than this adapex's "
+            f"{T.SCHEMA_VERSION}; upgrade adapex (pip install -U adapex) to open it"
+        )
+    if read_only:
+        return kind
+    enable_wal(engine)
+    if kind != "adapex":
+        create_tables(engine)
+    return "adapex"
+
+
+def create_tables(engine: sa.Engine) -> None:
+    """Create every adapex table that is missing and write the schema version row."""
+    with engine.connect().execution_options(adapex_immediate=True) as conn, conn.begin():
+        T.metadata.create_all(conn, checkfirst=True)
+        _write_version(conn, T.SCHEMA_VERSION)
+
+
+def _write_version(conn: sa.Connection, version: int) -> None:
+    exists = conn.execute(sa.select(T.meta.c.value).where(T.meta.c.key == "schema_version")).first()
+    if exists is None:
+        conn.execute(sa.insert(T.meta).values(key="schema_version", value=str(version)))
+    else:
+        conn.execute(
+            sa.update(T.meta).where(T.meta.c.key == "schema_version").values(value=str(version))
+        )
+
+
+def upgrade(engine: sa.Engine, url: str) -> tuple[int | None, int]:
+    """Upgrade adapex's tables to :data:`SCHEMA_VERSION` in one transaction.
+
+    Returns:
+        ``(old_version, new_version)``; old is None when the database had no adapex tables.
+
+    Raises:
+        DseError: the database is not ours, newer than this adapex, or has no migration path.
+    """
+    kind, version = classify(engine)
+    shown = redact(url)
+    if kind == "foreign":
+        raise DseError(
+            f"storage: {shown} holds tables that are neither Optuna's nor adapex's; "
+            "point --storage at a new or an adapex database"
+        )
+    if version is not None and version > T.SCHEMA_VERSION:
+        raise DseError(
+            f"storage: {shown} has adapex schema version {version}, newer than this adapex's "
+            f"{T.SCHEMA_VERSION}; upgrade adapex (pip install -U adapex) to open it"
+        )
+    start = version if version is not None else T.SCHEMA_VERSION
+    missing = [v for v in range(start, T.SCHEMA_VERSION) if v not in MIGRATIONS]
+    if missing:
+        raise DseError(
+            f"storage: no migration from adapex schema version {missing[0]}; "
+            "export the designs with an older adapex and start a new database"
+        )
+    enable_wal(engine)
+    with engine.connect().execution_options(adapex_immediate=True) as conn, conn.begin():
+        for v in range(start, T.SCHEMA_VERSION):
+            MIGRATIONS[v](conn)
+        T.metadata.create_all(conn, checkfirst=True)
+        _write_version(conn, T.SCHEMA_VERSION)
+    return version, T.SCHEMA_VERSION

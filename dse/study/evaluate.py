@@ -1,0 +1,356 @@
+"""Evaluate a design point with the real components.
+
+Per design: ``AccuracyPipeline.evaluate(arch, pruning)`` (cached: training happens once per
+bit widths and pruning rate, shared by every worker through the checkpoint cache) ->
+``ExitProfile.evaluate(thresholds, exits)`` (accuracy and per-stage reach) ->
+``family.lower(pruned arch, exits)`` (FINN's dataflow graph) -> folding (``hw_builders.fold
+(strategy="optimal", budget, target_fps, reach)``, or PE/SIMD per layer from
+``hw_builders.legal_values``) -> ``hw_builders.staged_performance`` (throughput with finite
+inter-stage buffers, power, energy per inference, resources, device fit).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from dse.config import StudyConfig
+from dse.errors import DseError
+from dse.pareto import ObjectiveSpec
+from dse.storage.records import DesignRecord
+from dse.study.space import Chooser, DesignPoint, DesignSpace
+from hw_builders.errors import HwError
+
+log = logging.getLogger("dse.study")
+
+_MEMO_SIZE = 512
+
+
+class _LRU(OrderedDict[Any, Any]):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key: Any, value: Any) -> Any:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+
+@dataclass
+class Evaluation:
+    """Everything one evaluated design produced (converted to a DesignRecord on demand)."""
+
+    point: DesignPoint
+    objectives: dict[str, float]
+    constraints: dict[str, float]
+    metrics: dict[str, Any]
+    feasible: bool
+    arch: Any
+    exits: list[int]
+    thresholds: list[float]
+    profile: Any
+    graph: Any
+    folding: Any
+    report: Any
+    checkpoint: str | None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def objective_values(self, specs: list[ObjectiveSpec]) -> list[float]:
+        """Objective values in the order of ``specs`` (as returned to Optuna)."""
+        return [float(self.objectives[s.name]) for s in specs]
+
+    def to_record(
+        self,
+        *,
+        study: str,
+        trial_number: int,
+        board: str | None,
+        part: str,
+        dataset: dict[str, Any],
+        provenance: dict[str, Any],
+    ) -> DesignRecord:
+        """The DesignRecord of this design (id and Pareto flag are set by the Store)."""
+        params = self.point.to_params()
+        return DesignRecord(
+            id=0,
+            study=study,
+            trial_number=int(trial_number),
+            params=params,
+            objectives=dict(self.objectives),
+            metrics=dict(self.metrics),
+            feasible=bool(self.feasible),
+            pareto=False,
+            arch=self.arch.to_dict(),
+            exits=list(self.exits),
+            thresholds=list(self.thresholds),
+            exit_profile=self.profile.to_dict(),
+            hw_graph=self.graph.to_dict(),
+            folding=self.folding.to_dict(),
+            hw_report=self.report.to_dict(),
+            board=board,
+            part=part,
+            clk_ns=float(self.point.clk_ns),
+            checkpoint=self.checkpoint,
+            dataset=dataset,
+            provenance=provenance,
+        )
+
+
+class Evaluator:
+    """Evaluates design points of a study config with the real accuracy pipeline and the
+    FINN cost model.
+
+    Construction validates the config against the real components (dataset, family, exits,
+    device) without writing anything; the checkpoint cache is created on the first training.
+
+    Args:
+        config: The validated study config.
+        cache_dir: Checkpoint cache (default: ``config.cache_dir``, ``$ADAPEX_CACHE_DIR`` or
+            ``.adapex_cache`` in the working directory).
+        torch_device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+    """
+
+    def __init__(
+        self,
+        config: StudyConfig,
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        torch_device: str = "cpu",
+    ) -> None:
+        from hw_builders import get_device
+        from search_spaces import get_family
+        from search_spaces.datasets import load_dataset
+
+        self.config = config
+        ds = config.dataset
+        self.data = load_dataset(
+            ds.name,
+            ds.path,
+            seed=ds.seed,
+            image_size=ds.image_size,
+            val_fraction=ds.val_fraction,
+            test_fraction=ds.test_fraction,
+            limit=ds.limit,
+        )
+        self.family = get_family(config.model.family)
+        hw = config.hardware
+        self.device = get_device(board=hw.board) if hw.board else get_device(part=hw.part)
+        self.archs: dict[tuple[int, int], Any] = {}
+        for wb in config.model.weight_bits:
+            for ab in config.model.act_bits:
+                self.archs[(wb, ab)] = self._base_arch(wb, ab)
+        any_arch = next(iter(self.archs.values()))
+        self.candidates = list(any_arch.exits)
+        self.n_prunable = len(any_arch.widths)
+        self.space = DesignSpace(config, self.n_prunable, self.candidates)
+        self.specs = config.objectives.specs()
+        self.cache_dir = cache_dir if cache_dir is not None else config.cache_dir
+        self.torch_device = torch_device
+        self._pipeline: Any = None
+        self._graphs = _LRU(_MEMO_SIZE)
+        self._foldings = _LRU(4 * _MEMO_SIZE)
+
+    def _base_arch(self, weight_bits: int, act_bits: int) -> Any:
+        m = self.config.model
+        exits = m.candidate_exits
+        arch = self.family.default_arch(
+            self.data.input_shape,
+            self.data.num_classes,
+            width_mult=m.width_mult,
+            weight_bits=weight_bits,
+            act_bits=act_bits,
+            exits=exits,
+            **m.options,
+        )
+        return arch
+
+    @property
+    def pipeline(self) -> Any:
+        """The (lazily created) AccuracyPipeline sharing the checkpoint cache."""
+        if self._pipeline is None:
+            from dse.accuracy.pipeline import AccuracyPipeline
+            from dse.accuracy.recipe import TrainRecipe
+
+            self._pipeline = AccuracyPipeline(
+                self.data,
+                cache_dir=self.cache_dir,
+                device=self.torch_device,
+                seed=self.config.study.seed,
+                recipe=TrainRecipe.from_dict(dict(self.config.training)),
+            )
+        return self._pipeline
+
+    @property
+    def board(self) -> str | None:
+        """The target board (None when the target is a bare part)."""
+        return self.device.board
+
+    @property
+    def part(self) -> str:
+        """The target FPGA part."""
+        return self.device.part
+
+    def dataset_info(self) -> dict[str, Any]:
+        """The dataset identity stored with every design (to rebuild the data for export)."""
+        info = self.config.dataset.model_dump(mode="json")
+        info.update(
+            num_classes=int(self.data.num_classes),
+            input_shape=list(self.data.input_shape),
+            n_test=int(len(self.data.y_test)),
+        )
+        return info
+
+    # ------------------------------------------------------------------ evaluation
+    def _graph(self, arch: Any, exits: tuple[int, ...]) -> Any:
+        key = (arch, exits)
+        graph = self._graphs.get(key)
+        if graph is None:
+            graph = self._graphs.put(key, self.family.lower(arch, exits=list(exits)))
+        return graph
+
+    def _fold_optimised(
+        self, graph_key: Any, graph: Any, point: DesignPoint, reach: list[float]
+    ) -> Any:
+        from hw_builders.folding.api import fold
+
+        key = (
+            graph_key,
+            point.budget,
+            point.target_fps,
+            point.clk_ns,
+            tuple(round(r, 6) for r in reach),
+        )
+        cfg = self._foldings.get(key)
+        if cfg is None:
+            try:
+                cfg = fold(
+                    graph,
+                    strategy="optimal",
+                    device=self.device,
+                    clk_ns=point.clk_ns,
+                    target_fps=point.target_fps,
+                    budget=point.budget,
+                    reach=reach,
+                )
+            except HwError:
+                # No folding fits the sampled budget (or reaches the target within it): the
+                # design gets the smallest folding, and the device-fit constraint decides.
+                cfg = self._fold_sampled(graph, lambda _name, _n: 0)[0]
+            self._foldings.put(key, cfg)
+        return cfg
+
+    @staticmethod
+    def _fold_sampled(graph: Any, choose: Chooser) -> tuple[Any, dict[str, float]]:
+        from hw_builders import legal_values
+        from hw_builders.folding.config import FoldingConfig
+
+        data: dict[str, Any] = {"Defaults": {}}
+        chosen: dict[str, float] = {}
+        for layer in graph.layers:
+            attrs = {}
+            for attr, values in legal_values(layer).items():
+                if not values:
+                    continue
+                idx = choose(f"fold_{layer.name}_{attr}", len(values))
+                attrs[attr] = int(values[idx])
+                chosen[f"{layer.name}.{attr}"] = float(values[idx])
+            if attrs:
+                data[layer.name] = attrs
+        return FoldingConfig.from_dict(data), chosen
+
+    def evaluate(self, point: DesignPoint, choose: Chooser | None = None) -> Evaluation:
+        """Evaluate one design point.
+
+        Args:
+            point: The design point.
+            choose: Picks sampled-folding positions (required for ``folding == "sampled"``).
+
+        Returns:
+            The :class:`Evaluation`.
+
+        Raises:
+            DseError / HwError / SpaceError: an invalid point (bad input).
+        """
+        from hw_builders.stages import staged_performance
+
+        t0 = time.perf_counter()
+        base = self.archs.get((point.weight_bits, point.act_bits))
+        if base is None:
+            raise DseError(
+                f"bits W{point.weight_bits}A{point.act_bits}: not in model.weight_bits/act_bits"
+            )
+        pruned = self.pipeline.evaluate(base, point.pruning)
+        t1 = time.perf_counter()
+        ev = pruned.profile.evaluate(list(point.thresholds), list(point.exits))
+        reach = [float(r) for r in ev.reach]
+        arch = pruned.arch
+        graph = self._graph(arch, point.exits)
+        if point.folding == "sampled":
+            if choose is None:
+                raise DseError("folding=sampled: a chooser is needed to pick PE/SIMD per layer")
+            folding, chosen = self._fold_sampled(graph, choose)
+            point = DesignPoint(**{**point.__dict__, "fold_choices": tuple(sorted(chosen.items()))})
+        else:
+            folding = self._fold_optimised((arch, point.exits), graph, point, reach)
+        report = staged_performance(
+            graph,
+            reach,
+            device=self.device,
+            clk_ns=point.clk_ns,
+            folding=folding,
+            buffer_depth=self.config.hardware.buffer_depth,
+        )
+        t2 = time.perf_counter()
+        util = {k: float(v) for k, v in report.utilisation.items()}
+        worst = max((u for u in util.values()), default=0.0)
+        metrics: dict[str, Any] = {
+            "accuracy": float(ev.accuracy),
+            "throughput_fps": float(report.throughput_fps),
+            "latency_s": float(report.mean_latency_s),
+            "latency_s_per_exit": [float(v) for v in report.latency_s_per_exit],
+            "power_w": float(report.power_w),
+            "energy_per_inference_j": float(report.energy_per_inference_j),
+            "edp": float(report.edp),
+            **{k: int(v) for k, v in report.total.items()},
+            "utilisation": util,
+            "fits": bool(report.fits),
+            "reach": reach,
+            "exit_fraction": [float(v) for v in ev.exit_fraction],
+            "exit_accuracy": [None if math.isnan(v) else float(v) for v in ev.exit_accuracy],
+            "stage_throughput_fps": [float(v) for v in report.stage_throughput_fps],
+            "widths": list(arch.widths),
+            "final_accuracy": float(pruned.profile.exit_accuracies()[-1]),
+        }
+        objectives = {s.name: float(metrics[s.name]) for s in self.specs}
+        # <= 0 when the design fits the device; else how far the worst resource is over.
+        fit = min(worst, 1e6) - 1.0
+        fit = max(fit, 1e-6) if not report.fits else min(fit, 0.0)
+        constraints = {"fits_device": fit}
+        min_acc = self.config.objectives.min_accuracy
+        if min_acc is not None:
+            constraints["min_accuracy"] = float(min_acc - metrics["accuracy"])
+        feasible = all(v <= 0.0 for v in constraints.values())
+        return Evaluation(
+            point=point,
+            objectives=objectives,
+            constraints=constraints,
+            metrics=metrics,
+            feasible=feasible,
+            arch=arch,
+            exits=list(point.exits),
+            thresholds=list(point.thresholds),
+            profile=pruned.profile,
+            graph=graph,
+            folding=folding,
+            report=report,
+            checkpoint=str(pruned.checkpoint),
+            seconds={"accuracy": t1 - t0, "hardware": t2 - t1},
+        )

@@ -1,0 +1,437 @@
+"""Create, resume and join studies; the objective that records every trial as a design.
+
+``run_study`` (``adapex run``) creates the study (our tables, the config, Optuna's study)
+or resumes it, then runs trials until the study holds ``--trials`` completed trials;
+``join_study`` (``adapex worker``) joins an existing study from another process or machine
+with the config stored in the database. Both use Optuna's RDB storage with heartbeats:
+a trial whose worker died (no heartbeat within the grace period) is failed and retried once
+more with the same parameters (``RetryHeartbeatStaleTrialCallback``) by the next worker that
+starts a trial, and its design replaces any partial record under the old trial number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dse.config import StudyConfig, load_config, parse_config
+from dse.errors import DseError
+from dse.pareto import ObjectiveSpec
+from dse.storage import Store, normalise_url
+from dse.storage.engine import check_reachable, optuna_engine_kwargs, redact
+from dse.study.lifecycle import StopRequest
+from dse.study.provenance import provenance
+from dse.study.seeds import trial_seed
+
+log = logging.getLogger("dse.study")
+
+
+def _quiet_optuna() -> None:
+    """Silence Optuna's experimental-feature warnings (heartbeats, retry callback)."""
+    import optuna
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+# Config keys that may differ between the stored config and a resumed run.
+_RUNTIME_KEYS = {("study", "trials"), ("study", "timeout_s"), ("storage", "url")}
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for section, values in config.items():
+        if isinstance(values, dict):
+            out[section] = {k: v for k, v in values.items() if (section, k) not in _RUNTIME_KEYS}
+        else:
+            out[section] = values
+    return out
+
+
+def _first_difference(a: dict[str, Any], b: dict[str, Any]) -> str:
+    for section in sorted(set(a) | set(b)):
+        va, vb = a.get(section), b.get(section)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            for key in sorted(set(va) | set(vb)):
+                if va.get(key) != vb.get(key):
+                    return f"{section}.{key}"
+        elif va != vb:
+            return section
+    return "?"
+
+
+def optuna_storage(url: str, config: StudyConfig) -> Any:
+    """Optuna's RDB storage with heartbeats and retry of stale trials."""
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+    _quiet_optuna()
+    st = config.storage
+    return RDBStorage(
+        url,
+        engine_kwargs=optuna_engine_kwargs(url),
+        heartbeat_interval=st.heartbeat_interval_s,
+        grace_period=st.grace_period_s or 3 * st.heartbeat_interval_s,
+        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=st.max_retry),
+    )
+
+
+@dataclass
+class RunSummary:
+    """What one ``run_study`` / ``join_study`` call did."""
+
+    study: str
+    url: str
+    created: bool
+    trials_run: int
+    n_complete: int
+    target: int
+    stopped_by: str | None
+    seconds: float
+    hypervolume: float | None
+    pareto: list[Any] = field(default_factory=list)
+
+
+class StudyRunner:
+    """Runs trials of one study in this process (the Optuna objective and its callbacks)."""
+
+    def __init__(
+        self,
+        config: StudyConfig,
+        *,
+        url: str,
+        store: Store,
+        evaluator: Any,
+        worker: str,
+    ) -> None:
+        self.config = config
+        self.url = url
+        self.store = store
+        self.evaluator = evaluator
+        self.worker = worker
+        self.name = config.study.name
+        self.specs: list[ObjectiveSpec] = config.objectives.specs()
+        self.stop = StopRequest()
+        self.trials_run = 0
+
+    # ------------------------------------------------------------------ objective
+    def objective(self, trial: Any) -> list[float]:
+        """Sample, evaluate, record the design (with the Pareto update) and return objectives."""
+        from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+        t0 = time.perf_counter()
+        space = self.evaluator.space
+        point = space.sample(trial)
+        ev = self.evaluator.evaluate(point, space.trial_chooser(trial))
+        for key, value in ev.constraints.items():
+            trial.set_constraint(key, float(value))
+        frozen = trial.storage.get_trial(trial._trial_id)
+        retried = RetryHeartbeatStaleTrialCallback.retry_history(frozen)
+        record = ev.to_record(
+            study=self.name,
+            trial_number=trial.number,
+            board=self.evaluator.board,
+            part=self.evaluator.part,
+            dataset=self.evaluator.dataset_info(),
+            provenance=provenance(
+                seed=self.config.study.seed,
+                trial_seed=trial_seed(self.config.study.seed, trial.number),
+                sampler=self.config.study.sampler,
+                worker=self.worker,
+                retry_of=retried,
+                seconds={
+                    **{k: round(v, 4) for k, v in ev.seconds.items()},
+                    "total": round(time.perf_counter() - t0, 4),
+                },
+            ),
+        )
+        stored = self.store.add_design(record, replaces=retried)
+        trial.set_user_attr("design_id", stored.id)
+        trial.set_user_attr("feasible", stored.feasible)
+        return ev.objective_values(self.specs)
+
+    # ------------------------------------------------------------------ loop
+    def n_complete(self, study: Any) -> int:
+        """Completed trials of the study (all workers)."""
+        from optuna.trial import TrialState
+
+        return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+    def optimize(
+        self,
+        study: Any,
+        *,
+        target: int,
+        timeout_s: float | None,
+        on_trial: Callable[[Any, int], None] | None = None,
+    ) -> str | None:
+        """Run trials until the study holds ``target`` completed trials, a timeout or a stop.
+
+        Returns:
+            Why it stopped early: the signal name, ``"timeout"``, or None.
+        """
+        start_complete = self.n_complete(study)
+        remaining = target - start_complete
+        if remaining <= 0:
+            return None
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+
+        def callback(study_: Any, frozen: Any) -> None:
+            self.trials_run += 1
+            done = self.n_complete(study_)
+            if on_trial is not None:
+                on_trial(frozen, done)
+            if (
+                done >= target
+                or self.stop.requested
+                or deadline is not None
+                and time.monotonic() >= deadline
+            ):
+                study_.stop()
+
+        with self.stop:
+            study.optimize(
+                self.objective,
+                n_trials=remaining,
+                timeout=timeout_s,
+                callbacks=[callback],
+                gc_after_trial=False,
+            )
+        if self.stop.requested:
+            return self.stop.signal_name
+        if (
+            deadline is not None
+            and time.monotonic() >= deadline
+            and self.n_complete(study) < target
+        ):
+            return "timeout"
+        return None
+
+
+# ---------------------------------------------------------------------- entry points
+def _worker_name() -> str:
+    import platform
+
+    return f"{platform.node()}:{os.getpid()}"
+
+
+def _sampler(config: StudyConfig) -> Any:
+    from dse.study.samplers import make_sampler
+
+    return make_sampler(
+        config.study.sampler, seed=config.study.seed, population_size=config.study.population_size
+    )
+
+
+def _validate_target(trials: int | None, config: StudyConfig) -> int:
+    target = config.study.trials if trials is None else trials
+    if isinstance(target, bool) or not isinstance(target, int) or target < 1:
+        raise DseError(f"--trials={trials!r}: give a number of completed trials >= 1")
+    return target
+
+
+def _execute(
+    config: StudyConfig,
+    *,
+    url: str,
+    store: Store,
+    evaluator: Any,
+    created: bool,
+    target: int,
+    timeout_s: float | None,
+    on_trial: Callable[[Any, int], None] | None,
+    on_start: Callable[[str, int, int], None] | None,
+) -> RunSummary:
+    import optuna
+
+    t0 = time.perf_counter()
+    storage = optuna_storage(url, config)
+    directions = [s.direction for s in config.objectives.specs()]
+    study = optuna.create_study(
+        storage=storage,
+        sampler=_sampler(config),
+        study_name=config.study.name,
+        directions=directions,
+        load_if_exists=True,
+    )
+    if [d.name.lower() for d in study.directions] != directions:
+        raise DseError(
+            f"study {config.study.name!r}: Optuna study has directions "
+            f"{[d.name.lower() for d in study.directions]}, config has {directions}; use a new --study"
+        )
+    runner = StudyRunner(config, url=url, store=store, evaluator=evaluator, worker=_worker_name())
+    if on_start is not None:
+        on_start(config.study.name, runner.n_complete(study), target)
+    stopped = runner.optimize(study, target=target, timeout_s=timeout_s, on_trial=on_trial)
+    info = store.study_info(config.study.name) or {}
+    return RunSummary(
+        study=config.study.name,
+        url=url,
+        created=created,
+        trials_run=runner.trials_run,
+        n_complete=runner.n_complete(study),
+        target=target,
+        stopped_by=stopped,
+        seconds=time.perf_counter() - t0,
+        hypervolume=info.get("hypervolume"),
+        pareto=store.pareto(config.study.name),
+    )
+
+
+def run_study(
+    config: StudyConfig | str | os.PathLike[str] | None = None,
+    *,
+    study: str | None = None,
+    storage: str | None = None,
+    trials: int | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    on_trial: Callable[[Any, int], None] | None = None,
+    on_start: Callable[[str, int, int], None] | None = None,
+) -> RunSummary:
+    """Create or resume a study and run it until it holds ``trials`` completed trials.
+
+    Everything is validated (config, storage URL, database kind and schema version, the
+    model, dataset and device) before anything is written.
+
+    Args:
+        config: A StudyConfig, a TOML path, or None for the built-in quickstart.
+        study: Study name (default: ``[study].name``).
+        storage: Storage URL (default: ``[storage].url``).
+        trials: Target number of completed trials (default: ``[study].trials``).
+        cache_dir: Checkpoint cache directory (default: config, ``$ADAPEX_CACHE_DIR``,
+            ``.adapex_cache``).
+        on_trial: Called after each trial of this process with (FrozenTrial, n_complete).
+        on_start: Called once with (study name, n_complete, target) before the first trial.
+
+    Raises:
+        DseError: bad input (one line naming it and the fix), database untouched.
+    """
+    cfg = config if isinstance(config, StudyConfig) else load_config(config)
+    if study is not None or storage is not None:
+        cfg = cfg.with_(
+            study={"name": study} if study is not None else {},
+            storage={"url": storage} if storage is not None else {},
+        )
+    url = normalise_url(cfg.storage.url)
+    target = _validate_target(trials, cfg)
+    check_reachable(url, must_exist=False)
+    # Validate the database (kind, schema version) and the config against the real
+    # components before anything is written.
+    existing: dict[str, Any] | None = None
+    from dse.storage.engine import sqlite_path
+
+    path = sqlite_path(url)
+    if path is None or path.exists():
+        with Store(url, read_only=True) as probe:
+            existing = probe.study_info(cfg.study.name)
+    if existing is not None:
+        stored = parse_config(existing["config"], f"stored study {cfg.study.name!r}")
+        a, b = _comparable(stored.to_dict()), _comparable(cfg.to_dict())
+        if a != b:
+            raise DseError(
+                f"study {cfg.study.name!r} exists in {redact(url)} with a different config "
+                f"({_first_difference(a, b)}); pass a new --study name, or drop --config to resume"
+            )
+        cfg = stored.with_(
+            study={"trials": cfg.study.trials, "timeout_s": cfg.study.timeout_s},
+            storage={"url": url},
+        )
+    from dse.study.evaluate import Evaluator
+
+    evaluator = Evaluator(cfg, cache_dir=cache_dir)
+    with Store(url) as store:
+        created = store.register_study(cfg.study.name, cfg.to_dict(), cfg.objectives.specs())
+        return _execute(
+            cfg,
+            url=url,
+            store=store,
+            evaluator=evaluator,
+            created=created,
+            target=target,
+            timeout_s=cfg.study.timeout_s,
+            on_trial=on_trial,
+            on_start=on_start,
+        )
+
+
+def join_study(
+    study: str,
+    storage: str,
+    *,
+    trials: int | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    on_trial: Callable[[Any, int], None] | None = None,
+    on_start: Callable[[str, int, int], None] | None = None,
+) -> RunSummary:
+    """Join an existing study as a worker, with the config stored in the database.
+
+    Raises:
+        DseError: the storage is unreachable or not ours, or the study does not exist
+            (nothing is written).
+    """
+    url = normalise_url(storage)
+    with Store(url, read_only=True) as probe:
+        info = probe.study_info(study)
+        if info is None:
+            names = [s.name for s in probe.list_studies()]
+            known = f" (studies: {', '.join(names)})" if names else ""
+            raise DseError(
+                f"study {study!r}: not found in {redact(url)}{known}; create it with "
+                f"`adapex run --study {study} --storage {redact(url)}`"
+            )
+    cfg = parse_config(info["config"], f"stored study {study!r}").with_(storage={"url": url})
+    target = _validate_target(trials, cfg)
+    from dse.study.evaluate import Evaluator
+
+    evaluator = Evaluator(cfg, cache_dir=cache_dir)
+    with Store(url) as store:
+        return _execute(
+            cfg,
+            url=url,
+            store=store,
+            evaluator=evaluator,
+            created=False,
+            target=target,
+            timeout_s=cfg.study.timeout_s,
+            on_trial=on_trial,
+            on_start=on_start,
+        )
+
+
+def delete_study(study: str, storage: str) -> None:
+    """Delete a study: Optuna's trials and adapex's rows (used by tests and clean-ups)."""
+    import optuna
+
+    url = normalise_url(storage)
+    with Store(url) as store:
+        store.delete_study(study)
+    with contextlib.suppress(KeyError):
+        optuna.delete_study(study_name=study, storage=url)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of each record."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def configure_worker_logging() -> None:
+    """Plain log lines on stderr (workers and non-interactive runs)."""
+    root = logging.getLogger("dse")
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)

@@ -1,0 +1,126 @@
+"""Study config: TOML validated with pydantic, the built-in quickstart and the example."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dse.config import (
+    Range,
+    StudyConfig,
+    knob_values,
+    load_config,
+    parse_config,
+    quickstart_text,
+)
+from dse.errors import DseError
+from dse.study.space import DesignSpace
+from hw_builders.errors import InputError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_quickstart_is_the_default_and_matches_the_issue() -> None:
+    cfg = load_config()
+    assert cfg == load_config("quickstart")
+    assert cfg.dataset.name == "digits"
+    assert cfg.model.family == "cnv"
+    assert cfg.model.weight_bits == [2] and cfg.model.act_bits == [2]
+    assert cfg.model.candidate_exits == [0, 1, 2]
+    assert len(knob_values(cfg.pruning.rates) or []) >= 3
+    assert len(knob_values(cfg.exits.thresholds) or []) >= 2
+    assert len(knob_values(cfg.folding.budget) or []) >= 2
+    assert cfg.hardware.board == "Pynq-Z1"
+    assert cfg.study.sampler == "nsga2"
+    assert [s.name for s in cfg.objectives.specs()] == [
+        "accuracy",
+        "throughput_fps",
+        "energy_per_inference_j",
+    ]
+    assert [s.direction for s in cfg.objectives.specs()] == ["maximize", "maximize", "minimize"]
+    assert "[study]" in quickstart_text()
+
+
+def test_example_file_is_valid_and_documents_every_section() -> None:
+    path = REPO / "examples" / "study.toml"
+    cfg = load_config(path)
+    text = path.read_text()
+    for section in StudyConfig.model_fields:
+        if section != "cache_dir":
+            assert f"[{section}]" in text
+    # same space as the quickstart, another name
+    assert cfg.study.name != "quickstart"
+    assert cfg.pruning == load_config().pruning
+
+
+def test_quickstart_space_is_finite_and_small_enough_to_enumerate() -> None:
+    cfg = load_config()
+    space = DesignSpace(cfg, n_prunable=8, candidate_exits=[0, 1, 2])
+    n = space.size()
+    assert n == sum(1 for _ in space.enumerate())
+    assert 500 <= n <= 5000
+    points = list(space.enumerate())
+    assert len(set(points)) == n  # distinct
+    assert all(len(p.thresholds) == len(p.exits) for p in points)
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ({"pruning": {"ratez": [0.1]}}, "unknown key 'ratez' in [pruning]"),
+        ({"bogus": 1}, "unknown key 'bogus' in the top level"),
+        ({"exits": {"thresholds": {"low": 0.5, "high": 0.9, "stp": 0.1}}}, "'stp'"),
+        ({"pruning": {"rates": [0.5, 1.0]}}, "pruning.rates: 1.0 is out of range"),
+        ({"exits": {"thresholds": [1.5]}}, "exits.thresholds: 1.5 is out of range"),
+        (
+            {"exits": {"thresholds": {"low": 0.9, "high": 0.5}}},
+            "exits.thresholds: needs finite low <= high",
+        ),
+        ({"study": {"sampler": "cmaes"}}, "study.sampler"),
+        ({"study": {"population_size": 1}}, "study.population_size"),
+        ({"model": {"weight_bits": [3]}}, "model.weight_bits: 3 bits is not supported"),
+        ({"hardware": {"board": None}}, "give exactly one of board or part"),
+        ({"objectives": {"names": ["accuracy", "speed"]}}, "unknown objective 'speed'"),
+        ({"objectives": {"reference": {"edp": 1.0}}}, "reference for 'edp'"),
+        ({"training": {"epochz": 3}}, "training: epochz: unknown field"),
+        ({"training": {"epochs": 0}}, "epochs"),
+        ({"folding": {"strategies": ["greedy"]}}, "folding.strategies"),
+    ],
+)
+def test_bad_values_give_one_line_naming_the_key(data: dict, needle: str) -> None:
+    with pytest.raises(DseError) as info:
+        parse_config(data, "bad.toml")
+    message = str(info.value)
+    assert isinstance(info.value, InputError)
+    assert "\n" not in message
+    assert message.startswith("config bad.toml: ")
+    assert needle in message
+
+
+def test_files(tmp_path: Path) -> None:
+    with pytest.raises(DseError, match="no such file"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[study\nname = 1")
+    with pytest.raises(DseError, match="not valid TOML"):
+        load_config(bad)
+    good = tmp_path / "good.toml"
+    good.write_text(
+        '[study]\nname = "x"\n[pruning]\nrates = {low = 0.0, high = 0.5, step = 0.25}\n'
+    )
+    cfg = load_config(good)
+    assert cfg.study.name == "x"
+    assert isinstance(cfg.pruning.rates, Range)
+    assert knob_values(cfg.pruning.rates) == [0.0, 0.25, 0.5]
+    # unspecified sections take the defaults
+    assert cfg.hardware.board == "Pynq-Z1"
+
+
+def test_with_overrides_are_validated_and_roundtrip() -> None:
+    cfg = load_config().with_(study={"name": "other", "sampler": "tpe"})
+    assert cfg.study.name == "other" and cfg.study.sampler == "tpe"
+    assert cfg.study.seed == 0  # untouched keys kept
+    assert parse_config(cfg.to_dict()) == cfg
+    with pytest.raises(DseError, match="study.sampler"):
+        load_config().with_(study={"sampler": "nope"})

@@ -1,0 +1,151 @@
+"""A small end-to-end study: real Brevitas training on digits, the real FINN cost model,
+real Optuna (NSGA-II) on a real SQLite file; designs, Pareto front, hypervolume, resume."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import optuna
+import pytest
+import torch
+from optuna.trial import TrialState
+from tiny_study import write_tiny
+
+from dse.config import load_config
+from dse.errors import DseError
+from dse.pareto import dominates, to_min_space
+from dse.storage import Store
+from dse.study import DesignPoint, Evaluator, run_study
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.set_num_threads(1)
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="module")
+def first_run(study_dir: Path) -> dict:
+    cfg = write_tiny(study_dir, "e2e", trials=6)
+    url = f"sqlite:///{study_dir}/studies.db"
+    seen: list[int] = []
+    summary = run_study(
+        cfg,
+        storage=url,
+        cache_dir=study_dir / "cache",
+        on_trial=lambda frozen, n: seen.append(frozen.number),
+    )
+    return {"cfg": cfg, "url": url, "summary": summary, "seen": seen}
+
+
+def test_study_records_every_trial_as_a_design(first_run: dict) -> None:
+    summary, url = first_run["summary"], first_run["url"]
+    assert summary.created and summary.n_complete == 6 and summary.trials_run == 6
+    assert first_run["seen"] == list(range(6))
+    study = optuna.load_study(study_name="e2e", storage=url)
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    with Store(url, read_only=True) as store:
+        designs = store.designs("e2e")
+        assert sorted(d.trial_number for d in designs) == sorted(t.number for t in complete)
+        by_number = {t.number: t for t in complete}
+        for d in designs:
+            t = by_number[d.trial_number]
+            assert t.user_attrs["design_id"] == d.id
+            assert t.values == pytest.approx(
+                [d.objectives[k] for k in ("accuracy", "throughput_fps", "energy_per_inference_j")]
+            )
+            assert (
+                t.constraints["fits_device"] <= 0
+                if d.feasible
+                else t.constraints["fits_device"] > 0
+            )
+            # real components: trained profile, lowered FINN graph, legal folding, staged report
+            assert 0.0 <= d.metrics["accuracy"] <= 1.0
+            assert d.metrics["accuracy"] == pytest.approx(d.objectives["accuracy"])
+            assert d.exit_profile["exits"][-1] == -1
+            assert any(layer["op_type"] == "MVAU" for layer in d.hw_graph["layers"])
+            assert {e for e in d.exits} <= {0, 1} and len(d.thresholds) == len(d.exits)
+            assert len(d.hw_report["stages"]) == len(d.exits) + 1
+            assert d.hw_report["reach"][0] == 1.0
+            assert "Defaults" in d.folding
+            assert d.metrics["LUT"] > 0 and d.metrics["throughput_fps"] > 0
+            assert d.part and d.board == "Pynq-Z1" and d.clk_ns == 10.0
+            assert Path(d.checkpoint).is_file()
+            assert d.dataset["name"] == "digits"
+            prov = d.provenance
+            assert prov["seed"] == 0 and isinstance(prov["trial_seed"], int)
+            assert {"optuna", "torch", "brevitas"} <= set(prov["packages"])
+            assert "git_commit" in prov
+            assert DesignPoint.from_params(d.params).to_params() == d.params
+        # the unpruned model learned the digits
+        best = max(d.metrics["final_accuracy"] for d in designs)
+        assert best > 0.8
+
+
+def test_front_and_hypervolume_are_stored_after_each_trial(first_run: dict) -> None:
+    with Store(first_run["url"], read_only=True) as store:
+        designs = store.designs("e2e")
+        specs = store.study_info("e2e")["objective_specs"]
+        pts = to_min_space([d.objectives for d in designs], specs)
+        for i, d in enumerate(designs):
+            dominated = any(
+                designs[j].feasible and dominates(pts[j], pts[i]) for j in range(len(designs))
+            )
+            assert d.pareto == (d.feasible and not dominated)
+        assert store.pareto("e2e")
+        history = [h["hypervolume"] for h in store.hypervolume_history("e2e")]
+        assert len(history) == 6
+        assert all(b >= a - 1e-12 for a, b in zip(history, history[1:], strict=False))
+        assert history[-1] > 0
+
+
+def test_resume_continues_and_a_different_config_is_refused(
+    first_run: dict, study_dir: Path
+) -> None:
+    url, cfg = first_run["url"], first_run["cfg"]
+    summary = run_study(cfg, storage=url, trials=8, cache_dir=study_dir / "cache")
+    assert not summary.created and summary.n_complete == 8 and summary.trials_run == 2
+    # nothing to do when the target is reached
+    again = run_study(cfg, storage=url, trials=8, cache_dir=study_dir / "cache")
+    assert again.trials_run == 0
+    changed = cfg.with_name("changed.toml")
+    changed.write_text(cfg.read_text().replace("thresholds = [0.8, 0.95]", "thresholds = [0.7]"))
+    db = study_dir / "studies.db"
+    before = sqlite3.connect(db).execute("SELECT COUNT(*) FROM trials").fetchone()
+    with pytest.raises(DseError, match=r"different config \(exits.thresholds\)"):
+        run_study(changed, storage=url, trials=9, cache_dir=study_dir / "cache")
+    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM trials").fetchone() == before
+
+
+def test_same_seed_same_trials(first_run: dict, study_dir: Path) -> None:
+    """Per-trial seeds: a second study with the same seed samples the same parameters."""
+    url2 = f"sqlite:///{study_dir}/again.db"
+    run_study(first_run["cfg"], storage=url2, trials=6, cache_dir=study_dir / "cache")
+    a = optuna.load_study(study_name="e2e", storage=first_run["url"]).trials[:6]
+    b = optuna.load_study(study_name="e2e", storage=url2).trials[:6]
+    assert [t.params for t in a] == [t.params for t in b]
+    assert [t.values for t in a] == [t.values for t in b]
+
+
+def test_sampled_folding_and_tpe(study_dir: Path) -> None:
+    """Sampled PE/SIMD per layer (legal divisors) and the TPE sampler on the same space."""
+    cfg = load_config(write_tiny(study_dir, "sampled", trials=3, sampler="tpe")).with_(
+        folding={"strategies": ["optimised", "sampled"]}
+    )
+    ev = Evaluator(cfg, cache_dir=study_dir / "cache")
+    point = DesignPoint(2, 2, 0.0, (1,), (0.9,), "sampled", None, None, 10.0)
+    result = ev.evaluate(point, lambda name, n: n - 1)  # the largest legal value everywhere
+    from hw_builders import check_folding, legal_values
+    from hw_builders.folding.config import FoldingConfig
+
+    folded = FoldingConfig.from_dict(result.folding.to_dict()).apply(result.graph)
+    check_folding(folded)
+    for layer in result.graph.layers:
+        for attr, values in legal_values(layer).items():
+            assert folded.layer(layer.name).attrs.get(attr, 1) == max(values)
+    assert result.point.fold_choices
+    summary = run_study(cfg, storage=f"sqlite:///{study_dir}/tpe.db", cache_dir=study_dir / "cache")
+    assert summary.n_complete == 3

@@ -1,0 +1,175 @@
+"""Several workers on one study: two on a SQLite file, two on the real PostgreSQL (no lost
+or duplicated trials), and a worker killed with SIGKILL mid-trial, then resumed (every
+completed trial intact, the stale one retried with the same parameters)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import optuna
+import pytest
+import sqlalchemy as sa
+from optuna.trial import TrialState
+from tiny_study import subprocess_env, write_tiny
+
+from dse.storage import Store
+from dse.study.run import delete_study
+
+pytestmark = pytest.mark.slow
+ADAPEX = [sys.executable, "-m", "dse"]
+
+
+def adapex(args: list[str], cwd: Path, cache: Path, **kw: object) -> subprocess.Popen:
+    return subprocess.Popen(
+        ADAPEX + args,
+        cwd=cwd,
+        env=subprocess_env(cache),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kw,
+    )
+
+
+def finish(proc: subprocess.Popen, timeout: float = 240) -> str:
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out[-3000:]
+    return out
+
+
+def check_consistent(url: str, study: str, target: int) -> list[optuna.trial.FrozenTrial]:
+    """Every completed trial has exactly one design and vice versa; numbers are unique."""
+    trials = optuna.load_study(study_name=study, storage=url).trials
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers))
+    complete = {t.number for t in trials if t.state == TrialState.COMPLETE}
+    with Store(url, read_only=True) as store:
+        designs = store.designs(study)
+    by_trial = [d.trial_number for d in designs]
+    assert len(by_trial) == len(set(by_trial))
+    assert set(by_trial) == complete
+    assert target <= len(complete) <= target + 1  # each worker stops at the target
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    return trials
+
+
+def two_workers(url: str, study: str, tmp_path: Path) -> None:
+    cfg = write_tiny(tmp_path, study, trials=1)
+    finish(adapex(["run", "--config", str(cfg), "--storage", url], tmp_path, tmp_path / "c0"))
+    target = 10
+    # fresh caches: each worker trains on its first trial, so both take part
+    procs = [
+        adapex(
+            ["worker", "--study", study, "--storage", url, "--trials", str(target)],
+            tmp_path,
+            tmp_path / f"c{k}",
+        )
+        for k in (1, 2)
+    ]
+    outs = [finish(p) for p in procs]
+    check_consistent(url, study, target)
+    with Store(url, read_only=True) as store:
+        workers = {d.provenance["worker"] for d in store.designs(study)}
+    assert len(workers) == 3, outs  # the creating run and both workers
+    for out in outs:
+        assert "trial" in out and "complete" in out  # plain log lines
+
+
+def test_two_workers_sqlite(tmp_path: Path) -> None:
+    two_workers(f"sqlite:///{tmp_path}/studies.db", "w2", tmp_path)
+
+
+@pytest.mark.postgres
+def test_two_workers_postgres(pg_url: str, tmp_path: Path) -> None:
+    study = f"pgw-{uuid.uuid4().hex[:10]}"
+    try:
+        two_workers(pg_url, study, tmp_path)
+    finally:
+        delete_study(study, pg_url)
+    with Store(pg_url, read_only=True) as store:
+        assert store.study_info(study) is None
+
+
+N_PARAMS = 6  # pruning, exit_0, exit_1, threshold_0, threshold_1, budget
+
+
+def _running_with_heartbeat(url: str, study: str) -> int | None:
+    """A RUNNING trial that has a heartbeat and all its parameters (so it is evaluating)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT t.number FROM trials t JOIN studies s ON s.study_id = t.study_id "
+                    "JOIN trial_heartbeats h ON h.trial_id = t.trial_id "
+                    "WHERE s.study_name = :s AND t.state = 'RUNNING' AND "
+                    "(SELECT COUNT(*) FROM trial_params p WHERE p.trial_id = t.trial_id) = :n"
+                ),
+                {"s": study, "n": N_PARAMS},
+            ).first()
+    finally:
+        engine.dispose()
+    return None if row is None else int(row[0])
+
+
+def test_sigkill_mid_trial_then_resume(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/studies.db"
+    cfg = write_tiny(tmp_path, "kill", trials=3)
+    finish(adapex(["run", "--config", str(cfg), "--storage", url], tmp_path, tmp_path / "ca"))
+    before = {t.number: t for t in optuna.load_study(study_name="kill", storage=url).trials}
+    with Store(url, read_only=True) as store:
+        designs_before = {d.trial_number: d for d in store.designs("kill")}
+    assert len(before) == len(designs_before) == 3
+    # a worker with an empty cache spends seconds training inside its first trial: kill it there
+    victim = adapex(
+        ["worker", "--study", "kill", "--storage", url, "--trials", "6"],
+        tmp_path,
+        tmp_path / "cb",
+        start_new_session=True,
+    )
+    killed = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and victim.poll() is None:
+        killed = _running_with_heartbeat(url, "kill")
+        if killed is not None:
+            break
+        time.sleep(0.1)
+    assert killed is not None, "the worker never started a trial"
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(30)
+    assert victim.returncode == -signal.SIGKILL
+    stale = optuna.load_study(study_name="kill", storage=url).trials[killed]
+    assert stale.state == TrialState.RUNNING
+    time.sleep(3.5)  # the grace period of the tiny config
+    out = finish(
+        adapex(
+            ["worker", "--study", "kill", "--storage", url, "--trials", "6"],
+            tmp_path,
+            tmp_path / "ca",
+        )
+    )
+    trials = check_consistent(url, "kill", 6)
+    by_number = {t.number: t for t in trials}
+    # every trial completed before the kill is intact
+    with Store(url, read_only=True) as store:
+        designs_after = {d.trial_number: d for d in store.designs("kill")}
+    for number, t in before.items():
+        assert by_number[number].state == TrialState.COMPLETE
+        assert by_number[number].values == t.values and by_number[number].params == t.params
+        assert designs_after[number].id == designs_before[number].id
+        assert designs_after[number].objectives == designs_before[number].objectives
+    # the stale trial failed and was retried with the same parameters
+    assert by_number[killed].state == TrialState.FAIL
+    retries = [t for t in trials if t.system_attrs.get("failed_trial") == killed]
+    assert len(retries) == 1, out
+    retry = retries[0]
+    assert retry.state == TrialState.COMPLETE
+    assert len(stale.params) == N_PARAMS and retry.params == stale.params
+    assert killed not in designs_after and retry.number in designs_after
+    assert designs_after[retry.number].provenance["retry_of"] == [killed]
