@@ -126,3 +126,14 @@ def test_same_seed_same_weights_different_seed_differs(digits, arch) -> None:  #
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert any(not torch.equal(a[k], c[k]) for k in a if a[k].is_floating_point())
+
+
+def test_torch_threads_limits_and_restores() -> None:
+    from dse.accuracy.train import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(DseError, match="threads=0"), torch_threads(0):
+        pass

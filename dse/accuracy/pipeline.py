@@ -26,7 +26,7 @@ from dse.accuracy.cache import CacheEntry, CheckpointCache, cache_key, library_v
 from dse.accuracy.profile import ExitProfile, calibrate
 from dse.accuracy.prune import Rates, normalize_rates, prune_to, pruning_chain
 from dse.accuracy.recipe import TrainRecipe
-from dse.accuracy.train import resolve_device, seed_everything, train_model
+from dse.accuracy.train import resolve_device, seed_everything, torch_threads, train_model
 from dse.errors import DseError
 
 log = logging.getLogger("dse.accuracy")
@@ -102,6 +102,9 @@ class AccuracyPipeline:
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         seed: Seed of weight initialisation and shuffling.
         recipe: Training recipe (default :meth:`TrainRecipe.quickstart`).
+        threads: CPU threads torch may use while training and calibrating (default 1, the
+            fastest for small models and reproducible whatever the machine; None leaves
+            torch's setting alone).
     """
 
     def __init__(
@@ -112,8 +115,10 @@ class AccuracyPipeline:
         device: str = "auto",
         seed: int = 0,
         recipe: TrainRecipe | None = None,
+        threads: int | None = 1,
     ) -> None:
         self.data = data
+        self.threads = threads
         self.cache = CheckpointCache(cache_dir)
         self.device = resolve_device(device)
         self.seed = int(seed)
@@ -315,9 +320,10 @@ class AccuracyPipeline:
             return self._memo[memo_key]
         joint_key = self.joint_key(full)
         reused = self.cache.entry(joint_key).exists()
-        entry = self.prune_chain(full, rates)
-        reused = reused and entry.has(PROFILE_FILE)
-        prof = self.profile(entry)
+        with torch_threads(self.threads):
+            entry = self.prune_chain(full, rates)
+            reused = reused and entry.has(PROFILE_FILE)
+            prof = self.profile(entry)
         from search_spaces import ArchSpec
 
         pruned_arch = ArchSpec.from_dict(entry.arch())

@@ -8,11 +8,12 @@ the same seed gives identical weights on CPU.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,29 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with torch limited to ``threads`` CPU threads (None: leave it alone).
+
+    One thread is the fastest for the small quickstart models and, more importantly, makes
+    CPU results independent of how many cores the machine has (reductions split over a
+    different number of threads round differently, and training amplifies that).
+    """
+    import torch
+
+    if threads is None:
+        yield
+        return
+    if threads < 1:
+        raise DseError(f"threads={threads}: must be >= 1")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass
