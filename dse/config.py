@@ -196,11 +196,28 @@ class HardwareSection(_Model):
     part: str | None = None
     clk_ns: Knob = Field(default_factory=lambda: [10.0, 5.0])
     buffer_depth: int | None = Field(default=None, ge=1)
+    # Highest utilisation per resource that still counts as fitting the device: FINN's
+    # estimates leave out routing, and designs much above ~85% LUT rarely close timing.
+    # The folding budget is a share of these usable amounts.
+    max_utilisation: dict[str, float] = Field(
+        default_factory=lambda: {"LUT": 0.85, "BRAM_18K": 0.9, "URAM": 0.9, "DSP": 0.9}
+    )
 
     @field_validator("clk_ns")
     @classmethod
     def _clk(cls, v: Knob) -> Knob:
         return _check_knob(v, 1.0, 100.0)
+
+    @field_validator("max_utilisation")
+    @classmethod
+    def _limits(cls, v: dict[str, float]) -> dict[str, float]:
+        known = ("LUT", "BRAM_18K", "URAM", "DSP")
+        for key, share in v.items():
+            if key not in known:
+                raise ValueError(f"unknown resource {key!r}; use {', '.join(known)}")
+            if not (0.0 < share <= 1.0):
+                raise ValueError(f"{key}={share}: must be a share in (0, 1]")
+        return {**{k: 1.0 for k in known}, **v}
 
     @model_validator(mode="after")
     def _target(self) -> HardwareSection:

@@ -44,10 +44,11 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hw_builders.devices import fits as device_fits
 from hw_builders.errors import HwError
 
 #: Frames each inter-stage FIFO holds when buffer_depth is None.
@@ -343,6 +344,7 @@ def staged_performance(
     clk_ns: float | None = None,
     folding: Any = None,
     buffer_depth: float | None = None,
+    limits: Mapping[str, float] | None = None,
 ) -> StagedReport:
     """Sustained performance, power and energy of an early-exit design.
 
@@ -355,6 +357,8 @@ def staged_performance(
         folding: a FoldingConfig or folding dict applied first.
         buffer_depth: frames each inter-stage FIFO holds (None: DEFAULT_BUFFER_DEPTH;
             ``math.inf``: unbounded).
+        limits: maximum utilisation share per resource for ``fits`` (e.g. {"LUT": 0.85});
+            default 1.0 each (hw_builders.devices.DEFAULT_LIMITS).
 
     Returns:
         The StagedReport.
@@ -418,7 +422,7 @@ def staged_performance(
         )
         for k in total
     }
-    fits = all(total[k] <= dev.resources.get(k, 0) for k in total)
+    fits = device_fits(total, dev, limits)
     return StagedReport(
         throughput_fps=thr,
         latency_s_per_exit=latency,

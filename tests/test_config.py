@@ -86,6 +86,8 @@ def test_quickstart_space_is_finite_and_small_enough_to_enumerate() -> None:
         ({"training": {"epochz": 3}}, "training: epochz: unknown field"),
         ({"training": {"epochs": 0}}, "epochs"),
         ({"folding": {"strategies": ["greedy"]}}, "folding.strategies"),
+        ({"hardware": {"max_utilisation": {"FF": 0.5}}}, "unknown resource 'FF'"),
+        ({"hardware": {"max_utilisation": {"LUT": 1.5}}}, "LUT=1.5: must be a share in (0, 1]"),
     ],
 )
 def test_bad_values_give_one_line_naming_the_key(data: dict, needle: str) -> None:

@@ -72,6 +72,10 @@ def test_study_records_every_trial_as_a_design(first_run: dict) -> None:
             assert d.hw_report["reach"][0] == 1.0
             assert "Defaults" in d.folding
             assert d.metrics["LUT"] > 0 and d.metrics["throughput_fps"] > 0
+            # optimised folding stays inside the usable device (default LUT 85%, others 90%)
+            limits = {"LUT": 0.85, "BRAM_18K": 0.9, "URAM": 0.9, "DSP": 0.9}
+            over = {k: u for k, u in d.metrics["utilisation"].items() if u > limits[k] + 1e-9}
+            assert d.feasible == (not over), (d.id, d.metrics["utilisation"])
             assert d.part and d.board == "Pynq-Z1" and d.clk_ns == 10.0
             assert Path(d.checkpoint).is_file()
             assert d.dataset["name"] == "digits"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from dse.runtime.errors import RuntimeManagerError
@@ -187,14 +187,21 @@ def operating_points(
     return points
 
 
-def static_finn_point(records: Sequence[Any], *, strategy: str = "optimal") -> OperatingPoint:
+def static_finn_point(
+    records: Sequence[Any],
+    *,
+    strategy: str = "optimal",
+    limits: Mapping[str, float] | None = None,
+) -> OperatingPoint:
     """The static FINN baseline: the unpruned network without exits, folded for max throughput.
 
     Args:
         records: the study's designs; one unpruned design (pruning rate 0) is needed for the
             unpruned architecture and its final-classifier accuracy.
         strategy: folding strategy of :func:`hw_builders.folding.fold` (``"optimal"`` or
-            ``"finn"``), without target: the fastest folding that fits the whole device.
+            ``"finn"``), without target: the fastest folding that fits the device.
+        limits: the study's utilisation limits per resource (``[hardware] max_utilisation``);
+            the baseline gets the same usable device as the adaptive designs (default: all).
     """
     from dse.accuracy.profile import ExitProfile
     from hw_builders.folding import fold
@@ -220,8 +227,12 @@ def static_finn_point(records: Sequence[Any], *, strategy: str = "optimal") -> O
     family = get_family(arch.family)
     graph = family.lower(arch, exits=[], name=f"{arch.family}_static_finn")
     device = _device(rec)
-    folding = fold(graph, strategy=strategy, device=device, clk_ns=clk_ns)
-    rep = staged_performance(graph, [1.0], device=device, clk_ns=clk_ns, folding=folding)
+    folding = fold(
+        graph, strategy=strategy, device=device, clk_ns=clk_ns, budget=dict(limits or {}) or None
+    )
+    rep = staged_performance(
+        graph, [1.0], device=device, clk_ns=clk_ns, folding=folding, limits=limits
+    )
     if not rep.fits:
         raise RuntimeManagerError(
             f"static FINN baseline: the unpruned network does not fit {device.name}; choose a "
@@ -266,4 +277,6 @@ def study_points(
         raise RuntimeManagerError(
             f"study {study!r} has no feasible design; relax the constraints or run more trials"
         )
-    return points, static_finn_point(records, strategy=static_strategy)
+    info = store.study_info(study) or {}
+    limits = ((info.get("config") or {}).get("hardware") or {}).get("max_utilisation")
+    return points, static_finn_point(records, strategy=static_strategy, limits=limits)

@@ -237,7 +237,7 @@ class Evaluator:
                     device=self.device,
                     clk_ns=point.clk_ns,
                     target_fps=point.target_fps,
-                    budget=point.budget,
+                    budget=self._budget(point.budget),
                     reach=reach,
                 )
             except HwError:
@@ -246,6 +246,12 @@ class Evaluator:
                 cfg = self._fold_sampled(graph, lambda _name, _n: 0)[0]
             self._foldings.put(key, cfg)
         return cfg
+
+    def _budget(self, share: float | None) -> dict[str, float] | None:
+        """The sampled budget as a share of each resource's usable amount (its limit)."""
+        if share is None:
+            return None
+        return {k: share * lim for k, lim in self.config.hardware.max_utilisation.items()}
 
     @staticmethod
     def _fold_sampled(graph: Any, choose: Chooser) -> tuple[Any, dict[str, float]]:
@@ -307,10 +313,10 @@ class Evaluator:
             clk_ns=point.clk_ns,
             folding=folding,
             buffer_depth=self.config.hardware.buffer_depth,
+            limits=self.config.hardware.max_utilisation,
         )
         t2 = time.perf_counter()
         util = {k: float(v) for k, v in report.utilisation.items()}
-        worst = max((u for u in util.values()), default=0.0)
         metrics: dict[str, Any] = {
             "accuracy": float(ev.accuracy),
             "throughput_fps": float(report.throughput_fps),
@@ -330,7 +336,10 @@ class Evaluator:
             "final_accuracy": float(pruned.profile.exit_accuracies()[-1]),
         }
         objectives = {s.name: float(metrics[s.name]) for s in self.specs}
-        # <= 0 when the design fits the device; else how far the worst resource is over.
+        # <= 0 when the design fits the device; else how far the worst resource is over its
+        # utilisation limit (relative to the limit).
+        limits = self.config.hardware.max_utilisation
+        worst = max((u / limits.get(k, 1.0) for k, u in util.items()), default=0.0)
         fit = min(worst, 1e6) - 1.0
         fit = max(fit, 1e-6) if not report.fits else min(fit, 0.0)
         constraints = {"fits_device": fit}
