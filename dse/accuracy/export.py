@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import tempfile
 from collections.abc import Sequence
@@ -20,6 +21,10 @@ import numpy as np
 
 from dse.accuracy.cache import MODEL_FILE, load_state_dict
 from dse.errors import DseError
+
+# torch's ONNX exporter warns on every export that torchvision (which adapex never uses) is
+# not installed; that line says nothing about our models.
+logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
 
 
 def _flatten(out: Any) -> list[np.ndarray]:

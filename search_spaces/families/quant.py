@@ -12,8 +12,14 @@ quantised by an unsigned 8-bit QuantIdentity (scale 1/255: exactly FINN's UINT8 
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
+
+# brevitas announces on import that an optional CUDA kernel package (used only by its
+# Hadamard-rotation equaliser, which adapex does not use) is missing.
+warnings.filterwarnings("ignore", message="fast_hadamard_transform package not found")
+
 from brevitas.core.bit_width import BitWidthImplType
 from brevitas.core.quant import QuantType
 from brevitas.core.restrict_val import FloatToIntImplType, RestrictValueType
