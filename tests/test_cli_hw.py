@@ -147,6 +147,13 @@ def test_usage_errors_exit_2():
     assert run("hw", "fold", CNV, "--budget", "lots").exit_code == 2
 
 
+def test_budgets_beyond_the_device_are_refused():
+    r = run("hw", "fold", CNV, "--budget", "1.5", "--board", "Pynq-Z1")
+    assert r.exit_code == 2 and "--budget 1.5" in r.stderr and "[0, 1]" in r.stderr
+    r = run("hw", "fold", CNV, "--max-lut", "60000", "--board", "Pynq-Z1")
+    assert r.exit_code == 2 and "--max-lut 60000" in r.stderr and "53200" in r.stderr
+
+
 def test_real_program_exit_status(tmp_path):
     p = _graph_file(tmp_path, json.dumps({"layers": [{**MVAU, "PE": 3}]}))
     proc = subprocess.run(

@@ -221,8 +221,8 @@ def fold_cmd(
         dev = _device(board, part, default_board="Pynq-Z1")
         shares: dict[str, float] | None = None
         if budget is not None:
-            if not budget >= 0:
-                raise HwError(f"--budget {budget}: give a share of the device >= 0, e.g. 0.8")
+            if not 0 <= budget <= 1:
+                raise HwError(f"--budget {budget}: give a share of the device in [0, 1], e.g. 0.8")
             shares = {r: float(budget) for r in RESOURCES}
         for res, val, flag in (
             ("LUT", max_lut, "--max-lut"),
@@ -232,9 +232,11 @@ def fold_cmd(
         ):
             if val is None:
                 continue
-            if val < 0:
-                raise HwError(f"{flag} {val}: give a resource count >= 0")
             avail = dev.resources.get(res, 0)
+            if not 0 <= val <= avail:
+                raise HwError(
+                    f"{flag} {val}: give a count between 0 and {avail} ({dev.name}'s {res})"
+                )
             shares = dict(shares or {})
             shares[res] = (val / avail) if avail else (0.0 if val == 0 else 1.0)
         cfg = fold(

@@ -248,6 +248,6 @@ def budget_vector(device: Any, budget: float | Mapping[str, float] | None) -> tu
 
 
 def _share(field_name: str, val: Any) -> float:
-    if isinstance(val, bool) or not isinstance(val, (int, float)) or not val >= 0:
-        raise HwError(f"{field_name}={val!r} must be a share of the device >= 0 (e.g. 0.8)")
+    if isinstance(val, bool) or not isinstance(val, (int, float)) or not 0 <= val <= 1:
+        raise HwError(f"{field_name}={val!r} must be a share of the device in [0, 1] (e.g. 0.8)")
     return float(val)
