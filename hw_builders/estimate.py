@@ -216,18 +216,7 @@ class Estimator:
             values = self.current
         costs = [self.cost(i, v) for i, v in enumerate(values)]
         layers = [
-            LayerReport(
-                lay.name,
-                lay.op_type,
-                lay.exit,
-                c.cycles,
-                c.LUT,
-                c.BRAM_18K,
-                c.BRAM_efficiency,
-                c.URAM,
-                c.URAM_efficiency,
-                c.DSP,
-            )
+            LayerReport(name=lay.name, op_type=lay.op_type, exit=lay.exit, **vars(c))
             for lay, c in zip(self.graph.layers, costs, strict=False)
         ]
         total = {k: sum(getattr(c, k) for c in costs) for k in ("LUT", "BRAM_18K", "URAM", "DSP")}

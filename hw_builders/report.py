@@ -13,6 +13,7 @@ from typing import Any
 
 from hw_builders.atomic import atomic_write_text
 from hw_builders.errors import HwError
+from hw_builders.registry import LayerCost
 
 __all__ = [
     "LayerReport",
@@ -30,30 +31,13 @@ FINN_REPORT_FILES = (
 TOTAL_KEYS = ("LUT", "BRAM_18K", "URAM", "DSP")
 
 
-@dataclass
-class LayerReport:
-    """One layer's FINN estimates."""
+@dataclass(frozen=True, kw_only=True)
+class LayerReport(LayerCost):
+    """One layer's FINN estimates (a LayerCost with the layer it belongs to)."""
 
     name: str
     op_type: str
-    exit: int | None
-    cycles: int
-    LUT: int
-    BRAM_18K: int
-    BRAM_efficiency: float
-    URAM: int
-    URAM_efficiency: float
-    DSP: int
-
-    def resources(self) -> dict[str, Any]:
-        return {
-            "BRAM_18K": self.BRAM_18K,
-            "BRAM_efficiency": self.BRAM_efficiency,
-            "LUT": self.LUT,
-            "URAM": self.URAM,
-            "URAM_efficiency": self.URAM_efficiency,
-            "DSP": self.DSP,
-        }
+    exit: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -163,16 +147,15 @@ def read_finn_reports(report_dir: str | os.PathLike) -> HardwareReport:
         )
         layers.append(
             LayerReport(
-                node,
-                op_type,
-                None,
-                int(c),
-                int(r.get("LUT", 0)),
-                int(r.get("BRAM_18K", 0)),
-                float(r.get("BRAM_efficiency", 1)),
-                int(r.get("URAM", 0)),
-                float(r.get("URAM_efficiency", 1)),
-                int(r.get("DSP", 0)),
+                name=node,
+                op_type=op_type,
+                cycles=int(c),
+                LUT=int(r.get("LUT", 0)),
+                BRAM_18K=int(r.get("BRAM_18K", 0)),
+                BRAM_efficiency=float(r.get("BRAM_efficiency", 1)),
+                URAM=int(r.get("URAM", 0)),
+                URAM_efficiency=float(r.get("URAM_efficiency", 1)),
+                DSP=int(r.get("DSP", 0)),
             )
         )
     total = {
