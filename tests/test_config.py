@@ -65,6 +65,29 @@ def test_quickstart_space_is_finite_and_small_enough_to_enumerate() -> None:
     assert all(len(p.thresholds) == len(p.exits) for p in points)
 
 
+def test_sampler_parameters_map_one_to_one_onto_designs() -> None:
+    """With grid thresholds every exit is one gene ("off" or its threshold): the samplers'
+    parameter space is exactly the design space, with no genes that change nothing."""
+    import math
+
+    import optuna
+
+    cfg = load_config()
+    space = DesignSpace(cfg, n_prunable=8, candidate_exits=[0, 1, 2])
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    designs: dict = {}
+    for _ in range(400):
+        trial = study.ask()
+        point = space.sample(trial)
+        key = tuple(sorted(trial.params.items()))
+        assert designs.setdefault(key, point) == point
+        study.tell(trial, 0.0)
+    dists = study.trials[0].distributions
+    n_params = math.prod(len(d.choices) for d in dists.values())
+    assert n_params == space.size()
+    assert len({*designs.values()}) == len(designs)  # distinct parameters, distinct designs
+
+
 @pytest.mark.parametrize(
     ("data", "needle"),
     [

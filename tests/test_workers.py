@@ -96,7 +96,7 @@ def test_two_workers_postgres(pg_url: str, tmp_path: Path) -> None:
         assert store.study_info(study) is None
 
 
-N_PARAMS = 6  # pruning, exit_0, exit_1, threshold_0, threshold_1, budget
+N_PARAMS = 4  # pruning, exit_0, exit_1 (each "off" or its threshold), budget
 
 
 def _running_with_heartbeat(url: str, study: str) -> int | None:

@@ -126,11 +126,22 @@ class DesignSpace:
             )
         used = []
         thresholds = {}
-        for k in self.candidates:
-            if trial.suggest_categorical(f"exit_{k}", [False, True]):
-                used.append(k)
-        for k in self.candidates:
-            thresholds[k] = _suggest(trial, f"threshold_{k}", cfg.exits.thresholds)
+        grid = knob_values(cfg.exits.thresholds)
+        if grid is not None:
+            # One gene per exit, "off" or its threshold: the parameter space is then exactly
+            # the design space, with no threshold genes that do nothing while their exit is
+            # off (those made NSGA-II re-evaluate about a third of its trials).
+            for k in self.candidates:
+                choice = trial.suggest_categorical(f"exit_{k}", ["off", *map(float, grid)])
+                if choice != "off":
+                    used.append(k)
+                    thresholds[k] = float(choice)
+        else:  # a continuous threshold range: an on/off gene and a threshold gene per exit
+            for k in self.candidates:
+                if trial.suggest_categorical(f"exit_{k}", [False, True]):
+                    used.append(k)
+            for k in self.candidates:
+                thresholds[k] = _suggest(trial, f"threshold_{k}", cfg.exits.thresholds)
         strategies = cfg.folding.strategies
         folding = (
             str(trial.suggest_categorical("folding", strategies))
