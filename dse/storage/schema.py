@@ -49,6 +49,22 @@ def classify(engine: sa.Engine) -> tuple[str, int | None]:
     return "foreign", None
 
 
+def _classify_ours(engine: sa.Engine, url: str) -> tuple[str, int | None, str]:
+    """:func:`classify`, refusing a database that holds other applications' tables.
+
+    Returns:
+        ``(kind, version, url with its password redacted)``.
+    """
+    kind, version = classify(engine)
+    shown = redact(url)
+    if kind == "foreign":
+        raise DseError(
+            f"storage: {shown} holds tables that are neither Optuna's nor adapex's; "
+            "point --storage at a new or an adapex database"
+        )
+    return kind, version, shown
+
+
 def check_schema(engine: sa.Engine, url: str, *, read_only: bool) -> str:
     """Validate the database and, unless read-only, create our tables when absent.
 
@@ -58,13 +74,7 @@ def check_schema(engine: sa.Engine, url: str, *, read_only: bool) -> str:
     Raises:
         DseError: the database is not ours, or its schema version differs from ours.
     """
-    kind, version = classify(engine)
-    shown = redact(url)
-    if kind == "foreign":
-        raise DseError(
-            f"storage: {shown} holds tables that are neither Optuna's nor adapex's; "
-            "point --storage at a new or an adapex database"
-        )
+    kind, version, shown = _classify_ours(engine, url)
     if kind == "adapex" and version is not None and version != T.SCHEMA_VERSION:
         if version < T.SCHEMA_VERSION:
             raise DseError(
@@ -109,13 +119,7 @@ def upgrade(engine: sa.Engine, url: str) -> tuple[int | None, int]:
     Raises:
         DseError: the database is not ours, newer than this adapex, or has no migration path.
     """
-    kind, version = classify(engine)
-    shown = redact(url)
-    if kind == "foreign":
-        raise DseError(
-            f"storage: {shown} holds tables that are neither Optuna's nor adapex's; "
-            "point --storage at a new or an adapex database"
-        )
+    kind, version, shown = _classify_ours(engine, url)
     if version is not None and version > T.SCHEMA_VERSION:
         raise DseError(
             f"storage: {shown} has adapex schema version {version}, newer than this adapex's "
