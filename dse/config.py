@@ -194,6 +194,9 @@ class HardwareSection(_Model):
 
     board: str | None = "Pynq-Z1"
     part: str | None = None
+    # with `part`, for a part the device catalogue lacks (or to override its figures):
+    # {LUT = .., BRAM_18K = .., URAM = .., DSP = ..}; FF optional
+    resources: dict[str, int] | None = None
     clk_ns: Knob = Field(default_factory=lambda: [10.0, 5.0])
     buffer_depth: int | None = Field(default=None, ge=1)
     # Highest utilisation per resource that still counts as fitting the device: FINN's
@@ -219,10 +222,32 @@ class HardwareSection(_Model):
                 raise ValueError(f"{key}={share}: must be a share in (0, 1]")
         return {**{k: 1.0 for k in known}, **v}
 
+    @field_validator("resources")
+    @classmethod
+    def _resources(cls, v: dict[str, int] | None) -> dict[str, int] | None:
+        if v is None:
+            return None
+        from hw_builders import HwError
+        from hw_builders.devices import parse_resources
+
+        try:
+            return parse_resources(v)
+        except HwError as exc:
+            raise ValueError(str(exc).removeprefix("resources: ")) from None
+
     @model_validator(mode="after")
     def _target(self) -> HardwareSection:
         if (self.board is None) == (self.part is None):
             raise ValueError("give exactly one of board or part")
+        if self.resources is not None and self.part is None:
+            raise ValueError('resources describe a part: give part = "..." instead of board')
+        if self.part is not None:
+            from hw_builders import HwError, get_device
+
+            try:
+                get_device(part=self.part, resources=self.resources)
+            except HwError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
 

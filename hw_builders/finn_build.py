@@ -54,16 +54,9 @@ OUTPUTS: dict[str, list[str]] = {
     "estimate": ["estimate_reports"],
     "bitfile": ["estimate_reports", "bitfile", "pynq_driver", "deployment_package"],
 }
-#: Our board names -> FINN's (finn.util.basic pynq_part_map / alveo_part_map keys).
-FINN_BOARD_NAMES: dict[str, str] = {
-    "Pynq-Z1": "Pynq-Z1",
-    "Pynq-Z2": "Pynq-Z2",
-    "Ultra96": "Ultra96",
-    "AUP-ZU3": "AUP-ZU3_8GB",
-    "ZCU104": "ZCU104",
-    "KV260": "KV260_SOM",
-    "U250": "U250",
-}
+#: Our board names -> FINN's where they differ (the catalogue uses FINN's own names,
+#: finn.util.basic part_map keys, for every board FINN knows).
+FINN_BOARD_NAMES: dict[str, str] = {"AUP-ZU3": "AUP-ZU3_8GB"}
 
 
 def shell_flow_type(device: Any) -> str:

@@ -38,6 +38,31 @@ def test_estimate_table_and_json():
     assert r.exit_code == 0 and json.loads(r.stdout)["clk_ns"] == 5.0
 
 
+def test_estimate_on_versal_and_on_a_part_given_by_its_resources():
+    fold = json.loads(CNV_FOLD.read_text())
+    r = run("hw", "estimate", CNV, "--folding", CNV_FOLD, "--board", "VCK190", "--json")
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)
+    want = estimate(load_graph(CNV), board="VCK190", folding=fold)
+    assert got["total"] == want.total and got["device"] == "VCK190"
+    res = "LUT=400000,BRAM_18K=1000,URAM=100,DSP=1000"
+    part = "xcvp1202-vsva2785-2MHP-e-S"
+    r = run("hw", "estimate", CNV, "--folding", CNV_FOLD, "--part", part, "--resources", res)
+    assert r.exit_code == 0, r.output
+    r = run(
+        "hw", "estimate", CNV, "--folding", CNV_FOLD, "--part", part, "--resources", res, "--json"
+    )
+    got = json.loads(r.stdout)
+    assert got["total"]["LUT"] == want.total["LUT"]
+    assert got["utilisation"]["LUT"] == pytest.approx(want.total["LUT"] / 400000)
+
+
+def test_estimate_without_folding_says_so():
+    r = run("hw", "estimate", CNV)
+    assert r.exit_code == 0, r.output
+    assert "no --folding given" in r.stderr and "Pynq-Z1" in r.stdout
+
+
 def test_fold_budget_and_target_fps(tmp_path):
     out = tmp_path / "f.json"
     r = run("hw", "fold", CNV, "--budget", "0.9", "--board", "Pynq-Z1", "--out", out, "--json")
@@ -85,7 +110,14 @@ def test_estimate_staged_with_reach(tmp_path):
 def test_boards():
     r = run("hw", "boards", "--json")
     assert r.exit_code == 0
-    assert set(json.loads(r.stdout)) >= {"Pynq-Z1", "ZCU104", "U250", "KV260"}
+    assert set(json.loads(r.stdout)) >= {
+        "Pynq-Z1",
+        "ZCU104",
+        "U250",
+        "KV260_SOM",
+        "VCK190",
+        "VEK280",
+    }
     r = run("hw", "boards")
     assert r.exit_code == 0 and "xczu7ev" in r.stdout
 
@@ -116,7 +148,17 @@ MVAU = {"name": "m", "op_type": "MVAU", "inputs": [], "MW": 8, "MH": 16,
             "PE=3 does not divide MH=16",
         ),
         (json.dumps({"layers": [MVAU]}), ["--board", "Pynq-Z9"], "board 'Pynq-Z9'"),
-        (json.dumps({"layers": [MVAU]}), [], "--board"),
+        (json.dumps({"layers": [MVAU]}), ["--resources", "LUT=9"], "give it with --part"),
+        (
+            json.dumps({"layers": [MVAU]}),
+            ["--part", "xcvp1202-vsva2785-2MHP-e-S"],
+            "give its resources (--resources",
+        ),
+        (
+            json.dumps({"layers": [MVAU]}),
+            ["--part", "xcvp1202", "--resources", "LUT=9,DSP=1"],
+            "BRAM_18K, URAM missing",
+        ),
     ],
 )
 def test_bad_input_one_line_exit_2(tmp_path, content, args, needle):

@@ -111,6 +111,18 @@ def test_sampler_parameters_map_one_to_one_onto_designs() -> None:
         ({"folding": {"strategies": ["greedy"]}}, "folding.strategies"),
         ({"hardware": {"max_utilisation": {"FF": 0.5}}}, "unknown resource 'FF'"),
         ({"hardware": {"max_utilisation": {"LUT": 1.5}}}, "LUT=1.5: must be a share in (0, 1]"),
+        (
+            {"hardware": {"board": None, "part": "xcvp1202-vsva2785-2MHP-e-S"}},
+            "give its resources",
+        ),
+        (
+            {"hardware": {"resources": {"LUT": 1, "BRAM_18K": 1, "URAM": 0, "DSP": 1}}},
+            "resources describe a part",
+        ),
+        (
+            {"hardware": {"board": None, "part": "xcvp1202", "resources": {"LUT": 1}}},
+            "BRAM_18K, URAM, DSP missing",
+        ),
     ],
 )
 def test_bad_values_give_one_line_naming_the_key(data: dict, needle: str) -> None:
@@ -121,6 +133,26 @@ def test_bad_values_give_one_line_naming_the_key(data: dict, needle: str) -> Non
     assert "\n" not in message
     assert message.startswith("config bad.toml: ")
     assert needle in message
+
+
+def test_a_part_the_catalogue_lacks_given_by_its_resources() -> None:
+    cfg = parse_config(
+        {
+            "hardware": {
+                "board": None,
+                "part": "xcvp1202-vsva2785-2MHP-e-S",
+                "resources": {"LUT": 400000, "BRAM_18K": 1000, "URAM": 100, "DSP": 1000},
+            }
+        },
+        "part.toml",
+    )
+    assert cfg.hardware.resources == {
+        "LUT": 400000,
+        "FF": 800000,
+        "BRAM_18K": 1000,
+        "URAM": 100,
+        "DSP": 1000,
+    }
 
 
 def test_files(tmp_path: Path) -> None:

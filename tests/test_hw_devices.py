@@ -10,7 +10,9 @@ from hw_builders.power import RESOURCE_KEYS, PowerModel
 
 
 def test_catalogue_facts() -> None:
-    assert set(hb.BOARDS) == {"Pynq-Z1", "Pynq-Z2", "Ultra96", "AUP-ZU3", "ZCU104", "KV260", "U250"}
+    assert {"Pynq-Z1", "Pynq-Z2", "Ultra96", "AUP-ZU3", "ZCU104", "KV260_SOM", "U250"} <= set(
+        hb.BOARDS
+    )
     z1 = hb.get_device(board="pynq-z1")
     assert z1.part == "xc7z020clg400-1"
     assert dict(z1.resources) == {
@@ -33,7 +35,7 @@ def test_catalogue_facts() -> None:
 
 
 def test_unknown_device_lists_known() -> None:
-    with pytest.raises(hb.HwError, match="board 'Zedboard' is unknown; use one of: Pynq-Z1"):
+    with pytest.raises(hb.HwError, match="board 'Zedboard' is unknown; use one of: .*Pynq-Z1"):
         hb.get_device(board="Zedboard")
     with pytest.raises(hb.HwError, match="part 'xc9foo' is unknown"):
         hb.get_device(part="xc9foo")

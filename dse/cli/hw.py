@@ -40,16 +40,21 @@ def _console() -> Any:
     return Console(width=None if sys.stdout.isatty() else 160)
 
 
-def _device(board: str | None, part: str | None, *, default_board: str | None = None) -> Any:
+DEFAULT_BOARD = "Pynq-Z1"
+
+
+def _device(board: str | None, part: str | None, resources: str | None = None) -> Any:
+    """The target: --board, or --part (with --resources for a part the catalogue lacks);
+    Pynq-Z1 when neither is given."""
     from hw_builders import get_device
 
     if board and part:
         raise HwError("give either --board or --part, not both")
+    if resources is not None and not part:
+        raise HwError("--resources describes a part: give it with --part PART")
     if not board and not part:
-        if default_board is None:
-            raise HwError("device: give --board (see `adapex hw boards`) or --part")
-        board = default_board
-    return get_device(board=board, part=part)
+        board = DEFAULT_BOARD
+    return get_device(board=board, part=part, resources=resources)
 
 
 def _parse_reach(text: str | None) -> list[float] | None:
@@ -142,8 +147,15 @@ def _print_staged(rep: Any, console: Any) -> None:
 def estimate_cmd(
     graph_path: Path = typer.Argument(..., metavar="GRAPH.json", help="hardware graph JSON"),
     folding: Path | None = typer.Option(None, "--folding", help="FINN folding_config.json"),
-    board: str | None = typer.Option(None, "--board", help="board name (adapex hw boards)"),
-    part: str | None = typer.Option(None, "--part", help="FPGA part number"),
+    board: str | None = typer.Option(
+        None, "--board", help="board name (adapex hw boards; default Pynq-Z1)"
+    ),
+    part: str | None = typer.Option(None, "--part", help="FPGA part string, as FINN takes it"),
+    resources: str | None = typer.Option(
+        None,
+        "--resources",
+        help="with --part, for a part the catalogue lacks: LUT=..,BRAM_18K=..,URAM=..,DSP=..",
+    ),
     clk_ns: float | None = typer.Option(None, "--clk-ns", help="clock period in ns"),
     reach: str | None = typer.Option(
         None, "--reach", help="early exits: fraction entering each stage, e.g. 1,0.4"
@@ -160,7 +172,7 @@ def estimate_cmd(
         from hw_builders.stages import split_stages, staged_performance
 
         graph = load_graph(graph_path)
-        dev = _device(board, part)
+        dev = _device(board, part, resources)
         cfg = FoldingConfig.load(folding) if folding is not None else None
         folded = cfg.apply(graph) if cfg is not None else graph
         if reach is not None or buffer_depth is not None:
@@ -180,8 +192,7 @@ def estimate_cmd(
                 _print_report(st, sub, console)
             _print_staged(rep, console)
             return
-        kw = {"board": dev.board} if dev.board else {"part": dev.part}
-        report = estimate(folded, clk_ns=clk_ns, **kw)
+        report = estimate(folded, clk_ns=clk_ns, device=dev)
     except InputError as exc:
         _fail(exc)
         return
@@ -189,6 +200,12 @@ def estimate_cmd(
         typer.echo(json.dumps(report.to_dict(), indent=2, default=str))
         return
     _print_report(report, folded, _console())
+    if cfg is None:
+        typer.echo(
+            "note: no --folding given: each layer is costed at the PE/SIMD in the graph "
+            "(1 where absent); pass --folding FOLDING.json, or choose one with `adapex hw fold`",
+            err=True,
+        )
 
 
 @hw_app.command("fold")
@@ -202,8 +219,15 @@ def fold_cmd(
     budget: float | None = typer.Option(
         None, "--budget", help="share of every device resource, e.g. 0.8"
     ),
-    board: str | None = typer.Option(None, "--board", help="board name (default Pynq-Z1)"),
-    part: str | None = typer.Option(None, "--part", help="FPGA part number"),
+    board: str | None = typer.Option(
+        None, "--board", help="board name (adapex hw boards; default Pynq-Z1)"
+    ),
+    part: str | None = typer.Option(None, "--part", help="FPGA part string, as FINN takes it"),
+    resources: str | None = typer.Option(
+        None,
+        "--resources",
+        help="with --part, for a part the catalogue lacks: LUT=..,BRAM_18K=..,URAM=..,DSP=..",
+    ),
     clk_ns: float | None = typer.Option(None, "--clk-ns", help="clock period in ns"),
     strategy: str = typer.Option("optimal", "--strategy", help="finn | optimal"),
     reach: str | None = typer.Option(
@@ -218,7 +242,7 @@ def fold_cmd(
         from hw_builders.folding import RESOURCES, fold
 
         graph = load_graph(graph_path)
-        dev = _device(board, part, default_board="Pynq-Z1")
+        dev = _device(board, part, resources)
         shares: dict[str, float] | None = None
         if budget is not None:
             if not 0 <= budget <= 1:
@@ -249,8 +273,7 @@ def fold_cmd(
             reach=_parse_reach(reach),
         )
         folded = cfg.apply(graph)
-        kw = {"board": dev.board} if dev.board else {"part": dev.part}
-        report = estimate(folded, clk_ns=clk_ns, **kw)
+        report = estimate(folded, clk_ns=clk_ns, device=dev)
         if out is not None:
             cfg.save(out)
     except InputError as exc:

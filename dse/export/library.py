@@ -60,7 +60,11 @@ def _now() -> str:
 def _device(record: Any) -> Any:
     from hw_builders import get_device
 
-    return get_device(board=record.board) if record.board else get_device(part=record.part)
+    return get_device(
+        board=record.board,
+        part=None if record.board else record.part,
+        resources=(record.hw_report or {}).get("device_resources"),
+    )
 
 
 def _check_stage(

@@ -68,9 +68,11 @@ def pruning_rate(record: Any) -> float:
 def _device(record: Any) -> Any:
     from hw_builders import get_device
 
-    if record.board:
-        return get_device(board=record.board)
-    return get_device(part=record.part)
+    return get_device(
+        board=record.board,
+        part=None if record.board else record.part,
+        resources=(record.hw_report or {}).get("device_resources"),
+    )
 
 
 def _buffer_depth(record: Any) -> float | None:

@@ -76,6 +76,7 @@ class Evaluation:
         part: str,
         dataset: dict[str, Any],
         provenance: dict[str, Any],
+        device_resources: dict[str, int] | None = None,
     ) -> DesignRecord:
         """The DesignRecord of this design (id and Pareto flag are set by the Store)."""
         params = self.point.to_params()
@@ -94,7 +95,10 @@ class Evaluation:
             exit_profile=self.profile.to_dict(),
             hw_graph=self.graph.to_dict(),
             folding=self.folding.to_dict(),
-            hw_report=self.report.to_dict(),
+            hw_report={
+                **self.report.to_dict(),
+                **({"device_resources": dict(device_resources)} if device_resources else {}),
+            },
             board=board,
             part=part,
             clk_ns=float(self.point.clk_ns),
@@ -142,7 +146,7 @@ class Evaluator:
         )
         self.family = get_family(config.model.family)
         hw = config.hardware
-        self.device = get_device(board=hw.board) if hw.board else get_device(part=hw.part)
+        self.device = get_device(board=hw.board, part=hw.part, resources=hw.resources)
         self.archs: dict[tuple[int, int], Any] = {}
         for wb in config.model.weight_bits:
             for ab in config.model.act_bits:

@@ -138,6 +138,7 @@ class StudyRunner:
             trial_number=trial.number,
             board=self.evaluator.board,
             part=self.evaluator.part,
+            device_resources=self.config.hardware.resources,
             dataset=self.evaluator.dataset_info(),
             provenance=provenance(
                 seed=self.config.study.seed,

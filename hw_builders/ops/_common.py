@@ -34,8 +34,10 @@ def signed(name: str) -> bool:
 def bram_ladder(omega: float, mem_width: int, wide: Sequence[int] = (9, 18, 36)) -> int:
     """FINN's RAMB18 estimate for a ``omega``-deep, ``mem_width``-wide memory.
 
-    Transcribes MVAU.bram_estimation (FINN-R, UG573 SDP RAMB18 shapes); VVAU passes
-    ``wide=(8, 16, 32)``.
+    Transcribes MVAU.bram_estimation (FINN-R, UG573 SDP RAMB18 shapes). The branch
+    thresholds are always widths 9 and 18; ``wide`` are the divisors: VVAU passes
+    ``(8, 16, 32)`` (vectorvectoractivation.py bram_estimation: a 9-bit-wide memory takes
+    ceil(9/8) = 2 columns there).
     """
     w9, w18, w36 = wide
     if mem_width == 1:
@@ -44,9 +46,9 @@ def bram_ladder(omega: float, mem_width: int, wide: Sequence[int] = (9, 18, 36))
         return ceil(omega / 8192)
     if mem_width <= 4:
         return ceil(omega / 4096) * ceil(mem_width / 4)
-    if mem_width <= w9:
+    if mem_width <= 9:
         return ceil(omega / 2048) * ceil(mem_width / w9)
-    if mem_width <= w18 or omega > 512:
+    if mem_width <= 18 or omega > 512:
         return ceil(omega / 1024) * ceil(mem_width / w18)
     return ceil(omega / 512) * ceil(mem_width / w36)
 

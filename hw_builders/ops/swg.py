@@ -5,7 +5,9 @@ get_exp_cycles (default/parallel styles, 1D and depthwise terms), bram_estimatio
 (ram width ladder 36/18/9/4/2/1 with the cascade correction above 16384),
 lut_estimation, uram_estimation. Quirk kept: ram_style auto is costed like block.
 Impl style: "parallel" when parallel_window is set or the kernel is 1x1
-(FINN_COST_MODEL.md), else "default".
+(FINN_COST_MODEL.md), else "default". Legality is select_impl_style's: SIMD divides
+IFMChannels; the parallel style of a non-depthwise window wider than 1x1 needs SIMD ==
+IFMChannels; the window and stride fit the feature map.
 
 hls: FINN hls/convolutioninputgenerator_hls.py (2D square and the 1D variants).
 """
@@ -291,8 +293,13 @@ class ConvolutionInputGenerator(OpModel):
 
     # -- folding -----------------------------------------------------------------------
     def _needs_full_simd(self, a: dict[str, Any], impl: str) -> bool:
-        """rtl select_impl_style: the parallel style needs SIMD == IFMChannels."""
-        return impl == "rtl" and self.impl_style(a) == "parallel"
+        """rtl select_impl_style: the parallel style needs SIMD == IFMChannels, except for
+        depthwise convolutions and 1x1 kernels, where SIMD only has to divide IFMChannels
+        (the VVAU takes the resulting layout; 1x1 depthwise and plain are the same)."""
+        if impl != "rtl" or self.impl_style(a) != "parallel":
+            return False
+        kh, kw = pair(a["ConvKernelDim"])
+        return not (a["depthwise"] or (kh == 1 and kw == 1))
 
     def legal_values(self, a: dict[str, Any], impl: str = "") -> dict[str, list[int]]:
         if self._needs_full_simd(a, impl):
@@ -303,9 +310,22 @@ class ConvolutionInputGenerator(OpModel):
         m = self.must_divide("SIMD", a["SIMD"], "IFMChannels", a["IFMChannels"])
         if m:
             return [m]
+        if impl == "rtl":
+            # rtl select_impl_style: the window (dilation included) and the stride fit the
+            # feature map
+            kh, kw = pair(a["ConvKernelDim"])
+            ih, iw = pair(a["IFMDim"])
+            sh, sw = pair(a["Stride"])
+            dh, dw = pair(a["Dilation"])
+            if (kh - 1) * dh + 1 > ih or (kw - 1) * dw + 1 > iw or sh > ih or sw > iw:
+                return [
+                    f"kernel {kh}x{kw} (dilation {dh}x{dw}) or stride {sh}x{sw} exceeds IFMDim "
+                    f"{ih}x{iw}; choose a kernel and stride that fit the feature map"
+                ]
         if self._needs_full_simd(a, impl) and a["SIMD"] != a["IFMChannels"]:
             return [
                 f"SIMD={a['SIMD']} must equal IFMChannels={a['IFMChannels']} for the parallel "
-                "window style (parallel_window=1 or a 1x1 kernel); set SIMD to IFMChannels"
+                "window style of a non-depthwise kxk window (parallel_window=1); set SIMD to "
+                "IFMChannels"
             ]
         return []
