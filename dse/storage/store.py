@@ -9,6 +9,7 @@ flags and hypervolume in one transaction.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -22,6 +23,11 @@ from dse.storage import tables as T
 from dse.storage.engine import check_reachable, create_engine, normalise_url, redact
 from dse.storage.records import DesignRecord, StudySummary
 from dse.storage.schema import check_schema
+
+
+class TrialNotRunning(DseError):
+    """The trial being completed is no longer RUNNING (failed as stale by another worker)."""
+
 
 _DESIGN_JSON_FIELDS = (
     "params",
@@ -319,59 +325,175 @@ class Store:
         Raises:
             DseError: the study was never registered (:meth:`register_study`).
         """
+        with self._writer() as conn, conn.begin():
+            return self._insert_design(conn, record, replaces)
+
+    def complete_trial(
+        self,
+        record: DesignRecord | None = None,
+        *,
+        trial_id: int,
+        values: Sequence[float],
+        replaces: Iterable[int] = (),
+        repeat_of: int | None = None,
+        trial_number: int | None = None,
+    ) -> DesignRecord:
+        """Store a trial's design and mark the Optuna trial COMPLETE in one transaction.
+
+        Optuna's trial row is locked and must still be RUNNING (a worker presumed dead has its
+        trial failed by the others); its values and state are written exactly as Optuna's
+        ``RDBStorage.set_trial_state_values`` writes them. A process killed at any instant
+        therefore leaves either both (a COMPLETE trial and its design) or neither.
+
+        Args:
+            record: the new design (None with ``repeat_of``).
+            trial_id: Optuna's trial id.
+            values: the objective values, in the study's order.
+            replaces: trial numbers of earlier attempts whose designs this one replaces.
+            repeat_of: instead of a new design, the id of the stored design with the same
+                parameters: the trial is recorded among its repeats.
+            trial_number: the trial's number (with ``repeat_of``).
+
+        Raises:
+            TrialNotRunning: the trial is no longer RUNNING (nothing was written).
+            DseError: the study was never registered, or no design ``repeat_of``.
+        """
+        import datetime
+
+        from optuna.storages._rdb import models
+        from optuna.trial import TrialState
+
+        trials = models.TrialModel.__table__
+        trial_values = models.TrialValueModel.__table__
+        user_attrs = models.TrialUserAttributeModel.__table__
+        with self._writer() as conn, conn.begin():
+            state = conn.execute(
+                sa.select(trials.c.state).where(trials.c.trial_id == trial_id).with_for_update()
+            ).scalar_one_or_none()
+            if state != TrialState.RUNNING:
+                raise TrialNotRunning(
+                    f"Optuna trial {trial_id} is {getattr(state, 'name', state)}, not RUNNING; "
+                    "its result is discarded"
+                )
+            if repeat_of is None:
+                if record is None:
+                    raise DseError("complete_trial: give a record or repeat_of")
+                stored = self._insert_design(conn, record, replaces)
+            else:
+                row = conn.execute(
+                    sa.select(T.designs).where(T.designs.c.id == repeat_of).with_for_update()
+                ).first()
+                if row is None:
+                    raise DseError(f"design {repeat_of}: no such design")
+                prov = dict(row.provenance or {})
+                prov["repeats"] = sorted({*prov.get("repeats", []), int(trial_number or 0)})
+                conn.execute(
+                    sa.update(T.designs)
+                    .where(T.designs.c.id == repeat_of)
+                    .values(provenance=jsonable(prov))
+                )
+                stored = self._record(
+                    conn.execute(sa.select(T.designs).where(T.designs.c.id == repeat_of)).one()
+                )
+            conn.execute(sa.delete(trial_values).where(trial_values.c.trial_id == trial_id))
+            for objective, value in enumerate(values):
+                stored_value, value_type = models.TrialValueModel.value_to_stored_repr(float(value))
+                conn.execute(
+                    sa.insert(trial_values).values(
+                        trial_id=trial_id,
+                        objective=objective,
+                        value=stored_value,
+                        value_type=value_type,
+                    )
+                )
+            conn.execute(
+                sa.delete(user_attrs).where(
+                    user_attrs.c.trial_id == trial_id, user_attrs.c.key == "design_id"
+                )
+            )
+            conn.execute(
+                sa.insert(user_attrs).values(
+                    trial_id=trial_id, key="design_id", value_json=json.dumps(stored.id)
+                )
+            )
+            conn.execute(
+                sa.update(trials)
+                .where(trials.c.trial_id == trial_id)
+                .values(state=TrialState.COMPLETE, datetime_complete=datetime.datetime.now())
+            )
+            return stored
+
+    def find_design(self, study: str, params: Mapping[str, Any]) -> DesignRecord | None:
+        """The stored design of ``study`` whose parameters equal ``params`` (None if none)."""
+        if not self.has_tables:
+            return None
+        want = json.dumps(jsonable(dict(params)), sort_keys=True)
+        query = (
+            sa.select(T.designs)
+            .where(T.designs.c.study == study)
+            .order_by(T.designs.c.trial_number)
+        )
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                if json.dumps(row.params, sort_keys=True) == want:
+                    return self._record(row)
+        return None
+
+    def _insert_design(
+        self, conn: sa.Connection, record: DesignRecord, replaces: Iterable[int]
+    ) -> DesignRecord:
         values = {f: jsonable(getattr(record, f)) for f in _DESIGN_JSON_FIELDS}
         stale = sorted({int(record.trial_number), *(int(t) for t in replaces)})
-        with self._writer() as conn, conn.begin():
-            study_row = conn.execute(
-                sa.select(T.studies.c.name, T.studies.c.objectives)
-                .where(T.studies.c.name == record.study)
-                .with_for_update()
-            ).first()
-            if study_row is None:
-                raise DseError(
-                    f"study {record.study!r}: not registered in {redact(self.url)}; create it with `adapex run`"
-                )
-            specs = [ObjectiveSpec.from_dict(o) for o in study_row.objectives]
-            conn.execute(
-                sa.delete(T.designs).where(
-                    T.designs.c.study == record.study, T.designs.c.trial_number.in_(stale)
-                )
+        study_row = conn.execute(
+            sa.select(T.studies.c.name, T.studies.c.objectives)
+            .where(T.studies.c.name == record.study)
+            .with_for_update()
+        ).first()
+        if study_row is None:
+            raise DseError(
+                f"study {record.study!r}: not registered in {redact(self.url)}; create it with `adapex run`"
             )
-            stamp = now_iso()
-            new_id = conn.execute(
-                sa.insert(T.designs)
-                .values(
-                    study=record.study,
-                    trial_number=int(record.trial_number),
-                    feasible=bool(record.feasible),
-                    pareto=False,
-                    board=record.board,
-                    part=record.part,
-                    clk_ns=float(record.clk_ns),
-                    checkpoint=record.checkpoint,
-                    created_at=stamp,
-                    **values,
-                )
-                .returning(T.designs.c.id)
-            ).scalar_one()
-            n_designs, n_pareto, volume = self._update_front(conn, record.study, specs)
-            conn.execute(
-                sa.update(T.studies)
-                .where(T.studies.c.name == record.study)
-                .values(hypervolume=volume, n_designs=n_designs, updated_at=stamp)
+        specs = [ObjectiveSpec.from_dict(o) for o in study_row.objectives]
+        conn.execute(
+            sa.delete(T.designs).where(
+                T.designs.c.study == record.study, T.designs.c.trial_number.in_(stale)
             )
-            conn.execute(
-                sa.insert(T.hypervolume).values(
-                    study=record.study,
-                    trial_number=int(record.trial_number),
-                    n_designs=n_designs,
-                    n_pareto=n_pareto,
-                    hypervolume=volume,
-                    created_at=stamp,
-                )
+        )
+        stamp = now_iso()
+        new_id = conn.execute(
+            sa.insert(T.designs)
+            .values(
+                study=record.study,
+                trial_number=int(record.trial_number),
+                feasible=bool(record.feasible),
+                pareto=False,
+                board=record.board,
+                part=record.part,
+                clk_ns=float(record.clk_ns),
+                checkpoint=record.checkpoint,
+                created_at=stamp,
+                **values,
             )
-            row = conn.execute(sa.select(T.designs).where(T.designs.c.id == new_id)).one()
-            return self._record(row)
+            .returning(T.designs.c.id)
+        ).scalar_one()
+        n_designs, n_pareto, volume = self._update_front(conn, record.study, specs)
+        conn.execute(
+            sa.update(T.studies)
+            .where(T.studies.c.name == record.study)
+            .values(hypervolume=volume, n_designs=n_designs, updated_at=stamp)
+        )
+        conn.execute(
+            sa.insert(T.hypervolume).values(
+                study=record.study,
+                trial_number=int(record.trial_number),
+                n_designs=n_designs,
+                n_pareto=n_pareto,
+                hypervolume=volume,
+                created_at=stamp,
+            )
+        )
+        row = conn.execute(sa.select(T.designs).where(T.designs.c.id == new_id)).one()
+        return self._record(row)
 
     @staticmethod
     def _update_front(

@@ -120,19 +120,62 @@ class StudyRunner:
         self.stop = StopRequest()
         self.trials_run = 0
 
-    # ------------------------------------------------------------------ objective
-    def objective(self, trial: Any) -> list[float]:
-        """Sample, evaluate, record the design (with the Pareto update) and return objectives."""
+    # ------------------------------------------------------------------ one trial
+    @staticmethod
+    def _set_constraints(trial: Any, constraints: dict[str, float]) -> None:
+        """Record the constraint values (a retried trial inherits its first attempt's)."""
+        have = trial.storage.get_trial_system_attrs(trial._trial_id)
+        for key, value in constraints.items():
+            if f"constraints:{key}" not in have:
+                trial.set_constraint(key, float(value))
+
+    def run_trial(self, study: Any, trial: Any) -> Any:
+        """Evaluate an asked trial, then store its design and complete it atomically.
+
+        A trial whose parameters equal a stored design's is answered from that design: its
+        objective values are the design's, and it is recorded among the design's repeats
+        (nothing is evaluated or stored twice).
+
+        Returns:
+            The stored design (the earlier one for a repeat).
+
+        Raises:
+            TrialNotRunning: another worker failed the trial as stale meanwhile.
+        """
         from optuna.storages import RetryHeartbeatStaleTrialCallback
 
         t0 = time.perf_counter()
         space = self.evaluator.space
         point = space.sample(trial)
+        if point.folding != "sampled":
+            earlier = self.store.find_design(self.name, point.to_params())
+            if earlier is not None:
+                self._set_constraints(
+                    trial,
+                    earlier.metrics.get("constraints")
+                    or {"fits_device": 0.0 if earlier.feasible else 1e-6},
+                )
+                trial.set_user_attr("repeat_of_trial", earlier.trial_number)
+                trial.set_user_attr("feasible", earlier.feasible)
+                values = [float(earlier.objectives[s.name]) for s in self.specs]
+                self._after_trial(study, trial, values)
+                log.info(
+                    "trial %d repeats the parameters of trial %d: answered from design %d",
+                    trial.number,
+                    earlier.trial_number,
+                    earlier.id,
+                )
+                return self.store.complete_trial(
+                    trial_id=trial._trial_id,
+                    values=values,
+                    repeat_of=earlier.id,
+                    trial_number=trial.number,
+                )
         ev = self.evaluator.evaluate(point, space.trial_chooser(trial))
-        for key, value in ev.constraints.items():
-            trial.set_constraint(key, float(value))
+        self._set_constraints(trial, ev.constraints)
         frozen = trial.storage.get_trial(trial._trial_id)
         retried = RetryHeartbeatStaleTrialCallback.retry_history(frozen)
+        ev.metrics["constraints"] = dict(ev.constraints)
         record = ev.to_record(
             study=self.name,
             trial_number=trial.number,
@@ -152,10 +195,21 @@ class StudyRunner:
                 },
             ),
         )
-        stored = self.store.add_design(record, replaces=retried)
-        trial.set_user_attr("design_id", stored.id)
-        trial.set_user_attr("feasible", stored.feasible)
-        return ev.objective_values(self.specs)
+        trial.set_user_attr("feasible", bool(ev.feasible))
+        values = ev.objective_values(self.specs)
+        self._after_trial(study, trial, values)
+        return self.store.complete_trial(
+            record, trial_id=trial._trial_id, values=values, replaces=retried
+        )
+
+    @staticmethod
+    def _after_trial(study: Any, trial: Any, values: list[float]) -> None:
+        """What ``study.tell`` does before it writes the state: the sampler's hook."""
+        from optuna.trial import TrialState
+
+        frozen = study._storage.get_trial(trial._trial_id)
+        study.sampler.after_trial(study, frozen, TrialState.COMPLETE, values)
+        study._thread_local.cached_all_trials = None
 
     # ------------------------------------------------------------------ loop
     def n_complete(self, study: Any) -> int:
@@ -163,6 +217,29 @@ class StudyRunner:
         from optuna.trial import TrialState
 
         return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+    def _counts(self, study: Any) -> tuple[int, int]:
+        from optuna.trial import TrialState
+
+        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
+        complete = sum(1 for t in trials if t.state == TrialState.COMPLETE)
+        return complete, len(trials) - complete
+
+    def _ask(self, study: Any, target: int) -> tuple[Any | None, int]:
+        """Start a trial if completed + running trials are below ``target`` (under the
+        study lock). Returns (the trial or None, completed trials)."""
+        from optuna.storages import fail_stale_trials
+
+        from dse.study.claims import study_lock
+
+        fail_stale_trials(study)
+        with study_lock(self.store, self.name):
+            complete, running = self._counts(study)
+            if complete >= target or complete + running >= target:
+                return None, complete
+            trial = study.ask()
+            study._storage.record_heartbeat(trial._trial_id)
+            return trial, complete
 
     def optimize(
         self,
@@ -174,45 +251,46 @@ class StudyRunner:
     ) -> str | None:
         """Run trials until the study holds ``target`` completed trials, a timeout or a stop.
 
+        A worker starts a trial only while completed plus running trials (of every worker)
+        are below the target, so workers together stop at exactly ``target``; while the
+        remaining trials run elsewhere it waits, failing any whose worker died (stale
+        heartbeat) so that it can retry them.
+
         Returns:
             Why it stopped early: the signal name, ``"timeout"``, or None.
         """
-        start_complete = self.n_complete(study)
-        remaining = target - start_complete
-        if remaining <= 0:
-            return None
+        from optuna.storages._heartbeat import get_heartbeat_thread
+        from optuna.trial import TrialState
+
+        from dse.storage.store import TrialNotRunning
+
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-
-        def callback(study_: Any, frozen: Any) -> None:
-            self.trials_run += 1
-            done = self.n_complete(study_)
-            if on_trial is not None:
-                on_trial(frozen, done)
-            if (
-                done >= target
-                or self.stop.requested
-                or deadline is not None
-                and time.monotonic() >= deadline
-            ):
-                study_.stop()
-
+        poll = min(1.0, float(self.config.storage.heartbeat_interval_s))
         with self.stop:
-            study.optimize(
-                self.objective,
-                n_trials=remaining,
-                timeout=timeout_s,
-                callbacks=[callback],
-                gc_after_trial=False,
-            )
-        if self.stop.requested:
-            return self.stop.signal_name
-        if (
-            deadline is not None
-            and time.monotonic() >= deadline
-            and self.n_complete(study) < target
-        ):
-            return "timeout"
-        return None
+            while True:
+                if self.stop.requested:
+                    return self.stop.signal_name
+                if deadline is not None and time.monotonic() >= deadline:
+                    return "timeout" if self.n_complete(study) < target else None
+                trial, complete = self._ask(study, target)
+                if trial is None:
+                    if complete >= target:
+                        return None
+                    time.sleep(poll)  # the last trials run on other workers
+                    continue
+                try:
+                    with get_heartbeat_thread(trial._trial_id, study._storage):
+                        self.run_trial(study, trial)
+                except TrialNotRunning as exc:
+                    log.warning("trial %d: %s", trial.number, exc)
+                    continue
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        study.tell(trial, state=TrialState.FAIL)
+                    raise
+                self.trials_run += 1
+                if on_trial is not None:
+                    on_trial(study._storage.get_trial(trial._trial_id), self.n_complete(study))
 
 
 # ---------------------------------------------------------------------- entry points
