@@ -78,7 +78,7 @@ class StudySection(_Model):
 
     name: str = Field(default=QUICKSTART, min_length=1, max_length=200)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
-    sampler: Literal["nsga2", "tpe", "random"] = "nsga2"
+    sampler: Literal["nsga2", "tpe", "random"] = "tpe"
     population_size: int = Field(default=12, ge=2, le=10_000)
     trials: int = Field(default=40, ge=1, le=1_000_000)
     timeout_s: float | None = Field(default=None, gt=0)

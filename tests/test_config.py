@@ -32,7 +32,7 @@ def test_quickstart_is_the_default_and_matches_the_issue() -> None:
     assert len(knob_values(cfg.exits.thresholds) or []) >= 2
     assert len(knob_values(cfg.folding.budget) or []) >= 2
     assert cfg.hardware.board == "Pynq-Z1"
-    assert cfg.study.sampler == "nsga2"
+    assert cfg.study.sampler == "tpe"
     assert [s.name for s in cfg.objectives.specs()] == [
         "accuracy",
         "throughput_fps",

@@ -133,6 +133,28 @@ def test_cifar10_loads_pickle_batches(tmp_path: Path) -> None:
     assert np.array_equal(d.x_train, d2.x_train)
 
 
+class _Payload:
+    """Pickles as a call of ``Path.touch(marker)``: what a crafted batch could run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_cifar10_crafted_batch_runs_nothing(tmp_path: Path) -> None:
+    folder = _write_cifar(tmp_path)
+    marker = tmp_path / "ran"
+    with (folder / "data_batch_2").open("wb") as fh:
+        pickle.dump({b"data": _Payload(marker), b"labels": [0]}, fh)
+    with pytest.raises(SpaceError) as err:
+        load_dataset("cifar10", str(folder))
+    assert "not a CIFAR-10 python batch (UnpicklingError)" in str(err.value)
+    assert "\n" not in str(err.value)
+    assert not marker.exists()  # plain pickle.load would have created it
+
+
 def test_cifar10_missing_batch_names_the_layout(tmp_path: Path) -> None:
     folder = _write_cifar(tmp_path)
     (folder / "data_batch_3").unlink()

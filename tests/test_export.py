@@ -108,6 +108,6 @@ def test_pruned_checkpoint_roundtrip_and_design_export(trained, tmp_path: Path) 
     assert len(onnx.load(str(path)).graph.output) == 2
     # a corrupt checkpoint names the file and the fix
     entry.model_path.write_bytes(b"\x00garbage")
-    with pytest.raises(DseError, match="corrupt.*--no-cache"):
+    with pytest.raises(DseError, match="corrupt.*and run again"):
         load_pruned_model(pruned.arch, entry.model_path)
     assert np.isfinite(x.numpy()).all()

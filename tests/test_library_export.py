@@ -277,3 +277,24 @@ def test_stored_estimates_that_the_cost_model_does_not_reproduce_are_refused(
     ):
         export_library(Tampered(store), small_study.name, tmp_path / "lib", n_verify=1)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unwritable_out_is_one_line(
+    small_study: SmallStudy,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dse.cli.main import main
+
+    for out, needle in (
+        ("/proc/x", "--out /proc/x: cannot write in /proc"),
+        (str(tmp_path / "no" / "such" / "lib"), "does not exist; create it"),
+    ):
+        with pytest.raises(SystemExit) as refused:
+            main(
+                ["export", "--study", small_study.name, "--out", out, "--storage", small_study.url]
+            )
+        assert refused.value.code == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], lines
+    assert list(tmp_path.iterdir()) == []

@@ -125,7 +125,7 @@ class CacheEntry:
         except (OSError, ValueError) as exc:
             raise DseError(
                 f"cache file {path} is corrupt ({type(exc).__name__}); delete it "
-                f"(rm -r {self.dir}) or run with --no-cache"
+                f"(rm -r {self.dir}) and run again: that step is retrained"
             ) from exc
 
     def has(self, name: str) -> bool:
@@ -171,12 +171,12 @@ def load_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a corrupt file
         raise DseError(
             f"checkpoint {p} is corrupt ({type(exc).__name__}); delete it "
-            f"(rm -r {p.parent}) or run with --no-cache"
+            f"(rm -r {p.parent}) and run again: that step is retrained"
         ) from exc
     if not isinstance(state, dict):
         raise DseError(
             f"checkpoint {p} is corrupt (not a state_dict); delete it (rm -r {p.parent}) "
-            "or run with --no-cache"
+            "and run again: that step is retrained"
         )
     return state
 
@@ -190,6 +190,25 @@ class CheckpointCache:
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
+
+    def verify(self) -> None:
+        """Check every complete entry of the cache reads back (weights and JSON files).
+
+        Run before a study starts so that a damaged checkpoint (a truncated file, a disk
+        that filled up) stops it before anything is written.
+
+        Raises:
+            DseError: the first damaged entry, with the command that removes it.
+        """
+        if not self.root.is_dir():
+            return
+        for meta in sorted(self.root.glob(f"*/*/{META_FILE}")):
+            entry = CacheEntry(meta.parent.name, meta.parent)
+            if not entry.exists():
+                continue
+            entry.arch()  # each raises a one-line DseError naming the file and the fix
+            entry.meta()
+            entry.load_state_dict()
 
     def entry(self, key: str) -> CacheEntry:
         """The entry of ``key`` (which may not exist yet)."""

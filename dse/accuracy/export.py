@@ -64,7 +64,7 @@ def load_pruned_model(arch: Any, checkpoint: str | os.PathLike[str]) -> Any:
         first = str(exc).splitlines()[0]
         raise DseError(
             f"checkpoint {path} does not match the architecture ({first}); delete it "
-            f"(rm -r {path.parent}) or run with --no-cache"
+            f"(rm -r {path.parent}) and run again: that step is retrained"
         ) from exc
     model.eval()
     return model

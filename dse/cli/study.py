@@ -100,13 +100,16 @@ def print_pareto_table(designs: list[Any], title: str) -> None:
         "BRAM",
     ):
         table.add_column(col, justify="left" if col == "exits@thr" else "right", no_wrap=True)
-    # identical design points sampled again by the search are shown once ("12 +2": design
-    # 12 and two repeats); `adapex study pareto --json` lists every design.
+    # a design sampled again by later trials is evaluated once and answers them all
+    # ("12 +2": design 12, and two later trials that drew the same parameters); databases
+    # written before repeats were recorded may hold the same parameters twice: shown once
     groups: dict[str, list[Any]] = {}
     for d in sorted(designs, key=lambda r: r.trial_number):
         groups.setdefault(json.dumps(d.params, sort_keys=True), []).append(d)
     firsts = [g[0] for g in groups.values()]
-    repeats = {g[0].id: len(g) - 1 for g in groups.values()}
+    repeats = {g[0].id: len(g) - 1 + sum(len(x.repeats) for x in g) for g in groups.values()}
+    if any(repeats.values()):
+        table.caption = "id +N: N later trials drew the same design and were answered from it"
     for d in sorted(firsts, key=lambda r: -float(r.metrics.get("throughput_fps") or 0.0)):
         m, p = d.metrics, d.params
         util = m.get("utilisation") or {}

@@ -15,6 +15,32 @@ from dse.errors import DseError
 _STORAGE_HELP = "Storage URL (sqlite:///studies.db, postgresql://user@host/db)."
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail with one line when the server could not listen on ``host:port``."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        raise DseError(f"--host {host}: not an address of this machine; use 127.0.0.1") from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise DseError(
+                    f"--port {port}: {host}:{port} is already in use (another dashboard?); "
+                    f"pass another port, e.g. --port {port + 1 if port < 65535 else 8050}"
+                ) from None
+            raise DseError(
+                f"--host {host} --port {port}: cannot listen there ({exc.strerror}); "
+                "use --host 127.0.0.1 and a free --port above 1024"
+            ) from None
+
+
 def dashboard(
     storage: str = typer.Option("sqlite:///studies.db", "--storage", help=_STORAGE_HELP),
     host: str = typer.Option(
@@ -30,6 +56,7 @@ def dashboard(
         raise DseError(f"--port {port}: must be between 1 and 65535")
     if not refresh_s > 0:
         raise DseError(f"--refresh-s {refresh_s}: must be a positive number of seconds")
+    _check_port(host, port)
     from dse.dashboard.app import create_app, serve
 
     app = create_app(storage, refresh_s=refresh_s)  # validates the database first
@@ -46,7 +73,7 @@ def report(
     from dse.report import write_report
 
     path = write_report(storage, study, out)
-    typer.echo(str(path))
+    typer.echo(f"report of study {study} written to {path} (self-contained; opens offline)")
 
 
 def export(
@@ -60,16 +87,48 @@ def export(
     ),
 ) -> None:
     """Export the design library of a study: one FINN build folder per Pareto design and stage."""
+    import json
+    import sys
+
+    from tqdm import tqdm
+
     from dse.export import export_library
     from dse.storage import Store
 
+    bar: list[tqdm] = []
+
+    def progress(done: int, total: int, record: object) -> None:
+        if not bar:
+            bar.append(
+                tqdm(total=total, desc="export", unit="design", file=sys.stderr, leave=False)
+            )
+        bar[0].n = done
+        if record is not None:
+            bar[0].set_postfix_str(f"design {getattr(record, 'id', '?')}")
+        bar[0].refresh()
+
     with Store(storage, read_only=True) as store:
-        path = export_library(
-            store, study, out, tar=tar, force=force, steps="bitfile" if bitfile else "estimate"
-        )
-    typer.echo(str(path))
-    if tar:
-        typer.echo(f"{path}.tar.gz")
+        try:
+            path = export_library(
+                store,
+                study,
+                out,
+                tar=tar,
+                force=force,
+                steps="bitfile" if bitfile else "estimate",
+                progress=progress,
+            )
+        finally:
+            if bar:
+                bar[0].close()
+    index = json.loads((path / "library.json").read_text())
+    n_designs = len(index.get("designs", []))
+    n_stages = sum(1 for _ in path.glob("design_*/stage_*"))
+    also = f" and {path}.tar.gz" if tar else ""
+    typer.echo(
+        f"exported {n_designs} designs ({n_stages} FINN build folders) of study {study} "
+        f"to {path}{also}"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -35,7 +35,7 @@ import json
 import os
 import tarfile
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +229,20 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
+def _check_writable(parent: Path, out: Path) -> None:
+    """Fail early, writing nothing, when the library cannot be created beside ``out``."""
+    if not parent.is_dir():
+        raise DseError(f"--out {out}: folder {parent} does not exist; create it or choose another")
+    try:
+        probe = tempfile.mkdtemp(prefix=".adapex-probe-", dir=parent)
+    except OSError as exc:
+        raise DseError(
+            f"--out {out}: cannot write in {parent} ({exc.strerror or type(exc).__name__}); "
+            "choose a writable folder"
+        ) from None
+    os.rmdir(probe)
+
+
 def _validate(store: Any, study: str, out: Path, *, tar: bool, force: bool) -> None:
     if not force:
         if out.exists():
@@ -237,6 +251,7 @@ def _validate(store: Any, study: str, out: Path, *, tar: bool, force: bool) -> N
             raise DseError(f"--out {out}.tar.gz: already exists; pass --force to replace it")
     if out.exists() and not out.is_dir():
         raise DseError(f"--out {out}: is a file, not a folder; choose a folder name")
+    _check_writable(out.parent, out)
     names = [s.name for s in store.list_studies()]
     if study not in names:
         raise DseError(f"--study {study!r}: no such study (known: {', '.join(names) or 'none'})")
@@ -260,6 +275,7 @@ def export_library(
     *,
     tar: bool = False,
     force: bool = False,
+    progress: Callable[[int, int, Any], None] | None = None,
     steps: str = "estimate",
     n_verify: int = 8,
 ) -> Path:
@@ -271,6 +287,8 @@ def export_library(
         out: The library folder to create.
         tar: Also write ``<out>.tar.gz``.
         force: Replace an existing ``out`` (and ``<out>.tar.gz``).
+        progress: Called with (designs done, designs in all, the design about to be
+            exported or None at the end).
         steps: ``"estimate"`` (FINN's estimate reports) or ``"bitfile"`` in every
             dataflow_build_config.json.
         n_verify: Random samples each stage model is executed on (qonnx vs PyTorch).
@@ -289,10 +307,15 @@ def export_library(
     records = _library_designs(store, study, table)
     _check_records(records)
     with atomic_directory(out) as tmp:
-        entries = [
-            _export_design(r, tmp / f"design_{r.id}", steps=steps, n_verify=n_verify)
-            for r in records
-        ]
+        entries = []
+        for i, r in enumerate(records):
+            if progress is not None:
+                progress(i, len(records), r)
+            entries.append(
+                _export_design(r, tmp / f"design_{r.id}", steps=steps, n_verify=n_verify)
+            )
+        if progress is not None:
+            progress(len(records), len(records), None)
         if table is not None:
             _dump(tmp / "runtime_table.json", table)
         summary = next(s for s in store.list_studies() if s.name == study)

@@ -92,6 +92,17 @@ def check_reachable(url: str, *, must_exist: bool) -> None:
             raise DseError(
                 f"storage: no database at {path}; run `adapex run` first or pass --storage with an existing database"
             )
+        if path.is_file():
+            try:
+                with path.open("rb") as fh:
+                    head = fh.read(16)
+            except OSError as exc:
+                raise DseError(f"storage: {path} cannot be read ({exc.strerror}); {_FIX}") from None
+            if head and head != b"SQLite format 3\x00":
+                raise DseError(
+                    f"storage: {path} is not a SQLite database; point --storage at a studies "
+                    "database, or at a new file name to create one"
+                )
         parent = path.resolve().parent
         if not parent.is_dir():
             raise DseError(f"storage: directory {parent} does not exist; create it or {_FIX}")

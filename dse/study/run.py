@@ -412,7 +412,9 @@ def run_study(
     if existing is not None:
         stored = parse_config(existing["config"], f"stored study {cfg.study.name!r}")
         a, b = _comparable(stored.to_dict()), _comparable(cfg.to_dict())
-        if a != b:
+        # without --config, an existing study resumes with its own stored config (a study
+        # made by an earlier adapex whose built-in defaults differed included)
+        if a != b and config is not None:
             raise DseError(
                 f"study {cfg.study.name!r} exists in {redact(url)} with a different config "
                 f"({_first_difference(a, b)}); pass a new --study name, or drop --config to resume"
@@ -424,6 +426,7 @@ def run_study(
     from dse.study.evaluate import Evaluator
 
     evaluator = Evaluator(cfg, cache_dir=cache_dir)
+    evaluator.pipeline.cache.verify()  # a damaged checkpoint stops us before any write
     with Store(url) as store:
         created = store.register_study(cfg.study.name, cfg.to_dict(), cfg.objectives.specs())
         return _execute(
@@ -469,6 +472,7 @@ def join_study(
     from dse.study.evaluate import Evaluator
 
     evaluator = Evaluator(cfg, cache_dir=cache_dir)
+    evaluator.pipeline.cache.verify()  # a damaged checkpoint stops us before any write
     with Store(url) as store:
         return _execute(
             cfg,

@@ -28,10 +28,31 @@ def _folder(path: str | Path) -> Path:
     return root
 
 
+# What a CIFAR-10 python batch holds: a dict of bytes, lists and one numpy uint8 array.
+# Unpickling may call only numpy's array reconstruction, never anything a crafted file names.
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """An unpickler that admits only the numpy types the CIFAR-10 format uses."""
+
+    def find_class(self, module: str, name: str) -> type:
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR-10 batch")
+        return super().find_class(module, name)
+
+
 def _read_batch(file: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with file.open("rb") as fh:
-            batch = pickle.load(fh, encoding="bytes")  # noqa: S301 - local user data file
+            batch = _BatchUnpickler(fh, encoding="bytes").load()
         data = np.asarray(batch[b"data"], dtype=np.uint8)
         labels = np.asarray(batch[b"labels"], dtype=np.int64)
         x = data.reshape(-1, 3, 32, 32)
