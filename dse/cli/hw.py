@@ -41,6 +41,14 @@ def _console() -> Any:
 
 
 DEFAULT_BOARD = "Pynq-Z1"
+# the target options of `hw estimate` and `hw fold`
+_BOARD_OPT = typer.Option(None, "--board", help="board name (adapex hw boards; default Pynq-Z1)")
+_PART_OPT = typer.Option(None, "--part", help="FPGA part string, as FINN takes it")
+_RESOURCES_OPT = typer.Option(
+    None,
+    "--resources",
+    help="with --part, for a part the catalogue lacks: LUT=..,BRAM_18K=..,URAM=..,DSP=..",
+)
 
 
 def _device(board: str | None, part: str | None, resources: str | None = None) -> Any:
@@ -147,15 +155,9 @@ def _print_staged(rep: Any, console: Any) -> None:
 def estimate_cmd(
     graph_path: Path = typer.Argument(..., metavar="GRAPH.json", help="hardware graph JSON"),
     folding: Path | None = typer.Option(None, "--folding", help="FINN folding_config.json"),
-    board: str | None = typer.Option(
-        None, "--board", help="board name (adapex hw boards; default Pynq-Z1)"
-    ),
-    part: str | None = typer.Option(None, "--part", help="FPGA part string, as FINN takes it"),
-    resources: str | None = typer.Option(
-        None,
-        "--resources",
-        help="with --part, for a part the catalogue lacks: LUT=..,BRAM_18K=..,URAM=..,DSP=..",
-    ),
+    board: str | None = _BOARD_OPT,
+    part: str | None = _PART_OPT,
+    resources: str | None = _RESOURCES_OPT,
     clk_ns: float | None = typer.Option(None, "--clk-ns", help="clock period in ns"),
     reach: str | None = typer.Option(
         None, "--reach", help="early exits: fraction entering each stage, e.g. 1,0.4"
@@ -219,15 +221,9 @@ def fold_cmd(
     budget: float | None = typer.Option(
         None, "--budget", help="share of every device resource, e.g. 0.8"
     ),
-    board: str | None = typer.Option(
-        None, "--board", help="board name (adapex hw boards; default Pynq-Z1)"
-    ),
-    part: str | None = typer.Option(None, "--part", help="FPGA part string, as FINN takes it"),
-    resources: str | None = typer.Option(
-        None,
-        "--resources",
-        help="with --part, for a part the catalogue lacks: LUT=..,BRAM_18K=..,URAM=..,DSP=..",
-    ),
+    board: str | None = _BOARD_OPT,
+    part: str | None = _PART_OPT,
+    resources: str | None = _RESOURCES_OPT,
     clk_ns: float | None = typer.Option(None, "--clk-ns", help="clock period in ns"),
     strategy: str = typer.Option("optimal", "--strategy", help="finn | optimal"),
     reach: str | None = typer.Option(

@@ -75,17 +75,6 @@ class StudySummary:
     hypervolume: float | None = None
     created_at: str | None = None
 
-    @property
-    def repeats(self) -> list[int]:
-        """Later trials that sampled these same parameters and were answered from this
-        design (never evaluated or stored again)."""
-        return [int(t) for t in self.provenance.get("repeats", [])]
-
-    @property
-    def trial_numbers(self) -> list[int]:
-        """Every COMPLETE trial this design answers: its own and its repeats."""
-        return [int(self.trial_number), *self.repeats]
-
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict of every field."""
         return asdict(self)
