@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -127,11 +126,21 @@ def _running_with_heartbeat(url: str, study: str) -> int | None:
     return None if row is None else int(row[0])
 
 
+def _trials(url: str, study: str) -> list[optuna.trial.FrozenTrial]:
+    """The study's trials, read through a storage whose connections are closed at once (an
+    idle SQLite connection of this process must not hold the database while a worker runs)."""
+    storage = optuna.storages.RDBStorage(url)
+    try:
+        return optuna.load_study(study_name=study, storage=storage).trials
+    finally:
+        storage.engine.dispose()
+
+
 def test_sigkill_mid_trial_then_resume(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/studies.db"
     cfg = write_tiny(tmp_path, "kill", trials=3)
     finish(adapex(["run", "--config", str(cfg), "--storage", url], tmp_path, tmp_path / "ca"))
-    before = {t.number: t for t in optuna.load_study(study_name="kill", storage=url).trials}
+    before = {t.number: t for t in _trials(url, "kill")}
     with Store(url, read_only=True) as store:
         designs_before = {d.trial_number: d for d in store.designs("kill")}
     assert len(before) == len(designs_before) == 3
@@ -142,18 +151,26 @@ def test_sigkill_mid_trial_then_resume(tmp_path: Path) -> None:
         tmp_path / "cb",
         start_new_session=True,
     )
-    killed = None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and victim.poll() is None:
-        killed = _running_with_heartbeat(url, "kill")
-        if killed is not None:
+    # kill it once it reports training inside its first trial
+    seen = []
+    assert victim.stdout is not None
+    for line in victim.stdout:
+        seen.append(line)
+        if "joint epoch" in line:
             break
-        time.sleep(0.1)
-    assert killed is not None, "the worker never started a trial"
+    killed = _running_with_heartbeat(url, "kill")
+    if killed is None:
+        victim.kill()
+        eng = sa.create_engine(url)
+        with eng.connect() as conn:
+            rows = conn.execute(sa.text("SELECT trial_id, number, state FROM trials")).all()
+            hb = conn.execute(sa.text("SELECT * FROM trial_heartbeats")).all()
+            pr = conn.execute(sa.text("SELECT trial_id, param_name FROM trial_params")).all()
+        raise AssertionError(f"never started a trial: {rows} {hb} {pr} {''.join(seen)[-3000:]}")
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(30)
     assert victim.returncode == -signal.SIGKILL
-    stale = optuna.load_study(study_name="kill", storage=url).trials[killed]
+    stale = _trials(url, "kill")[killed]
     assert stale.state == TrialState.RUNNING
     with Store(url, read_only=True) as store:  # nothing of the killed trial is stored
         assert killed not in {n for d in store.designs("kill") for n in d.trial_numbers}
