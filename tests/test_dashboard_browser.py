@@ -223,7 +223,16 @@ def test_study_page_refreshes_while_the_study_runs(server: Server, browser) -> N
     config = small_config(server.db.parent)
     config["storage"] = {"url": f"sqlite:///{server.db}"}
     config["cache_dir"] = str(server.cache_dir)
-    run_study(parse_config(config), trials=n + 1)
+    # trials that repeat an evaluated design add no point: run until a new design is stored
+    from dse.storage import Store
+
+    trials = len(server.design_ids)
+    for _ in range(30):
+        trials += 1
+        run_study(parse_config(config), trials=trials)
+        with Store(f"sqlite:///{server.db}", read_only=True) as store:
+            if len(store.designs(server.study)) > n:
+                break
     page.wait_for_function(
         "n => document.querySelectorAll('#pareto-2d .scatterlayer .trace .points path.point')"
         ".length === n",
