@@ -27,8 +27,10 @@ REPORT_AXES_2D: tuple[tuple[str, str], ...] = (
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px; color: #222; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; }
-table.facts { border-collapse: collapse; margin: .5em 0 1em; }
-table.facts td, table.facts th { border: 1px solid #ddd; padding: .2em .6em; text-align: left; }
+div.facts { max-width: 100%; overflow-x: auto; margin: .5em 0 1em; }
+table.facts { border-collapse: collapse; font-size: .9em; }
+table.facts td, table.facts th { border: 1px solid #ddd; padding: .2em .5em; text-align: left;
+  vertical-align: top; max-width: 14em; overflow-wrap: anywhere; }
 details { margin: .6em 0; } summary { cursor: pointer; font-weight: 600; }
 .muted { color: #666; }
 """
@@ -43,7 +45,7 @@ def _table(rows: Sequence[Mapping[str, Any]]) -> str:
         "<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in cols) + "</tr>"
         for r in rows
     )
-    return f'<table class="facts"><tr>{head}</tr>{body}</table>'
+    return f'<div class="facts"><table class="facts"><tr>{head}</tr>{body}</table></div>'
 
 
 class _FigureWriter:

@@ -197,7 +197,7 @@ def test_bad_input_exits_2_and_writes_nothing(study_url, capsys, tmp_path):
         "write inferences per second, e.g. 120"
     )
     code, _, err = run_cli(capsys, "runtime", "simulate", "--study", "nope", "--storage", study_url)
-    assert code == 2 and "--study 'nope' is not in the storage" in err
+    assert code == 2 and "--study nope: not found in" in err
     code, _, err = run_cli(
         capsys, "runtime", "table", "--study", STUDY, "--storage", study_url,
         "--accuracy-threshold", "1.5",

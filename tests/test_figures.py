@@ -229,3 +229,26 @@ def test_design_figures_from_a_real_staged_report() -> None:
     figs = F.design_figures(design)
     assert set(figs) == {"cycles", "resources", "stages", "exit_profile", "folding"}
     assert math.isclose(stages[0]["throughput_fps"], report.stage_throughput_fps[0], rel_tol=1e-12)
+
+
+def test_projection_front_is_the_non_dominated_staircase() -> None:
+    # throughput (max) x accuracy (max): (10, .9) and (30, .5) are non-dominated in 2-D;
+    # (20, .4) is not (dominated by (30, .5)) though it may be on the 3-D front
+    xs, ys = [10.0, 20.0, 30.0], [0.9, 0.4, 0.5]
+    sx, sy, shape = F.staircase(xs, ys, "throughput_fps", "accuracy")
+    assert (sx, sy, shape) == ([10.0, 30.0], [0.9, 0.5], "vh")
+    # energy (min) x accuracy (max): lower energy and higher accuracy win
+    sx, sy, shape = F.staircase(
+        [1.0, 2.0, 3.0], [0.5, 0.9, 0.8], "energy_per_inference_j", "accuracy"
+    )
+    assert (sx, sy, shape) == ([1.0, 2.0], [0.5, 0.9], "hv")
+    assert F.staircase(xs, ys, "throughput_fps", "pruning_rate") is None
+    designs = [
+        _design(i + 1, "pareto", y, x, 1e-6 * (i + 1), "d")
+        for i, (x, y) in enumerate(zip(xs, ys, strict=True))
+    ]
+    fig = F.pareto_figure(designs, "throughput_fps", "accuracy")
+    line = next(t for t in fig.data if t.mode == "lines")
+    assert list(line.x) == [10.0, 30.0] and line.line.shape == "vh"
+    front = next(t for t in fig.data if t.customdata is not None and t.name.startswith("Pareto"))
+    assert list(front.marker.color) == [1e-6, 2e-6, 3e-6]  # coloured by the third objective

@@ -6,7 +6,7 @@ config, are ignored; any unknown key inside ``[train]`` is an error)::
     [train]
     dataset = "digits"        # digits | cifar10 | svhn | npz | imagefolder
     path = "..."              # dataset path (not for digits)
-    image_size = 8            # resize (digits: upsampling); omit for the native size
+    image_size = 16           # resize (digits: upsampling); omit for the native size
     family = "cnv"            # cnv | tfc
     width_mult = 0.25
     weight_bits = 2
@@ -67,8 +67,10 @@ class TrainPoint:
 
     @classmethod
     def quickstart(cls) -> TrainPoint:
-        """Digits on the small CNV at W2A2, every candidate exit, unpruned."""
-        return cls()
+        """The quickstart study's point: digits at 16x16 on the small CNV at W2A2, every
+        candidate exit, unpruned, the quickstart recipe (so that `adapex train` after
+        `adapex run` reuses the study's checkpoints rather than training a model of its own)."""
+        return cls(image_size=16)
 
     @classmethod
     def from_dict(cls, table: dict[str, Any], *, where: str = "train") -> TrainPoint:

@@ -33,11 +33,9 @@ def _fail(exc: BaseException) -> None:
 
 
 def _console() -> Any:
-    import sys
+    from dse.cli.output import console
 
-    from rich.console import Console
-
-    return Console(width=None if sys.stdout.isatty() else 160)
+    return console()
 
 
 DEFAULT_BOARD = "Pynq-Z1"

@@ -9,13 +9,15 @@ from typing import Any
 
 import typer
 
+from dse.cli.common import STUDY_HELP, resolve_study
+
 runtime_app = typer.Typer(
     name="runtime",
     help="Runtime manager: the selection table and the workload simulation against baselines.",
     no_args_is_help=True,
 )
 
-STUDY_OPT = typer.Option(..., "--study", help="Study name.")
+STUDY_OPT = typer.Option(None, "--study", help=STUDY_HELP)
 STORAGE_OPT = typer.Option(
     None, "--storage", help="Storage URL (default sqlite:///studies.db in this directory)."
 )
@@ -41,20 +43,15 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _load_study(storage: str | None, study: str) -> tuple[list, Any]:
-    """Read the study's operating points and static FINN point (read-only; validates)."""
+def _load_study(storage: str | None, study: str | None) -> tuple[str, list, Any]:
+    """The study's name (``--study``, or the database's only study), its operating points
+    and its static FINN point (read-only; validates)."""
     from dse.runtime.derive import study_points
-    from dse.runtime.errors import RuntimeManagerError
     from dse.storage import Store
 
     with Store(storage, read_only=True) as store:
-        names = [s.name for s in store.list_studies()]
-        if study not in names:
-            known = ", ".join(names) if names else "none"
-            raise RuntimeManagerError(
-                f"--study {study!r} is not in the storage (studies: {known}); give one of them"
-            )
-        return study_points(store, study)
+        name = resolve_study(store, study)
+        return (name, *study_points(store, name))
 
 
 def _save(storage: str | None, what: str, study: str, content: dict) -> None:
@@ -87,7 +84,7 @@ def _check_objective(value: str) -> None:
 
 
 def table_cmd(
-    study: str = STUDY_OPT,
+    study: str | None = STUDY_OPT,
     storage: str | None = STORAGE_OPT,
     accuracy_threshold: float | None = typer.Option(
         None, "--accuracy-threshold", help="Show only the row for this accuracy threshold."
@@ -106,7 +103,7 @@ def table_cmd(
     _check_objective(objective)
     if out is not None and out.suffix.lower() not in (".json", ".csv"):
         raise RuntimeManagerError(f"--out {out}: unknown extension; use .json or .csv")
-    points, static = _load_study(storage, study)
+    study, points, static = _load_study(storage, study)
     table = SelectionTable([*points, static], objective=objective)
     content = table.to_dict()
     _save(storage, "table", study, content)
@@ -119,8 +116,9 @@ def table_cmd(
         shown = dict(content, entries=entries)
         typer.echo(json.dumps(_jsonable(shown), indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from dse.cli.output import console
 
     t = Table(title=f"runtime selection table of {study} ({len(points) + 1} operating points)")
     for col in ("acc >=", "rate (fps)", "design", "exit thresholds", "accuracy", "fps", "mJ/inf"):
@@ -144,11 +142,11 @@ def table_cmd(
             f"{e['throughput_fps']:.4g}",
             f"{e['energy_per_inference_j'] * 1e3:.4g}",
         )
-    Console().print(t)
+    console().print(t)
 
 
 def simulate_cmd(
-    study: str = STUDY_OPT,
+    study: str | None = STUDY_OPT,
     storage: str | None = STORAGE_OPT,
     trace: str | None = typer.Option(
         None,
@@ -190,9 +188,9 @@ def simulate_cmd(
     policy = HysteresisPolicy(hold_intervals=hold, min_dwell_s=min_dwell_s)
     if trace is not None and trace.lower().endswith(".csv"):
         tr = get_trace(trace, dt_s=dt_s)  # validate a user file before touching the study
-        points, static = _load_study(storage, study)
+        study, points, static = _load_study(storage, study)
     else:
-        points, static = _load_study(storage, study)
+        study, points, static = _load_study(storage, study)
         tr = get_trace(
             trace,
             duration_s=duration_s,
@@ -222,8 +220,9 @@ def simulate_cmd(
     if json_out:
         typer.echo(json.dumps(result))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from dse.cli.output import console
 
     info = result["trace"]
     title = (
@@ -262,7 +261,7 @@ def simulate_cmd(
             m = result["policies"][name]
             cells.append(get(m) if m.get("available", True) else "n/a")
         t.add_row(label, *cells)
-    Console(width=max(Console().width, 120)).print(t)
+    console().print(t)
     for name in names:
         m = result["policies"][name]
         if not m.get("available", True):

@@ -9,6 +9,8 @@ from typing import Any
 
 import typer
 
+from dse.cli.common import STUDY_HELP, resolve_study
+
 study_app = typer.Typer(help="Inspect studies: list, status, Pareto front.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance (schema upgrade).", no_args_is_help=True)
 
@@ -81,8 +83,9 @@ def _short(value: float) -> str:
 def print_pareto_table(designs: list[Any], title: str) -> None:
     """A compact rich table of Pareto designs (to stdout; fits 80 columns)."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
+
+    from dse.cli.output import console
 
     table = Table(
         title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True
@@ -133,26 +136,7 @@ def print_pareto_table(designs: list[Any], title: str) -> None:
             "-" if "LUT" not in util else f"{100 * util['LUT']:.0f}%",
             "-" if "BRAM_18K" not in util else f"{100 * util['BRAM_18K']:.0f}%",
         )
-    Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120).print(table)
-
-
-def _resolve_study(store: Any, study: str | None) -> str:
-    from dse.errors import DseError
-    from dse.storage.engine import redact
-
-    names = [s.name for s in store.list_studies()]
-    if study is None:
-        if len(names) == 1:
-            return names[0]
-        if not names:
-            raise DseError(f"--study: {redact(store.url)} holds no study; run `adapex run` first")
-        raise DseError(
-            f"--study: {redact(store.url)} holds several studies ({', '.join(names)}); name one"
-        )
-    if study not in names:
-        known = f" (studies: {', '.join(names)})" if names else ""
-        raise DseError(f"--study {study}: not found in {redact(store.url)}{known}; check the name")
-    return study
+    console().print(table)
 
 
 def _next_commands(study: str, storage: str) -> list[str]:
@@ -316,9 +300,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output only."),
     ) -> None:
         """List the studies of a database."""
-        from rich.console import Console
         from rich.table import Table
 
+        from dse.cli.output import console
         from dse.storage import Store
 
         with Store(storage, read_only=True) as store:
@@ -349,11 +333,11 @@ def register(app: typer.Typer) -> None:
                 str(s.n_pareto),
                 _fmt(s.hypervolume),
             )
-        Console(file=sys.stdout, width=None if sys.stdout.isatty() else 140).print(table)
+        console().print(table)
 
     @study_app.command("status")
     def status_cmd(
-        study: str = typer.Option(None, "--study", help="Study name (default: the only one)."),
+        study: str = typer.Option(None, "--study", help=STUDY_HELP),
         storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output only."),
     ) -> None:
@@ -361,10 +345,11 @@ def register(app: typer.Typer) -> None:
         from dse.storage import Store
 
         with Store(storage, read_only=True) as store:
-            name = _resolve_study(store, study)
+            name = resolve_study(store, study)
             summary = next(s for s in store.list_studies() if s.name == name)
             info = store.study_info(name)
             designs = store.pareto(name)
+            n_repeats = sum(len(d.repeats) for d in store.designs(name))
             history = store.hypervolume_history(name)
             states = store.optuna_trial_counts().get(name, {}).get("states", {})
         best: dict[str, Any] = {}
@@ -379,6 +364,7 @@ def register(app: typer.Typer) -> None:
             "target_trials": config.get("study", {}).get("trials"),
             "sampler": config.get("study", {}).get("sampler"),
             "best": best,
+            "n_repeats": n_repeats,
             "hypervolume_history": [
                 {"trial_number": h["trial_number"], "hypervolume": h["hypervolume"]}
                 for h in history
@@ -392,8 +378,14 @@ def register(app: typer.Typer) -> None:
             "  trials: "
             + (", ".join(f"{k.lower()} {v}" for k, v in sorted(states.items())) or "none")
         )
+        repeats = (
+            f" (+{n_repeats} completed trials that drew an evaluated design again and were "
+            "answered from it)"
+            if n_repeats
+            else ""
+        )
         typer.echo(
-            f"  designs: {summary.n_designs}, Pareto: {summary.n_pareto}, "
+            f"  designs: {summary.n_designs}{repeats}, Pareto: {summary.n_pareto}, "
             f"hypervolume: {_fmt(summary.hypervolume)}"
         )
         for key, value in best.items():
@@ -401,7 +393,7 @@ def register(app: typer.Typer) -> None:
 
     @study_app.command("pareto")
     def pareto_cmd(
-        study: str = typer.Option(None, "--study", help="Study name (default: the only one)."),
+        study: str = typer.Option(None, "--study", help=STUDY_HELP),
         storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output only."),
     ) -> None:
@@ -409,7 +401,7 @@ def register(app: typer.Typer) -> None:
         from dse.storage import Store
 
         with Store(storage, read_only=True) as store:
-            name = _resolve_study(store, study)
+            name = resolve_study(store, study)
             designs = store.pareto(name)
         if as_json:
             _echo_json(pareto_rows(designs))

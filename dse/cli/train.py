@@ -11,10 +11,11 @@ import typer
 
 
 def _print_table(result: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from dse.cli.output import console as make_console
+
+    console = make_console()
     details = result.get("details", {})
     arch = details.get("arch", {})
     metrics = details.get("metrics", {})
@@ -92,12 +93,13 @@ def register(app: typer.Typer) -> None:
         dev = resolve_device(device)
         if threads < 1:
             raise DseError(f"--threads={threads}: must be >= 1")
-        if not json_out:
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-            logger = logging.getLogger("dse.accuracy")
-            logger.addHandler(handler)
-            logger.setLevel(logging.INFO)
+        # progress (epochs, cached steps) goes to stderr, also with --json: stdout holds
+        # only the result
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger = logging.getLogger("dse.accuracy")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
         prepared = prepare_point(point, seed=seed)
         if dev == "cpu":
             import torch

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from dse.cli.common import STUDY_HELP, resolve_study
 from dse.errors import DseError
 
 _STORAGE_HELP = "Storage URL (sqlite:///studies.db, postgresql://user@host/db)."
@@ -65,19 +66,21 @@ def dashboard(
 
 
 def report(
-    study: str = typer.Option(..., "--study", help="The study to report."),
+    study: str | None = typer.Option(None, "--study", help=STUDY_HELP),
     out: Path = typer.Option(Path("report.html"), "--out", help="The HTML file to write."),
     storage: str = typer.Option("sqlite:///studies.db", "--storage", help=_STORAGE_HELP),
 ) -> None:
     """Write a self-contained HTML report of a study (opens offline)."""
+    from dse.cli.common import resolve_study_at
     from dse.report import write_report
 
+    study = resolve_study_at(storage, study)
     path = write_report(storage, study, out)
     typer.echo(f"report of study {study} written to {path} (self-contained; opens offline)")
 
 
 def export(
-    study: str = typer.Option(..., "--study", help="The study to export."),
+    study: str | None = typer.Option(None, "--study", help=STUDY_HELP),
     out: Path = typer.Option(..., "--out", help="The library folder to create."),
     storage: str = typer.Option("sqlite:///studies.db", "--storage", help=_STORAGE_HELP),
     tar: bool = typer.Option(False, "--tar", help="Also write DIR.tar.gz."),
@@ -108,6 +111,7 @@ def export(
         bar[0].refresh()
 
     with Store(storage, read_only=True) as store:
+        study = resolve_study(store, study)
         try:
             path = export_library(
                 store,

@@ -238,6 +238,32 @@ def _points(dicts: Sequence[Mapping[str, Any]], axes: Sequence[str], kind: str) 
     return pts
 
 
+def staircase(
+    xs: Sequence[float], ys: Sequence[float], x: str, y: str
+) -> tuple[list[float], list[float], str] | None:
+    """The non-dominated staircase of the points (xs, ys) in the (x, y) projection.
+
+    A front of three objectives, projected on two, is not a line through its members: only
+    the members non-dominated in the projection form its front there. Returns the
+    staircase's points sorted along x and plotly's line shape (``"vh"`` when x is
+    maximised, else ``"hv"``), or None when either metric has no known direction.
+    """
+    from dse.pareto import DEFAULT_OBJECTIVES
+
+    if x not in DEFAULT_OBJECTIVES or y not in DEFAULT_OBJECTIVES or not xs:
+        return None
+    sx = 1.0 if DEFAULT_OBJECTIVES[x].direction == "maximize" else -1.0
+    sy = 1.0 if DEFAULT_OBJECTIVES[y].direction == "maximize" else -1.0
+    pts = sorted(set(zip(xs, ys, strict=True)))
+    keep = [
+        (a, b)
+        for a, b in pts
+        if not any((sx * c >= sx * a and sy * d >= sy * b) and (c, d) != (a, b) for c, d in pts)
+    ]
+    keep.sort()
+    return [a for a, _ in keep], [b for _, b in keep], "vh" if sx > 0 else "hv"
+
+
 def pareto_figure(
     designs: Iterable[Any],
     x: str = DEFAULT_AXES_2D[0],
@@ -248,7 +274,9 @@ def pareto_figure(
     """2D scatter of a study's designs: Pareto front, dominated and infeasible told apart.
 
     Each point carries its design id as ``customdata`` (the dashboard opens the design
-    page on click); the front is also drawn as a line, sorted along ``x``.
+    page on click). The Pareto designs are coloured by the third default objective, and
+    the projection's own non-dominated staircase is drawn (a 3-objective front projected on
+    two axes is no single line).
 
     Args:
         designs: The study's designs.
@@ -259,31 +287,44 @@ def pareto_figure(
     dicts = [design_dict(d) for d in designs]
     if not dicts:
         return _empty(title, "no designs yet")
+    third = next((k for k in DEFAULT_AXES_3D if k not in (x, y)), None)
     fig = go.Figure()
     for kind, name, marker in _KINDS:
         pts = _points(dicts, (x, y), kind)
         if not pts["ids"]:
             continue
         xs, ys = pts["coords"]
+        style = dict(marker)
         if kind == "pareto":
-            order = np.argsort(xs, kind="stable")
-            fig.add_trace(
-                go.Scatter(
-                    x=[xs[i] for i in order],
-                    y=[ys[i] for i in order],
-                    mode="lines",
-                    line={"color": marker["color"], "width": 1, "dash": "dot"},
-                    hoverinfo="skip",
-                    showlegend=False,
+            stair = staircase(xs, ys, x, y)
+            if stair is not None:
+                sx, sy, shape = stair
+                fig.add_trace(
+                    go.Scatter(
+                        x=sx,
+                        y=sy,
+                        mode="lines",
+                        line={"color": marker["color"], "width": 1, "dash": "dot", "shape": shape},
+                        name="front of this projection",
+                        hoverinfo="skip",
+                    )
                 )
-            )
+            with3 = _points(dicts, (x, y, third), kind) if third is not None else None
+            if with3 is not None and with3["ids"] == pts["ids"]:  # every point has the third
+                style.update(
+                    color=with3["coords"][2],
+                    colorscale="Viridis",
+                    showscale=True,
+                    colorbar={"title": {"text": esc(axis_label(third)), "side": "right"}},
+                    line={"color": "#d62728", "width": 1},
+                )
         fig.add_trace(
             go.Scatter(
                 x=xs,
                 y=ys,
                 mode="markers",
                 name=f"{name} ({len(xs)})",
-                marker=marker,
+                marker=style,
                 customdata=pts["ids"],
                 hovertext=pts["text"],
                 hovertemplate="%{hovertext}<extra></extra>",
@@ -342,7 +383,12 @@ def pareto_figure_3d(
         for a, k in zip("xyz", axes, strict=True)
     }
     fig.update_layout(
-        title=esc(title), scene=scene, height=560, margin={"l": 0, "r": 0, "t": 50, "b": 0}
+        title=esc(title),
+        scene={**scene, "domain": {"x": [0.05, 0.95], "y": [0.05, 1.0]}},
+        scene_camera={"eye": {"x": 1.45, "y": 1.45, "z": 0.95}},
+        height=600,
+        margin={"l": 40, "r": 40, "t": 60, "b": 40},
+        font={"size": 11},
     )
     return fig
 

@@ -38,6 +38,8 @@ def _quiet_optuna() -> None:
     import optuna
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # our ask/tell loop runs the heartbeat thread and the stale-trial checks itself
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 

@@ -1,0 +1,28 @@
+"""The one console every command prints human-readable output through.
+
+On a terminal it uses the terminal's width; piped or redirected, it never wraps text (a
+path or an identifier stays on one line) and lays tables out for a wide page.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+__all__ = ["console"]
+
+PIPED_WIDTH = 200
+
+
+def console(file: TextIO | None = None) -> Any:
+    """A rich Console on ``file`` (stdout by default)."""
+    from rich.console import Console
+
+    out = file if file is not None else sys.stdout
+    tty = bool(getattr(out, "isatty", lambda: False)())
+    return Console(
+        file=out,
+        width=None if tty else PIPED_WIDTH,
+        soft_wrap=not tty,
+        highlight=tty,
+    )
