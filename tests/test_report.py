@@ -64,7 +64,7 @@ def test_bad_arguments_exit_2_without_writing(
     from dse.cli.main import main
 
     cases = [
-        (["--study", "nope", "--out", str(tmp_path / "r.html")], "no such study"),
+        (["--study", "nope", "--out", str(tmp_path / "r.html")], "--study nope: not found"),
         (["--study", small_study.name, "--out", str(tmp_path / "r.pdf")], ".html"),
         (["--study", small_study.name, "--out", str(tmp_path / "no" / "r.html")], "does not exist"),
     ]

@@ -337,6 +337,7 @@ class Store:
         replaces: Iterable[int] = (),
         repeat_of: int | None = None,
         trial_number: int | None = None,
+        dedupe: bool = False,
     ) -> DesignRecord:
         """Store a trial's design and mark the Optuna trial COMPLETE in one transaction.
 
@@ -353,6 +354,9 @@ class Store:
             repeat_of: instead of a new design, the id of the stored design with the same
                 parameters: the trial is recorded among its repeats.
             trial_number: the trial's number (with ``repeat_of``).
+            dedupe: when a design with the record's parameters is already stored (a race
+                between workers), record the trial among its repeats instead of storing a
+                second design.
 
         Raises:
             TrialNotRunning: the trial is no longer RUNNING (nothing was written).
@@ -375,6 +379,9 @@ class Store:
                     f"Optuna trial {trial_id} is {getattr(state, 'name', state)}, not RUNNING; "
                     "its result is discarded"
                 )
+            if repeat_of is None and record is not None and dedupe:
+                repeat_of = self._same_params(conn, record.study, record.params)
+                trial_number = record.trial_number
             if repeat_of is None:
                 if record is None:
                     raise DseError("complete_trial: give a record or repeat_of")
@@ -422,6 +429,20 @@ class Store:
                 .values(state=TrialState.COMPLETE, datetime_complete=datetime.datetime.now())
             )
             return stored
+
+    @staticmethod
+    def _same_params(conn: sa.Connection, study: str, params: Mapping[str, Any]) -> int | None:
+        """Id of the design of ``study`` with exactly these parameters, if any."""
+        want = json.dumps(jsonable(dict(params)), sort_keys=True)
+        rows = conn.execute(
+            sa.select(T.designs.c.id, T.designs.c.params)
+            .where(T.designs.c.study == study)
+            .order_by(T.designs.c.trial_number)
+        )
+        for row in rows:
+            if json.dumps(row.params, sort_keys=True) == want:
+                return int(row.id)
+        return None
 
     def find_design(self, study: str, params: Mapping[str, Any]) -> DesignRecord | None:
         """The stored design of ``study`` whose parameters equal ``params`` (None if none)."""

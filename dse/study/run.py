@@ -85,6 +85,16 @@ def optuna_storage(url: str, config: StudyConfig) -> Any:
 
 
 @dataclass
+class _Started:
+    """A trial started under the study lock, with its sampled design point."""
+
+    trial: Any
+    point: Any
+    earlier: Any | None = None  # the stored design with the same parameters
+    twin: int | None = None  # a running trial with the same parameters
+
+
+@dataclass
 class RunSummary:
     """What one ``run_study`` / ``join_study`` call did."""
 
@@ -131,12 +141,14 @@ class StudyRunner:
             if f"constraints:{key}" not in have:
                 trial.set_constraint(key, float(value))
 
-    def run_trial(self, study: Any, trial: Any) -> Any:
-        """Evaluate an asked trial, then store its design and complete it atomically.
+    def run_trial(self, study: Any, started: _Started) -> Any:
+        """Evaluate a started trial, then store its design and complete it atomically.
 
         A trial whose parameters equal a stored design's is answered from that design: its
-        objective values are the design's, and it is recorded among the design's repeats
-        (nothing is evaluated or stored twice).
+        objective values are the design's, and it is recorded among the design's repeats.
+        One whose parameters equal a trial running elsewhere waits for that trial and is
+        answered from its design (it evaluates them itself only if that trial fails). So
+        nothing is evaluated or stored twice.
 
         Returns:
             The stored design (the earlier one for a repeat).
@@ -146,33 +158,14 @@ class StudyRunner:
         """
         from optuna.storages import RetryHeartbeatStaleTrialCallback
 
+        trial, point = started.trial, started.point
         t0 = time.perf_counter()
+        earlier = started.earlier
+        if earlier is None and started.twin is not None:
+            earlier = self._wait_for_twin(study, started)
+        if earlier is not None:
+            return self._answer_repeat(study, trial, earlier)
         space = self.evaluator.space
-        point = space.sample(trial)
-        if point.folding != "sampled":
-            earlier = self.store.find_design(self.name, point.to_params())
-            if earlier is not None:
-                self._set_constraints(
-                    trial,
-                    earlier.metrics.get("constraints")
-                    or {"fits_device": 0.0 if earlier.feasible else 1e-6},
-                )
-                trial.set_user_attr("repeat_of_trial", earlier.trial_number)
-                trial.set_user_attr("feasible", earlier.feasible)
-                values = [float(earlier.objectives[s.name]) for s in self.specs]
-                self._after_trial(study, trial, values)
-                log.info(
-                    "trial %d repeats the parameters of trial %d: answered from design %d",
-                    trial.number,
-                    earlier.trial_number,
-                    earlier.id,
-                )
-                return self.store.complete_trial(
-                    trial_id=trial._trial_id,
-                    values=values,
-                    repeat_of=earlier.id,
-                    trial_number=trial.number,
-                )
         ev = self.evaluator.evaluate(point, space.trial_chooser(trial))
         self._set_constraints(trial, ev.constraints)
         frozen = trial.storage.get_trial(trial._trial_id)
@@ -201,8 +194,55 @@ class StudyRunner:
         values = ev.objective_values(self.specs)
         self._after_trial(study, trial, values)
         return self.store.complete_trial(
-            record, trial_id=trial._trial_id, values=values, replaces=retried
+            record,
+            trial_id=trial._trial_id,
+            values=values,
+            replaces=retried,
+            dedupe=point.folding != "sampled",
         )
+
+    def _answer_repeat(self, study: Any, trial: Any, earlier: Any) -> Any:
+        """Complete ``trial`` with the values of the stored design ``earlier``."""
+        self._set_constraints(
+            trial,
+            earlier.metrics.get("constraints")
+            or {"fits_device": 0.0 if earlier.feasible else 1e-6},
+        )
+        trial.set_user_attr("repeat_of_trial", earlier.trial_number)
+        trial.set_user_attr("feasible", earlier.feasible)
+        values = [float(earlier.objectives[s.name]) for s in self.specs]
+        self._after_trial(study, trial, values)
+        log.info(
+            "trial %d repeats the parameters of trial %d: answered from design %d",
+            trial.number,
+            earlier.trial_number,
+            earlier.id,
+        )
+        return self.store.complete_trial(
+            trial_id=trial._trial_id,
+            values=values,
+            repeat_of=earlier.id,
+            trial_number=trial.number,
+        )
+
+    def _wait_for_twin(self, study: Any, started: _Started) -> Any | None:
+        """Wait while the trial with the same parameters runs elsewhere; its design, or
+        None when it failed (this trial then evaluates the parameters itself)."""
+        from optuna.trial import TrialState
+
+        log.info(
+            "trial %d has the parameters of trial %d, running elsewhere: waiting for it",
+            started.trial.number,
+            started.twin,
+        )
+        params = started.point.to_params()
+        while True:
+            twin = next(t for t in study.get_trials(deepcopy=False) if t.number == started.twin)
+            if twin.state == TrialState.COMPLETE:
+                return self.store.find_design(self.name, params)
+            if twin.state != TrialState.RUNNING:
+                return None
+            time.sleep(0.5)
 
     @staticmethod
     def _after_trial(study: Any, trial: Any, values: list[float]) -> None:
@@ -227,10 +267,18 @@ class StudyRunner:
         complete = sum(1 for t in trials if t.state == TrialState.COMPLETE)
         return complete, len(trials) - complete
 
-    def _ask(self, study: Any, target: int) -> tuple[Any | None, int]:
-        """Start a trial if completed + running trials are below ``target`` (under the
-        study lock). Returns (the trial or None, completed trials)."""
+    def _ask(self, study: Any, target: int) -> tuple[_Started | None, int]:
+        """Start a trial if completed + running trials are below ``target``.
+
+        Under the study lock: count, ask, and sample the design point, so that every
+        running trial's parameters are known to the others; a point already stored
+        (``earlier``) or being evaluated by a running trial (``twin``) is noted.
+
+        Returns:
+            (the started trial or None, completed trials).
+        """
         from optuna.storages import fail_stale_trials
+        from optuna.trial import TrialState
 
         from dse.study.claims import study_lock
 
@@ -241,7 +289,19 @@ class StudyRunner:
                 return None, complete
             trial = study.ask()
             study._storage.record_heartbeat(trial._trial_id)
-            return trial, complete
+            point = self.evaluator.space.sample(trial)
+            started = _Started(trial, point)
+            if point.folding != "sampled":
+                started.earlier = self.store.find_design(self.name, point.to_params())
+                if started.earlier is None:
+                    params = study._storage.get_trial(trial._trial_id).params
+                    twins = [
+                        t.number
+                        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                        if t.number != trial.number and t.params == params
+                    ]
+                    started.twin = min(twins) if twins else None
+            return started, complete
 
     def optimize(
         self,
@@ -274,15 +334,16 @@ class StudyRunner:
                     return self.stop.signal_name
                 if deadline is not None and time.monotonic() >= deadline:
                     return "timeout" if self.n_complete(study) < target else None
-                trial, complete = self._ask(study, target)
-                if trial is None:
+                started, complete = self._ask(study, target)
+                if started is None:
                     if complete >= target:
                         return None
                     time.sleep(poll)  # the last trials run on other workers
                     continue
+                trial = started.trial
                 try:
                     with get_heartbeat_thread(trial._trial_id, study._storage):
-                        self.run_trial(study, trial)
+                        self.run_trial(study, started)
                 except TrialNotRunning as exc:
                     log.warning("trial %d: %s", trial.number, exc)
                     continue
