@@ -75,6 +75,7 @@ def render_report(
     summary: Any = None,
     runtime_table: Mapping[str, Any] | None = None,
     simulation: Mapping[str, Any] | None = None,
+    sweep: Mapping[str, Any] | None = None,
     generated_at: str | None = None,
 ) -> str:
     """The report of one study as a self-contained HTML document.
@@ -85,6 +86,7 @@ def render_report(
         summary: The study's ``StudySummary`` (optional).
         runtime_table: The stored runtime selection table (optional).
         simulation: The stored runtime simulation result (optional).
+        sweep: The stored load sweep (optional).
         generated_at: Timestamp shown in the header (default: now, UTC).
 
     Returns:
@@ -92,6 +94,9 @@ def render_report(
     """
     dicts = [F.design_dict(d) for d in designs]
     pareto = [d for d in dicts if F.design_kind(d) == "pareto"]
+    # every design the runtime selection table uses is shown, on the front or not
+    used = set(F.runtime_design_ids(runtime_table))
+    shown = pareto + [d for d in dicts if int(d["id"]) in used and F.design_kind(d) != "pareto"]
     fig_html = _FigureWriter()
     stamp = generated_at or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     name = html.escape(study)
@@ -122,14 +127,26 @@ def render_report(
         parts.append(fig_html(F.pareto_figure_3d(dicts, F.DEFAULT_AXES_3D, title=f"{study} (3D)")))
     if fig_html.count == 0:
         parts.append(fig_html(F.pareto_figure(dicts)))
-    parts.append("<h2>Pareto designs</h2>")
-    parts.append(_table([dict(F.design_summary(d)) for d in pareto]))
+    parts.append("<h2>Pareto designs and the designs the runtime table uses</h2>")
+    parts.append(
+        _table(
+            [
+                {
+                    **dict(F.design_summary(d)),
+                    "in runtime table": "yes" if int(d["id"]) in used else "no",
+                }
+                for d in shown
+            ]
+        )
+    )
     parts.append("<h2>Runtime selection table</h2>")
     parts.append(fig_html(F.runtime_heatmap(runtime_table)))
     parts.append("<h2>Runtime simulation</h2>")
     parts.append(fig_html(F.simulation_figure(simulation)))
+    parts.append("<h2>Load sweep against the baselines</h2>")
+    parts.append(fig_html(F.sweep_figure(sweep)))
     parts.append("<h2>Design details</h2>")
-    for d in pareto:
+    for d in shown:
         parts.append(
             f"<details><summary>design {html.escape(str(d.get('id')))} "
             f"(trial {html.escape(str(d.get('trial_number')))})</summary>"
@@ -140,6 +157,13 @@ def render_report(
         parts.append("</details>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def stored_sweep(store: Any, study: str) -> dict[str, Any] | None:
+    """The most recent load sweep stored for the study's current designs, or None."""
+    cache = store.runtime_cache(study) or {}
+    sweeps = cache.get("sweeps") or {}
+    return list(sweeps.values())[-1] if sweeps else None
 
 
 def write_report(storage: str | None, study: str, out: str | os.PathLike[str]) -> Path:
@@ -176,6 +200,7 @@ def write_report(storage: str | None, study: str, out: str | os.PathLike[str]) -
             summary=summaries[study],
             runtime_table=store.runtime_table(study),
             simulation=store.simulation(study),
+            sweep=stored_sweep(store, study),
         )
     atomic_write_text(path, text)
     mask = os.umask(0)

@@ -16,6 +16,8 @@ from dse.runtime import (
     pruning_rate,
     static_finn_point,
 )
+from dse.runtime.derive import static_best_point
+from dse.runtime.points import STATIC_BEST_ID
 from dse.storage import Store
 
 STUDY = "rt"
@@ -71,14 +73,18 @@ def test_points_and_static_baseline_from_the_study(study_url):
         records = store.designs(STUDY)
     points = operating_points(records)
     static = static_finn_point(records)
+    best = static_best_point(records)
     feasible = {r.id for r in records if r.feasible}
     assert points and {p.design_id for p in points} <= feasible
-    assert static.is_static_finn and static.exits == ()
-    # the static accelerator is the unpruned network folded for the whole device: at least as
-    # fast as every stored unpruned design with its exits disabled
+    assert static.is_static_finn and static.exits == () and "FINN SetFolding" in static.label
+    assert best.design_id == STATIC_BEST_ID and not best.is_static_finn
+    # static best is the unpruned network with adapex's optimal folding of the whole device:
+    # at least as fast as FINN's SetFolding and every stored unpruned design, exits disabled
     unpruned_plain = [p for p in points if p.pruning_rate == 0 and not p.exits_enabled]
     assert unpruned_plain
-    assert static.throughput_fps >= max(p.throughput_fps for p in unpruned_plain) * (1 - 1e-9)
+    assert best.throughput_fps >= max(p.throughput_fps for p in unpruned_plain) * (1 - 1e-9)
+    assert best.throughput_fps >= static.throughput_fps * (1 - 1e-9)
+    assert best.accuracy == static.accuracy
     # every stored design keeps an exits-disabled setting (pruning-only baseline)
     for r in records:
         if r.feasible and r.exits:
@@ -129,14 +135,20 @@ def test_table_is_stored_and_exported(study_url, capsys, tmp_path):
     assert code == 0 and "runtime selection table" in out
 
 
-def test_simulate_json_compares_four_policies(study_url, capsys):
+def test_simulate_json_compares_every_baseline(study_url, capsys):
     code, out, err = run_cli(
         capsys, "runtime", "simulate", "--study", STUDY, "--storage", study_url,
         "--duration-s", "7200", "--json",
     )  # fmt: skip
     assert code == 0, err
     res = json.loads(out)
-    assert set(res["policies"]) == {"static_finn", "pruning_only", "exit_only", "adapex"}
+    assert set(res["policies"]) == {
+        "static_finn",
+        "static_best",
+        "pruning_only",
+        "exit_only",
+        "adapex",
+    }
     assert set(res["ratios_vs_static"]) == {"processed", "edp"}
     threshold = res["accuracy_threshold"]
     arrivals = res["trace"]["arrivals"]
@@ -165,7 +177,8 @@ def test_simulate_json_compares_four_policies(study_url, capsys):
         capsys, "runtime", "simulate", "--study", STUDY, "--storage", study_url,
         "--duration-s", "600", "--trace", "bursty",
     )  # fmt: skip
-    assert code == 0 and "adapex vs static FINN" in out
+    assert code == 0 and "adapex vs static FINN" in out and "adapex vs exit-only" in out
+    assert "energy per inference (uJ)" in out and "service EDP (uJ*ms)" in out
 
 
 def test_simulate_user_csv_trace(study_url, capsys, tmp_path):
@@ -215,3 +228,81 @@ def test_bad_input_exits_2_and_writes_nothing(study_url, capsys, tmp_path):
     assert code == 2 and not missing.exists()
     with Store(study_url, read_only=True) as store:
         assert store.simulation(STUDY) == before
+
+
+def test_library_holds_whole_subspaces_and_is_cached(study_url, monkeypatch):
+    import optuna
+    from optuna.trial import TrialState
+
+    from dse.runtime import library as L
+
+    lib = L.load_library(study_url, STUDY)
+    # pruning-only: 2 rates x 2 budgets x 1 clock; exit-only: 3 exit subsets x 2 budgets
+    assert lib.subspaces == {"pruning_only": 4, "exit_only": 6}
+    with Store(study_url, read_only=True) as store:
+        designs = store.designs(STUDY)
+    plain = {(d.params["pruning"], d.params["budget"]) for d in designs if not d.exits}
+    assert plain == {(r, b) for r in (0.0, 0.5) for b in (0.25, 1.0)}
+    subsets = {tuple(d.exits) for d in designs if d.params["pruning"] == 0.0 and d.exits}
+    assert subsets == {(0,), (1,), (0, 1)}
+    # the sub-spaces were evaluated as trials: designs and COMPLETE trials still agree
+    trials = optuna.load_study(study_name=STUDY, storage=study_url).trials
+    complete = {t.number for t in trials if t.state == TrialState.COMPLETE}
+    assert {n for d in designs for n in d.trial_numbers} == complete
+    sets = lib.point_sets()
+    for name in L.BASELINES:  # adapex's library holds every baseline's
+        assert set(sets[name]) <= set(sets["adapex"]), name
+    assert all(not p.exits for p in sets["pruning_only"])
+    assert all(p.pruning_rate == 0 for p in sets["exit_only"])
+    # unchanged study: the points come from the database, nothing is recomputed
+
+    def boom(*_a, **_k):
+        raise AssertionError("recomputed")
+
+    monkeypatch.setattr(L, "operating_points", boom)
+    monkeypatch.setattr(L, "static_finn_point", boom)
+    again = L.load_library(study_url, STUDY)
+    assert again.points == lib.points and again.static_finn == lib.static_finn
+
+
+def test_sweep_json_ratios_and_breakdown(study_url, capsys):
+    code, out, err = run_cli(
+        capsys, "runtime", "sweep", "--study", STUDY, "--storage", study_url, "--json"
+    )
+    assert code == 0, err
+    res = json.loads(out)
+    assert set(res) >= {"accuracy_threshold", "baselines", "rows", "breakdown"}
+    assert set(res["baselines"]) == {"static_finn", "static_best", "pruning_only", "exit_only"}
+    static = res["baselines"]["static_finn"]
+    assert res["accuracy_threshold"] == pytest.approx(static["accuracy"] - 0.01)
+    keys = {
+        "trace",
+        "load",
+        "baseline",
+        "processed_ratio",
+        "service_edp_ratio",
+        "energy_per_inference_ratio",
+        "mean_accuracy",
+    }
+    assert all(set(r) == keys for r in res["rows"])
+    traces = {r["trace"] for r in res["rows"]}
+    assert traces == {"smart-iot", "camera", "traffic", "bursty", "constant"}
+    assert {r["load"] for r in res["rows"]} == {0.5, 1.0, 1.5, 2.0, 3.0, 4.0}
+    assert len(res["rows"]) == 5 * 6 * 4
+    for r in res["rows"]:
+        assert r["mean_accuracy"] >= res["accuracy_threshold"] - 1e-9
+        if r["trace"] == "constant":  # no reconfiguration: adapex's library holds every one
+            assert r["processed_ratio"] >= 1 - 1e-9, r
+        if r["baseline"] == "static_finn":
+            assert r["energy_per_inference_ratio"] >= 1 - 1e-9, r
+    # the breakdown explains each ratio: shares of time per configuration, per policy
+    for by_load in res["breakdown"].values():
+        for per_policy in by_load.values():
+            assert set(per_policy) == {*res["baselines"], "adapex"}
+            for b in per_policy.values():
+                assert sum(c["share"] for c in b["configurations"]) == pytest.approx(1.0)
+    # stored with the study's runtime cache: the same call answers from it
+    with Store(study_url, read_only=True) as store:
+        assert list((store.runtime_cache(STUDY) or {}).get("sweeps", {}).values()) == [res]
+    code, human, _ = run_cli(capsys, "runtime", "sweep", "--study", STUDY, "--storage", study_url)
+    assert code == 0 and "static FINN" in human and "constant" in human

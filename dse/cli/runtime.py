@@ -43,15 +43,48 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _load_study(storage: str | None, study: str | None) -> tuple[str, list, Any]:
-    """The study's name (``--study``, or the database's only study), its operating points
-    and its static FINN point (read-only; validates)."""
-    from dse.runtime.derive import study_points
+def _load_study(storage: str | None, study: str | None) -> tuple[str, Any]:
+    """The study's name (``--study``, or the database's only study) and its runtime library
+    (operating points and baselines; cached in the database per study state). The first
+    call evaluates the study's pruning-only and exit-only sub-spaces, with a progress bar."""
+    import sys
+
+    from tqdm import tqdm
+
+    from dse.runtime.library import load_library
     from dse.storage import Store
 
     with Store(storage, read_only=True) as store:
         name = resolve_study(store, study)
-        return (name, *study_points(store, name))
+    bar: list[Any] = []
+
+    def missing(n: int) -> None:
+        if n:
+            typer.echo(
+                f"{name}: evaluating {n} designs of the pruning-only and exit-only sub-spaces "
+                "(once per study; they become designs of the study)",
+                err=True,
+            )
+            bar.append(tqdm(total=n, unit="design", file=sys.stderr, leave=False))
+
+    def trial(_frozen: Any, _n: int) -> None:
+        if bar:
+            bar[0].update(1)
+
+    try:
+        lib = load_library(storage, name, on_trial=trial, on_missing=missing)
+    finally:
+        if bar:
+            bar[0].close()
+    return name, lib
+
+
+def _design_name(e: dict[str, Any]) -> str:
+    from dse.runtime.points import STATIC_BEST_ID, STATIC_FINN_ID
+
+    return {STATIC_FINN_ID: "static FINN", STATIC_BEST_ID: "static best"}.get(
+        int(e["design_id"]), f"#{e['design_id']}"
+    )
 
 
 def _save(storage: str | None, what: str, study: str, content: dict) -> None:
@@ -103,8 +136,9 @@ def table_cmd(
     _check_objective(objective)
     if out is not None and out.suffix.lower() not in (".json", ".csv"):
         raise RuntimeManagerError(f"--out {out}: unknown extension; use .json or .csv")
-    study, points, static = _load_study(storage, study)
-    table = SelectionTable([*points, static], objective=objective)
+    study, lib = _load_study(storage, study)
+    library = lib.point_sets()["adapex"]
+    table = SelectionTable(library, objective=objective)
     content = table.to_dict()
     _save(storage, "table", study, content)
     if out is not None:
@@ -120,8 +154,8 @@ def table_cmd(
 
     from dse.cli.output import console
 
-    t = Table(title=f"runtime selection table of {study} ({len(points) + 1} operating points)")
-    for col in ("acc >=", "rate (fps)", "design", "exit thresholds", "accuracy", "fps", "mJ/inf"):
+    t = Table(title=f"runtime selection table of {study} ({len(library)} operating points)")
+    for col in ("acc >=", "rate (fps)", "design", "exit thresholds", "accuracy", "fps", "uJ/inf"):
         t.add_column(col, justify="right")
     for e in entries:
         hi = e["rate_max_fps"]
@@ -130,7 +164,7 @@ def table_cmd(
             if hi is not None
             else f"> {e['rate_min_fps']:.4g}"
         )
-        design = "static FINN" if e["is_static_finn"] else f"#{e['design_id']}"
+        design = _design_name(e)
         thr = " ".join(f"{x:g}" if x <= 1 else "off" for x in e["thresholds"]) or "-"
         acc = f"{e['accuracy']:.4f}" + ("" if e["compliant"] else " (best)")
         t.add_row(
@@ -140,7 +174,7 @@ def table_cmd(
             thr,
             acc,
             f"{e['throughput_fps']:.4g}",
-            f"{e['energy_per_inference_j'] * 1e3:.4g}",
+            f"{e['energy_per_inference_j'] * 1e6:.4g}",
         )
     console().print(t)
 
@@ -157,7 +191,7 @@ def simulate_cmd(
     accuracy_threshold: float | None = typer.Option(
         None,
         "--accuracy-threshold",
-        help="The user's accuracy threshold (default: static FINN's accuracy minus 0.02).",
+        help="The user's accuracy threshold (default: static FINN's accuracy minus 0.01).",
     ),
     peak_load: float = typer.Option(
         1.5,
@@ -173,10 +207,18 @@ def simulate_cmd(
     objective: str = OBJECTIVE_OPT,
     json_out: bool = JSON_OPT,
 ) -> None:
-    """Simulate the runtime manager and the baselines on a workload trace; store the result."""
-    from dse.runtime.compare import compare_policies, policy_point_sets
+    """Simulate the runtime manager and every baseline on a workload trace; store the result.
+
+    Baselines: static FINN (FINN's SetFolding of the unpruned, exit-free network at the
+    highest target fps that fits), static best (adapex's optimal folding of it), and the
+    pruning-only and exit-only sub-spaces. Metrics: see `adapex runtime sweep --help`.
+    """
+    from dse.runtime.compare import compare_policies
     from dse.runtime.errors import RuntimeManagerError
+    from dse.runtime.library import POLICY_NAMES
+    from dse.runtime.metrics import METRICS
     from dse.runtime.simulator import HysteresisPolicy
+    from dse.runtime.sweep import default_threshold
     from dse.runtime.traces import get_trace
 
     _check_threshold(accuracy_threshold)
@@ -188,22 +230,20 @@ def simulate_cmd(
     policy = HysteresisPolicy(hold_intervals=hold, min_dwell_s=min_dwell_s)
     if trace is not None and trace.lower().endswith(".csv"):
         tr = get_trace(trace, dt_s=dt_s)  # validate a user file before touching the study
-        study, points, static = _load_study(storage, study)
+        study, lib = _load_study(storage, study)
     else:
-        study, points, static = _load_study(storage, study)
+        study, lib = _load_study(storage, study)
         tr = get_trace(
             trace,
             duration_s=duration_s,
             dt_s=dt_s,
             seed=seed,
-            peak_fps=peak_load * static.throughput_fps,
+            peak_fps=peak_load * lib.static_finn.throughput_fps,
         )
-    threshold = (
-        accuracy_threshold if accuracy_threshold is not None else max(0.0, static.accuracy - 0.02)
-    )
-    sets = policy_point_sets(points, static)
+    static = lib.static_finn
+    threshold = accuracy_threshold if accuracy_threshold is not None else default_threshold(lib)
     result = compare_policies(
-        sets,
+        lib.point_sets(),
         tr,
         accuracy_threshold=threshold,
         policy=policy,
@@ -213,6 +253,7 @@ def simulate_cmd(
     )
     result["study"] = study
     result["static_finn_point"] = static.to_dict()
+    result["static_best_point"] = lib.static_best.to_dict()
     if trace is None or not trace.lower().endswith(".csv"):
         result["trace"]["peak_load_vs_static"] = peak_load
     result = _jsonable(result)
@@ -235,43 +276,101 @@ def simulate_cmd(
     t.add_column("metric")
     for name in names:
         t.add_column(name, justify="right")
-
-    def fmt(x: Any, spec: str = ".4g", scale: float = 1.0) -> str:
-        return "-" if x is None else format(x * scale, spec)
-
-    rows = [
-        ("processed", lambda m: f"{m['processed']:,}"),
-        ("dropped", lambda m: f"{m['dropped']:,}"),
-        ("mean accuracy", lambda m: fmt(m["mean_accuracy"], ".4f")),
-        ("energy (J)", lambda m: fmt(m["energy_j"])),
-        ("energy/inference (uJ)", lambda m: fmt(m["energy_per_inference_j"], ".4g", 1e6)),
-        ("latency p50 (ms)", lambda m: fmt(m["latency_p50_s"], ".4g", 1e3)),
-        ("latency p99 (ms)", lambda m: fmt(m["latency_p99_s"], ".4g", 1e3)),
-        ("EDP (J*s)", lambda m: fmt(m["edp_js"])),
-        ("service EDP (J*s)", lambda m: fmt(m["edp_service_js"])),
-        ("reconfigurations", lambda m: str(m["reconfigurations"])),
-        ("designs used", lambda m: str(m["designs_used"])),
-        ("x processed vs static", lambda m: fmt(m["ratios_vs_static"]["processed"], ".3f")),
-        ("x EDP vs static", lambda m: fmt(m["ratios_vs_static"]["edp"], ".3f")),
-        ("x service EDP vs static", lambda m: fmt(m["ratios_vs_static"]["edp_service"], ".3f")),
-    ]
-    for label, get in rows:
+    for metric in METRICS:
         cells = []
         for name in names:
             m = result["policies"][name]
-            cells.append(get(m) if m.get("available", True) else "n/a")
-        t.add_row(label, *cells)
+            cells.append(metric.format(m.get(metric.key)) if m.get("available", True) else "n/a")
+        t.add_row(metric.label(), *cells)
+    t.add_row("designs used", *(str(result["policies"][n].get("designs_used", "-")) for n in names))
     console().print(t)
     for name in names:
         m = result["policies"][name]
         if not m.get("available", True):
             typer.echo(f"{name}: {m.get('reason', 'not available')}")
-    ratios = result["ratios_vs_static"]
+    adapex = result["policies"].get("adapex", {})
+    for base in ("static_finn", "static_best", "pruning_only", "exit_only"):
+        b = result["policies"].get(base, {})
+        if not (adapex.get("available", True) and b.get("available", True)):
+            continue
+        typer.echo(
+            f"adapex vs {POLICY_NAMES[base]}: "
+            f"{_fmt_ratio(adapex.get('processed'), b.get('processed'))} inferences processed, "
+            f"{_fmt_ratio(b.get('edp_service_js'), adapex.get('edp_service_js'))} better "
+            "service EDP, "
+            f"{_fmt_ratio(b.get('energy_per_inference_j'), adapex.get('energy_per_inference_j'))}"
+            " less energy per inference"
+        )
+
+
+def _fmt_ratio(num: Any, den: Any) -> str:
+    if num is None or den is None or not den or not math.isfinite(num) or not math.isfinite(den):
+        return "-"
+    return f"{num / den:.3f}x"
+
+
+_SWEEP_HELP = (
+    "Simulate constant loads and every built-in trace scaled to peak loads of 0.5x to 4x "
+    "static FINN's throughput, and print, per trace, load and baseline (static_finn, "
+    "static_best, pruning_only, exit_only), the ratios of adapex to the baseline (above 1: "
+    "adapex is better): processed_ratio = inferences processed by adapex / by the baseline; "
+    "service_edp_ratio = the baseline's service EDP / adapex's; energy_per_inference_ratio = "
+    "the baseline's energy per inference / adapex's; mean_accuracy = adapex's. Metrics: "
+)
+
+
+def sweep_cmd(
+    study: str | None = STUDY_OPT,
+    storage: str | None = STORAGE_OPT,
+    accuracy_threshold: float | None = typer.Option(
+        None,
+        "--accuracy-threshold",
+        help="The user's accuracy threshold (default: static FINN's accuracy minus 0.01).",
+    ),
+    json_out: bool = JSON_OPT,
+) -> None:
+    from dse.runtime.sweep import cached_sweep
+
+    _check_threshold(accuracy_threshold)
+    study, lib = _load_study(storage, study)
+    result = cached_sweep(storage, lib, accuracy_threshold=accuracy_threshold)
+    if json_out:
+        typer.echo(json.dumps(_jsonable(result)))
+        return
+    from rich.table import Table
+
+    from dse.cli.output import console
+    from dse.runtime.library import BASELINES, POLICY_NAMES
+
+    t = Table(
+        title=f"{study}: adapex / baseline (accuracy >= {result['accuracy_threshold']:.4f}; "
+        f"static FINN {lib.static_finn.throughput_fps:.4g} fps; x processed | x service EDP | "
+        "x energy per inference)"
+    )
+    t.add_column("trace")
+    t.add_column("load", justify="right")
+    for base in BASELINES:
+        t.add_column(POLICY_NAMES[base], justify="right")
+    t.add_column("adapex accuracy", justify="right")
+    by_key: dict[tuple[str, float], dict[str, Any]] = {}
+    for row in result["rows"]:
+        by_key.setdefault((row["trace"], row["load"]), {})[row["baseline"]] = row
+
+    def r(x: Any) -> str:
+        return "-" if x is None else f"{x:.2f}"
+
+    for (trace, load), rows in by_key.items():
+        cells = [
+            f"{r(rows[b]['processed_ratio'])} | {r(rows[b]['service_edp_ratio'])} | "
+            f"{r(rows[b]['energy_per_inference_ratio'])}"
+            for b in BASELINES
+        ]
+        acc = next(iter(rows.values()))["mean_accuracy"]
+        t.add_row(trace, f"{load:g}x", *cells, "-" if acc is None else f"{acc:.4f}")
+    console().print(t)
     typer.echo(
-        f"adapex vs static FINN: {ratios['processed']:.3f}x inferences processed, "
-        f"{ratios['edp']:.3f}x better EDP"
-        if ratios.get("processed") is not None and ratios.get("edp") is not None
-        else "adapex vs static FINN: not available"
+        "each ratio is explained by the breakdown (configurations and their share of time per "
+        "policy): adapex runtime sweep --json | jq .breakdown"
     )
 
 
@@ -279,4 +378,7 @@ def register(app: typer.Typer) -> None:
     """Attach this module's commands to the ``adapex`` app."""
     runtime_app.command("table")(table_cmd)
     runtime_app.command("simulate")(simulate_cmd)
+    from dse.runtime.metrics import metrics_help
+
+    runtime_app.command("sweep", help=_SWEEP_HELP + metrics_help() + ".")(sweep_cmd)
     app.add_typer(runtime_app, name="runtime")

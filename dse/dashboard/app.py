@@ -127,16 +127,19 @@ class Dashboard:
         history = self.store.hypervolume_history(study)
         return [summary.n_trials, summary.n_complete, summary.n_designs, len(history)]
 
-    def runtime_data(self, study: str | None) -> tuple[Any, Any, str]:
-        """The stored runtime table and simulation of a study, and a digest of both."""
+    def runtime_data(self, study: str | None) -> tuple[Any, Any, Any, str]:
+        """The stored runtime table, simulation and load sweep of a study, and a digest."""
         if not study:
-            return None, None, ""
+            return None, None, None, ""
+        from dse.report import stored_sweep
+
         table = self.store.runtime_table(study)
         sim = self.store.simulation(study)
+        sweep = stored_sweep(self.store, study)
         digest = hashlib.sha256(
-            json.dumps([table, sim], sort_keys=True, default=str).encode()
+            json.dumps([table, sim, sweep], sort_keys=True, default=str).encode()
         ).hexdigest()
-        return table, sim, digest
+        return table, sim, sweep, digest
 
     # -- pages --------------------------------------------------------------------------------
     def study_page(self, study: str | None) -> html.Div:
@@ -205,7 +208,9 @@ class Dashboard:
                 dcc.Store(id="seen", data={}),
                 html.H2("Runtime manager"),
                 _graph("runtime-table"),
+                html.P(["Designs the runtime table uses: ", html.Span(id="runtime-designs")]),
                 _graph("simulation"),
+                _graph("sweep"),
             ]
         )
 
@@ -299,6 +304,8 @@ class Dashboard:
             Output("pareto-3d", "figure"),
             Output("runtime-table", "figure"),
             Output("simulation", "figure"),
+            Output("sweep", "figure"),
+            Output("runtime-designs", "children"),
             Output("axis-x", "options"),
             Output("axis-y", "options"),
             Output("axis-z", "options"),
@@ -317,7 +324,7 @@ class Dashboard:
             seen = dict(seen or {})
             periodic = dash.ctx.triggered_id == "refresh" and seen.get("study") == study
             key = self.designs_key(study)
-            table, sim, digest = self.runtime_data(study)
+            table, sim, sweep, digest = self.runtime_data(study)
             if periodic and seen.get("designs") == key:
                 pareto: tuple[Any, ...] = (dash.no_update,) * 5
             else:
@@ -332,9 +339,18 @@ class Dashboard:
                     fig.update_layout(uirevision=f"{study}|{x}|{y}|{z}")
                 pareto = (fig2, fig3, options, options, options)
             if periodic and seen.get("runtime") == digest:
-                runtime: tuple[Any, ...] = (dash.no_update, dash.no_update)
+                runtime: tuple[Any, ...] = (dash.no_update,) * 4
             else:
-                runtime = (F.runtime_heatmap(table), F.simulation_figure(sim))
+                ids = F.runtime_design_ids(table)
+                links: list[Any] = []
+                for i in ids:
+                    links += [dcc.Link(f"design {i}", href=f"/design/{i}"), " "]
+                runtime = (
+                    F.runtime_heatmap(table),
+                    F.simulation_figure(sim),
+                    F.sweep_figure(sweep),
+                    links or "none yet (run `adapex runtime table`)",
+                )
             return (
                 *pareto[:2],
                 *runtime,

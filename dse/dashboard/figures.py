@@ -817,6 +817,79 @@ def simulation_figure(result: Mapping[str, Any] | None) -> go.Figure:
     return fig
 
 
+def runtime_design_ids(table: Mapping[str, Any] | None) -> list[int]:
+    """Ids of the stored designs the runtime selection table uses (baselines left out)."""
+    if not table:
+        return []
+    ids = {int(e["design_id"]) for e in table.get("entries", []) if "design_id" in e}
+    return sorted(i for i in ids if i >= 0)
+
+
+_SWEEP_COLORS = {
+    "static_finn": "#d62728",
+    "static_best": "#ff7f0e",
+    "pruning_only": "#2ca02c",
+    "exit_only": "#1f77b4",
+}
+
+
+def sweep_figure(sweep: Mapping[str, Any] | None) -> go.Figure:
+    """The load sweep: adapex / baseline ratios (processed and service EDP) against load,
+    one column per trace, one line per baseline."""
+    if not sweep or not sweep.get("rows"):
+        return _empty(
+            "load sweep", "no load sweep stored yet: run `adapex runtime sweep --study NAME`"
+        )
+    rows = sweep["rows"]
+    traces = list(dict.fromkeys(r["trace"] for r in rows))
+    fig = make_subplots(
+        rows=2,
+        cols=len(traces),
+        shared_xaxes=True,
+        subplot_titles=[esc(t) for t in traces],
+        vertical_spacing=0.08,
+        horizontal_spacing=0.03,
+    )
+    for c, trace in enumerate(traces, start=1):
+        for base, color in _SWEEP_COLORS.items():
+            mine = sorted(
+                (r for r in rows if r["trace"] == trace and r["baseline"] == base),
+                key=lambda r: r["load"],
+            )
+            if not mine:
+                continue
+            for r_i, key in ((1, "processed_ratio"), (2, "service_edp_ratio")):
+                fig.add_trace(
+                    go.Scatter(
+                        x=[r["load"] for r in mine],
+                        y=[r[key] for r in mine],
+                        mode="lines+markers",
+                        name=esc(base.replace("_", " ")),
+                        legendgroup=base,
+                        showlegend=(c == 1 and r_i == 1),
+                        line={"color": color},
+                        hovertemplate=f"{esc(base)}: %{{y:.3f}}x at %{{x}}x load<extra></extra>",
+                    ),
+                    row=r_i,
+                    col=c,
+                )
+    fig.update_yaxes(title_text="x inferences processed", row=1, col=1)
+    fig.update_yaxes(title_text="x service EDP", type="log", row=2, col=1)
+    for c in range(2, len(traces) + 1):
+        fig.update_yaxes(type="log", row=2, col=c)
+    fig.update_xaxes(title_text="peak load (x static FINN)", row=2)
+    fig.update_layout(
+        title=esc(
+            f"adapex / baseline per load (accuracy >= {sweep.get('accuracy_threshold', 0):.4f};"
+            " above 1: adapex better)"
+        ),
+        height=520,
+        margin={"l": 60, "r": 20, "t": 70, "b": 50},
+        legend={"orientation": "h", "y": -0.15},
+    )
+    return fig
+
+
 def studies_rows(summaries: Iterable[Any]) -> list[dict[str, Any]]:
     """Study summaries as table rows (name, counts, objectives, hypervolume)."""
     rows = []

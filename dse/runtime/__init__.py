@@ -15,12 +15,16 @@ from dse.runtime.derive import (
     design_points,
     operating_points,
     pruning_rate,
+    static_best_point,
     static_finn_point,
     study_points,
 )
 from dse.runtime.errors import RuntimeManagerError, TraceError
-from dse.runtime.points import STATIC_FINN_ID, OperatingPoint, non_dominated
+from dse.runtime.library import BASELINES, POLICY_NAMES, RuntimeLibrary, load_library
+from dse.runtime.metrics import METRICS, Metric
+from dse.runtime.points import STATIC_BEST_ID, STATIC_FINN_ID, OperatingPoint, non_dominated
 from dse.runtime.simulator import NO_HYSTERESIS, HysteresisPolicy, SimulationResult, simulate
+from dse.runtime.sweep import LOADS, cached_sweep, run_sweep
 from dse.runtime.table import (
     OBJECTIVES,
     SelectionTable,
@@ -38,6 +42,17 @@ from dse.runtime.traces import (
 )
 
 __all__ = [
+    "BASELINES",
+    "LOADS",
+    "METRICS",
+    "Metric",
+    "POLICY_NAMES",
+    "RuntimeLibrary",
+    "STATIC_BEST_ID",
+    "cached_sweep",
+    "load_library",
+    "run_sweep",
+    "static_best_point",
     "DEFAULT_THRESHOLD_GRID",
     "EXITS_DISABLED",
     "OBJECTIVES",

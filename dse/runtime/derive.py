@@ -8,9 +8,10 @@ design's own stored thresholds are always included, and so is the setting that d
 exit (thresholds above 1, ``EXITS_DISABLED``; the pruning-only baseline uses it). Within each
 design the dominated settings are dropped (the exits-disabled one is kept).
 
-The static FINN baseline is the unpruned network without exits (lowered again from the stored
-unpruned architecture with ``exits=[]``), folded with :func:`hw_builders.folding.fold` for the
-highest throughput that fits the device (no target, whole device); its accuracy is the
+The static baselines are the unpruned network without exits (lowered again from the stored
+unpruned architecture with ``exits=[]``): static FINN folds it with FINN's SetFolding at the
+highest target fps whose design fits the usable device (what a FINN user gets), static best
+with adapex's optimal folding under the same limits; their accuracy is the
 unpruned model's final-classifier accuracy from the stored exit profile. When the study
 explores several bit widths, the most accurate unpruned network is the baseline; its clock is
 the fastest one the study explored on that device.
@@ -24,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from dse.runtime.errors import RuntimeManagerError
-from dse.runtime.points import STATIC_FINN_ID, OperatingPoint, non_dominated
+from dse.runtime.points import STATIC_BEST_ID, STATIC_FINN_ID, OperatingPoint, non_dominated
 
 #: threshold that no softmax confidence reaches: the exit never takes a sample
 EXITS_DISABLED = 2.0
@@ -189,21 +190,27 @@ def operating_points(
     return points
 
 
-def static_finn_point(
+def static_point(
     records: Sequence[Any],
     *,
-    strategy: str = "optimal",
+    strategy: str,
     limits: Mapping[str, float] | None = None,
+    design_id: int = STATIC_FINN_ID,
+    name: str = "static FINN",
 ) -> OperatingPoint:
-    """The static FINN baseline: the unpruned network without exits, folded for max throughput.
+    """A static baseline: the unpruned network without exits, folded for max throughput.
 
     Args:
         records: the study's designs; one unpruned design (pruning rate 0) is needed for the
             unpruned architecture and its final-classifier accuracy.
-        strategy: folding strategy of :func:`hw_builders.folding.fold` (``"optimal"`` or
-            ``"finn"``), without target: the fastest folding that fits the device.
+        strategy: folding strategy of :func:`hw_builders.folding.fold`, without target:
+            ``"finn"`` is FINN's SetFolding at the highest target fps whose design fits the
+            usable device (what a FINN user gets: the AdaPEx paper's baseline); ``"optimal"``
+            is adapex's optimal folding of the same network.
         limits: the study's utilisation limits per resource (``[hardware] max_utilisation``);
             the baseline gets the same usable device as the adaptive designs (default: all).
+        design_id: the point's (negative, unstored) design id.
+        name: the baseline's name in labels.
     """
     from dse.accuracy.profile import ExitProfile
     from hw_builders.folding import fold
@@ -213,7 +220,7 @@ def static_finn_point(
     unpruned = [r for r in records if pruning_rate(r) <= 1e-9 and r.arch and r.exit_profile]
     if not unpruned:
         raise RuntimeManagerError(
-            "static FINN baseline: the study has no unpruned design; run trials with pruning 0 "
+            f"{name} baseline: the study has no unpruned design; run trials with pruning 0 "
             "(or add 0 to the pruning choices of the config)"
         )
 
@@ -227,7 +234,7 @@ def static_finn_point(
     clk_ns = min(float(r.clk_ns) for r in same_target)
     arch = ArchSpec.from_dict(rec.arch)
     family = get_family(arch.family)
-    graph = family.lower(arch, exits=[], name=f"{arch.family}_static_finn")
+    graph = family.lower(arch, exits=[], name=f"{arch.family}_static")
     device = _device(rec)
     folding = fold(
         graph, strategy=strategy, device=device, clk_ns=clk_ns, budget=dict(limits or {}) or None
@@ -237,13 +244,14 @@ def static_finn_point(
     )
     if not rep.fits:
         raise RuntimeManagerError(
-            f"static FINN baseline: the unpruned network does not fit {device.name}; choose a "
+            f"{name} baseline: the unpruned network does not fit {device.name}; choose a "
             "larger board for the study"
         )
     profile = ExitProfile.from_dict(rec.exit_profile)
     accuracy = profile.exit_accuracies()[-1]  # the final classifier of the unpruned model
+    how = "FINN SetFolding" if strategy == "finn" else f"{strategy} folding"
     return OperatingPoint(
-        design_id=STATIC_FINN_ID,
+        design_id=design_id,
         thresholds=(),
         accuracy=float(accuracy),
         throughput_fps=float(rep.throughput_fps),
@@ -253,11 +261,34 @@ def static_finn_point(
         latency_s=float(rep.mean_latency_s),
         pruning_rate=0.0,
         exits=(),
-        is_static_finn=True,
+        is_static_finn=design_id == STATIC_FINN_ID,
         reconfig_time_s=float(device.reconfig_time_s),
         latency_s_per_exit=tuple(float(x) for x in rep.latency_s_per_exit),
         exit_fraction=(1.0,),
-        label=f"static FINN ({strategy} folding, {device.name}, {clk_ns:g} ns)",
+        label=f"{name} ({how}, {device.name}, {clk_ns:g} ns)",
+    )
+
+
+def static_finn_point(
+    records: Sequence[Any],
+    *,
+    strategy: str = "finn",
+    limits: Mapping[str, float] | None = None,
+) -> OperatingPoint:
+    """The static FINN baseline (see :func:`static_point`; FINN's SetFolding by default)."""
+    return static_point(records, strategy=strategy, limits=limits)
+
+
+def static_best_point(
+    records: Sequence[Any], *, limits: Mapping[str, float] | None = None
+) -> OperatingPoint:
+    """The static best baseline: the same network with adapex's optimal folding."""
+    return static_point(
+        records,
+        strategy="optimal",
+        limits=limits,
+        design_id=STATIC_BEST_ID,
+        name="static best",
     )
 
 
@@ -266,7 +297,7 @@ def study_points(
     study: str,
     *,
     threshold_grid: Sequence[float] = DEFAULT_THRESHOLD_GRID,
-    static_strategy: str = "optimal",
+    static_strategy: str = "finn",
 ) -> tuple[list[OperatingPoint], OperatingPoint]:
     """The operating points of a stored study and its static FINN baseline point."""
     records = store.designs(study)

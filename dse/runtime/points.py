@@ -17,6 +17,8 @@ from dse.runtime.errors import RuntimeManagerError
 
 #: design_id used for the static FINN baseline (not a stored design).
 STATIC_FINN_ID = -1
+#: design_id used for the static best baseline (the same network, adapex's optimal folding).
+STATIC_BEST_ID = -2
 
 
 @dataclass(frozen=True)

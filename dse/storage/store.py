@@ -240,6 +240,9 @@ class Store:
     def delete_study(self, name: str) -> None:
         """Delete a study's rows from adapex's tables (Optuna's are left to Optuna)."""
         with self._writer() as conn, conn.begin():
+            conn.execute(
+                sa.delete(T.simulations).where(T.simulations.c.study == self.CACHE_PREFIX + name)
+            )
             for table in (T.designs, T.hypervolume, T.runtime_tables, T.simulations):
                 conn.execute(sa.delete(table).where(table.c.study == name))
             conn.execute(sa.delete(T.studies).where(T.studies.c.name == name))
@@ -584,3 +587,16 @@ class Store:
     def simulation(self, study: str) -> dict[str, Any] | None:
         """The stored runtime simulation result of a study, or None."""
         return self._blob(T.simulations, study)
+
+    #: rows of ``adapex_simulation`` under this prefix hold a study's runtime cache (its
+    #: operating points, baselines and load sweep), not a simulation
+    CACHE_PREFIX = "adapex-runtime-cache:"
+
+    def save_runtime_cache(self, study: str, content: dict[str, Any]) -> None:
+        """Store (replace) the runtime manager's cache of a study (see :meth:`runtime_cache`)."""
+        self._save_blob(T.simulations, self.CACHE_PREFIX + study, content)
+
+    def runtime_cache(self, study: str) -> dict[str, Any] | None:
+        """The runtime manager's cache of a study: operating points and baselines computed
+        for one state of the study (its designs), and the load sweeps run on them."""
+        return self._blob(T.simulations, self.CACHE_PREFIX + study)
