@@ -149,7 +149,7 @@ def test_simulate_json_compares_every_baseline(study_url, capsys):
         "exit_only",
         "adapex",
     }
-    assert set(res["ratios_vs_static"]) == {"processed", "edp"}
+    assert set(res["ratios_vs_static"]) == {"processed", "edp", "edp_service"}
     threshold = res["accuracy_threshold"]
     arrivals = res["trace"]["arrivals"]
     for name, m in res["policies"].items():

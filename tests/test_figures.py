@@ -166,7 +166,7 @@ def test_simulation_figure_from_a_real_simulation() -> None:
     assert list(demand.x) == t and list(demand.y) == result["timeline"]["demand_fps"]
     used = next(tr for tr in fig.data if tr.name == "design")
     assert set(used.y) <= {"design 1", "design 2"}
-    assert "vs static FINN" in fig.layout.title.text
+    assert "adapex / static FINN: inferences processed" in fig.layout.title.text
 
 
 def test_exit_profile_figure_follows_the_profile_table() -> None:

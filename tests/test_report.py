@@ -38,12 +38,18 @@ def test_report_is_self_contained(report: Path, small_study: SmallStudy) -> None
     assert len(text) > 3_000_000  # the library itself is in the file
     with Store(small_study.url, read_only=True) as store:
         pareto = store.pareto(small_study.name)
-        n = len(store.designs(small_study.name))
+        designs = store.designs(small_study.name)
+        table = store.runtime_table(small_study.name)
+    n = len(designs)
+    used = {int(e["design_id"]) for e in table["entries"] if int(e["design_id"]) >= 0}
+    assert used  # the fixture stored the runtime table
+    shown = [d for d in designs if d.pareto or d.id in used]
     n_figures = text.count("Plotly.newPlot(")
-    # 3 Pareto views + 3D + runtime table + simulation + 5 figures per Pareto design
-    assert n_figures == 6 + 5 * len(pareto)
+    # 3 Pareto views + 3D + runtime table + simulation + sweep + 5 figures per design shown
+    # (the Pareto designs and every design the runtime table uses)
+    assert n_figures == 7 + 5 * len(shown)
     assert f"{n} designs, {len(pareto)} on the feasible Pareto front" in text
-    for d in pareto:
+    for d in shown:
         assert f"design {d.id} (trial {d.trial_number})" in text
 
 

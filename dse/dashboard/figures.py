@@ -804,11 +804,11 @@ def simulation_figure(result: Mapping[str, Any] | None) -> go.Figure:
     ratios = (result or {}).get("ratios_vs_static") or {}
     summary = ", ".join(
         f"{label} {_fmt(ratios[k])}x"
-        for k, label in (("processed", "inferences"), ("edp", "EDP gain"))
+        for k, label in (("processed", "inferences processed"), ("edp_service", "service EDP"))
         if isinstance(ratios.get(k), (int, float))
     )
     if summary:
-        summary = "vs static FINN: " + summary
+        summary = "adapex / static FINN: " + summary
     fig.update_layout(
         title="runtime simulation" + (f" ({esc(summary)})" if summary else ""),
         height=560,
@@ -825,6 +825,12 @@ def runtime_design_ids(table: Mapping[str, Any] | None) -> list[int]:
     return sorted(i for i in ids if i >= 0)
 
 
+_SWEEP_NAMES = {
+    "static_finn": "static FINN",
+    "static_best": "static best",
+    "pruning_only": "pruning-only",
+    "exit_only": "exit-only",
+}
 _SWEEP_COLORS = {
     "static_finn": "#d62728",
     "static_best": "#ff7f0e",
@@ -864,7 +870,7 @@ def sweep_figure(sweep: Mapping[str, Any] | None) -> go.Figure:
                         x=[r["load"] for r in mine],
                         y=[r[key] for r in mine],
                         mode="lines+markers",
-                        name=esc(base.replace("_", " ")),
+                        name=esc(_SWEEP_NAMES[base]),
                         legendgroup=base,
                         showlegend=(c == 1 and r_i == 1),
                         line={"color": color},

@@ -125,7 +125,11 @@ def compare_policies(
     main = "adapex" if "adapex" in results else "static_finn"
     return {
         "policies": out,
-        "ratios_vs_static": {"processed": ratios.get("processed"), "edp": ratios.get("edp")},
+        "ratios_vs_static": {
+            "processed": ratios.get("processed"),
+            "edp": ratios.get("edp"),
+            "edp_service": ratios.get("edp_service"),
+        },
         # the manager's timeline at the top level, for the dashboard
         "timeline": out[main]["timeline"],
         "accuracy_threshold": accuracy_threshold,
