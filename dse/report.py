@@ -98,7 +98,7 @@ def render_report(
     used = set(F.runtime_design_ids(runtime_table))
     shown = pareto + [d for d in dicts if int(d["id"]) in used and F.design_kind(d) != "pareto"]
     fig_html = _FigureWriter()
-    stamp = generated_at or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    stamp = generated_at or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     name = html.escape(study)
     parts = [
         "<!DOCTYPE html>",

@@ -1,6 +1,6 @@
 """The hardware graph: FINN's dataflow graph after layer specialisation, as JSON.
 
-Format (DESIGN.md): ``{"name": ..., "layers": [LAYER, ...]}``, layers in dataflow order,
+Format (docs/DESIGN.md): ``{"name": ..., "layers": [LAYER, ...]}``, layers in dataflow order,
 each ``{"name", "op_type", "inputs": [names], "impl"?, "exit"?, <FINN attributes>}``.
 
 Default node names follow FINN: ``GiveUniqueNodeNames`` (qonnx/transformation/general.py,
@@ -90,7 +90,7 @@ class HwGraph:
         self._index = {layer.name: i for i, layer in enumerate(self.layers)}
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON format of DESIGN.md."""
+        """The JSON format of docs/DESIGN.md."""
         return {"name": self.name, "layers": [layer.to_dict() for layer in self.layers]}
 
     def layer(self, name: str) -> HwLayer:

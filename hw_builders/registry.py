@@ -149,12 +149,26 @@ class OpModel:
 
 
 _REGISTRY: dict[str, OpModel] = {}
+_BUILTINS_LOADED = False
 
 
 def register_op(op_type: str):
-    """Class decorator: register an :class:`OpModel` subclass under ``op_type``."""
+    """Class decorator: register an :class:`OpModel` subclass under ``op_type``.
+
+    The built-in ops are registered first, so that registering an op of one's own never
+    hides them, and a name already registered is refused.
+
+    Raises:
+        HwError: ``op_type`` is already registered.
+    """
 
     def deco(cls: type[OpModel]) -> type[OpModel]:
+        _ensure_loaded()
+        if op_type in _REGISTRY:
+            raise HwError(
+                f"op_type {op_type!r} is already registered "
+                f"({type(_REGISTRY[op_type]).__name__}); register yours under another name"
+            )
         cls.op_type = op_type
         _REGISTRY[op_type] = cls()
         return cls
@@ -163,7 +177,10 @@ def register_op(op_type: str):
 
 
 def _ensure_loaded() -> None:
-    if not _REGISTRY:
+    """Register the built-in ops (once; also when other ops were registered first)."""
+    global _BUILTINS_LOADED
+    if not _BUILTINS_LOADED:
+        _BUILTINS_LOADED = True  # before the import: its decorators come back here
         import hw_builders.ops  # noqa: F401  (registers every op)
 
 

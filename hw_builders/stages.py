@@ -1,6 +1,6 @@
 """Early exits in hardware: stages, and the sustained performance of a staged design.
 
-Stages (DESIGN.md "Early exits in hardware", docs/CONTRACTS.md): the backbone layers have
+Stages (docs/DESIGN.md "Early exits in hardware", docs/CONTRACTS.md): the backbone layers have
 ``exit`` None; an early exit is a branch (its layers carry ``"exit": k``) taken from a
 backbone layer (a DuplicateStreams). Stage k is the backbone segment after the previous
 exit's branch point up to and including exit k's branch point, plus exit k's branch;

@@ -115,7 +115,7 @@ class GraphBuilder:
         return name
 
     def to_dict(self) -> dict[str, Any]:
-        """The hardware-graph JSON dict of DESIGN.md."""
+        """The hardware-graph JSON dict of docs/DESIGN.md."""
         return {"name": self.name, "layers": [dict(layer) for layer in self.layers]}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -107,7 +108,20 @@ def test_validation_errors_are_one_line(layers, pattern) -> None:
     with pytest.raises(hb.HwError, match=pattern) as ei:
         hb.load_graph({"name": "g", "layers": layers})
     assert "\n" not in str(ei.value)
-    assert isinstance(ei.value, hb.InputError)
+    # the CLI turns it into one line and exit status 2, and writes nothing
+    import subprocess
+    import sys
+
+    bad = json.dumps({"name": "g", "layers": layers})
+    proc = subprocess.run(
+        [sys.executable, "-m", "dse", "hw", "estimate", "/dev/stdin", "--board", "Pynq-Z1"],
+        input=bad,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr.count("\n") == 1 and re.search(pattern, proc.stderr), proc.stderr
 
 
 def test_with_folding_and_defaults() -> None:

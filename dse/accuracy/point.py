@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import math
 import os
+import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from dse.accuracy.prune import normalize_rates
 from dse.accuracy.recipe import TrainRecipe

@@ -1,4 +1,4 @@
-"""The design library of a study: FINN build folders of its Pareto designs (DESIGN.md).
+"""The design library of a study: FINN build folders of its Pareto designs (docs/DESIGN.md).
 
 Layout of ``DIR``::
 
@@ -54,7 +54,7 @@ def _dump(path: Path, obj: Any) -> None:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def _device(record: Any) -> Any:

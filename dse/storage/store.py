@@ -47,7 +47,7 @@ _DESIGN_JSON_FIELDS = (
 
 def now_iso() -> str:
     """The current UTC time, ISO 8601 with seconds."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def jsonable(value: Any) -> Any:

@@ -6,10 +6,28 @@ from search_spaces.errors import SpaceError
 from search_spaces.families.base import Family
 
 _FAMILIES: dict[str, Family] = {}
+_BUILTINS_LOADED = False
 
 
 def register_family(family: Family) -> Family:
-    """Add a family instance to the registry (name must be unique)."""
+    """Add a family instance to the registry under its name.
+
+    The built-in families are registered first, so that registering one's own never hides
+    them.
+
+    Raises:
+        SpaceError: a family of that name is already registered.
+    """
+    _load_builtin()
+    return _add(family)
+
+
+def _add(family: Family) -> Family:
+    if family.name in _FAMILIES:
+        raise SpaceError(
+            f"family: {family.name!r} is already registered "
+            f"({type(_FAMILIES[family.name]).__name__}); register yours under another name"
+        )
     _FAMILIES[family.name] = family
     return family
 
@@ -32,9 +50,12 @@ def get_family(name: str) -> Family:
 
 
 def _load_builtin() -> None:
-    if not _FAMILIES:
+    """Register the built-in families (once; also when others were registered first)."""
+    global _BUILTINS_LOADED
+    if not _BUILTINS_LOADED:
+        _BUILTINS_LOADED = True
         from search_spaces.families.cnv import CnvFamily
         from search_spaces.families.tfc import TfcFamily
 
-        register_family(CnvFamily())
-        register_family(TfcFamily())
+        _add(CnvFamily())
+        _add(TfcFamily())
