@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
+
 from dse.config import StudyConfig, load_config, parse_config
 from dse.errors import DseError
 from dse.pareto import ObjectiveSpec
@@ -267,6 +269,56 @@ class StudyRunner:
         complete = sum(1 for t in trials if t.state == TrialState.COMPLETE)
         return complete, len(trials) - complete
 
+    def _fail_silent_trials(self, study: Any) -> None:
+        """Fail (and retry) RUNNING trials that never recorded a heartbeat and started more
+        than the grace period ago: their worker died between asking and its first heartbeat,
+        and Optuna's stale-trial check only looks at trials with a heartbeat."""
+        import copy
+        import datetime
+
+        import optuna
+        from optuna.trial import TrialState
+
+        storage = study._storage
+        backend = getattr(storage, "_backend", storage)
+        interval = backend.get_heartbeat_interval()
+        if interval is None:
+            return
+        grace = backend.grace_period or 2 * interval
+        now = datetime.datetime.now()
+        old = [
+            t
+            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if t.datetime_start is not None and (now - t.datetime_start).total_seconds() > grace
+        ]
+        if not old:
+            return
+        beating: set[int] = set()
+        with self.store.engine.connect() as conn:
+            for t in old:
+                row = conn.execute(
+                    sa.text("SELECT 1 FROM trial_heartbeats WHERE trial_id = :i"),
+                    {"i": t._trial_id},
+                ).first()
+                if row is not None:
+                    beating.add(t._trial_id)
+        callback = backend.get_heartbeat_stale_trial_callback()
+        for t in old:
+            if t._trial_id in beating:
+                continue
+            try:
+                failed = storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
+            if failed:
+                log.warning(
+                    "trial %d: RUNNING with no heartbeat since %s; failed (its worker died)",
+                    t.number,
+                    t.datetime_start,
+                )
+                if callback is not None:
+                    callback(study, copy.deepcopy(storage.get_trial(t._trial_id)))
+
     def _ask(self, study: Any, target: int) -> tuple[_Started | None, int]:
         """Start a trial if completed + running trials are below ``target``.
 
@@ -283,6 +335,7 @@ class StudyRunner:
         from dse.study.claims import study_lock
 
         fail_stale_trials(study)
+        self._fail_silent_trials(study)
         with study_lock(self.store, self.name):
             complete, running = self._counts(study)
             if complete >= target or complete + running >= target:
