@@ -5,6 +5,7 @@ Pure Python and numpy; never imports torch, search_spaces or dse.
 
 from __future__ import annotations
 
+import hw_builders.ops  # noqa: F401  (registers the built-in op models, before anything else)
 from hw_builders.atomic import (
     atomic_directory,
     atomic_write_bytes,

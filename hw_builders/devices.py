@@ -49,7 +49,9 @@ __all__ = [
     "fits",
     "get_device",
     "is_versal",
+    "clock_ns",
     "parse_resources",
+    "resolve_device",
     "utilisation",
 ]
 
@@ -326,6 +328,43 @@ def get_device(
             "[hardware] resources in a config)"
         )
     raise HwError("device: give --board (one of: " + ", ".join(BOARDS) + ") or --part")
+
+
+def resolve_device(
+    device: Device | str | None = None,
+    *,
+    board: str | None = None,
+    part: str | None = None,
+    resources: Mapping[str, object] | str | None = None,
+) -> Device:
+    """The one way every module turns what it was given into a :class:`Device`.
+
+    Args:
+        device: a Device (returned as is) or a board name; or None, then
+        board, part, resources: as for :func:`get_device`.
+
+    Raises:
+        HwError: unknown board or part, or nothing given (the message says what to give).
+    """
+    if isinstance(device, Device):
+        return device
+    if isinstance(device, str):
+        return get_device(board=device)
+    if device is not None:
+        raise HwError(f"device: {device!r} is not a Device or a board name; see `adapex hw boards`")
+    return get_device(board=board, part=part, resources=resources)
+
+
+def clock_ns(device: Device, clk_ns: float | None = None) -> float:
+    """The clock period to use: ``clk_ns``, or the device's default when None.
+
+    Raises:
+        HwError: not a positive number of nanoseconds.
+    """
+    clk = device.default_clk_ns if clk_ns is None else clk_ns
+    if isinstance(clk, bool) or not isinstance(clk, (int, float)) or not clk > 0:
+        raise HwError(f"clk_ns={clk_ns!r} must be a positive clock period in ns (e.g. 10.0)")
+    return float(clk)
 
 
 def utilisation(total: Mapping[str, float], device: Device) -> dict[str, float]:

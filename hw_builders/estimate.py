@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from hw_builders.devices import Device, fits, get_device, utilisation
+from hw_builders.devices import Device, clock_ns, fits, resolve_device, utilisation
 from hw_builders.errors import HwError
 from hw_builders.graph import HwGraph, HwLayer
 from hw_builders.registry import LayerCost, get_op
@@ -30,21 +30,9 @@ __all__ = [
     "estimate",
     "Estimator",
     "FastResult",
-    "resolve_device",
     "legal_values",
     "check_folding",
 ]
-
-
-def resolve_device(
-    device: Device | str | None = None, *, board: str | None = None, part: str | None = None
-) -> Device:
-    """A Device from an object, a board name, or board/part keywords."""
-    if isinstance(device, Device):
-        return device
-    if isinstance(device, str):
-        return get_device(board=device)
-    return get_device(board=board, part=part)
 
 
 def _check(layer: HwLayer, a: dict[str, Any]) -> None:
@@ -101,9 +89,7 @@ class Estimator:
     ) -> None:
         self.graph = graph
         self.device = resolve_device(device, board=board, part=part)
-        self.clk_ns = float(clk_ns if clk_ns is not None else self.device.default_clk_ns)
-        if self.clk_ns <= 0:
-            raise HwError(f"clk_ns={clk_ns}: the clock period must be positive (e.g. 10.0)")
+        self.clk_ns = clock_ns(self.device, clk_ns)
         self.limits = dict(limits or {})
         self.names = [lay.name for lay in graph.layers]
         self.n = len(graph.layers)

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from hw_builders.errors import HwError
+from hw_builders.finn_build import read_build_config
+from hw_builders.report import read_finn_reports
 
 INSTALL_HINT = (
     "install FINN (https://finn.readthedocs.io/en/latest/getting_started.html: its Docker "
@@ -44,9 +46,6 @@ def run_finn_build(folder: str | os.PathLike[str]) -> Any:
     """
     if not finn_available():
         raise HwError(f"FINN is not installed (no module finn.builder); {INSTALL_HINT}")
-    from hw_builders.finn_build import read_build_config
-    from hw_builders.report import read_finn_reports
-
     d = Path(folder).resolve()
     if not (d / "model.onnx").is_file():
         raise HwError(f"build folder {d}: no model.onnx; pass model_onnx= to write_build_folder")

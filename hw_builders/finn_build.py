@@ -22,7 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from hw_builders.atomic import atomic_directory
+from hw_builders.devices import clock_ns, resolve_device
 from hw_builders.errors import HwError
+from hw_builders.estimate import check_folding
+from hw_builders.folding.config import FoldingConfig
+from hw_builders.registry import get_op
 
 #: FINN's ``estimate_only_dataflow_steps`` (src/finn/builder/build_dataflow_config.py).
 ESTIMATE_STEPS: tuple[str, ...] = (
@@ -70,8 +74,6 @@ def _specialize_config(graph: Any) -> dict[str, Any] | None:
     Keys are the node names before specialisation (FINN's GiveUniqueNodeNames on the
     generic op types: ``MVAU_0``, ``MVAU_1``, ...).
     """
-    from hw_builders.registry import get_op
-
     counters: dict[str, int] = {}
     cfg: dict[str, Any] = {"Defaults": {}}
     differs = False
@@ -164,12 +166,10 @@ def write_build_folder(
     Raises:
         HwError: bad folding, device, clock, steps or model path (nothing is written).
     """
-    from hw_builders import check_folding
-    from hw_builders.folding.api import _clk, resolve_device
-    from hw_builders.folding.config import FoldingConfig
-
+    if device is None:
+        raise HwError("device: give a Device (hw_builders.get_device) or a board name")
     dev = resolve_device(device)
-    clk = _clk(dev, clk_ns)
+    clk = clock_ns(dev, clk_ns)
     cfg_fold = (
         folding
         if isinstance(folding, FoldingConfig)

@@ -149,21 +149,20 @@ class OpModel:
 
 
 _REGISTRY: dict[str, OpModel] = {}
-_BUILTINS_LOADED = False
 
 
 def register_op(op_type: str):
     """Class decorator: register an :class:`OpModel` subclass under ``op_type``.
 
-    The built-in ops are registered first, so that registering an op of one's own never
-    hides them, and a name already registered is refused.
+    The built-in ops (``hw_builders.ops``) are registered when ``hw_builders`` is imported,
+    before any code of one's own can run, so registering an op never hides them; a name
+    already registered is refused.
 
     Raises:
         HwError: ``op_type`` is already registered.
     """
 
     def deco(cls: type[OpModel]) -> type[OpModel]:
-        _ensure_loaded()
         if op_type in _REGISTRY:
             raise HwError(
                 f"op_type {op_type!r} is already registered "
@@ -176,17 +175,8 @@ def register_op(op_type: str):
     return deco
 
 
-def _ensure_loaded() -> None:
-    """Register the built-in ops (once; also when other ops were registered first)."""
-    global _BUILTINS_LOADED
-    if not _BUILTINS_LOADED:
-        _BUILTINS_LOADED = True  # before the import: its decorators come back here
-        import hw_builders.ops  # noqa: F401  (registers every op)
-
-
 def get_op(op_type: str) -> OpModel:
     """The model of ``op_type`` (HwError listing the known op types when unknown)."""
-    _ensure_loaded()
     try:
         return _REGISTRY[op_type]
     except KeyError:
@@ -197,5 +187,4 @@ def get_op(op_type: str) -> OpModel:
 
 def known_ops() -> list[str]:
     """Sorted names of every registered op type."""
-    _ensure_loaded()
     return sorted(_REGISTRY)

@@ -43,213 +43,32 @@ busy). Energy per inference ``= sum_k reach_k * E_k + P_static / throughput`` wi
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hw_builders.devices import clock_ns, resolve_device
 from hw_builders.devices import fits as device_fits
 from hw_builders.errors import HwError
+from hw_builders.estimate import estimate
+from hw_builders.folding.config import FoldingConfig
+from hw_builders.queueing import QUEUE_FRAMES, tandem_throughput
+from hw_builders.stage_split import check_reach, exit_groups, exit_ids, split_stages, stage_index
+
+__all__ = [
+    "DEFAULT_BUFFER_DEPTH",
+    "QUEUE_FRAMES",
+    "StagedReport",
+    "check_reach",
+    "exit_ids",
+    "split_stages",
+    "stage_index",
+    "staged_performance",
+    "tandem_throughput",
+]
 
 #: Frames each inter-stage FIFO holds when buffer_depth is None.
 DEFAULT_BUFFER_DEPTH = 2
-#: Frames in the sample path of the queueing computation.
-QUEUE_FRAMES = 4096
-
-
-# -- stages ---------------------------------------------------------------------------------
-
-
-def _exit_groups(graph: Any) -> tuple[list[Any], list[tuple[int, int, list[Any]]]]:
-    """Backbone layers, and per exit (position of its branch point, k, its layers)."""
-    backbone = [layer for layer in graph.layers if layer.exit is None]
-    pos = {layer.name: i for i, layer in enumerate(backbone)}
-    groups: dict[int, list[Any]] = {}
-    for layer in graph.layers:
-        if layer.exit is not None:
-            groups.setdefault(int(layer.exit), []).append(layer)
-    out: list[tuple[int, int, list[Any]]] = []
-    for k, layers in groups.items():
-        names = {layer.name for layer in layers}
-        sources = {src for layer in layers for src in layer.inputs if src not in names}
-        if len(sources) != 1 or next(iter(sources)) not in pos:
-            raise HwError(
-                f"exit {k}: its layers must branch from exactly one backbone layer "
-                f"(found inputs {sorted(sources) or 'none'}); mark only the exit branch with "
-                f'"exit": {k}'
-            )
-        out.append((pos[next(iter(sources))], k, layers))
-    out.sort(key=lambda t: (t[0], t[1]))
-    if out and out[-1][0] >= len(backbone) - 1:
-        raise HwError(
-            f"exit {out[-1][1]}: it branches after the last backbone layer; the final stage "
-            f"would be empty"
-        )
-    return backbone, out
-
-
-def stage_index(graph: Any) -> dict[str, int]:
-    """Per layer name, the index of its stage (0 for every layer without exits)."""
-    backbone, exits = _exit_groups(graph)
-    idx: dict[str, int] = {}
-    start = 0
-    for s, (p, _k, layers) in enumerate(exits):
-        for layer in backbone[start : p + 1]:
-            idx[layer.name] = s
-        for layer in layers:
-            idx[layer.name] = s
-        start = p + 1
-    for layer in backbone[start:]:
-        idx[layer.name] = len(exits)
-    return idx
-
-
-def split_stages(graph: Any) -> list[Any]:
-    """One sub-graph per stage, in order (a graph without exits is one stage).
-
-    Layer names are kept (so a folding config applies unchanged); inputs that come from
-    an earlier stage are dropped (they are the stage's input stream).
-
-    Raises:
-        HwError: an exit's layers do not form one branch from the backbone.
-    """
-    from hw_builders.graph import HwGraph, HwLayer
-
-    idx = stage_index(graph)
-    n = max(idx.values(), default=0) + 1
-    if n == 1:
-        return [graph]
-    members: list[list[Any]] = [[] for _ in range(n)]
-    for layer in graph.layers:
-        members[idx[layer.name]].append(layer)
-    out = []
-    for s, layers in enumerate(members):
-        names = {layer.name for layer in layers}
-        copies = [
-            HwLayer(
-                layer.name,
-                layer.op_type,
-                [i for i in layer.inputs if i in names],
-                dict(layer.attrs),
-                layer.impl,
-                layer.exit,
-            )
-            for layer in layers
-        ]
-        out.append(HwGraph(f"{graph.name}_stage{s}", copies))
-    return out
-
-
-def exit_ids(graph: Any) -> list[int | None]:
-    """Per stage, the candidate exit index it ends with (None for the final stage)."""
-    _, exits = _exit_groups(graph)
-    return [k for _, k, _ in exits] + [None]
-
-
-def check_reach(reach: Sequence[float], n_stages: int) -> list[float]:
-    """Validate a reach vector (one entry per stage, reach[0] = 1, non-increasing).
-
-    Raises:
-        HwError: wrong length or values.
-    """
-    try:
-        r = [float(x) for x in reach]
-    except (TypeError, ValueError):
-        raise HwError(f"reach={reach!r}: expected a list of fractions, one per stage") from None
-    if len(r) != n_stages:
-        raise HwError(
-            f"reach has {len(r)} entries but the graph has {n_stages} stage(s); give one "
-            f"fraction per stage"
-        )
-    if not r or abs(r[0] - 1.0) > 1e-9:
-        raise HwError(f"reach[0]={r[0] if r else None}: every input enters stage 0; use 1.0")
-    for i, x in enumerate(r):
-        if not (0.0 <= x <= 1.0) or not math.isfinite(x):
-            raise HwError(f"reach[{i}]={x}: must be a fraction in [0, 1]")
-        if i and x > r[i - 1] + 1e-12:
-            raise HwError(
-                f"reach[{i}]={x} exceeds reach[{i - 1}]={r[i - 1]}; reach never increases"
-            )
-    r[0] = 1.0
-    return r
-
-
-# -- queueing -------------------------------------------------------------------------------
-
-
-def tandem_throughput(
-    service_s: Sequence[float],
-    reach: Sequence[float],
-    buffer_depth: float,
-    *,
-    frames: int = QUEUE_FRAMES,
-    seed: int = 0,
-) -> float:
-    """Sustained frames/s of a saturated tandem line with Bernoulli-thinned stages.
-
-    Args:
-        service_s: per stage, the deterministic service time (initiation interval, s).
-        reach: per stage, the fraction of frames entering it (reach[0] = 1).
-        buffer_depth: frames each inter-stage FIFO holds (``math.inf``: unbounded).
-        frames: length of the sample path (raised, up to 8x, so that the least-reached
-            stage sees at least 512 frames).
-        seed: seed of the thinning draw.
-
-    Returns:
-        The long-run throughput (frames per second entering stage 0).
-    """
-    K = len(service_s)
-    bound = min(
-        1.0 / (s * r) if r > 0 else math.inf for s, r in zip(service_s, reach, strict=False)
-    )
-    if K == 1 or math.isinf(buffer_depth) or all(r >= 1.0 for r in reach):
-        return bound
-    if buffer_depth < 0:
-        raise HwError(f"buffer_depth={buffer_depth}: must be >= 0 frames")
-    cap = int(buffer_depth) + 1
-    # enough frames that the least-reached stage still sees a few hundred of them
-    r_min = min((r for r in reach if r > 0), default=1.0)
-    frames = max(frames, min(8 * frames, int(512 / r_min)))
-    rng = random.Random(seed)
-    # which frames reach each stage: exact counts, random choice among the previous ones
-    goes_on: list[set[int]] = []
-    current = list(range(frames))
-    for k in range(1, K):
-        n_next = min(len(current), round(reach[k] * frames))
-        chosen = sorted(rng.sample(current, n_next))
-        goes_on.append(set(chosen))
-        current = chosen
-    seq_pos: list[dict[int, int]] = [{}]  # per stage, frame -> position in the stage's stream
-    for k in range(1, K):
-        seq_pos.append({f: j for j, f in enumerate(sorted(goes_on[k - 1]))})
-    release: list[list[float]] = [[] for _ in range(K)]  # per stage, release time by position
-    last_release = [0.0] * K
-    t_end = 0.0
-    for f in range(frames):
-        arrival = 0.0
-        k = 0
-        while True:
-            start = max(arrival, last_release[k])
-            finish = start + service_s[k]
-            if k + 1 < K and f in goes_on[k]:
-                j = seq_pos[k + 1][f]
-                rel = finish
-                if j - cap >= 0:
-                    rel = max(rel, release[k + 1][j - cap])
-                # the stage k+1 release of position j - cap is known: it is an earlier frame
-            else:
-                rel = finish
-            release[k].append(rel)
-            last_release[k] = rel
-            t_end = max(t_end, rel)
-            if k + 1 < K and f in goes_on[k]:
-                arrival = rel
-                k += 1
-            else:
-                break
-    fill = sum(service_s)
-    got = (frames - 1) / max(t_end - fill, 1e-30)
-    return min(got, bound)
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -366,14 +185,11 @@ def staged_performance(
     Raises:
         HwError: bad reach, buffer depth, device or folding.
     """
-    from hw_builders import estimate
-    from hw_builders.folding.api import _clk, resolve_device
-
+    if device is None:
+        raise HwError("device: give a Device (hw_builders.get_device) or a board name")
     dev = resolve_device(device)
-    clk = _clk(dev, clk_ns)
+    clk = clock_ns(dev, clk_ns)
     if folding is not None:
-        from hw_builders.folding.config import FoldingConfig
-
         cfg = folding if isinstance(folding, FoldingConfig) else FoldingConfig.from_dict(folding)
         graph = cfg.apply(graph)
     if buffer_depth is None:
@@ -397,7 +213,7 @@ def staged_performance(
 
     cycles = {lr.name: int(lr.cycles) for rep in reports for lr in rep.layers}
     paths = _critical_paths(graph, cycles)
-    backbone, exits = _exit_groups(graph)
+    backbone, exits = exit_groups(graph)
     sinks = [_sink(layers, graph) for _, _, layers in exits]
     final_layers = [layer for layer in backbone]
     consumed = {i for layer in graph.layers for i in layer.inputs}

@@ -85,7 +85,7 @@ def _suggest(trial: Any, name: str, knob: Knob) -> float:
     return float(trial.suggest_float(name, knob.low, knob.high, log=knob.log))
 
 
-def _grid(name: str, knob: Knob) -> list[float]:
+def knob_grid(name: str, knob: Knob) -> list[float]:
     values = knob_values(knob)
     if values is None:
         raise DseError(
@@ -190,15 +190,15 @@ class DesignSpace:
             raise DseError(
                 "folding.strategies: sampled folding cannot be enumerated; use optimised only"
             )
-        rates = _grid("pruning.rates", cfg.pruning.rates)
+        rates = knob_grid("pruning.rates", cfg.pruning.rates)
         if cfg.pruning.mode == "uniform":
             prunings: list[float | tuple[float, ...]] = list(rates)
         else:
             prunings = [tuple(p) for p in itertools.product(rates, repeat=self.n_prunable)]
-        thr = _grid("exits.thresholds", cfg.exits.thresholds)
-        budgets = _grid("folding.budget", cfg.folding.budget)
+        thr = knob_grid("exits.thresholds", cfg.exits.thresholds)
+        budgets = knob_grid("folding.budget", cfg.folding.budget)
         targets: list[float | None] = list(cfg.folding.target_fps) or [None]
-        clks = _grid("hardware.clk_ns", cfg.hardware.clk_ns)
+        clks = knob_grid("hardware.clk_ns", cfg.hardware.clk_ns)
         subsets = [
             s
             for r in range(len(self.candidates) + 1)
@@ -229,16 +229,16 @@ class DesignSpace:
             raise DseError(
                 "folding.strategies: sampled folding cannot be enumerated; use optimised only"
             )
-        n_rates = len(_grid("pruning.rates", cfg.pruning.rates))
+        n_rates = len(knob_grid("pruning.rates", cfg.pruning.rates))
         n_prune = n_rates if cfg.pruning.mode == "uniform" else n_rates**self.n_prunable
-        n_thr = len(_grid("exits.thresholds", cfg.exits.thresholds))
+        n_thr = len(knob_grid("exits.thresholds", cfg.exits.thresholds))
         n_exit = sum(
             math.comb(len(self.candidates), r) * n_thr**r for r in range(len(self.candidates) + 1)
         )
         n_hw = (
-            len(_grid("folding.budget", cfg.folding.budget))
+            len(knob_grid("folding.budget", cfg.folding.budget))
             * max(1, len(cfg.folding.target_fps))
-            * len(_grid("hardware.clk_ns", cfg.hardware.clk_ns))
+            * len(knob_grid("hardware.clk_ns", cfg.hardware.clk_ns))
         )
         n_bits = len(cfg.model.weight_bits) * len(cfg.model.act_bits)
         return n_bits * n_prune * n_exit * n_hw

@@ -30,16 +30,16 @@ SUBSPACES = ("pruning_only", "exit_only")
 def subspace_points(space: Any) -> dict[str, list[Any]]:
     """The design points of each sub-space (``DesignPoint`` lists; empty when the config's
     space cannot hold it, e.g. no pruning rate 0 for exit-only or sampled folding)."""
-    from dse.study.space import DesignPoint, _grid
+    from dse.study.space import DesignPoint, knob_grid
 
     cfg = space.config
     if "optimised" not in cfg.folding.strategies or cfg.pruning.mode != "uniform":
         return {name: [] for name in SUBSPACES}
     try:
-        rates = _grid("pruning.rates", cfg.pruning.rates)
-        thr = _grid("exits.thresholds", cfg.exits.thresholds)
-        budgets = _grid("folding.budget", cfg.folding.budget)
-        clks = _grid("hardware.clk_ns", cfg.hardware.clk_ns)
+        rates = knob_grid("pruning.rates", cfg.pruning.rates)
+        thr = knob_grid("exits.thresholds", cfg.exits.thresholds)
+        budgets = knob_grid("folding.budget", cfg.folding.budget)
+        clks = knob_grid("hardware.clk_ns", cfg.hardware.clk_ns)
     except DseError:  # a continuous knob: no finite sub-space
         return {name: [] for name in SUBSPACES}
     targets: list[float | None] = list(cfg.folding.target_fps) or [None]

@@ -19,10 +19,12 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from hw_builders.devices import clock_ns, resolve_device
 from hw_builders.errors import HwError
+from hw_builders.estimate import check_folding, layer_cost
 from hw_builders.folding.config import FoldingConfig
 from hw_builders.folding.finn import MVAU_WWIDTH_MAX, set_folding, target_cycles_for_fps
-from hw_builders.folding.optimal import optimal_choice
+from hw_builders.folding.optimal import no_fit_message, optimal_choice
 from hw_builders.folding.options import FoldingSpace, Option, budget_vector
 
 Strategy = Callable[..., FoldingConfig]
@@ -47,21 +49,6 @@ def strategies() -> list[str]:
     return sorted(_STRATEGIES)
 
 
-def resolve_device(device: Any) -> Any:
-    """A Device from a Device or a board name.
-
-    Raises:
-        HwError: unknown board name.
-    """
-    if isinstance(device, str):
-        from hw_builders import get_device
-
-        return get_device(board=device)
-    if device is None or not hasattr(device, "resources"):
-        raise HwError("device: give a Device (hw_builders.get_device) or a board name")
-    return device
-
-
 def layer_weights(graph: Any, reach: Sequence[float] | None) -> dict[str, float]:
     """Per layer name, the reach of its stage (1.0 for every layer when reach is None).
 
@@ -78,19 +65,10 @@ def layer_weights(graph: Any, reach: Sequence[float] | None) -> dict[str, float]
     return {name: r[k] for name, k in idx.items()}
 
 
-def _clk(device: Any, clk_ns: float | None) -> float:
-    clk = device.default_clk_ns if clk_ns is None else clk_ns
-    if isinstance(clk, bool) or not isinstance(clk, (int, float)) or not clk > 0:
-        raise HwError(f"clk_ns={clk_ns!r} must be a positive clock period in ns (e.g. 10.0)")
-    return float(clk)
-
-
 def _finn_fit(
     graph: Any, space: FoldingSpace, limits: Sequence[float], mvau_wwidth_max: int
 ) -> tuple[FoldingConfig, list[Option]] | None:
     """The fastest SetFolding result (over all distinct targets) that fits the limits."""
-
-    from hw_builders import layer_cost
 
     def cycles_of(layer: Any) -> int:
         return layer_cost(layer, space.device).cycles
@@ -136,8 +114,6 @@ def _finn_strategy(
     mvau_wwidth_max: int = MVAU_WWIDTH_MAX,
 ) -> FoldingConfig:
     if target_fps is not None:
-        from hw_builders import layer_cost
-
         return set_folding(
             graph,
             target_cycles=target_cycles_for_fps(target_fps, clk_ns),
@@ -148,9 +124,7 @@ def _finn_strategy(
     limits = budget_vector(device, budget)
     got = _finn_fit(graph, space, limits, mvau_wwidth_max)
     if got is None:
-        from hw_builders.folding.optimal import _no_fit_message
-
-        raise HwError(_no_fit_message(space, limits, "budget (finn strategy)"))
+        raise HwError(no_fit_message(space, limits, "budget (finn strategy)"))
     return got[0]
 
 
@@ -207,8 +181,10 @@ def fold(
     """
     if strategy not in _STRATEGIES:
         raise HwError(f"strategy {strategy!r} is unknown; use one of: {', '.join(strategies())}")
+    if device is None:
+        raise HwError("device: give a Device (hw_builders.get_device) or a board name")
     dev = resolve_device(device)
-    clk = _clk(dev, clk_ns)
+    clk = clock_ns(dev, clk_ns)
     if target_fps is not None and (
         isinstance(target_fps, bool)
         or not isinstance(target_fps, (int, float))
@@ -219,7 +195,5 @@ def fold(
     cfg = _STRATEGIES[strategy](
         graph, device=dev, clk_ns=clk, target_fps=target_fps, budget=budget, reach=reach
     )
-    from hw_builders import check_folding
-
     check_folding(cfg.apply(graph))
     return cfg

@@ -117,7 +117,7 @@ def smallest_choice(space: FoldingSpace, limits: Sequence[float]) -> list[Option
     return [_cheapest(g.options, lam) for g in space.groups]
 
 
-def _no_fit_message(space: FoldingSpace, limits: Sequence[float], what: str) -> str:
+def no_fit_message(space: FoldingSpace, limits: Sequence[float], what: str) -> str:
     use = _sum(smallest_choice(space, limits))
     over = [
         f"{r} {int(u)} > {b:.0f}"
@@ -161,7 +161,7 @@ def optimal_choice(
     targets = sorted({o.wcycles for g in groups for o in g.options if o.wcycles >= lower})
     top = _fit(groups, targets[-1], limits)
     if top is None:
-        raise HwError(_no_fit_message(space, limits, "budget"))
+        raise HwError(no_fit_message(space, limits, "budget"))
     lo, hi = 0, len(targets) - 1  # invariant: targets[hi] feasible
     best = top
     while lo < hi:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hw_builders.errors import HwError
+from hw_builders.estimate import layer_cost, legal_values
 
 #: Resources that budgets constrain, in this order in every resource vector.
 RESOURCES: tuple[str, ...] = ("LUT", "BRAM_18K", "URAM", "DSP")
@@ -74,7 +75,6 @@ class FoldingSpace:
     """
 
     def __init__(self, graph: Any, device: Any, weights: Mapping[str, float] | None = None) -> None:
-        from hw_builders import layer_cost, legal_values
 
         self.graph = graph
         self.device = device
