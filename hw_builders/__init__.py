@@ -8,6 +8,7 @@ from __future__ import annotations
 import hw_builders.ops  # noqa: F401  (registers the built-in op models, before anything else)
 from hw_builders.atomic import (
     atomic_directory,
+    atomic_file,
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
@@ -53,6 +54,7 @@ __all__ = [
     "PowerModel",
     "StagedReport",
     "atomic_directory",
+    "atomic_file",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",

@@ -4,15 +4,15 @@ An entry is a directory ``<root>/<key[:2]>/<key>/`` holding ``model.pt`` (a plai
 ``state_dict``, loaded with ``torch.load(..., weights_only=True)``; never a pickled
 module), ``arch.json``, ``meta.json`` and optional extra JSON files (``profile.json``).
 The key is the sha256 of a canonical JSON of everything that affects the weights.
-Writes are atomic (temporary file in the same directory, then ``os.replace``), and a
-per-key ``fcntl`` lock makes a second process that asks for the same entry wait for the
-first one and then reuse its result instead of training again.
+Writes are atomic (``hw_builders.atomic``: a temporary file in the same directory, then
+``os.replace``), and a per-key file lock (``filelock``) makes a second process that asks
+for the same entry wait for the first one and then reuse its result instead of training
+again.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import math
@@ -217,14 +217,12 @@ class CheckpointCache:
     @contextlib.contextmanager
     def lock(self, key: str) -> Iterator[None]:
         """Exclusive inter-process lock on ``key`` (blocks until it is free)."""
+        from filelock import FileLock
+
         lock_dir = self.root / "locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
-        with open(lock_dir / f"{key}.lock", "a+") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        with FileLock(str(lock_dir / f"{key}.lock")):
+            yield
 
     def save(
         self,

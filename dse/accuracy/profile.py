@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from dse.errors import DseError
+from dse.jsonable import jsonable
 
 FINAL = -1
 """Index of the final classifier in :attr:`ExitProfile.exits` (always last)."""
@@ -30,10 +31,6 @@ DEFAULT_GRID: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(
     1.0,
 )
 """Threshold grid used by :meth:`ExitProfile.table` when none is given."""
-
-
-def _nan_to_none(values: Sequence[float]) -> list[float | None]:
-    return [None if (v is None or math.isnan(v)) else float(v) for v in values]
 
 
 @dataclass
@@ -69,7 +66,7 @@ class ExitEvaluation:
             "thresholds": [float(t) for t in self.thresholds],
             "reach": [float(r) for r in self.reach],
             "exit_fraction": [float(f) for f in self.exit_fraction],
-            "exit_accuracy": _nan_to_none(self.exit_accuracy),
+            "exit_accuracy": jsonable(self.exit_accuracy),
             "accuracy": float(self.accuracy),
         }
 

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from dse.cli.common import STUDY_HELP, resolve_study
+from dse.jsonable import jsonable
 
 runtime_app = typer.Typer(
     name="runtime",
@@ -28,19 +29,6 @@ OBJECTIVE_OPT = typer.Option(
     help="What the table minimises among the designs that sustain a rate: energy "
     "(energy per inference, default) or edp (the design's energy x latency).",
 )
-
-
-def _jsonable(value: Any) -> Any:
-    """NaN/inf become null, tuples lists, numpy scalars Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _load_study(storage: str | None, study: str | None) -> tuple[str, Any]:
@@ -148,7 +136,7 @@ def table_cmd(
         entries = table.row_entries(accuracy_threshold)
     if json_out:
         shown = dict(content, entries=entries)
-        typer.echo(json.dumps(_jsonable(shown), indent=2))
+        typer.echo(json.dumps(jsonable(shown), indent=2))
         return
     from rich.table import Table
 
@@ -256,7 +244,7 @@ def simulate_cmd(
     result["static_best_point"] = lib.static_best.to_dict()
     if trace is None or not trace.lower().endswith(".csv"):
         result["trace"]["peak_load_vs_static"] = peak_load
-    result = _jsonable(result)
+    result = jsonable(result)
     _save(storage, "simulation", study, result)
     if json_out:
         typer.echo(json.dumps(result))
@@ -335,7 +323,7 @@ def sweep_cmd(
     study, lib = _load_study(storage, study)
     result = cached_sweep(storage, lib, accuracy_threshold=accuracy_threshold)
     if json_out:
-        typer.echo(json.dumps(_jsonable(result)))
+        typer.echo(json.dumps(jsonable(result)))
         return
     from rich.table import Table
 

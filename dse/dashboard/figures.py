@@ -20,6 +20,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dse.pareto import DEFAULT_OBJECTIVES, pareto_mask
+
 #: Human-readable axis titles of the metrics a design stores.
 METRIC_LABELS: dict[str, str] = {
     "accuracy": "accuracy",
@@ -248,19 +250,14 @@ def staircase(
     staircase's points sorted along x and plotly's line shape (``"vh"`` when x is
     maximised, else ``"hv"``), or None when either metric has no known direction.
     """
-    from dse.pareto import DEFAULT_OBJECTIVES
 
     if x not in DEFAULT_OBJECTIVES or y not in DEFAULT_OBJECTIVES or not xs:
         return None
     sx = 1.0 if DEFAULT_OBJECTIVES[x].direction == "maximize" else -1.0
     sy = 1.0 if DEFAULT_OBJECTIVES[y].direction == "maximize" else -1.0
     pts = sorted(set(zip(xs, ys, strict=True)))
-    keep = [
-        (a, b)
-        for a, b in pts
-        if not any((sx * c >= sx * a and sy * d >= sy * b) and (c, d) != (a, b) for c, d in pts)
-    ]
-    keep.sort()
+    mask = pareto_mask(np.array([(-sx * a, -sy * b) for a, b in pts], dtype=float))
+    keep = [p for p, m in zip(pts, mask, strict=True) if m]
     return [a for a, _ in keep], [b for _, b in keep], "vh" if sx > 0 else "hv"
 
 

@@ -29,7 +29,6 @@ stored report, so the folders reproduce the stored numbers.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
 import os
@@ -40,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from dse.errors import DseError
-from hw_builders.atomic import atomic_directory
+from hw_builders.atomic import atomic_directory, atomic_file
 from hw_builders.naming import finn_node_names, rename_folding, rename_graph
 
 #: Version of the library.json format.
@@ -339,26 +338,12 @@ def export_library(
     return out
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_tar(folder: str | os.PathLike[str]) -> Path:
     """Write ``<folder>.tar.gz`` (atomically) holding the folder under its own name."""
     src = Path(folder)
     dst = src.parent / f"{src.name}.tar.gz"
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", dir=src.parent)
-    os.close(fd)
-    try:
-        with tarfile.open(tmp_name, "w:gz") as tf:
-            tf.add(src, arcname=src.name)
-        os.chmod(tmp_name, 0o666 & ~_umask())
-        os.replace(tmp_name, dst)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
+    with atomic_file(dst) as tmp, tarfile.open(tmp, "w:gz") as tf:
+        tf.add(src, arcname=src.name)
     return dst
 
 

@@ -13,6 +13,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
+from dse.pareto import pareto_mask
 from dse.runtime.errors import RuntimeManagerError
 
 #: design_id used for the static FINN baseline (not a stored design).
@@ -123,22 +126,20 @@ def non_dominated(points: Iterable[OperatingPoint]) -> list[OperatingPoint]:
     duplicates of a configuration are removed.
     """
     pts = list(dict.fromkeys(points))
+    if not pts:
+        return []
 
     def key(p: OperatingPoint) -> tuple[float, float, float, float]:
         dyn = max(p.power_w - p.idle_power_w, 0.0) / p.throughput_fps
         return (-p.accuracy, -p.throughput_fps, dyn, p.idle_power_w)
 
-    keyed = sorted(((key(p), i, p) for i, p in enumerate(pts)), key=lambda x: (x[0], x[1]))
-    kept: list[tuple[tuple[float, float, float, float], OperatingPoint]] = []
-    for k, _, p in keyed:
-        dominated = False
-        for kk, _q in kept:
-            if all(a <= b for a, b in zip(kk, k, strict=True)):
-                dominated = True
-                break
-        if not dominated:
-            kept.append((k, p))
-    return [p for _, p in kept]
+    keys = [key(p) for p in pts]
+    mask = pareto_mask(np.asarray(keys, dtype=float))
+    kept: dict[tuple[float, float, float, float], tuple[int, OperatingPoint]] = {}
+    for i, (k, p, m) in enumerate(zip(keys, pts, mask, strict=True)):
+        if m and k not in kept:  # equal numbers: the first one stays
+            kept[k] = (i, p)
+    return [p for _, (_, p) in sorted(kept.items(), key=lambda kv: (kv[0], kv[1][0]))]
 
 
 def check_points(points: Sequence[OperatingPoint], what: str = "operating points") -> None:

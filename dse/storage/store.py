@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 
 from dse.errors import DseError
+from dse.jsonable import jsonable
 from dse.pareto import ObjectiveSpec, feasible_front, front_hypervolume
 from dse.storage import tables as T
 from dse.storage.engine import check_reachable, create_engine, normalise_url, redact
@@ -48,24 +47,6 @@ _DESIGN_JSON_FIELDS = (
 def now_iso() -> str:
     """The current UTC time, ISO 8601 with seconds."""
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-
-
-def jsonable(value: Any) -> Any:
-    """Convert numpy values, tuples and non-finite floats into plain JSON values."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer, int)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    return value
 
 
 class Store:
