@@ -16,7 +16,7 @@ from dse.accuracy.point import TrainPoint, prepare_point, run_point
 from dse.accuracy.profile import ExitEvaluation, ExitProfile, calibrate
 from dse.accuracy.prune import normalize_rates, pruning_chain, target_widths
 from dse.accuracy.recipe import TrainRecipe
-from dse.accuracy.train import TrainStats, resolve_device, seed_everything, train_model
+from dse.accuracy.train import TrainStats, resolve_torch_device, seed_everything, train_model
 
 __all__ = [
     "AccuracyPipeline",
@@ -39,7 +39,7 @@ __all__ = [
     "normalize_rates",
     "prepare_point",
     "pruning_chain",
-    "resolve_device",
+    "resolve_torch_device",
     "run_point",
     "seed_everything",
     "target_widths",

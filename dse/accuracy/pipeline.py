@@ -26,7 +26,7 @@ from dse.accuracy.cache import CacheEntry, CheckpointCache, cache_key, library_v
 from dse.accuracy.profile import ExitProfile, calibrate
 from dse.accuracy.prune import Rates, normalize_rates, prune_to, pruning_chain
 from dse.accuracy.recipe import TrainRecipe
-from dse.accuracy.train import resolve_device, seed_everything, torch_threads, train_model
+from dse.accuracy.train import resolve_torch_device, seed_everything, torch_threads, train_model
 from dse.errors import DseError
 
 log = logging.getLogger("dse.accuracy")
@@ -120,7 +120,7 @@ class AccuracyPipeline:
         self.data = data
         self.threads = threads
         self.cache = CheckpointCache(cache_dir)
-        self.device = resolve_device(device)
+        self.device = resolve_torch_device(device)
         self.seed = int(seed)
         self.recipe = recipe if recipe is not None else TrainRecipe.quickstart()
         self.dataset = dataset_identity(data)

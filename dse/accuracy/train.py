@@ -27,7 +27,7 @@ log = logging.getLogger("dse.accuracy")
 DEVICES = ("auto", "cpu", "cuda")
 
 
-def resolve_device(device: str = "auto") -> str:
+def resolve_torch_device(device: str = "auto") -> str:
     """Map ``"auto"`` to ``"cuda"`` when a GPU is available, else ``"cpu"``.
 
     Raises:

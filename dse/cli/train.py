@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train, prune, calibrate and export one design point."""
         from dse.accuracy.point import TrainPoint, prepare_point, run_point
-        from dse.accuracy.train import resolve_device
+        from dse.accuracy.train import resolve_torch_device
         from dse.errors import DseError
 
         if seed < 0:
@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
         if device.lower() not in ("auto", "cpu", "cuda"):
             raise DseError(f"--device={device!r}: choose one of auto, cpu, cuda")
         point = TrainPoint.load(config) if config is not None else TrainPoint.quickstart()
-        dev = resolve_device(device)
+        dev = resolve_torch_device(device)
         if threads < 1:
             raise DseError(f"--threads={threads}: must be >= 1")
         # progress (epochs, cached steps) goes to stderr, also with --json: stdout holds

@@ -3,10 +3,10 @@ enumerating every point of a finite space (for exhaustive baselines).
 
 Parameter names (stable, so that every trial of a study shares one search space):
 ``weight_bits`` / ``act_bits`` (only when several are configured), ``pruning`` (uniform) or
-``pruning_<i>`` (per block, one per prunable layer), ``exit_<k>`` (use candidate exit k:
-True/False), ``threshold_<k>`` (confidence threshold of exit k, sampled for every candidate
-so that the space is static; only the thresholds of the exits in use take effect),
-``folding`` (when both strategies are configured), ``budget`` and ``target_fps``
+``pruning_<i>`` (per block, one per prunable layer), ``exit_<k>`` (one gene per candidate
+exit k: ``"off"`` or its confidence threshold, when the thresholds are a list or a stepped
+range; with a continuous threshold range, ``exit_<k>`` is True/False and ``threshold_<k>``
+its threshold), ``folding`` (when both strategies are configured), ``budget`` and ``target_fps``
 (optimised folding), ``fold_<layer>_<attr>`` (sampled folding: a position in [0, 1] among
 the layer's legal values) and ``clk_ns``.
 """

@@ -1,4 +1,5 @@
-"""FMPadding (hls): FINN fmpadding.py. cycles = (NumChannels / SIMD) * numInputVectors
+"""FMPadding (rtl by default, as FINN's specialize_layers picks an rtl variant when one
+exists; hls costs the same): FINN fmpadding.py. cycles = (NumChannels / SIMD) * numInputVectors
 * OH * OW with OH = ImgDim_h + top + bottom, OW = ImgDim_w + left + right; resources are
 HWCustomOp's defaults (0). Padding is FINN's [top, left, bottom, right]."""
 
@@ -12,8 +13,8 @@ from hw_builders.registry import OpModel, divisors, register_op
 
 @register_op("FMPadding")
 class FMPadding(OpModel):
-    impls = ("hls", "rtl")
-    default_impl = "hls"
+    impls = ("rtl", "hls")
+    default_impl = "rtl"
     required = ("ImgDim", "Padding", "NumChannels", "inputDataType")
     defaults = {"SIMD": 1, "numInputVectors": 1}
     fold_attrs = ("SIMD",)
