@@ -239,10 +239,10 @@ def parse_resources(text: str | Mapping[str, object]) -> dict[str, int]:
                 continue
             if "=" not in chunk:
                 raise HwError(f"resources: {chunk.strip()!r} is not KEY=VALUE; {form}")
-            k, v = chunk.split("=", 1)
-            items[k.strip()] = v.strip()
+            name, value = chunk.split("=", 1)
+            items[name.strip()] = value.strip()
     else:
-        items = dict(text)
+        items = {str(key): value for key, value in text.items()}
     out: dict[str, int] = {}
     for k, v in items.items():
         if k not in RES_KEYS:
@@ -263,7 +263,7 @@ def parse_resources(text: str | Mapping[str, object]) -> dict[str, int]:
     return {k: out[k] for k in RES_KEYS}
 
 
-def _custom_part(part: str, resources: Mapping[str, object]) -> Device:
+def _custom_part(part: str, resources: Mapping[str, object] | str) -> Device:
     res = parse_resources(resources)
     versal = is_versal(part)
     # clock and reconfiguration by family: Versal/Alveo-class parts are fast-clocked

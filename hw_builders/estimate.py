@@ -180,10 +180,12 @@ class Estimator:
             values = [c if v is None else v for v, c in zip(values, self.current, strict=False)]
         if len(values) != self.n:
             raise HwError(f"folding: expected {self.n} per-layer entries, got {len(values)}")
-        costs = list(map(dict.get, self._memo, values))
+        # the hot path: one C-level dict lookup per layer (map over dict.get)
+        costs: list[Any] = list(map(dict.get, self._memo, values))  # type: ignore[arg-type]
         if None in costs:
             costs = [
-                c if c is not None else self._compute(i, values[i]) for i, c in enumerate(costs)
+                c if c is not None else self._compute(i, values[i])  # type: ignore[arg-type]
+                for i, c in enumerate(costs)
             ]
         cyc, lut, bram, uram, dsp = zip(*costs, strict=True)
         lut, bram, uram, dsp = sum(lut), sum(bram), sum(uram), sum(dsp)

@@ -50,7 +50,7 @@ def run_finn_build(folder: str | os.PathLike[str]) -> Any:
     if not (d / "model.onnx").is_file():
         raise HwError(f"build folder {d}: no model.onnx; pass model_onnx= to write_build_folder")
     cfg = read_build_config(d)
-    from finn.builder.build_dataflow import build_dataflow_directory  # type: ignore[import-not-found]
+    from finn.builder.build_dataflow import build_dataflow_directory
 
     rc = build_dataflow_directory(str(d))
     out = d / str(cfg.get("output_dir", "output"))

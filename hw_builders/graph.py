@@ -141,12 +141,13 @@ class HwGraph:
         for node, cfg in d.items():
             if node == "Defaults":
                 continue
-            lay = by_name.get(node)
-            if lay is None:
+            found = by_name.get(node)
+            if found is None:
                 raise HwError(
                     f"folding: node {node!r} is not in graph {self.name!r}; "
                     f"use one of the graph's layer names (e.g. {layers[0].name if layers else '-'})"
                 )
+            lay = found
             if not isinstance(cfg, Mapping):
                 raise HwError(f"folding {node}: expected an object of attributes such as PE, SIMD")
             for attr, value in cfg.items():

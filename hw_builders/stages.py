@@ -224,7 +224,7 @@ def staged_performance(
     mean_lat = sum(f * lat for f, lat in zip(frac, latency, strict=False))
 
     static_w = float(dev.power.static_w)
-    dyn = [max(0.0, float(rep.power_w) - static_w) for rep in reports]
+    dyn = [max(0.0, float(rep.power_w or 0.0) - static_w) for rep in reports]
     activity = [min(1.0, rk * thr / tk) for rk, tk in zip(r, t_stage, strict=False)]
     power = static_w + sum(a * d for a, d in zip(activity, dyn, strict=False))
     energy = sum(rk * d / tk for rk, d, tk in zip(r, dyn, t_stage, strict=False)) + static_w / thr

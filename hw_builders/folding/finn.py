@@ -185,7 +185,7 @@ def set_folding(
             st2._memo = st._memo
             _one_pass(st2, max_cycles, mvau_wwidth_max)
             st = st2
-    nodes = {
+    nodes: dict[str, dict[str, Any]] = {
         name: {a: st.attrs[name][a] for a in ("PE", "SIMD", "parallel_window") if a in touched}
         for name, touched in st.touched.items()
         if touched
