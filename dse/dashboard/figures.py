@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dse.pareto import DEFAULT_OBJECTIVES, pareto_mask
+from dse.storage.records import pruning_rate_of
 
 #: Human-readable axis titles of the metrics a design stores.
 METRIC_LABELS: dict[str, str] = {
@@ -105,17 +106,8 @@ def _finite(value: Any) -> float | None:
 
 
 def pruning_rate(design: Mapping[str, Any]) -> float | None:
-    """Mean pruning rate of a design's sampled ``pruning`` parameter (None if absent)."""
-    params = design.get("params") or {}
-    value = params.get("pruning", params.get("pruning_rate"))
-    if value is None:
-        rates = [v for k, v in params.items() if str(k).startswith("pruning")]
-        value = rates if rates else None
-    if isinstance(value, (list, tuple)):
-        nums = [_finite(v) for v in value]
-        nums = [v for v in nums if v is not None]
-        return float(np.mean(nums)) if nums else None
-    return _finite(value)
+    """Mean pruning rate of a design (dict form; None when its parameters name none)."""
+    return pruning_rate_of(design.get("params") or {}, design.get("metrics") or {})
 
 
 def metric_value(design: Mapping[str, Any], key: str) -> float | None:

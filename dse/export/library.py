@@ -56,16 +56,6 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-def _device(record: Any) -> Any:
-    from hw_builders import get_device
-
-    return get_device(
-        board=record.board,
-        part=None if record.board else record.part,
-        resources=(record.hw_report or {}).get("device_resources"),
-    )
-
-
 def _check_stage(
     design_id: int, k: int, stored: Mapping[str, Any], report: Any, names: Mapping[str, str]
 ) -> None:
@@ -127,7 +117,7 @@ def _export_design(record: Any, ddir: Path, *, steps: str, n_verify: int) -> dic
     from hw_builders.finn_build import build_config, write_build_folder
     from hw_builders.stages import split_stages
 
-    device = _device(record)
+    device = record.device
     model = load_pruned_model(record.arch, record.checkpoint)
     stages = split_stages(load_graph(record.hw_graph))
     if len(stages) != len(record.exits) + 1:

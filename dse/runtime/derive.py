@@ -26,6 +26,7 @@ from typing import Any
 
 from dse.runtime.errors import RuntimeManagerError
 from dse.runtime.points import STATIC_BEST_ID, STATIC_FINN_ID, OperatingPoint, non_dominated
+from dse.storage.records import pruning_rate_of
 
 #: threshold that no softmax confidence reaches: the exit never takes a sample
 EXITS_DISABLED = 2.0
@@ -39,41 +40,10 @@ DEFAULT_THRESHOLD_GRID: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95
 
 
 def pruning_rate(record: Any) -> float:
-    """Mean structured-pruning rate of a stored design (0.0 = unpruned).
-
-    Read from ``params`` (``pruning`` / ``pruning_rate`` / ``pruning_rates``: a number, a list,
-    or a dict of per-layer rates), else from ``metrics["pruning_rate"]``, else 0.0.
-    """
-    for src in (record.params or {}, record.metrics or {}):
-        for key in ("pruning", "pruning_rate", "pruning_rates"):
-            if key in src and src[key] is not None:
-                v = src[key]
-                if isinstance(v, dict):
-                    v = list(v.values())
-                if isinstance(v, list | tuple):
-                    vals = [float(x) for x in v if isinstance(x, int | float)]
-                    return sum(vals) / len(vals) if vals else 0.0
-                if isinstance(v, int | float):
-                    return float(v)
-        # per-layer knobs such as {"pruning_0": 0.25, "pruning_1": 0.5}
-        vals = [
-            float(v)
-            for k, v in src.items()
-            if k.startswith("pruning_") and isinstance(v, int | float) and not isinstance(v, bool)
-        ]
-        if vals:
-            return sum(vals) / len(vals)
-    return 0.0
-
-
-def _device(record: Any) -> Any:
-    from hw_builders import get_device
-
-    return get_device(
-        board=record.board,
-        part=None if record.board else record.part,
-        resources=(record.hw_report or {}).get("device_resources"),
-    )
+    """Mean structured-pruning rate of a stored design; 0.0 (unpruned) when it names none
+    (:func:`dse.storage.records.pruning_rate_of`)."""
+    rate = pruning_rate_of(record.params or {}, record.metrics or {})
+    return 0.0 if rate is None else rate
 
 
 def _buffer_depth(record: Any) -> float | None:
@@ -114,7 +84,7 @@ def design_points(
         )
     profile = ExitProfile.from_dict(record.exit_profile)
     graph = load_graph(record.hw_graph)
-    device = _device(record)
+    device = record.device
     rate = pruning_rate(record)
     folding = record.folding or None
     exits = [int(e) for e in record.exits]
@@ -235,7 +205,7 @@ def static_point(
     arch = ArchSpec.from_dict(rec.arch)
     family = get_family(arch.family)
     graph = family.lower(arch, exits=[], name=f"{arch.family}_static")
-    device = _device(rec)
+    device = rec.device
     folding = fold(
         graph, strategy=strategy, device=device, clk_ns=clk_ns, budget=dict(limits or {}) or None
     )

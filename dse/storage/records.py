@@ -2,8 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+def pruning_rate_of(
+    params: Mapping[str, Any], metrics: Mapping[str, Any] | None = None
+) -> float | None:
+    """The mean structured-pruning rate a design's parameters name, or None.
+
+    Read from ``params`` (``pruning`` / ``pruning_rate`` / ``pruning_rates``: a number, a
+    list, or a dict of per-layer rates; or per-layer ``pruning_<i>`` knobs), else from
+    ``metrics["pruning_rate"]``.
+    """
+    for src in (params or {}, metrics or {}):
+        for key in ("pruning", "pruning_rate", "pruning_rates"):
+            if key in src and src[key] is not None:
+                v = src[key]
+                if isinstance(v, Mapping):
+                    v = list(v.values())
+                if isinstance(v, (list, tuple)):
+                    vals = [float(x) for x in v if _number(x)]
+                    return sum(vals) / len(vals) if vals else None
+                if _number(v):
+                    return float(v)
+        vals = [float(v) for k, v in src.items() if str(k).startswith("pruning_") and _number(v)]
+        if vals:
+            return sum(vals) / len(vals)
+    return None
+
+
+def _number(v: Any) -> bool:
+    import math
+
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
 
 
 @dataclass
@@ -36,6 +69,22 @@ class DesignRecord:
     checkpoint: str | None = None
     dataset: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pruning_rate(self) -> float | None:
+        """The design's mean structured-pruning rate (None when its parameters name none)."""
+        return pruning_rate_of(self.params, self.metrics)
+
+    @property
+    def device(self) -> Any:
+        """The FPGA target the design was costed for (``hw_builders.Device``)."""
+        from hw_builders.devices import resolve_device
+
+        return resolve_device(
+            board=self.board,
+            part=None if self.board else self.part,
+            resources=(self.hw_report or {}).get("device_resources"),
+        )
 
     @property
     def repeats(self) -> list[int]:
