@@ -1,4 +1,4 @@
-"""Optuna samplers: NSGA-II (default), TPE and random, seeded per trial.
+"""Optuna samplers: TPE (default), NSGA-II and random, seeded per trial.
 
 :class:`TrialSeededSampler` reseeds the wrapped sampler's random state before every trial
 from the study seed and the trial number, so a trial's parameters depend only on the seed,
@@ -94,7 +94,7 @@ class TrialSeededSampler(BaseSampler):
 
 
 def make_sampler(name: str, *, seed: int, population_size: int = 12) -> BaseSampler:
-    """The study's sampler: ``nsga2`` (default), ``tpe`` or ``random``, seeded per trial.
+    """The study's sampler: ``tpe`` (default), ``nsga2`` or ``random``, seeded per trial.
 
     Constraints (fitting the device, a minimum accuracy) reach the samplers through
     ``trial.set_constraint`` (Optuna >= 5); NSGA-II and TPE rank infeasible trials behind
