@@ -26,3 +26,12 @@ def pg_url() -> str:
     finally:
         engine.dispose()
     return PG_URL
+
+
+@pytest.fixture(scope="session")
+def small_study(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - SmallStudy
+    """The small real study shared by the dashboard, report and export tests (built once per
+    session with the real engine; see fixtures_study.py)."""
+    from fixtures_study import build_small_study
+
+    return build_small_study(tmp_path_factory.mktemp("small_study"))

@@ -3,7 +3,7 @@
 Built once per test session with the real study engine (Brevitas training on the bundled
 digits, a real Optuna study in a real SQLite file), then the real runtime manager commands
 store its selection table and a one-hour simulation, as a user would run them.
-Import the fixture into a test module with ``from fixtures_study import small_study``.
+The ``small_study`` fixture (tests/conftest.py) builds it once per session.
 """
 
 from __future__ import annotations
@@ -11,10 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 STUDY = "small"
-_BUILT: dict[str, SmallStudy] = {}
 
 
 @dataclass(frozen=True)
@@ -81,11 +78,3 @@ def build_small_study(folder: Path) -> SmallStudy:
         result = runner.invoke(app, args)
         assert result.exit_code == 0, (args, result.output, result.exception)
     return SmallStudy(STUDY, url, folder / "studies.db", folder / "cache")
-
-
-@pytest.fixture(scope="session")
-def small_study(tmp_path_factory: pytest.TempPathFactory) -> SmallStudy:
-    """The small real study (built once per session, whichever module asks first)."""
-    if "study" not in _BUILT:
-        _BUILT["study"] = build_small_study(tmp_path_factory.mktemp("small_study"))
-    return _BUILT["study"]

@@ -20,6 +20,8 @@ from dse.runtime.derive import static_best_point
 from dse.runtime.points import STATIC_BEST_ID
 from dse.storage import Store
 
+pytestmark = pytest.mark.slow  # trains real models
+
 STUDY = "rt"
 
 

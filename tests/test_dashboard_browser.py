@@ -23,9 +23,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from fixtures_study import SmallStudy, small_study  # noqa: F401 - the shared fixture
+from fixtures_study import SmallStudy
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -65,7 +65,7 @@ def _sha256(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def server(
-    small_study: SmallStudy,  # noqa: F811
+    small_study: SmallStudy,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
     """The dashboard over a copy of the small study, plus a study with a hostile name."""

@@ -8,18 +8,20 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from fixtures_study import SmallStudy, small_study  # noqa: F401 - the shared fixture
+from fixtures_study import SmallStudy
 
 from dse.errors import DseError
 from dse.export import export_library, read_library
 from dse.storage import Store
 from hw_builders import finn_node_names
 
+pytestmark = pytest.mark.slow  # trains real models
+
 _LAYER_KEYS = ("cycles", "LUT", "BRAM_18K", "URAM", "DSP")
 
 
 @pytest.fixture(scope="module")
-def library(small_study: SmallStudy, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+def library(small_study: SmallStudy, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The study's library, exported once through the CLI with --tar."""
     from typer.testing import CliRunner
 
@@ -43,12 +45,12 @@ def library(small_study: SmallStudy, tmp_path_factory: pytest.TempPathFactory) -
     return out
 
 
-def _records(small_study: SmallStudy) -> dict[int, object]:  # noqa: F811
+def _records(small_study: SmallStudy) -> dict[int, object]:
     with Store(small_study.url, read_only=True) as store:
         return {r.id: r for r in store.designs(small_study.name)}
 
 
-def test_library_json_matches_the_database(library: Path, small_study: SmallStudy) -> None:  # noqa: F811
+def test_library_json_matches_the_database(library: Path, small_study: SmallStudy) -> None:
     index = read_library(library)
     with Store(small_study.url, read_only=True) as store:
         pareto = {r.id for r in store.pareto(small_study.name)}
@@ -75,7 +77,7 @@ def test_library_json_matches_the_database(library: Path, small_study: SmallStud
     assert json.loads((library / "runtime_table.json").read_text()) == table
 
 
-def test_every_stage_model_executes_like_pytorch(library: Path, small_study: SmallStudy) -> None:  # noqa: F811
+def test_every_stage_model_executes_like_pytorch(library: Path, small_study: SmallStudy) -> None:
     import torch
 
     from dse.accuracy.export import load_pruned_model, verify_qonnx
@@ -122,7 +124,7 @@ def test_folding_configs_name_only_finn_nodes_of_the_stage(library: Path) -> Non
 
 def test_exported_folders_reproduce_the_stored_estimates(
     library: Path,
-    small_study: SmallStudy,  # noqa: F811
+    small_study: SmallStudy,
 ) -> None:
     from hw_builders import estimate, get_device, load_graph, read_finn_reports
 
@@ -162,7 +164,7 @@ def test_exported_folders_reproduce_the_stored_estimates(
 
 def test_existing_folder_is_refused_then_replaced_with_force(
     library: Path,
-    small_study: SmallStudy,  # noqa: F811
+    small_study: SmallStudy,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from dse.cli.main import main
@@ -217,7 +219,7 @@ def test_tarball_holds_the_library(library: Path) -> None:
 
 
 def test_study_without_runtime_table_and_missing_weights(
-    small_study: SmallStudy,  # noqa: F811
+    small_study: SmallStudy,
     tmp_path: Path,
 ) -> None:
     import shutil
@@ -252,7 +254,7 @@ def test_study_without_runtime_table_and_missing_weights(
 
 
 def test_stored_estimates_that_the_cost_model_does_not_reproduce_are_refused(
-    small_study: SmallStudy,  # noqa: F811
+    small_study: SmallStudy,
     tmp_path: Path,
 ) -> None:
     import copy
@@ -280,7 +282,7 @@ def test_stored_estimates_that_the_cost_model_does_not_reproduce_are_refused(
 
 
 def test_an_unwritable_out_is_one_line(
-    small_study: SmallStudy,  # noqa: F811
+    small_study: SmallStudy,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -7,14 +7,16 @@ import re
 from pathlib import Path
 
 import pytest
-from fixtures_study import SmallStudy, small_study  # noqa: F401 - the shared fixture
+from fixtures_study import SmallStudy
 
 from dse.report import render_report
 from dse.storage import Store
 
+pytestmark = pytest.mark.slow  # trains real models
+
 
 @pytest.fixture(scope="module")
-def report(small_study: SmallStudy, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+def report(small_study: SmallStudy, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from dse.cli.main import main
 
     out = tmp_path_factory.mktemp("report") / "report.html"
@@ -26,7 +28,7 @@ def report(small_study: SmallStudy, tmp_path_factory: pytest.TempPathFactory) ->
     return out
 
 
-def test_report_is_self_contained(report: Path, small_study: SmallStudy) -> None:  # noqa: F811
+def test_report_is_self_contained(report: Path, small_study: SmallStudy) -> None:
     text = report.read_text(encoding="utf-8")
     # no external script or stylesheet: nothing to fetch when the file is opened
     srcs = re.findall(
@@ -53,7 +55,7 @@ def test_report_is_self_contained(report: Path, small_study: SmallStudy) -> None
         assert f"design {d.id} (trial {d.trial_number})" in text
 
 
-def test_database_text_is_escaped(small_study: SmallStudy) -> None:  # noqa: F811
+def test_database_text_is_escaped(small_study: SmallStudy) -> None:
     nasty = "<script>alert('x')</script>"
     with Store(small_study.url, read_only=True) as store:
         designs = store.designs(small_study.name)
@@ -63,7 +65,7 @@ def test_database_text_is_escaped(small_study: SmallStudy) -> None:  # noqa: F81
 
 
 def test_bad_arguments_exit_2_without_writing(
-    small_study: SmallStudy,  # noqa: F811
+    small_study: SmallStudy,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
