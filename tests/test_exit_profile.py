@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dse.accuracy.profile import ExitProfile
-from dse.accuracy.prune import normalize_rates, pruning_chain, target_widths
+from dse.accuracy.prune import normalise_rates, pruning_chain, target_widths
 from dse.errors import DseError
 
 
@@ -151,7 +151,7 @@ def test_bad_queries_raise_one_line_errors() -> None:
 @settings(max_examples=100, deadline=None)
 @given(st.floats(0.0, 0.99), st.sampled_from([0.1, 0.125, 0.25, 0.3]))
 def test_pruning_chain_is_ascending_and_ends_at_the_rate(rate: float, step: float) -> None:
-    r = normalize_rates(rate)
+    r = normalise_rates(rate)
     chain = pruning_chain(r, step)
     if r == 0.0:
         assert chain == []
@@ -169,6 +169,6 @@ def test_per_layer_chain_and_widths() -> None:
     assert target_widths((64, 64, 3), 0.5, multiple_of=4) == (32, 32, 3)
     assert target_widths((64, 30), (0.9, 0.5), multiple_of=8) == (8, 16)
     with pytest.raises(DseError, match=r"\[0, 1\)"):
-        normalize_rates(1.0)
+        normalise_rates(1.0)
     with pytest.raises(DseError, match="prunable layers"):
-        normalize_rates([0.1, 0.2], n_layers=3)
+        normalise_rates([0.1, 0.2], n_layers=3)

@@ -14,7 +14,7 @@ from dse.accuracy.export import (
 from dse.accuracy.pipeline import AccuracyPipeline, PrunedResult, dataset_identity
 from dse.accuracy.point import TrainPoint, prepare_point, run_point
 from dse.accuracy.profile import ExitEvaluation, ExitProfile, calibrate
-from dse.accuracy.prune import normalize_rates, pruning_chain, target_widths
+from dse.accuracy.prune import normalise_rates, pruning_chain, target_widths
 from dse.accuracy.recipe import TrainRecipe
 from dse.accuracy.train import TrainStats, resolve_torch_device, seed_everything, train_model
 
@@ -36,7 +36,7 @@ __all__ = [
     "export_stages",
     "load_design_model",
     "load_pruned_model",
-    "normalize_rates",
+    "normalise_rates",
     "prepare_point",
     "pruning_chain",
     "resolve_torch_device",

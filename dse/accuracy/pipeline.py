@@ -24,7 +24,7 @@ import numpy as np
 
 from dse.accuracy.cache import CacheEntry, CheckpointCache, cache_key, library_versions
 from dse.accuracy.profile import ExitProfile, calibrate
-from dse.accuracy.prune import Rates, normalize_rates, prune_to, pruning_chain
+from dse.accuracy.prune import Rates, normalise_rates, prune_to, pruning_chain
 from dse.accuracy.recipe import TrainRecipe
 from dse.accuracy.train import resolve_torch_device, seed_everything, torch_threads, train_model
 from dse.errors import DseError
@@ -222,7 +222,7 @@ class AccuracyPipeline:
             arch: Unpruned architecture with all candidate exits (see :meth:`full_arch`).
             pruning: A rate in ``[0, 1)`` or one per prunable layer (absolute).
         """
-        rates = normalize_rates(pruning, len(arch.widths))
+        rates = normalise_rates(pruning, len(arch.widths))
         if isinstance(rates, tuple) and len(set(rates)) == 1:
             rates = rates[0]
         entry, _ = self.joint(arch)
@@ -314,7 +314,7 @@ class AccuracyPipeline:
         t0 = time.perf_counter()
         self._check_data(arch)
         full = self.full_arch(arch)
-        rates = normalize_rates(pruning, len(full.widths))
+        rates = normalise_rates(pruning, len(full.widths))
         memo_key = cache_key(arch=full.to_dict(), rates=rates)
         if memo_key in self._memo:
             return self._memo[memo_key]
@@ -355,7 +355,7 @@ class AccuracyPipeline:
         Each rate continues from the cached steps of the ones before it, so the whole
         ladder is trained once. Results come back in the order of ``rates``.
         """
-        specs = [normalize_rates(r) for r in rates]
+        specs = [normalise_rates(r) for r in rates]
         tops = [s if isinstance(s, float) else max(s) for s in specs]
         results: dict[int, PrunedResult] = {}
         for i in sorted(range(len(rates)), key=lambda j: tops[j]):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from dse.accuracy.prune import normalize_rates
+from dse.accuracy.prune import normalise_rates
 from dse.accuracy.recipe import TrainRecipe
 from dse.errors import DseError
 
@@ -133,7 +133,7 @@ class TrainPoint:
         if "pruning" in t:
             v = t["pruning"]
             try:
-                kw["pruning"] = normalize_rates(v)
+                kw["pruning"] = normalise_rates(v)
             except DseError as exc:
                 raise DseError(f"{where}.{exc}") from exc
         if "thresholds" in t:
@@ -251,7 +251,7 @@ def prepare_point(point: TrainPoint, *, seed: int = 0) -> PreparedPoint:
             f"{exits}; give one per exit or a single number"
         )
     try:
-        pruning = normalize_rates(point.pruning, len(arch.widths))
+        pruning = normalise_rates(point.pruning, len(arch.widths))
     except DseError as exc:
         raise DseError(f"train.{exc}") from exc
     return PreparedPoint(point, data, arch, exits, pruning)

@@ -20,7 +20,7 @@ from dse.errors import DseError
 Rates = float | tuple[float, ...]
 
 
-def normalize_rates(pruning: float | Sequence[float], n_layers: int | None = None) -> Rates:
+def normalise_rates(pruning: float | Sequence[float], n_layers: int | None = None) -> Rates:
     """Validate pruning rates: one number (uniform) or one per prunable layer.
 
     Args:
@@ -78,7 +78,7 @@ def pruning_chain(rates: Rates, step: float) -> list[Rates]:
     the same ladder on the largest rate, every layer scaled proportionally.
 
     Args:
-        rates: Target spec (see :func:`normalize_rates`).
+        rates: Target spec (see :func:`normalise_rates`).
         step: Ladder spacing in ``(0, 1)``.
 
     Returns:
