@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from search_spaces.datasets import DATASET_NAMES, DataSplits, load_dataset
 from search_spaces.errors import SpaceError
 from search_spaces.families import (
     ArchSpec,
     Family,
-    MultiExitNet,
     PruneRole,
-    Stage,
     family_names,
     get_family,
 )
-from search_spaces.pruning import kept_channels, prunable_layers, prune_model, pruned_width
 
 __all__ = [
     "DATASET_NAMES",
@@ -32,3 +31,22 @@ __all__ = [
     "prune_model",
     "pruned_width",
 ]
+
+# torch-side names, imported on first use: the specs, datasets and lowering need no torch
+_TORCH_NAMES = {
+    "MultiExitNet": "search_spaces.families.multi_exit",
+    "Stage": "search_spaces.families.multi_exit",
+    "kept_channels": "search_spaces.pruning",
+    "prunable_layers": "search_spaces.pruning",
+    "prune_model": "search_spaces.pruning",
+    "pruned_width": "search_spaces.pruning",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a torch-side name on first use."""
+    if name in _TORCH_NAMES:
+        import importlib
+
+        return getattr(importlib.import_module(_TORCH_NAMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

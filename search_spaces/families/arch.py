@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from search_spaces.errors import SpaceError
+
+#: family name -> its validate(arch); filled by search_spaces.families.registry
+FAMILY_CHECKS: dict[str, Callable[[ArchSpec], None]] = {}
 
 ALLOWED_BITS = (1, 2, 4, 8)
 PADDINGS = ("valid", "same")
@@ -92,10 +96,14 @@ class ArchSpec:
         set_(self, "exits", exits)
         if self.padding not in PADDINGS:
             raise SpaceError(f"arch.padding: {self.padding!r} is unknown; use 'valid' or 'same'")
-        # Family-specific checks (layer count, exits that exist, geometry).
-        from search_spaces.families.registry import get_family
-
-        get_family(self.family).validate(self)
+        # Family-specific checks (layer count, exits that exist, geometry): the registered
+        # family's validate (every family is registered when search_spaces.families loads)
+        check = FAMILY_CHECKS.get(self.family)
+        if check is None:
+            raise SpaceError(
+                f"family: {self.family!r} is unknown; choose one of {', '.join(sorted(FAMILY_CHECKS))}"
+            )
+        check(self)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict (lists instead of tuples)."""

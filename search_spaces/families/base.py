@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from search_spaces.errors import SpaceError
 from search_spaces.families.arch import ALLOWED_BITS, ArchSpec
-from search_spaces.families.multi_exit import MultiExitNet
 
 if TYPE_CHECKING:
     from hw_builders.graph import HwGraph
+    from search_spaces.families.multi_exit import MultiExitNet
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,13 @@ class PruneRole:
 
 
 class Family:
-    """A model family: its default architectures, model builder, pruning map and lowering."""
+    """A model family's spec: default architectures, validation, exits, pruning map and
+    lowering to a hardware graph, all without torch. Its Brevitas model lives in the module
+    named by ``model_module`` (a ``build(arch)`` function), imported only to build one."""
 
     name: str = ""
     base_widths: tuple[int, ...] = ()
+    model_module: str = ""
 
     def default_arch(
         self,
@@ -110,8 +113,12 @@ class Family:
         raise NotImplementedError
 
     def build(self, arch: ArchSpec) -> MultiExitNet:
-        """Build the Brevitas model for ``arch``."""
-        raise NotImplementedError
+        """Build the Brevitas model for ``arch`` (imports torch: the family's model module)."""
+        import importlib
+
+        if not self.model_module:
+            raise NotImplementedError(f"family {self.name!r}: no model_module to build from")
+        return importlib.import_module(self.model_module).build(arch)
 
     def prune_roles(self, arch: ArchSpec) -> dict[str, PruneRole]:
         """Module name -> PruneRole for every module holding channel-shaped state."""

@@ -23,20 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from torch import nn
-
 from search_spaces.errors import SpaceError
 from search_spaces.families.arch import ArchSpec
 from search_spaces.families.base import Family, PruneRole
-from search_spaces.families.multi_exit import MultiExitNet
-from search_spaces.families.quant import (
-    BN_EPS,
-    LogitScale,
-    input_quant,
-    quant_act,
-    quant_conv,
-    quant_linear,
-)
 from search_spaces.lowering import (
     GraphBuilder,
     act_dtype,
@@ -121,6 +110,7 @@ class CnvFamily(Family):
     """FINN's CNV with candidate early exits after each of its three conv blocks."""
 
     name = "cnv"
+    model_module = "search_spaces.families.cnv_model"
     base_widths = (64, 64, 128, 128, 256, 256, 512, 512)
 
     def default_padding(self, input_shape: tuple[int, ...]) -> str:
@@ -132,51 +122,6 @@ class CnvFamily(Family):
 
     def candidate_exits(self, arch: ArchSpec) -> list[int]:
         return list(range(N_BLOCKS))
-
-    def build(self, arch: ArchSpec) -> MultiExitNet:
-        """Brevitas CNV with heads for ``arch.exits``."""
-        geo = geometry(arch)
-        wb, ab = arch.weight_bits, arch.act_bits
-        in_ch = arch.input_shape[0]
-        blocks: list[nn.Module] = []
-        for b in range(N_BLOCKS):
-            layers: list[nn.Module] = []
-            for j in range(2):
-                out_ch = arch.widths[2 * b + j]
-                layers += [
-                    quant_conv(in_ch, out_ch, wb, geo.pad),
-                    nn.BatchNorm2d(out_ch, eps=BN_EPS),
-                    quant_act(ab),
-                ]
-                in_ch = out_ch
-            if b in POOLED_BLOCKS:
-                layers.append(nn.MaxPool2d(2))
-            blocks.append(nn.Sequential(*layers))
-        heads: dict[int, nn.Module] = {}
-        for k in arch.exits:
-            c = arch.widths[2 * k + 1]
-            kp = geo.head_pool[k]
-            s = geo.block_out[k] // kp
-            head: list[nn.Module] = [nn.MaxPool2d(kp)] if kp > 1 else []
-            head += [
-                nn.Flatten(),
-                quant_linear(c * s * s, arch.num_classes, wb),
-                LogitScale(c * s * s),
-            ]
-            heads[k] = nn.Sequential(*head)
-        f = arch.widths[5] * geo.final * geo.final
-        classifier = nn.Sequential(
-            nn.Flatten(),
-            quant_linear(f, arch.widths[6], wb),
-            nn.BatchNorm1d(arch.widths[6], eps=BN_EPS),
-            quant_act(ab),
-            quant_linear(arch.widths[6], arch.widths[7], wb),
-            nn.BatchNorm1d(arch.widths[7], eps=BN_EPS),
-            quant_act(ab),
-            quant_linear(arch.widths[7], arch.num_classes, wb),
-            LogitScale(arch.widths[7]),
-        )
-        return MultiExitNet(arch, input_quant(arch.in_bits), blocks, heads, classifier)
 
     def prune_roles(self, arch: ArchSpec) -> dict[str, PruneRole]:
         geo = geometry(arch)

@@ -1,0 +1,115 @@
+"""The layout's rules, checked on the source: imports point one way (hw_builders <-
+search_spaces <- dse), no two modules of the project import each other (at module level or
+inside functions), and the hardware side (hw_builders, and the lowering of a family to a
+hardware graph) runs without torch."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("hw_builders", "search_spaces", "dse")
+
+
+def _modules() -> dict[str, Path]:
+    mods = {}
+    for pkg in PACKAGES:
+        for path in (ROOT / pkg).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            mods[name.removesuffix(".__init__")] = path
+    return mods
+
+
+def _imports() -> dict[str, set[str]]:
+    """Module -> the project modules it imports (every import statement, any depth)."""
+    mods = _modules()
+
+    def resolve(name: str) -> str | None:
+        parts = name.split(".")
+        for i in range(len(parts), 0, -1):
+            if ".".join(parts[:i]) in mods:
+                return ".".join(parts[:i])
+        return None
+
+    edges: dict[str, set[str]] = {m: set() for m in mods}
+    for mod, path in mods.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            found: list[str | None] = []
+            if isinstance(node, ast.Import):
+                found = [resolve(a.name) for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                # ``from pkg import name``: the submodule pkg.name when there is one, else pkg
+                found = [
+                    resolve(f"{node.module}.{a.name}") or resolve(node.module) for a in node.names
+                ]
+            edges[mod].update(r for r in found if r is not None and r != mod)
+    return edges
+
+
+def test_no_import_circles() -> None:
+    edges = _imports()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles: list[list[str]] = []
+    counter = [0]
+    sys.setrecursionlimit(10_000)
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                circles.append(sorted(comp))
+
+    for v in edges:
+        if v not in index:
+            visit(v)
+    assert circles == []
+
+
+def test_imports_point_one_way() -> None:
+    rank = {"hw_builders": 0, "search_spaces": 1, "dse": 2}
+    wrong = [
+        (a, b)
+        for a, targets in _imports().items()
+        for b in targets
+        if rank[b.split(".")[0]] > rank[a.split(".")[0]]
+    ]
+    assert wrong == []
+
+
+def test_the_hardware_side_needs_no_torch() -> None:
+    script = (
+        "import sys\n"
+        "import hw_builders\n"
+        "from search_spaces import get_family\n"
+        "fam = get_family('cnv')\n"
+        "graph = fam.lower(fam.default_arch((1, 16, 16), 10, width_mult=0.25))\n"
+        "hw_builders.estimate(graph, board='Pynq-Z1')\n"
+        "print(sorted(m for m in ('torch', 'brevitas') if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
