@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dse.errors import DseError
 from dse.pareto import DEFAULT_OBJECTIVES, ObjectiveSpec
+from search_spaces.families.arch import ALLOWED_BITS
 
 QUICKSTART = "quickstart"
 
@@ -119,7 +120,7 @@ class ModelSection(_Model):
     @classmethod
     def _bits(cls, v: list[int]) -> list[int]:
         for b in v:
-            if b not in (1, 2, 4, 8):
+            if b not in ALLOWED_BITS:
                 raise ValueError(f"{b} bits is not supported; choose among 1, 2, 4, 8")
         if len(set(v)) != len(v):
             raise ValueError("values must be unique")

@@ -29,8 +29,8 @@ from typing import Any
 from dse.accuracy.prune import normalise_rates
 from dse.accuracy.recipe import TrainRecipe
 from dse.errors import DseError
+from search_spaces.families.arch import ALLOWED_BITS
 
-ALLOWED_BITS = (1, 2, 4, 8)
 RECIPE_FIELDS = tuple(f.name for f in fields(TrainRecipe))
 
 

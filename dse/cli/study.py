@@ -247,7 +247,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Create or resume a study and run it (Ctrl-C stops after the running trial)."""
-        from dse.study.run import configure_worker_logging, run_study
+        from dse.study.logs import configure_worker_logging
+        from dse.study.run import run_study
 
         configure_worker_logging()
         bar = sys.stderr.isatty() if progress is None else progress
@@ -278,7 +279,8 @@ def register(app: typer.Typer) -> None:
         cache_dir: str = typer.Option(None, "--cache-dir", help="Checkpoint cache directory."),
     ) -> None:
         """Join an existing study from another process or machine (plain logs)."""
-        from dse.study.run import configure_worker_logging, join_study
+        from dse.study.logs import configure_worker_logging
+        from dse.study.run import join_study
 
         configure_worker_logging()
         prog = _Progress(False, f"worker {study}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from dse.errors import DseError
 from dse.pareto import ObjectiveSpec
 from dse.storage import Store, normalise_url
 from dse.storage.engine import check_reachable, optuna_engine_kwargs, redact
+from dse.study.config_diff import comparable, first_difference
 from dse.study.lifecycle import StopRequest
 from dse.study.provenance import provenance
 from dse.study.seeds import trial_seed
@@ -43,32 +43,6 @@ def _quiet_optuna() -> None:
     # our ask/tell loop runs the heartbeat thread and the stale-trial checks itself
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-# Config keys that may differ between the stored config and a resumed run.
-_RUNTIME_KEYS = {("study", "trials"), ("study", "timeout_s"), ("storage", "url")}
-
-
-def _comparable(config: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for section, values in config.items():
-        if isinstance(values, dict):
-            out[section] = {k: v for k, v in values.items() if (section, k) not in _RUNTIME_KEYS}
-        else:
-            out[section] = values
-    return out
-
-
-def _first_difference(a: dict[str, Any], b: dict[str, Any]) -> str:
-    for section in sorted(set(a) | set(b)):
-        va, vb = a.get(section), b.get(section)
-        if isinstance(va, dict) and isinstance(vb, dict):
-            for key in sorted(set(va) | set(vb)):
-                if va.get(key) != vb.get(key):
-                    return f"{section}.{key}"
-        elif va != vb:
-            return section
-    return "?"
 
 
 def optuna_storage(url: str, config: StudyConfig) -> Any:
@@ -527,13 +501,13 @@ def run_study(
             existing = probe.study_info(cfg.study.name)
     if existing is not None:
         stored = parse_config(existing["config"], f"stored study {cfg.study.name!r}")
-        a, b = _comparable(stored.to_dict()), _comparable(cfg.to_dict())
+        a, b = comparable(stored.to_dict()), comparable(cfg.to_dict())
         # without --config, an existing study resumes with its own stored config (a study
         # made by an earlier adapex whose built-in defaults differed included)
         if a != b and config is not None:
             raise DseError(
                 f"study {cfg.study.name!r} exists in {redact(url)} with a different config "
-                f"({_first_difference(a, b)}); pass a new --study name, or drop --config to resume"
+                f"({first_difference(a, b)}); pass a new --study name, or drop --config to resume"
             )
         cfg = stored.with_(
             study={"trials": cfg.study.trials, "timeout_s": cfg.study.timeout_s},
@@ -612,25 +586,3 @@ def delete_study(study: str, storage: str) -> None:
         store.delete_study(study)
     with contextlib.suppress(KeyError):
         optuna.delete_study(study_name=study, storage=url)
-
-
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is at the time of each record."""
-
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value: Any) -> None:
-        pass
-
-
-def configure_worker_logging() -> None:
-    """Plain log lines on stderr (workers and non-interactive runs)."""
-    root = logging.getLogger("dse")
-    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(logging.INFO)

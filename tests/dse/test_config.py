@@ -18,7 +18,7 @@ from dse.errors import DseError
 from dse.study.space import DesignSpace
 from hw_builders.errors import InputError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_quickstart_is_the_default_and_matches_the_issue() -> None:

@@ -38,7 +38,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 #: A study name that would run script if any page rendered database text as HTML.
 NASTY = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
 

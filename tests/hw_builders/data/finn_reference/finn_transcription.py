@@ -19,7 +19,7 @@ and run on the ONNX-free node attributes of hw_builders/examples/cnv_w*.json wit
 finn-examples folding applied. It uses qonnx's real DataType (qonnx 1.0 in the venv),
 not adapex's, and shares no code with hw_builders.ops.
 
-Run:  .venv/bin/python tests/data/finn_reference/finn_transcription.py  (rewrites the JSON)
+Run:  .venv/bin/python tests/hw_builders/data/finn_reference/finn_transcription.py  (rewrites the JSON)
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from qonnx.core.datatype import DataType
 from qonnx.util.basic import roundup_to_integer_multiple
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[2]
+ROOT = HERE.parents[3]
 
 
 class Node:

@@ -1,5 +1,5 @@
 """CNV-W1A1 / CNV-W2A2 with the finn-examples Pynq-Z1 folding: every per-layer figure and
-the network performance must equal FINN's (see tests/data/finn_reference/README.md for
+the network performance must equal FINN's (see tests/hw_builders/data/finn_reference/README.md for
 where the reference numbers come from)."""
 
 from __future__ import annotations
