@@ -1,12 +1,12 @@
-"""Folding benchmark: the "optimal" strategy against FINN's SetFolding and exhaustive search.
+"""Folding benchmark: the "optimised" strategy against FINN's SetFolding and exhaustive search.
 
 For random small graphs (2-4 layers, small enough for exhaustive search) and a range of
 resource budgets (shares of a Pynq-Z1), compare throughput at equal budgets:
 
-* optimal / exhaustive  (target: >= 0.98, i.e. within 2% of the exact optimum)
-* optimal / finn        (target: >= 1.0, never below FINN's best SetFolding that fits)
+* optimised / exhaustive  (target: >= 0.98, i.e. within 2% of the exact optimum)
+* optimised / finn        (target: >= 1.0, never below FINN's best SetFolding that fits)
 
-and, when the bundled example graph exists, optimal / finn on it. Prints min/mean ratios
+and, when the bundled example graph exists, optimised / finn on it. Prints min/mean ratios
 and the verdict. Run: ``.venv/bin/python benchmarks/fold_bench.py`` (also called from
 benchmarks/bench_hw.py).
 """
@@ -78,12 +78,12 @@ def _tp(space: FoldingSpace, choice: Any) -> float:
 def compare(
     graph: Any, device: Any, budget: float | dict[str, float], exhaustive: bool = True
 ) -> dict[str, float]:
-    """Throughput ratios of optimal vs finn (and vs exhaustive) at one budget."""
+    """Throughput ratios of optimised vs finn (and vs exhaustive) at one budget."""
     space = FoldingSpace(graph, device)
     limits = budget_vector(device, budget)
     out: dict[str, float] = {}
     try:
-        opt_cfg = fold(graph, strategy="optimal", device=device, budget=budget)
+        opt_cfg = fold(graph, strategy="optimised", device=device, budget=budget)
     except HwError:
         opt_cfg = None
     try:
@@ -93,9 +93,9 @@ def compare(
     if exhaustive:
         exh = exhaustive_choice(space, limits)
         if exh is None:
-            assert opt_cfg is None, "optimal returned a folding where exhaustive found none"
+            assert opt_cfg is None, "optimised returned a folding where exhaustive found none"
             return out
-        assert opt_cfg is not None, "optimal found no folding where exhaustive found one"
+        assert opt_cfg is not None, "optimised found no folding where exhaustive found one"
         out["opt_vs_exhaustive"] = _tp(space, space.choice_of(opt_cfg.resolved(graph))) / _tp(
             space, exh
         )
@@ -146,18 +146,18 @@ def main(n_graphs: int = 40, seed: int = 0) -> dict[str, Any]:
     )
     if vs_exh:
         print(
-            f"  optimal / exhaustive throughput: min {min(vs_exh):.4f}  mean "
+            f"  optimised / exhaustive throughput: min {min(vs_exh):.4f}  mean "
             f"{statistics.mean(vs_exh):.4f}  (n={len(vs_exh)}; exact in "
             f"{sum(x >= 1 - 1e-9 for x in vs_exh)})"
         )
     if vs_finn:
         print(
-            f"  optimal / finn throughput:       min {min(vs_finn):.4f}  mean "
+            f"  optimised / finn throughput:       min {min(vs_finn):.4f}  mean "
             f"{statistics.mean(vs_finn):.4f}  max {max(vs_finn):.3f}  (n={len(vs_finn)})"
         )
     if ex_ratios:
         print(
-            "  cnv_w2a2 example, optimal / finn at budgets 0.1..1.0: "
+            "  cnv_w2a2 example, optimised / finn at budgets 0.1..1.0: "
             + ", ".join(f"{x:.3f}" for x in ex_ratios)
         )
     within = bool(vs_exh) and min(vs_exh) >= 0.98

@@ -2,7 +2,7 @@
 
 Thin wrappers over hw_builders: ``estimate`` (FINN's estimate reports for a graph and a
 folding, or the staged early-exit figures with ``--reach``), ``fold`` (the "finn" or
-"optimal" strategy) and ``boards`` (the device catalogue). Bad input ends with one line
+"optimised" strategy) and ``boards`` (the device catalogue). Bad input ends with one line
 ``error: ...`` on stderr and exit status 2; nothing is written before validation passes.
 """
 
@@ -223,7 +223,7 @@ def fold_cmd(
     part: str | None = _PART_OPT,
     resources: str | None = _RESOURCES_OPT,
     clk_ns: float | None = typer.Option(None, "--clk-ns", help="clock period in ns"),
-    strategy: str = typer.Option("optimal", "--strategy", help="finn | optimal"),
+    strategy: str = typer.Option("optimised", "--strategy", help="finn | optimised"),
     reach: str | None = typer.Option(
         None, "--reach", help="early exits: fraction entering each stage, e.g. 1,0.4"
     ),

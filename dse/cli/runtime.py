@@ -198,7 +198,7 @@ def simulate_cmd(
     """Simulate the runtime manager and every baseline on a workload trace; store the result.
 
     Baselines: static FINN (FINN's SetFolding of the unpruned, exit-free network at the
-    highest target fps that fits), static best (adapex's optimal folding of it), and the
+    highest target fps that fits), static best (adapex's optimised folding of it), and the
     pruning-only and exit-only sub-spaces. Metrics: see `adapex runtime sweep --help`.
     """
     from dse.runtime.compare import compare_policies

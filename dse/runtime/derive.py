@@ -11,7 +11,7 @@ design the dominated settings are dropped (the exits-disabled one is kept).
 The static baselines are the unpruned network without exits (lowered again from the stored
 unpruned architecture with ``exits=[]``): static FINN folds it with FINN's SetFolding at the
 highest target fps whose design fits the usable device (what a FINN user gets), static best
-with adapex's optimal folding under the same limits; their accuracy is the
+with adapex's optimised folding under the same limits; their accuracy is the
 unpruned model's final-classifier accuracy from the stored exit profile. When the study
 explores several bit widths, the most accurate unpruned network is the baseline; its clock is
 the fastest one the study explored on that device.
@@ -175,8 +175,8 @@ def static_point(
             unpruned architecture and its final-classifier accuracy.
         strategy: folding strategy of :func:`hw_builders.folding.fold`, without target:
             ``"finn"`` is FINN's SetFolding at the highest target fps whose design fits the
-            usable device (what a FINN user gets: the AdaPEx paper's baseline); ``"optimal"``
-            is adapex's optimal folding of the same network.
+            usable device (what a FINN user gets: the AdaPEx paper's baseline); ``"optimised"``
+            is adapex's optimised folding of the same network.
         limits: the study's utilisation limits per resource (``[hardware] max_utilisation``);
             the baseline gets the same usable device as the adaptive designs (default: all).
         design_id: the point's (negative, unstored) design id.
@@ -252,10 +252,10 @@ def static_finn_point(
 def static_best_point(
     records: Sequence[Any], *, limits: Mapping[str, float] | None = None
 ) -> OperatingPoint:
-    """The static best baseline: the same network with adapex's optimal folding."""
+    """The static best baseline: the same network with adapex's optimised folding."""
     return static_point(
         records,
-        strategy="optimal",
+        strategy="optimised",
         limits=limits,
         design_id=STATIC_BEST_ID,
         name="static best",

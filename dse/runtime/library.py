@@ -5,7 +5,7 @@ The library is what every ``adapex runtime`` command, the report and the dashboa
 * the operating points of every feasible stored design (:mod:`dse.runtime.derive`);
 * **static FINN**: the unpruned, exit-free network folded by FINN's SetFolding at the highest
   target fps whose design fits the usable device (the AdaPEx paper's baseline);
-* **static best**: the same network with adapex's optimal folding;
+* **static best**: the same network with adapex's optimised folding;
 * **pruning-only** and **exit-only**: adaptive over their whole sub-spaces
   (:mod:`dse.study.subspaces`), which are evaluated once as trials of the study so that the
   comparison does not depend on what the sampler happened to draw.

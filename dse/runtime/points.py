@@ -20,7 +20,7 @@ from dse.runtime.errors import RuntimeManagerError
 
 #: design_id used for the static FINN baseline (not a stored design).
 STATIC_FINN_ID = -1
-#: design_id used for the static best baseline (the same network, adapex's optimal folding).
+#: design_id used for the static best baseline (the same network, adapex's optimised folding).
 STATIC_BEST_ID = -2
 
 

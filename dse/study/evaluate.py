@@ -4,7 +4,7 @@ Per design: ``AccuracyPipeline.evaluate(arch, pruning)`` (cached: training happe
 bit widths and pruning rate, shared by every worker through the checkpoint cache) ->
 ``ExitProfile.evaluate(thresholds, exits)`` (accuracy and per-stage reach) ->
 ``family.lower(pruned arch, exits)`` (FINN's dataflow graph) -> folding (``hw_builders.fold
-(strategy="optimal", budget, target_fps, reach)``, or PE/SIMD per layer from
+(strategy="optimised", budget, target_fps, reach)``, or PE/SIMD per layer from
 ``hw_builders.legal_values``) -> ``hw_builders.staged_performance`` (throughput with finite
 inter-stage buffers, power, energy per inference, resources, device fit).
 """
@@ -237,7 +237,7 @@ class Evaluator:
             try:
                 cfg = fold(
                     graph,
-                    strategy="optimal",
+                    strategy="optimised",
                     device=self.device,
                     clk_ns=point.clk_ns,
                     target_fps=point.target_fps,

@@ -1,4 +1,4 @@
-"""Folding: FINN's folding_config.json, FINN's SetFolding baseline, the optimal strategy."""
+"""Folding: FINN's folding_config.json, FINN's SetFolding baseline, the optimised strategy."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ Strategies:
   target it does what a FINN user does to fill a device: it takes the fastest SetFolding
   result (over every distinct cycles target) that fits the budget (the whole device when
   no budget is given).
-* ``"optimal"``: the fastest folding within the budget, or with ``target_fps`` the
+* ``"optimised"``: the fastest folding within the budget, or with ``target_fps`` the
   cheapest meeting it (:mod:`hw_builders.folding.optimal`); early-exit stages are weighted
   by their reach. It is never slower than ``"finn"`` at the same budget: the FINN result is
   costed too and kept if (rarely) it is faster.
@@ -128,7 +128,7 @@ def _finn_strategy(
     return got[0]
 
 
-@register_strategy("optimal")
+@register_strategy("optimised")
 def _optimal_strategy(
     graph: Any,
     *,
@@ -165,7 +165,7 @@ def fold(
 
     Args:
         graph: the HwGraph.
-        strategy: a registered strategy name ("finn" or "optimal").
+        strategy: a registered strategy name ("finn" or "optimised").
         device: the Device (or a board name).
         clk_ns: clock period; the device's default when None.
         target_fps: frames per second to reach (FINN's target_fps).

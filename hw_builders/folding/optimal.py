@@ -1,4 +1,4 @@
-"""The "optimal" folding strategy: the fastest folding within a resource budget.
+"""The "optimised" folding strategy: the fastest folding within a resource budget.
 
 Problem: choose one legal folding per layer group (see :mod:`hw_builders.folding.options`)
 to minimise ``max_l w_l * cycles_l`` (w_l = the reach of layer l's stage, 1 without

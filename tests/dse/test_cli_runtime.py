@@ -80,7 +80,7 @@ def test_points_and_static_baseline_from_the_study(study_url):
     assert points and {p.design_id for p in points} <= feasible
     assert static.is_static_finn and static.exits == () and "FINN SetFolding" in static.label
     assert best.design_id == STATIC_BEST_ID and not best.is_static_finn
-    # static best is the unpruned network with adapex's optimal folding of the whole device:
+    # static best is the unpruned network with adapex's optimised folding of the whole device:
     # at least as fast as FINN's SetFolding and every stored unpruned design, exits disabled
     unpruned_plain = [p for p in points if p.pruning_rate == 0 and not p.exits_enabled]
     assert unpruned_plain

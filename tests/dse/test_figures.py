@@ -199,7 +199,7 @@ def test_design_figures_from_a_real_staged_report() -> None:
     arch = family.default_arch((1, 16, 16), 10, width_mult=0.25, exits=[0, 1])
     graph = family.lower(arch, exits=[1])
     device = get_device(board="Pynq-Z1")
-    folding = fold(graph, strategy="optimal", device=device, budget=0.5, reach=[1.0, 0.4])
+    folding = fold(graph, strategy="optimised", device=device, budget=0.5, reach=[1.0, 0.4])
     report = staged_performance(graph, [1.0, 0.4], device=device, folding=folding)
     design = {
         "id": 1,

@@ -1,4 +1,4 @@
-"""Folding: FINN's SetFolding (hand-checked), folding_config.json, the optimal strategy."""
+"""Folding: FINN's SetFolding (hand-checked), folding_config.json, the optimised strategy."""
 
 from __future__ import annotations
 
@@ -159,12 +159,12 @@ def test_vvau_pe_then_simd_and_upstream_sliding_window():
     got = finn(g, 500)  # PE 4: 288 < 500, SIMD stays 1
     assert got["v"] == {"PE": 4, "SIMD": 1}
     assert got["swu"] == {"SIMD": 4, "parallel_window": 0}
-    # the optimal strategy keeps the pair coupled too
+    # the optimised strategy keeps the pair coupled too
     for budget in (0.02, 1.0):
-        opt = fold(g, strategy="optimal", device=PYNQ, budget=budget).resolved(g)
+        opt = fold(g, strategy="optimised", device=PYNQ, budget=budget).resolved(g)
         assert opt["swu"]["SIMD"] == opt["v"]["PE"]
         assert opt["swu"]["parallel_window"] == (1 if opt["v"]["SIMD"] > 1 else 0)
-    full = fold(g, strategy="optimal", device=PYNQ, budget=1.0).resolved(g)
+    full = fold(g, strategy="optimised", device=PYNQ, budget=1.0).resolved(g)
     assert full["v"] == {"PE": 8, "SIMD": 9}  # a tiny layer: fully parallel fits
 
 
@@ -229,26 +229,26 @@ def test_config_errors_name_the_node_or_attribute(tmp_path):
 
 def test_strategy_registry_and_argument_errors():
     g = graph(mvau("a", 27, 16))
-    assert strategies() == ["finn", "optimal"]
+    assert strategies() == ["finn", "optimised"]
     with pytest.raises(HwError, match="strategy 'greedy' is unknown"):
         fold(g, strategy="greedy", device=PYNQ)
     with pytest.raises(HwError, match="target_fps"):
-        fold(g, strategy="optimal", device=PYNQ, target_fps=-3)
+        fold(g, strategy="optimised", device=PYNQ, target_fps=-3)
     with pytest.raises(HwError, match="budget"):
-        fold(g, strategy="optimal", device=PYNQ, budget={"FF": 0.5})
+        fold(g, strategy="optimised", device=PYNQ, budget={"FF": 0.5})
     with pytest.raises(HwError, match="board 'Nope'"):
-        fold(g, strategy="optimal", device="Nope")
+        fold(g, strategy="optimised", device="Nope")
 
 
 def test_budget_too_small_says_what_the_smallest_folding_uses():
     g = graph(mvau("a", 27, 16), mvau("b", 16, 16, inputs=["a"]))
     with pytest.raises(HwError, match=r"smallest folding uses LUT \d+ > 53"):
-        fold(g, strategy="optimal", device=PYNQ, budget=0.001)
+        fold(g, strategy="optimised", device=PYNQ, budget=0.001)
 
 
 def test_optimal_with_target_fps_meets_it_with_the_least_resources():
     g = graph(mvau("a", 27, 16, nvec=64), mvau("b", 144, 16, inputs=["a"], nvec=16))
-    cfg = fold(g, strategy="optimal", device=PYNQ, target_fps=200_000)  # <= 500 cycles
+    cfg = fold(g, strategy="optimised", device=PYNQ, target_fps=200_000)  # <= 500 cycles
     rep = estimate(g, board="Pynq-Z1", folding=cfg)
     assert rep.performance["max_cycles"] <= 500
     space = FoldingSpace(g, PYNQ)
@@ -284,15 +284,15 @@ def test_reach_weights_stages():
     ]
     g = graph(*layers)
     reach = [1.0, 0.25]
-    w = fold(g, strategy="optimal", device=PYNQ, budget=0.15, reach=reach)
-    u = fold(g, strategy="optimal", device=PYNQ, budget=0.15)
+    w = fold(g, strategy="optimised", device=PYNQ, budget=0.15, reach=reach)
+    u = fold(g, strategy="optimised", device=PYNQ, budget=0.15)
     wspace = FoldingSpace(g, PYNQ, {"a": 1, "d": 1, "e": 1, "b": 0.25, "c": 0.25})
     obj = lambda cfg: FoldingSpace.objective(wspace.choice_of(cfg.resolved(g)))  # noqa: E731
     assert obj(w) <= obj(u)
     ex = exhaustive_choice(wspace, budget_vector(PYNQ, 0.15))
     assert obj(w) <= FoldingSpace.objective(ex) * 1.02
     with pytest.raises(HwError, match="reach has 1 entries"):
-        fold(g, strategy="optimal", device=PYNQ, reach=[1.0])
+        fold(g, strategy="optimised", device=PYNQ, reach=[1.0])
 
 
 # -- properties on random small graphs ------------------------------------------------------
@@ -342,9 +342,9 @@ def test_both_strategies_legal_optimal_beats_finn_and_matches_exhaustive(g, budg
     limits = budget_vector(PYNQ, budget)
     exact = exhaustive_choice(space, limits)
     try:
-        opt = fold(g, strategy="optimal", device=PYNQ, budget=budget)
+        opt = fold(g, strategy="optimised", device=PYNQ, budget=budget)
     except HwError as exc:
-        assert exact is None, f"optimal failed ({exc}) where a folding fits"
+        assert exact is None, f"optimised failed ({exc}) where a folding fits"
         return
     assert exact is not None
     _legal(g, opt)
@@ -384,7 +384,7 @@ def test_example_graph_optimal_beats_finn_on_a_full_device():
     import hw_builders
 
     g = load_graph(Path(hw_builders.__file__).parent / "examples" / "cnv_w2a2.json")
-    opt = fold(g, strategy="optimal", device=PYNQ, budget=1.0)
+    opt = fold(g, strategy="optimised", device=PYNQ, budget=1.0)
     fin = fold(g, strategy="finn", device=PYNQ, budget=1.0)
     r_opt = estimate(g, board="Pynq-Z1", folding=opt)
     r_fin = estimate(g, board="Pynq-Z1", folding=fin)

@@ -171,7 +171,7 @@ def test_single_stage_equals_estimate():
     g = load_graph(
         {"name": "s", "layers": [mvau("a", 27, 16, nvec=64), mvau("b", 144, 16, ["a"], nvec=16)]}
     )
-    cfg = fold(g, strategy="optimal", device=PYNQ, budget=0.2)
+    cfg = fold(g, strategy="optimised", device=PYNQ, budget=0.2)
     rep = staged_performance(g, device=PYNQ, folding=cfg)
     est = estimate(g, board="Pynq-Z1", folding=cfg)
     assert rep.throughput_fps == pytest.approx(est.performance["estimated_throughput_fps"])
@@ -185,7 +185,7 @@ def test_single_stage_equals_estimate():
 def test_staged_report_is_consistent():
     g = two_exit_graph()
     reach = [1.0, 0.5, 0.2]
-    cfg = fold(g, strategy="optimal", device=PYNQ, budget=0.3, reach=reach)
+    cfg = fold(g, strategy="optimised", device=PYNQ, budget=0.3, reach=reach)
     rep = staged_performance(g, reach, device=PYNQ, folding=cfg, buffer_depth=2)
     again = staged_performance(g, reach, device=PYNQ, folding=cfg, buffer_depth=2)
     assert rep.throughput_fps == again.throughput_fps  # deterministic
