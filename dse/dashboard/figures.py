@@ -1,4 +1,5 @@
-"""Figure builders shared by the dashboard and the offline report.
+"""Figure builders shared by the dashboard and the offline report (the record accessors and
+tables they draw from are in :mod:`dse.dashboard.records`).
 
 Pure functions: each takes designs (:class:`dse.storage.DesignRecord` objects or their
 ``to_dict()`` form), a runtime table or a simulation result (the dicts stored by the
@@ -11,7 +12,6 @@ it enters a title or a hover label: plotly renders a subset of HTML in those str
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -20,29 +20,35 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dse.dashboard.records import (  # noqa: F401 - the record accessors, re-exported
+    METRIC_LABELS,
+    RESOURCE_KEYS,
+    axis_label,
+    axis_options,
+    columns,
+    design_dict,
+    design_kind,
+    design_summary,
+    esc,
+    finite,
+    fmt,
+    folding_rows,
+    folding_summary,
+    hover_text,
+    layer_table,
+    metric_value,
+    pruning_rate,
+    runtime_design_ids,
+    stage_table,
+    studies_rows,
+)
 from dse.pareto import DEFAULT_OBJECTIVES, pareto_mask
-from dse.storage.records import pruning_rate_of
 
-#: Human-readable axis titles of the metrics a design stores.
-METRIC_LABELS: dict[str, str] = {
-    "accuracy": "accuracy",
-    "throughput_fps": "throughput (inferences/s)",
-    "latency_s": "mean latency (s)",
-    "power_w": "power (W)",
-    "energy_per_inference_j": "energy per inference (J)",
-    "edp": "energy-delay product (J*s)",
-    "LUT": "LUT",
-    "BRAM_18K": "BRAM_18K",
-    "URAM": "URAM",
-    "DSP": "DSP",
-    "pruning_rate": "pruning rate",
-}
 #: Metrics spanning decades: drawn on a log axis.
 LOG_METRICS = frozenset({"throughput_fps", "energy_per_inference_j", "edp", "latency_s"})
 #: Default axes of the 2D and 3D Pareto plots.
 DEFAULT_AXES_2D = ("throughput_fps", "accuracy")
 DEFAULT_AXES_3D = ("throughput_fps", "energy_per_inference_j", "accuracy")
-RESOURCE_KEYS = ("LUT", "BRAM_18K", "URAM", "DSP")
 
 #: Trace styles of the three kinds of design in a Pareto plot, in drawing order: the front
 #: last, so that it is on top and wins hover and click where designs coincide.
@@ -66,130 +72,6 @@ _PALETTE = (
 
 
 # -- access helpers ---------------------------------------------------------------------------
-
-
-def design_dict(design: Any) -> dict[str, Any]:
-    """The dict form of a design (a DesignRecord or a mapping of its fields), not copied deeply.
-
-    Figures only read it; a record's fields are taken as they are (no ``asdict`` deep copy of
-    its exit profile and reports).
-    """
-    if isinstance(design, Mapping):
-        return dict(design)
-    fields = getattr(design, "__dataclass_fields__", None)
-    if fields is not None:
-        return {name: getattr(design, name) for name in fields}
-    raise TypeError(f"design: expected a DesignRecord or a dict, got {type(design).__name__}")
-
-
-def esc(value: Any) -> str:
-    """HTML-escape any value for a plotly title or hover label.
-
-    ``<``, ``>`` and ``&`` are escaped, so no tag can form; quotes stay as they are (plotly
-    shows ``&quot;`` literally, and outside a tag a quote is plain text).
-    """
-    return html.escape(str(value), quote=False)
-
-
-def design_kind(design: Mapping[str, Any]) -> str:
-    """``pareto``, ``dominated`` (feasible, not on the front) or ``infeasible``."""
-    if not design.get("feasible", True):
-        return "infeasible"
-    return "pareto" if design.get("pareto") else "dominated"
-
-
-def _finite(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        return None
-    f = float(value)
-    return f if math.isfinite(f) else None
-
-
-def pruning_rate(design: Mapping[str, Any]) -> float | None:
-    """Mean pruning rate of a design (dict form; None when its parameters name none)."""
-    return pruning_rate_of(design.get("params") or {}, design.get("metrics") or {})
-
-
-def metric_value(design: Mapping[str, Any], key: str) -> float | None:
-    """A numeric figure of a design: from metrics, objectives, or the pruning rate."""
-    if key == "pruning_rate" and key not in (design.get("metrics") or {}):
-        return pruning_rate(design)
-    for source in ("metrics", "objectives"):
-        value = _finite((design.get(source) or {}).get(key))
-        if value is not None:
-            return value
-    return None
-
-
-def axis_options(designs: Iterable[Any]) -> list[str]:
-    """Metrics that every given design has as a finite number (known ones first)."""
-    dicts = [design_dict(d) for d in designs]
-    if not dicts:
-        return [k for k in METRIC_LABELS if k != "pruning_rate"]
-    keys: list[str] = []
-    for d in dicts:
-        for source in ("metrics", "objectives"):
-            for k in d.get(source) or {}:
-                if k not in keys:
-                    keys.append(k)
-    keys.append("pruning_rate")
-    ok = [k for k in keys if all(metric_value(d, k) is not None for d in dicts)]
-    known = [k for k in METRIC_LABELS if k in ok]
-    return known + [k for k in ok if k not in METRIC_LABELS]
-
-
-def axis_label(key: str) -> str:
-    """Axis title of a metric."""
-    return METRIC_LABELS.get(key, key)
-
-
-def columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The keys of table rows, in first-seen order (the columns of a table of them)."""
-    cols: dict[str, None] = {}
-    for r in rows:
-        cols.update(dict.fromkeys(r))
-    return list(cols)
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_fmt(v) for v in value) + "]"
-    return str(value)
-
-
-def folding_summary(folding: Mapping[str, Any], limit: int = 8) -> list[str]:
-    """One ``node: PE=.. SIMD=..`` line per folded node (at most ``limit`` and a count)."""
-    lines = []
-    nodes = [(k, v) for k, v in folding.items() if k != "Defaults" and isinstance(v, Mapping)]
-    for name, attrs in nodes[:limit]:
-        knobs = " ".join(f"{k}={_fmt(v)}" for k, v in attrs.items() if k in ("PE", "SIMD"))
-        lines.append(f"{name}: {knobs}" if knobs else str(name))
-    if len(nodes) > limit:
-        lines.append(f"... {len(nodes) - limit} more")
-    return lines
-
-
-def hover_text(design: Mapping[str, Any]) -> str:
-    """Hover label of a design: id, metrics, pruning, exits, thresholds and folding (escaped)."""
-    params = design.get("params") or {}
-    pr = params.get("pruning", pruning_rate(design))
-    lines = [
-        f"<b>design {esc(design.get('id'))}</b> (trial {esc(design.get('trial_number'))}, "
-        f"{esc(design_kind(design))})",
-    ]
-    for key in ("accuracy", "throughput_fps", "energy_per_inference_j", "LUT"):
-        value = metric_value(design, key)
-        if value is not None:
-            lines.append(f"{esc(axis_label(key))}: {esc(_fmt(value))}")
-    lines.append(f"pruning: {esc(_fmt(pr))}")
-    lines.append(f"exits: {esc(_fmt(list(design.get('exits') or [])))}")
-    lines.append(f"thresholds: {esc(_fmt(list(design.get('thresholds') or [])))}")
-    fold = folding_summary(design.get("folding") or {}, limit=6)
-    if fold:
-        lines.append("folding: " + "<br>  ".join(esc(x) for x in fold))
-    return "<br>".join(lines)
 
 
 def _empty(title: str, message: str) -> go.Figure:
@@ -385,22 +267,6 @@ def pareto_figure_3d(
 # -- design page ------------------------------------------------------------------------------
 
 
-def layer_table(design: Any) -> list[dict[str, Any]]:
-    """Per layer of a design's staged hardware report: stage, name, op type, cycles, resources."""
-    d = design_dict(design)
-    report = d.get("hw_report") or {}
-    stages = report.get("stages") or ([report] if report.get("layers") else [])
-    rows = []
-    for k, stage in enumerate(stages):
-        for layer in stage.get("layers") or []:
-            row = {"stage": k, "name": str(layer.get("name")), "op_type": layer.get("op_type")}
-            row["cycles"] = int(layer.get("cycles", 0))
-            for key in RESOURCE_KEYS:
-                row[key] = layer.get(key, 0)
-            rows.append(row)
-    return rows
-
-
 def layer_cycles_figure(design: Any) -> go.Figure:
     """Per-layer cycles as bars, coloured by stage (the slowest layer bounds a stage)."""
     rows = layer_table(design)
@@ -458,42 +324,6 @@ def layer_resources_figure(design: Any) -> go.Figure:
     )
     fig.update_xaxes(tickangle=-45)
     return fig
-
-
-def stage_table(design: Any) -> list[dict[str, Any]]:
-    """Per stage: reach, exit fraction, own throughput, activity, dynamic power, resources."""
-    d = design_dict(design)
-    report = d.get("hw_report") or {}
-    stages = report.get("stages") or []
-    reach = list(report.get("reach") or [1.0] * len(stages))
-    frac = list(report.get("exit_fraction") or [])
-    thr = list(report.get("stage_throughput_fps") or [])
-    act = list(report.get("activity") or [])
-    dyn = list(report.get("stage_dynamic_power_w") or [])
-    lat = list(report.get("latency_s_per_exit") or [])
-    exits = list(report.get("exits") or d.get("exits") or [])
-
-    def at(seq: Sequence[Any], k: int) -> Any:
-        return seq[k] if k < len(seq) else None
-
-    rows = []
-    for k, stage in enumerate(stages):
-        total = stage.get("total") or {}
-        rows.append(
-            {
-                "stage": k,
-                "exit": exits[k] if k < len(exits) and exits[k] is not None else "final",
-                "reach": at(reach, k),
-                "exit_fraction": at(frac, k),
-                "throughput_fps": at(thr, k),
-                "activity": at(act, k),
-                "dynamic_power_w": at(dyn, k),
-                "latency_s": at(lat, k),
-                **{key: total.get(key, 0) for key in RESOURCE_KEYS},
-                "utilisation": dict(stage.get("utilisation") or {}),
-            }
-        )
-    return rows
 
 
 def stage_figure(design: Any) -> go.Figure:
@@ -609,16 +439,6 @@ def exit_profile_figure(design: Any) -> go.Figure:
     return fig
 
 
-def folding_rows(folding: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The folding config as table rows: node, then each attribute (``Defaults`` left out)."""
-    rows = []
-    for name, attrs in folding.items():
-        if name == "Defaults" or not isinstance(attrs, Mapping):
-            continue
-        rows.append({"node": str(name), **{str(k): _fmt(v) for k, v in attrs.items()}})
-    return rows
-
-
 def folding_figure(design: Any) -> go.Figure:
     """The folding table (FINN's folding_config.json, one row per node) as a table figure."""
     rows = folding_rows(design_dict(design).get("folding") or {})
@@ -684,10 +504,10 @@ def runtime_heatmap(table: Mapping[str, Any] | None) -> go.Figure:
             tr.append("FINN" if chosen["design_id"] == -1 else str(chosen["design_id"]))
             hr.append(
                 esc(_design_label(chosen["design_id"]))
-                + f"<br>thresholds: {esc(_fmt(chosen.get('thresholds', [])))}"
-                + f"<br>accuracy: {esc(_fmt(chosen.get('accuracy')))}"
-                + f"<br>throughput: {esc(_fmt(chosen.get('throughput_fps')))} /s"
-                + f"<br>energy: {esc(_fmt(chosen.get('energy_per_inference_j')))} J"
+                + f"<br>thresholds: {esc(fmt(chosen.get('thresholds', [])))}"
+                + f"<br>accuracy: {esc(fmt(chosen.get('accuracy')))}"
+                + f"<br>throughput: {esc(fmt(chosen.get('throughput_fps')))} /s"
+                + f"<br>energy: {esc(fmt(chosen.get('energy_per_inference_j')))} J"
                 + ("" if chosen.get("compliant", True) else "<br>(no design meets the threshold)")
             )
         z.append(zr)
@@ -783,7 +603,7 @@ def simulation_figure(result: Mapping[str, Any] | None) -> go.Figure:
                 mode="lines+markers",
                 line={"shape": "hv", "color": "#9467bd"},
                 marker={"size": 4},
-                hovertext=[f"thresholds: {esc(_fmt(th))}" for th in thresholds],
+                hovertext=[f"thresholds: {esc(fmt(th))}" for th in thresholds],
                 hovertemplate="t=%{x}s: %{y}<br>%{hovertext}<extra></extra>",
             ),
             2,
@@ -792,7 +612,7 @@ def simulation_figure(result: Mapping[str, Any] | None) -> go.Figure:
         fig.update_yaxes(type="category", row=2, col=1)
     ratios = (result or {}).get("ratios_vs_static") or {}
     summary = ", ".join(
-        f"{label} {_fmt(ratios[k])}x"
+        f"{label} {fmt(ratios[k])}x"
         for k, label in (("processed", "inferences processed"), ("edp_service", "service EDP"))
         if isinstance(ratios.get(k), (int, float))
     )
@@ -804,14 +624,6 @@ def simulation_figure(result: Mapping[str, Any] | None) -> go.Figure:
         xaxis2_title="time (s)",
     )
     return fig
-
-
-def runtime_design_ids(table: Mapping[str, Any] | None) -> list[int]:
-    """Ids of the stored designs the runtime selection table uses (baselines left out)."""
-    if not table:
-        return []
-    ids = {int(e["design_id"]) for e in table.get("entries", []) if "design_id" in e}
-    return sorted(i for i in ids if i >= 0)
 
 
 _SWEEP_NAMES = {
@@ -885,32 +697,6 @@ def sweep_figure(sweep: Mapping[str, Any] | None) -> go.Figure:
     return fig
 
 
-def studies_rows(summaries: Iterable[Any]) -> list[dict[str, Any]]:
-    """Study summaries as table rows (name, counts, objectives, hypervolume)."""
-    rows = []
-    for s in summaries:
-        d = s.to_dict() if hasattr(s, "to_dict") else dict(s)
-        rows.append(
-            {
-                "study": str(d.get("name")),
-                "trials": d.get("n_trials", 0),
-                "complete": d.get("n_complete", 0),
-                "running": d.get("n_running", 0),
-                "designs": d.get("n_designs", 0),
-                "pareto": d.get("n_pareto", 0),
-                "objectives": ", ".join(
-                    f"{o} ({dr})"
-                    for o, dr in zip(
-                        d.get("objectives") or [], d.get("directions") or [], strict=False
-                    )
-                )
-                or ", ".join(d.get("directions") or []),
-                "hypervolume": _fmt(d["hypervolume"]) if d.get("hypervolume") is not None else "",
-            }
-        )
-    return rows
-
-
 def design_figures(design: Any) -> dict[str, go.Figure]:
     """Every figure of a design page, by name (shared by the dashboard and the report)."""
     return {
@@ -920,34 +706,3 @@ def design_figures(design: Any) -> dict[str, go.Figure]:
         "exit_profile": exit_profile_figure(design),
         "folding": folding_figure(design),
     }
-
-
-def design_summary(design: Any) -> list[tuple[str, str]]:
-    """Key facts of a design as (label, value) pairs (plain text, for any renderer)."""
-    d = design_dict(design)
-    params = d.get("params") or {}
-    metrics = d.get("metrics") or {}
-    facts = [
-        ("design", str(d.get("id"))),
-        ("study", str(d.get("study"))),
-        ("trial", str(d.get("trial_number"))),
-        ("status", design_kind(d)),
-        ("device", f"{d.get('board') or ''} {d.get('part') or ''}".strip()),
-        ("clock (ns)", _fmt(d.get("clk_ns"))),
-        ("pruning", _fmt(params.get("pruning", pruning_rate(d)))),
-        ("exits", _fmt(list(d.get("exits") or []))),
-        ("thresholds", _fmt(list(d.get("thresholds") or []))),
-    ]
-    for key in (
-        "accuracy",
-        "throughput_fps",
-        "latency_s",
-        "power_w",
-        "energy_per_inference_j",
-        "edp",
-        *RESOURCE_KEYS,
-        "fits",
-    ):
-        if key in metrics:
-            facts.append((axis_label(key), _fmt(metrics[key])))
-    return facts
