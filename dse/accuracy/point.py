@@ -22,21 +22,30 @@ from __future__ import annotations
 import math
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from dse.accuracy.prune import normalise_rates
 from dse.accuracy.recipe import TrainRecipe
 from dse.errors import DseError
 from search_spaces.families.arch import ALLOWED_BITS
 
-RECIPE_FIELDS = tuple(f.name for f in fields(TrainRecipe))
+RECIPE_FIELDS = TrainRecipe.field_names()
 
 
-@dataclass(frozen=True)
-class TrainPoint:
-    """A design point for ``adapex train`` (see the module docstring for the TOML form).
+class TrainPoint(BaseModel):
+    """A design point for ``adapex train`` (see the module docstring for the TOML form); a
+    pydantic model like the study config and the recipe.
 
     Attributes:
         dataset: Dataset name.
@@ -52,6 +61,8 @@ class TrainPoint:
         recipe: Training recipe.
     """
 
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     dataset: str = "digits"
     path: str | None = None
     image_size: int | None = None
@@ -62,7 +73,76 @@ class TrainPoint:
     exits: tuple[int, ...] | None = None
     pruning: float | tuple[float, ...] = 0.0
     thresholds: float | tuple[float, ...] = 0.9
-    recipe: TrainRecipe = field(default_factory=TrainRecipe.quickstart)
+    recipe: TrainRecipe = Field(default_factory=TrainRecipe.quickstart)
+
+    @field_validator("dataset", "family", "path", mode="before")
+    @classmethod
+    def _name(cls, v: Any, info: ValidationInfo) -> Any:
+        if v is None and info.field_name == "path":
+            return v
+        if not isinstance(v, str) or not v:
+            raise ValueError(f"train.{info.field_name}={v!r}: must be a non-empty string")
+        return v
+
+    @field_validator("image_size", "weight_bits", "act_bits", mode="before")
+    @classmethod
+    def _count(cls, v: Any, info: ValidationInfo) -> Any:
+        if v is None and info.field_name == "image_size":
+            return v
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"train.{info.field_name}={v!r}: must be an integer >= 1")
+        if info.field_name != "image_size" and v not in ALLOWED_BITS:
+            raise ValueError(
+                f"train.{info.field_name}={v}: unsupported; choose one of {ALLOWED_BITS}"
+            )
+        return v
+
+    @field_validator("width_mult", mode="before")
+    @classmethod
+    def _width(cls, v: Any) -> Any:
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (int, float))
+            or not math.isfinite(v)
+            or not 0 < v <= 8
+        ):
+            raise ValueError(f"train.width_mult={v!r}: must be a number in (0, 8]")
+        return float(v)
+
+    @field_validator("exits", mode="before")
+    @classmethod
+    def _exits(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if not isinstance(v, (list, tuple)) or any(
+            isinstance(e, bool) or not isinstance(e, int) or e < 0 for e in v
+        ):
+            raise ValueError(f"train.exits={v!r}: must be a list of exit indices (>= 0)")
+        if len(set(v)) != len(v):
+            raise ValueError(f"train.exits={list(v)}: each exit may appear once")
+        return tuple(sorted(v))
+
+    @field_validator("pruning", mode="before")
+    @classmethod
+    def _pruning(cls, v: Any) -> Any:
+        try:
+            return normalise_rates(v)
+        except DseError as exc:
+            raise ValueError(f"train.{exc}") from None
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _thresholds(cls, v: Any) -> Any:
+        vals = v if isinstance(v, (list, tuple)) else [v]
+        for x in vals:
+            if (
+                isinstance(x, bool)
+                or not isinstance(x, (int, float))
+                or not math.isfinite(x)
+                or not 0 <= x <= 1
+            ):
+                raise ValueError(f"train.thresholds={v!r}: thresholds must be numbers in [0, 1]")
+        return tuple(float(x) for x in v) if isinstance(v, (list, tuple)) else float(v)
 
     @classmethod
     def quickstart(cls) -> TrainPoint:
@@ -73,94 +153,32 @@ class TrainPoint:
 
     @classmethod
     def from_dict(cls, table: dict[str, Any], *, where: str = "train") -> TrainPoint:
-        """Validate a ``[train]`` table.
+        """Validate a ``[train]`` table: the point's keys and any recipe field, flat.
 
         Raises:
             DseError: an unknown key or an invalid value (one line naming ``train.<key>``).
         """
         if not isinstance(table, dict):
             raise DseError(f"{where}: must be a table of keys")
-        point_keys = {f.name for f in fields(cls)} - {"recipe"}
+        point_keys = set(cls.model_fields) - {"recipe"}
         for key in table:
             if key not in point_keys and key not in RECIPE_FIELDS:
                 raise DseError(
                     f"{where}.{key}: unknown key; allowed: "
                     f"{', '.join(sorted(point_keys | set(RECIPE_FIELDS)))}"
                 )
-        kw: dict[str, Any] = {}
-        t = dict(table)
-
-        def _str(key: str) -> None:
-            if key in t:
-                if not isinstance(t[key], str) or not t[key]:
-                    raise DseError(f"{where}.{key}={t[key]!r}: must be a non-empty string")
-                kw[key] = t[key]
-
-        def _int(key: str, lo: int, allowed: tuple[int, ...] | None = None) -> None:
-            if key in t:
-                v = t[key]
-                if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                    raise DseError(f"{where}.{key}={v!r}: must be an integer >= {lo}")
-                if allowed is not None and v not in allowed:
-                    raise DseError(f"{where}.{key}={v}: unsupported; choose one of {allowed}")
-                kw[key] = v
-
-        _str("dataset")
-        _str("path")
-        _str("family")
-        _int("image_size", 1)
-        _int("weight_bits", 1, ALLOWED_BITS)
-        _int("act_bits", 1, ALLOWED_BITS)
-        if "width_mult" in t:
-            v = t["width_mult"]
-            if (
-                isinstance(v, bool)
-                or not isinstance(v, (int, float))
-                or not math.isfinite(v)
-                or not 0 < v <= 8
-            ):
-                raise DseError(f"{where}.width_mult={v!r}: must be a number in (0, 8]")
-            kw["width_mult"] = float(v)
-        if "exits" in t:
-            v = t["exits"]
-            if not isinstance(v, list) or any(
-                isinstance(e, bool) or not isinstance(e, int) or e < 0 for e in v
-            ):
-                raise DseError(f"{where}.exits={v!r}: must be a list of exit indices (>= 0)")
-            if len(set(v)) != len(v):
-                raise DseError(f"{where}.exits={v}: each exit may appear once")
-            kw["exits"] = tuple(sorted(v))
-        if "pruning" in t:
-            v = t["pruning"]
-            try:
-                kw["pruning"] = normalise_rates(v)
-            except DseError as exc:
-                raise DseError(f"{where}.{exc}") from exc
-        if "thresholds" in t:
-            v = t["thresholds"]
-            vals = v if isinstance(v, list) else [v]
-            for x in vals:
-                if (
-                    isinstance(x, bool)
-                    or not isinstance(x, (int, float))
-                    or not math.isfinite(x)
-                    or not 0 <= x <= 1
-                ):
-                    raise DseError(
-                        f"{where}.thresholds={v!r}: thresholds must be numbers in [0, 1]"
-                    )
-            kw["thresholds"] = tuple(float(x) for x in v) if isinstance(v, list) else float(v)
-        recipe_kw = {k: t[k] for k in RECIPE_FIELDS if k in t}
+        kw: dict[str, Any] = {k: v for k, v in table.items() if k in point_keys}
+        recipe_kw = {k: table[k] for k in RECIPE_FIELDS if k in table}
         if recipe_kw:
-            base = TrainRecipe.quickstart().to_dict()
-            base.update(recipe_kw)
             try:
-                kw["recipe"] = TrainRecipe.from_dict(base)
+                kw["recipe"] = TrainRecipe.quickstart().with_(**recipe_kw)
             except DseError as exc:
-                raise DseError(str(exc).replace("recipe.", f"{where}.", 1)) from exc
-            except TypeError as exc:
-                raise DseError(f"{where}: invalid recipe value ({exc})") from exc
-        return cls(**kw)
+                raise DseError(str(exc).replace("recipe.", f"{where}.", 1)) from None
+        try:
+            return cls(**kw)
+        except ValidationError as exc:
+            msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise DseError(msg.replace("train.", f"{where}.", 1)) from None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TrainPoint:

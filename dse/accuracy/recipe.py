@@ -1,10 +1,12 @@
-"""Training recipe: every hyper-parameter that affects the trained weights."""
+"""Training recipe: every hyper-parameter that affects the trained weights (a pydantic
+model, like the study config)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from dse.errors import DseError
 
@@ -12,12 +14,13 @@ OPTIMIZERS = ("adam", "sgd")
 EXIT_WEIGHTINGS = ("equal", "increasing")
 
 
-@dataclass(frozen=True)
-class TrainRecipe:
+class TrainRecipe(BaseModel):
     """How a multi-exit model is trained, pruned and fine-tuned.
 
     Frozen and hashable; :meth:`to_dict` is part of the checkpoint cache key, so two
-    recipes that differ in any field never share weights.
+    recipes that differ in any field never share weights. Invalid values raise
+    :class:`DseError` naming ``recipe.<field>`` (through :meth:`from_dict` or the
+    constructor alike).
 
     Attributes:
         epochs: Joint training epochs of the unpruned model (all candidate exits attached).
@@ -36,6 +39,9 @@ class TrainRecipe:
         eval_batch_size: Batch size for validation and calibration.
     """
 
+    # strict: no silent coercion ("3" or True are not an epoch count)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
     epochs: int = 30
     finetune_epochs: int = 6
     batch_size: int = 64
@@ -49,41 +55,58 @@ class TrainRecipe:
     multiple_of: int = 4
     eval_batch_size: int = 512
 
-    def __post_init__(self) -> None:
-        for name in ("epochs", "finetune_epochs", "batch_size", "multiple_of", "eval_batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise DseError(f"recipe.{name}={value!r}: must be an integer")
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            if err["type"] == "extra_forbidden":
+                known = sorted(type(self).model_fields)
+                raise DseError(
+                    f"recipe.{err['loc'][0]}: unknown field; known fields: {known}"
+                ) from None
+            if err["type"] == "value_error":
+                raise DseError(err["msg"].removeprefix("Value error, ")) from None
+            name = err["loc"][0]
+            kind = {int: "an integer", float: "a finite number", str: "a name"}.get(
+                type(self).model_fields[str(name)].annotation, "valid"
+            )
+            raise DseError(f"recipe.{name}={err['input']!r}: must be {kind}") from None
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainRecipe:
+        # one field at a time, each message naming recipe.<field> and what it must be
         if self.epochs < 1:
-            raise DseError(f"recipe.epochs={self.epochs}: must be >= 1")
+            raise ValueError(f"recipe.epochs={self.epochs}: must be >= 1")
         if self.finetune_epochs < 0:
-            raise DseError(f"recipe.finetune_epochs={self.finetune_epochs}: must be >= 0")
-        if self.batch_size < 1 or self.eval_batch_size < 1:
-            raise DseError("recipe.batch_size: must be >= 1")
+            raise ValueError(f"recipe.finetune_epochs={self.finetune_epochs}: must be >= 0")
+        if self.batch_size < 1:
+            raise ValueError(f"recipe.batch_size={self.batch_size}: must be >= 1")
+        if self.eval_batch_size < 1:
+            raise ValueError(f"recipe.eval_batch_size={self.eval_batch_size}: must be >= 1")
         if self.multiple_of < 1:
-            raise DseError(f"recipe.multiple_of={self.multiple_of}: must be >= 1")
+            raise ValueError(f"recipe.multiple_of={self.multiple_of}: must be >= 1")
         for name in ("lr", "finetune_lr", "weight_decay", "final_weight", "prune_step"):
             value = getattr(self, name)
-            if (
-                not isinstance(value, (int, float))
-                or isinstance(value, bool)
-                or not math.isfinite(value)
-            ):
-                raise DseError(f"recipe.{name}={value!r}: must be a finite number")
-        if self.lr <= 0 or self.finetune_lr <= 0:
-            raise DseError("recipe.lr / recipe.finetune_lr: must be > 0")
+            if not math.isfinite(value):
+                raise ValueError(f"recipe.{name}={value!r}: must be a finite number")
+        if self.lr <= 0:
+            raise ValueError(f"recipe.lr={self.lr}: must be > 0")
+        if self.finetune_lr <= 0:
+            raise ValueError(f"recipe.finetune_lr={self.finetune_lr}: must be > 0")
         if self.weight_decay < 0:
-            raise DseError(f"recipe.weight_decay={self.weight_decay}: must be >= 0")
+            raise ValueError(f"recipe.weight_decay={self.weight_decay}: must be >= 0")
         if self.final_weight <= 0:
-            raise DseError(f"recipe.final_weight={self.final_weight}: must be > 0")
+            raise ValueError(f"recipe.final_weight={self.final_weight}: must be > 0")
         if not 0 < self.prune_step < 1:
-            raise DseError(f"recipe.prune_step={self.prune_step}: must be in (0, 1)")
+            raise ValueError(f"recipe.prune_step={self.prune_step}: must be in (0, 1)")
         if self.optimizer not in OPTIMIZERS:
-            raise DseError(f"recipe.optimizer={self.optimizer!r}: choose one of {OPTIMIZERS}")
+            raise ValueError(f"recipe.optimizer={self.optimizer!r}: choose one of {OPTIMIZERS}")
         if self.exit_weighting not in EXIT_WEIGHTINGS:
-            raise DseError(
+            raise ValueError(
                 f"recipe.exit_weighting={self.exit_weighting!r}: choose one of {EXIT_WEIGHTINGS}"
             )
+        return self
 
     def loss_weights(self, n_outputs: int) -> list[float]:
         """Loss weight of each output (early exits in order, then the final)."""
@@ -95,8 +118,8 @@ class TrainRecipe:
         return w
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict of every field (stable; part of the cache key)."""
-        return asdict(self)
+        """Plain dict of every field, in declaration order (stable; part of the cache key)."""
+        return self.model_dump()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainRecipe:
@@ -105,15 +128,16 @@ class TrainRecipe:
         Raises:
             DseError: an unknown key or an invalid value.
         """
-        known = {f.name for f in fields(cls)}
-        for key in data:
-            if key not in known:
-                raise DseError(f"recipe.{key}: unknown field; known fields: {sorted(known)}")
-        return cls(**data)
+        return cls(**dict(data))
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """The recipe's fields, in declaration order."""
+        return tuple(cls.model_fields)
 
     def with_(self, **changes: Any) -> TrainRecipe:
         """Copy with some fields changed (validated)."""
-        return replace(self, **changes)
+        return type(self)(**{**self.to_dict(), **changes})
 
     @classmethod
     def quickstart(cls) -> TrainRecipe:
