@@ -258,56 +258,63 @@ def simulate(
     energy_idle = 0.0
     energy_reconf = 0.0
 
-    for t in range(n):
-        ai = ai0 if ai_list is None else ai_list[t]
-        if not single and dead <= 0.0:
-            want = (ewma + q / drain) * head1
-            if want < 1e-9:
-                want = 1e-9  # no load: energy at a vanishing rate (idle power dominates)
-            edges = row_edges[ai]
-            d = row_choice[ai][bisect_left(edges, want)]
-            dcur = design_of[cur]
-            if design_of[d] == dcur:
-                cur = d
-                pend = 0
+    # -- the steps of one interval, in order: decide (the table's choice, hysteresis,
+    # reconfiguration), then serve (dead time, capacity, queue and drops, energy, waiting) --
+    def decide(t: int, ai: int) -> None:
+        """Step 1 (module doc): pick the configuration for interval t, or start a
+        reconfiguration towards it (hysteresis: re-tune the current design first)."""
+        nonlocal cur, dead, pend, pend_design, n_reconf, reconf_time_total, last_reconf
+        want = (ewma + q / drain) * head1
+        if want < 1e-9:
+            want = 1e-9  # no load: energy at a vanishing rate (idle power dominates)
+        edges = row_edges[ai]
+        d = row_choice[ai][bisect_left(edges, want)]
+        dcur = design_of[cur]
+        if design_of[d] == dcur:
+            cur = d
+            pend = 0
+        else:
+            de, dc, dok = drow(dcur, ai)
+            stay = dc[bisect_left(de, want)]
+            switch = False
+            if not dok and row_ok[ai]:
+                switch = True  # accuracy is a hard constraint: reconfigure at once
             else:
-                de, dc, dok = drow(dcur, ai)
-                stay = dc[bisect_left(de, want)]
-                switch = False
-                if not dok and row_ok[ai]:
-                    switch = True  # accuracy is a hard constraint: reconfigure at once
+                if thr[d] >= want:
+                    if use_edp:
+                        better = own_edp[stay] <= own_edp[d] * margin1
+                    else:
+                        better = (
+                            idle_p[stay] / want + dyn_e[stay]
+                            <= (idle_p[d] / want + dyn_e[d]) * margin1
+                        )
+                    ok_stay = thr[stay] >= want and better
                 else:
-                    if thr[d] >= want:
-                        if use_edp:
-                            better = own_edp[stay] <= own_edp[d] * margin1
-                        else:
-                            better = (
-                                idle_p[stay] / want + dyn_e[stay]
-                                <= (idle_p[d] / want + dyn_e[d]) * margin1
-                            )
-                        ok_stay = thr[stay] >= want and better
-                    else:
-                        ok_stay = thr[stay] * margin1 >= thr[d]
-                    if ok_stay:
-                        pend = 0
-                    else:
-                        if pend_design == design_of[d]:
-                            pend += 1
-                        else:
-                            pend_design = design_of[d]
-                            pend = 1
-                        switch = pend >= hold and t * dt - last_reconf >= dwell
-                if switch:
-                    cur = d
-                    dead = rtime[d]
-                    n_reconf += 1
-                    reconf_at[t] = 1
-                    reconf_time_total += dead
-                    last_reconf = t * dt
+                    ok_stay = thr[stay] * margin1 >= thr[d]
+                if ok_stay:
                     pend = 0
                 else:
-                    cur = stay
-        # service
+                    if pend_design == design_of[d]:
+                        pend += 1
+                    else:
+                        pend_design = design_of[d]
+                        pend = 1
+                    switch = pend >= hold and t * dt - last_reconf >= dwell
+            if switch:
+                cur = d
+                dead = rtime[d]
+                n_reconf += 1
+                reconf_at[t] = 1
+                reconf_time_total += dead
+                last_reconf = t * dt
+                pend = 0
+            else:
+                cur = stay
+
+    def serve(t: int) -> None:
+        """Steps 2-6 (module doc): dead time, service of the queue and the arrivals with
+        the capacity left, drops beyond the buffer, energy, waiting time, demand estimate."""
+        nonlocal dead, credit, q, ewma, energy_busy, energy_idle, energy_reconf
         if dead > 0.0:
             dead_here = dead if dead < dt else dt
             dead -= dead_here
@@ -342,6 +349,11 @@ def simulate(
         used[t] = cur
         q = qn
         ewma += alpha * (a / dt - ewma)
+
+    for t in range(n):
+        if not single and dead <= 0.0:
+            decide(t, ai0 if ai_list is None else ai_list[t])
+        serve(t)
 
     served_a = np.asarray(served, dtype=np.int64)
     dropped_a = np.asarray(dropped, dtype=np.int64)
