@@ -19,9 +19,11 @@ the fastest one the study explored on that device.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from dse.runtime.errors import RuntimeManagerError
@@ -30,10 +32,6 @@ from dse.storage.records import pruning_rate_of
 
 #: threshold that no softmax confidence reaches: the exit never takes a sample
 EXITS_DISABLED = 2.0
-#: staged_performance results by (hardware graph, folding, target, clock, reach): identical
-#: designs (a study often evaluates the same hardware more than once) are costed once
-_PERF_CACHE: dict[tuple, Any] = {}
-_PERF_CACHE_MAX = 4096
 
 #: the common confidence thresholds tried on every exit of a design
 DEFAULT_THRESHOLD_GRID: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
@@ -53,6 +51,41 @@ def _buffer_depth(record: Any) -> float | None:
         return None
     value = report["buffer_depth"]
     return math.inf if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class _Hardware:
+    """What a design's staged performance depends on besides the reach (hashable)."""
+
+    graph_json: str
+    folding_json: str
+    device_json: str
+    clk_ns: float
+    buffer_depth: float | None
+    device: Any = field(compare=False, hash=False)
+
+
+@functools.lru_cache(maxsize=256)
+def _graph(graph_json: str) -> Any:
+    from hw_builders import load_graph
+
+    return load_graph(json.loads(graph_json))
+
+
+@functools.lru_cache(maxsize=4096)
+def _performance(hw: _Hardware, reach: tuple[float, ...]) -> Any:
+    """staged_performance of a design at one reach; identical hardware (a study often
+    evaluates the same design more than once) is costed once."""
+    from hw_builders.stages import staged_performance
+
+    return staged_performance(
+        _graph(hw.graph_json),
+        list(reach),
+        device=hw.device,
+        clk_ns=hw.clk_ns,
+        folding=json.loads(hw.folding_json),
+        buffer_depth=hw.buffer_depth,
+    )
 
 
 def _threshold_settings(record: Any, grid: Sequence[float]) -> list[tuple[float, ...]]:
@@ -75,45 +108,28 @@ def design_points(
 ) -> list[OperatingPoint]:
     """The operating points of one stored design (see the module doc)."""
     from dse.accuracy.profile import ExitProfile
-    from hw_builders import load_graph
-    from hw_builders.stages import staged_performance
 
     if not record.exit_profile or not record.hw_graph:
         raise RuntimeManagerError(
             f"design {record.id}: no exit profile or hardware graph stored; re-run the study"
         )
     profile = ExitProfile.from_dict(record.exit_profile)
-    graph = load_graph(record.hw_graph)
     device = record.device
     rate = pruning_rate(record)
-    folding = record.folding or None
     exits = [int(e) for e in record.exits]
-    buffer_depth = _buffer_depth(record)
-    hw_key = (
+    hw = _Hardware(
         json.dumps(record.hw_graph, sort_keys=True),
-        json.dumps(record.folding, sort_keys=True),
-        record.board,
-        record.part,
+        json.dumps(record.folding or None, sort_keys=True),
+        json.dumps(device.to_dict(), sort_keys=True),
         float(record.clk_ns),
-        buffer_depth,
+        _buffer_depth(record),
+        device,
     )
     out: list[OperatingPoint] = []
     for setting in _threshold_settings(record, threshold_grid):
         ev = profile.evaluate(list(setting), exits=exits)
         reach = tuple(round(float(r), 9) for r in ev.reach)
-        rep = _PERF_CACHE.get((hw_key, reach))
-        if rep is None:
-            rep = staged_performance(
-                graph,
-                list(reach),
-                device=device,
-                clk_ns=record.clk_ns,
-                folding=folding,
-                buffer_depth=buffer_depth,
-            )
-            if len(_PERF_CACHE) >= _PERF_CACHE_MAX:
-                _PERF_CACHE.clear()
-            _PERF_CACHE[(hw_key, reach)] = rep
+        rep = _performance(hw, reach)
         out.append(
             OperatingPoint(
                 design_id=int(record.id),
