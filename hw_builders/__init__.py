@@ -29,6 +29,7 @@ from hw_builders.finn_backend import finn_available, run_finn_build
 from hw_builders.finn_build import write_build_folder
 from hw_builders.folding import FoldingConfig, fold
 from hw_builders.graph import HwGraph, HwLayer, load_graph, save_graph
+from hw_builders.minimize import minimize_bit_widths
 from hw_builders.naming import finn_node_names, rename_folding, rename_graph
 from hw_builders.power import PowerModel
 from hw_builders.registry import OpModel, divisors, get_op, known_ops, register_op
@@ -73,6 +74,7 @@ __all__ = [
     "layer_cost",
     "legal_values",
     "load_graph",
+    "minimize_bit_widths",
     "read_finn_reports",
     "register_op",
     "rename_folding",

@@ -8,6 +8,9 @@ The folder (``finn.builder.build_dataflow.build_dataflow_directory`` layout)::
     specialize_layers_config.json     {"<node>": {"preferred_impl_style": ..}} when any layer
                                       uses a non-default implementation
     hw_graph.json                     adapex's graph of this stage (what the estimates used)
+    build.py                          only for a stage that forks to an early exit: FINN's
+                                      builder plus the custom steps of
+                                      hw_builders.build_script (run ``python build.py``)
 
 Paths inside the config are relative: FINN's builder changes into the folder first.
 """
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from hw_builders.atomic import atomic_directory
+from hw_builders.build_script import BUILD_PY
 from hw_builders.devices import clock_ns, resolve_device
 from hw_builders.errors import HwError
 from hw_builders.estimate import check_folding
@@ -198,9 +202,16 @@ def write_build_folder(
         if spec is not None:
             _dump(tmp / "specialize_layers_config.json", spec)
         _dump(tmp / "hw_graph.json", graph_stage.to_dict())
+        if needs_build_script(graph_stage):
+            (tmp / "build.py").write_text(BUILD_PY)
         if model_onnx is not None:
             shutil.copyfile(model_onnx, tmp / "model.onnx")
     return out
+
+
+def needs_build_script(graph: Any) -> bool:
+    """Whether FINN's standard steps cannot build ``graph`` alone (it forks to an exit)."""
+    return any(layer.op_type == "DuplicateStreams" for layer in graph.layers)
 
 
 def read_build_config(folder: str | os.PathLike[str]) -> Mapping[str, Any]:
@@ -219,6 +230,7 @@ __all__ = [
     "ESTIMATE_STEPS",
     "FINN_BOARD_NAMES",
     "build_config",
+    "needs_build_script",
     "read_build_config",
     "shell_flow_type",
     "write_build_folder",

@@ -13,6 +13,7 @@ from search_spaces.families import (
     family_names,
     get_family,
 )
+from search_spaces.lowering import minimized_graph, mvau_weights
 
 __all__ = [
     "DATASET_NAMES",
@@ -27,6 +28,8 @@ __all__ = [
     "get_family",
     "kept_channels",
     "load_dataset",
+    "minimized_graph",
+    "mvau_weights",
     "prunable_layers",
     "prune_model",
     "pruned_width",

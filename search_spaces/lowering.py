@@ -3,11 +3,15 @@
 The graph is the one FINN produces after streamlining, conversion to hardware layers and
 specialisation (before FIFO/DWC insertion): per conv [FMPadding] +
 ConvolutionInputGenerator + MVAU with folded thresholds, StreamingMaxPool, one MVAU per
-FC, LabelSelect after each classifier, and a DuplicateStreams at every exit point in use.
+FC, and a DuplicateStreams at every exit point in use. An exit's classifier ends in its
+MVAU (its logits leave the stage for the host's confidence test); the final classifier
+ends in a LabelSelect (FINN's TopK). :func:`minimized_graph` then narrows the datatypes
+from the trained weights as FINN's ``step_minimize_bit_width`` does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -172,6 +176,52 @@ def label_select(
         "outputDataType": smallest_dtype(0, labels - 1),
     }
     return g.add("LabelSelect", [src], attrs, exit=exit)
+
+
+def mvau_weights(graph: HwGraph, weights: Sequence[tuple[str, Any]]) -> dict[str, Any]:
+    """Pair the MVAUs of ``graph`` (in graph order) with a model's weight matrices.
+
+    Args:
+        graph: A family's lowered graph.
+        weights: ``[(module path, (MW, MH) integer matrix)]`` in dataflow order
+            (``MultiExitNet.integer_weights`` for the same exits).
+
+    Returns:
+        Per MVAU name, its matrix.
+
+    Raises:
+        SpaceError: the counts or shapes differ (the model is not the graph's).
+    """
+    from search_spaces.errors import SpaceError
+
+    mvaus = [layer for layer in graph.layers if layer.op_type == "MVAU"]
+    if len(mvaus) != len(weights):
+        raise SpaceError(
+            f"graph {graph.name}: {len(mvaus)} MVAUs but the model has {len(weights)} weight "
+            "layers; lower the same architecture and exits as the model"
+        )
+    out: dict[str, Any] = {}
+    for layer, (path, mat) in zip(mvaus, weights, strict=True):
+        shape = (int(layer.attrs["MW"]), int(layer.attrs["MH"]))
+        if tuple(mat.shape) != shape:
+            raise SpaceError(
+                f"graph {graph.name}: {layer.name} is {shape[0]} x {shape[1]} but model layer "
+                f"{path} has weights {tuple(mat.shape)}; lower the model's own architecture"
+            )
+        out[layer.name] = mat
+    return out
+
+
+def minimized_graph(graph: HwGraph, weights: Sequence[tuple[str, Any]]) -> HwGraph:
+    """``graph`` with FINN's minimised weight, accumulator and output datatypes.
+
+    Args:
+        graph: A family's lowered graph (whole design, exits in use).
+        weights: The model's ``integer_weights`` for the same exits.
+    """
+    from hw_builders.minimize import minimize_bit_widths
+
+    return minimize_bit_widths(graph, mvau_weights(graph, weights))
 
 
 def to_hw_graph(data: dict[str, Any]) -> HwGraph:

@@ -127,11 +127,17 @@ def export(
                 bar[0].close()
     index = json.loads((path / "library.json").read_text())
     n_designs = len(index.get("designs", []))
+    n_distinct = int(index.get("distinct_designs", n_designs))
     n_stages = sum(1 for _ in path.glob("design_*/stage_*"))
     also = f" and {path}.tar.gz" if tar else ""
+    shared = (
+        f", {n_designs - n_distinct} sharing another's folders (thresholds only differ)"
+        if n_distinct != n_designs
+        else ""
+    )
     typer.echo(
-        f"exported {n_designs} designs ({n_stages} FINN build folders) of study {study} "
-        f"to {path}{also}"
+        f"exported {n_designs} designs ({n_distinct} distinct builds{shared}; {n_stages} FINN "
+        f"build folders) of study {study} to {path}{also}"
     )
 
 

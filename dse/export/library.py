@@ -4,7 +4,9 @@ Layout of ``DIR``::
 
     library.json                     index: study, designs, their stages and files
     runtime_table.json               the runtime selection table (stored, or computed)
-    design_<id>/
+    design_<id>/                     one per distinct build: designs that differ only in their
+                                     exit thresholds (run-time registers) share it; library.json
+                                     lists them with "alias_of" (and "aliases" on the first)
         metrics.json                 the metrics stored for the design (identical)
         provenance.json              where it came from (trial, params, checkpoint, versions)
         hw_report.json               the stored staged hardware report
@@ -112,13 +114,14 @@ def _runtime_table(store: Any, study: str) -> tuple[dict[str, Any] | None, str]:
 
 def _export_design(record: Any, ddir: Path, *, steps: str, n_verify: int) -> dict[str, Any]:
     """Write one design's folder; returns its library.json entry (paths relative to DIR)."""
-    from dse.accuracy.export import export_qonnx, load_pruned_model
+    from dse.accuracy.export import load_design_model
+    from dse.accuracy.finn_export import export_finn_stage
     from hw_builders import estimate, load_graph, write_finn_reports
     from hw_builders.finn_build import build_config, write_build_folder
     from hw_builders.stages import split_stages
 
     device = record.device
-    model = load_pruned_model(record.arch, record.checkpoint)
+    model = load_design_model(record.arch, record.checkpoint, record.exits)
     stages = split_stages(load_graph(record.hw_graph))
     if len(stages) != len(record.exits) + 1:
         raise DseError(
@@ -142,7 +145,9 @@ def _export_design(record: Any, ddir: Path, *, steps: str, n_verify: int) -> dic
         # out of the library
         with tempfile.TemporaryDirectory(prefix="adapex-export-") as scratch:
             onnx_path = Path(scratch) / "model.onnx"
-            export_qonnx(model, onnx_path, stage=k, exits=list(record.exits), n_verify=n_verify)
+            export_finn_stage(
+                model, onnx_path, stage=k, exits=list(record.exits), n_verify=n_verify
+            )
             write_build_folder(
                 graph,
                 sdir,
@@ -210,6 +215,69 @@ def _export_design(record: Any, ddir: Path, *, steps: str, n_verify: int) -> dic
         "part": record.part,
         "clk_ns": record.clk_ns,
         "stages": stage_entries,
+    }
+
+
+def build_key(record: Any) -> str:
+    """What decides a design's FINN build folders: weights, exits, graph, folding, target.
+
+    Designs that differ only in their exit thresholds (run-time registers) or in how they
+    were found build the same accelerator.
+    """
+    import hashlib
+
+    key = {
+        "arch": record.arch,
+        "checkpoint": record.checkpoint,
+        "exits": list(record.exits),
+        "hw_graph": record.hw_graph,
+        "folding": record.folding,
+        "clk_ns": record.clk_ns,
+        "board": record.board,
+        "part": record.part,
+    }
+    text = json.dumps(key, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _distinct(records: Sequence[Any]) -> list[tuple[Any, list[Any]]]:
+    """Group records by :func:`build_key`: ``[(first record, [its aliases])]`` in order."""
+    groups: dict[str, tuple[Any, list[Any]]] = {}
+    for r in records:
+        k = build_key(r)
+        if k in groups:
+            groups[k][1].append(r)
+        else:
+            groups[k] = (r, [])
+    return list(groups.values())
+
+
+def _alias_entry(record: Any, primary: Mapping[str, Any]) -> dict[str, Any]:
+    """The library.json entry of a design that builds the same folders as ``primary``."""
+    stages = []
+    for k, st in enumerate(primary["stages"]):
+        stages.append(
+            {
+                **st,
+                "threshold": record.thresholds[k] if k < len(record.thresholds) else None,
+            }
+        )
+    return {
+        "id": record.id,
+        "trial_number": record.trial_number,
+        "folder": primary["folder"],
+        "alias_of": primary["id"],
+        "pareto": bool(record.pareto),
+        "feasible": bool(record.feasible),
+        "exits": list(record.exits),
+        "thresholds": list(record.thresholds),
+        "params": record.params,
+        "objectives": record.objectives,
+        "metrics": record.metrics,
+        "board": record.board,
+        "part": record.part,
+        "clk_ns": record.clk_ns,
+        "stages": stages,
     }
 
 
@@ -295,16 +363,21 @@ def export_library(
     table, table_source = _runtime_table(store, study)
     records = _library_designs(store, study, table)
     _check_records(records)
+    groups = _distinct(records)
     with atomic_directory(out) as tmp:
-        entries = []
-        for i, r in enumerate(records):
+        entries: dict[int, dict[str, Any]] = {}
+        for i, (primary, aliases) in enumerate(groups):
             if progress is not None:
-                progress(i, len(records), r)
-            entries.append(
-                _export_design(r, tmp / f"design_{r.id}", steps=steps, n_verify=n_verify)
+                progress(i, len(groups), primary)
+            entry = _export_design(
+                primary, tmp / f"design_{primary.id}", steps=steps, n_verify=n_verify
             )
+            entry["aliases"] = [a.id for a in aliases]
+            entries[primary.id] = entry
+            for alias in aliases:
+                entries[alias.id] = _alias_entry(alias, entry)
         if progress is not None:
-            progress(len(records), len(records), None)
+            progress(len(groups), len(groups), None)
         if table is not None:
             _dump(tmp / "runtime_table.json", table)
         summary = next(s for s in store.list_studies() if s.name == study)
@@ -320,7 +393,8 @@ def export_library(
                 "steps": steps,
                 "runtime_table": "runtime_table.json" if table is not None else None,
                 "runtime_table_source": table_source,
-                "designs": entries,
+                "distinct_designs": len(groups),
+                "designs": [entries[r.id] for r in records],
             },
         )
     if tar:

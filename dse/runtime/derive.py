@@ -198,10 +198,11 @@ def static_point(
         design_id: the point's (negative, unstored) design id.
         name: the baseline's name in labels.
     """
+    from dse.accuracy.hw_graph import design_graph
     from dse.accuracy.profile import ExitProfile
     from hw_builders.folding import fold
     from hw_builders.stages import staged_performance
-    from search_spaces import ArchSpec, get_family
+    from search_spaces import ArchSpec
 
     unpruned = [r for r in records if pruning_rate(r) <= 1e-9 and r.arch and r.exit_profile]
     if not unpruned:
@@ -219,8 +220,8 @@ def static_point(
     same_target = [r for r in records if (r.board, r.part) == (rec.board, rec.part)]
     clk_ns = min(float(r.clk_ns) for r in same_target)
     arch = ArchSpec.from_dict(rec.arch)
-    family = get_family(arch.family)
-    graph = family.lower(arch, exits=[], name=f"{arch.family}_static")
+    # FINN minimises the static network's datatypes from its weights too
+    graph = design_graph(arch, rec.checkpoint, [], name=f"{arch.family}_static")
     device = rec.device
     folding = fold(
         graph, strategy=strategy, device=device, clk_ns=clk_ns, budget=dict(limits or {}) or None

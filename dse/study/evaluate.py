@@ -213,11 +213,19 @@ class Evaluator:
         return info
 
     # ------------------------------------------------------------------ evaluation
-    def _graph(self, arch: Any, exits: tuple[int, ...]) -> Any:
-        key = (arch, exits)
+    def _graph(self, arch: Any, exits: tuple[int, ...], checkpoint: Any) -> Any:
+        """The design's hardware graph with FINN's datatypes for its trained weights.
+
+        FINN's builder narrows weight, accumulator and output datatypes from the actual
+        weights (``step_minimize_bit_width``); so does this graph, so the stored LUT,
+        throughput and latency are the ones FINN estimates for the exported design.
+        """
+        key = (arch, exits, str(checkpoint))
         graph = self._graphs.get(key)
         if graph is None:
-            graph = self._graphs.put(key, self.family.lower(arch, exits=list(exits)))
+            from dse.accuracy.hw_graph import design_graph
+
+            graph = self._graphs.put(key, design_graph(arch, checkpoint, exits))
         return graph
 
     def _fold_optimised(
@@ -302,14 +310,15 @@ class Evaluator:
         ev = pruned.profile.evaluate(list(point.thresholds), list(point.exits))
         reach = [float(r) for r in ev.reach]
         arch = pruned.arch
-        graph = self._graph(arch, point.exits)
+        graph = self._graph(arch, point.exits, pruned.checkpoint)
         if point.folding == "sampled":
             if choose is None:
                 raise DseError("folding=sampled: a chooser is needed to pick PE/SIMD per layer")
             folding, chosen = self._fold_sampled(graph, choose)
             point = DesignPoint(**{**point.__dict__, "fold_choices": tuple(sorted(chosen.items()))})
         else:
-            folding = self._fold_optimised((arch, point.exits), graph, point, reach)
+            graph_key = (arch, point.exits, str(pruned.checkpoint))
+            folding = self._fold_optimised(graph_key, graph, point, reach)
         report = staged_performance(
             graph,
             reach,

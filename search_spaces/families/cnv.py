@@ -246,7 +246,8 @@ class CnvFamily(Family):
                 if kp > 1:
                     hsrc = g.add("StreamingMaxPool", [dup], _maxpool_attrs(c, s, kp, dt), exit=b)
                 hs = s // kp
-                fc = mvau(
+                # the exit's logits leave the stage: the host takes the exit decision
+                mvau(
                     g,
                     hsrc,
                     mw=c * hs * hs,
@@ -256,9 +257,6 @@ class CnvFamily(Family):
                     weight_bits=wb,
                     odt=None,
                     exit=b,
-                )
-                label_select(
-                    g, fc, labels=arch.num_classes, idt=g.layers[-1]["outputDataType"], exit=b
                 )
                 src = [dup]
         mw = c * s * s

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -78,7 +79,7 @@ class MultiExitNet(nn.Module):
         """Number of stages of a design using ``exits`` (len(exits) + 1)."""
         return len(self._check_exits(exits)) + 1
 
-    def _requant(self, block_index: int) -> nn.Module:
+    def requantiser(self, block_index: int) -> nn.Module:
         """The quantiser that ends ``blocks[block_index]`` (idempotent on its output)."""
         for m in reversed(list(self.blocks[block_index].modules())):
             if is_act_quant(m):
@@ -101,12 +102,52 @@ class MultiExitNet(nn.Module):
                 f"stage: {k} is out of range; a design with {len(ex)} exits has stages 0..{len(ex)}"
             )
         start = 0 if k == 0 else ex[k - 1] + 1
-        pre = self.input_quant if k == 0 else self._requant(ex[k - 1])
+        pre = self.input_quant if k == 0 else self.requantiser(ex[k - 1])
         if k < len(ex):
             blocks = [self.blocks[i] for i in range(start, ex[k] + 1)]
             return Stage(pre, blocks, head=self.heads[str(ex[k])], classifier=None)
         blocks = [self.blocks[i] for i in range(start, len(self.blocks))]
         return Stage(pre, blocks, head=None, classifier=self.classifier)
+
+    def quant_layers(self, exits: Sequence[int] | None = None) -> list[tuple[str, nn.Module]]:
+        """The weight layers (quantised conv / linear) in dataflow order, named by module path.
+
+        The order is the order of the MVAUs in the family's hardware graph for ``exits``:
+        each block's layers, exit k's head right after block k, then the classifier.
+        """
+        ex = set(self._check_exits(exits))
+        parts: list[tuple[str, nn.Module]] = []
+        for i, block in enumerate(self.blocks):
+            parts.append((f"blocks.{i}", block))
+            if i in ex:
+                parts.append((f"heads.{i}", self.heads[str(i)]))
+        parts.append(("classifier", self.classifier))
+        out: list[tuple[str, nn.Module]] = []
+        for prefix, part in parts:
+            for name, m in part.named_modules():
+                if getattr(m, "weight_quant", None) is not None and hasattr(m, "quant_weight"):
+                    out.append((f"{prefix}.{name}", m))
+        return out
+
+    @torch.no_grad()
+    def integer_weights(self, exits: Sequence[int] | None = None) -> list[tuple[str, Any]]:
+        """Each weight layer's quantised integer weights in FINN's MVAU layout (MW, MH).
+
+        A convolution's (out, in, kh, kw) weights become rows ordered (kh, kw, in), as
+        FINN's LowerConvsToMatMul lays them out; a linear layer's (out, in) become (in, out).
+        1-bit weights are bipolar (-1/+1). Returns ``[(module path, int64 numpy array)]``
+        in :meth:`quant_layers` order.
+        """
+        out: list[tuple[str, Any]] = []
+        for name, m in self.quant_layers(exits):
+            qt = m.quant_weight()
+            ints = torch.round(qt.value / qt.scale).to(torch.int64)
+            if ints.dim() == 4:
+                mat = ints.permute(2, 3, 1, 0).reshape(-1, ints.shape[0])
+            else:
+                mat = ints.t()
+            out.append((name, mat.contiguous().cpu().numpy()))
+        return out
 
     @torch.no_grad()
     def stage_inputs(

@@ -98,7 +98,8 @@ class TfcFamily(Family):
                         "inputDataType": dt,
                     },
                 )
-                fc = mvau(
+                # the exit's logits leave the stage: the host takes the exit decision
+                mvau(
                     g,
                     dup,
                     mw=width,
@@ -108,9 +109,6 @@ class TfcFamily(Family):
                     weight_bits=wb,
                     odt=None,
                     exit=i,
-                )
-                label_select(
-                    g, fc, labels=arch.num_classes, idt=g.layers[-1]["outputDataType"], exit=i
                 )
                 src = [dup]
         fc = mvau(g, src[0], mw=mw, mh=arch.num_classes, nvec=[1], idt=dt, weight_bits=wb, odt=None)

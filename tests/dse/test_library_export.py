@@ -12,6 +12,7 @@ from fixtures_study import SmallStudy
 
 from dse.errors import DseError
 from dse.export import export_library, read_library
+from dse.export.library import build_key
 from dse.storage import Store
 from hw_builders import finn_node_names
 
@@ -67,11 +68,24 @@ def test_library_json_matches_the_database(library: Path, small_study: SmallStud
         assert entry["exits"] == rec.exits and entry["thresholds"] == rec.thresholds
         assert entry["pareto"] == rec.pareto and entry["trial_number"] == rec.trial_number
         folder = library / entry["folder"]
+        assert len(entry["stages"]) == len(rec.exits) + 1
+        if "alias_of" in entry:
+            # the same build as another design: only the thresholds differ
+            primary = records[entry["alias_of"]]
+            assert (
+                build_key(primary) == build_key(rec) and entry["folder"] == f"design_{primary.id}"
+            )
+            continue
         assert json.loads((folder / "metrics.json").read_text()) == rec.metrics
         prov = json.loads((folder / "provenance.json").read_text())
         assert prov["design_id"] == rec.id and prov["checkpoint"] == rec.checkpoint
         assert prov["packages"] == rec.provenance["packages"]
-        assert len(entry["stages"]) == len(rec.exits) + 1
+    # every distinct build once
+    keys = [build_key(records[d["id"]]) for d in index["designs"] if "alias_of" not in d]
+    assert len(keys) == len(set(keys)) == index["distinct_designs"]
+    assert sorted(p.name for p in library.glob("design_*")) == sorted(
+        f"design_{d['id']}" for d in index["designs"] if "alias_of" not in d
+    )
     # the runtime table is the stored one, unchanged
     assert index["runtime_table_source"] == "stored"
     assert json.loads((library / "runtime_table.json").read_text()) == table
@@ -80,24 +94,127 @@ def test_library_json_matches_the_database(library: Path, small_study: SmallStud
 def test_every_stage_model_executes_like_pytorch(library: Path, small_study: SmallStudy) -> None:
     import torch
 
-    from dse.accuracy.export import load_pruned_model, verify_qonnx
+    from dse.accuracy.export import load_design_model
+    from dse.accuracy.finn_export import finn_stage, stage_integer_inputs, verify_finn_stage
 
     torch.set_num_threads(1)
     records = _records(small_study)
     n_models = 0
     for entry in read_library(library)["designs"]:
         rec = records[entry["id"]]
-        model = load_pruned_model(rec.arch, rec.checkpoint)
-        x = torch.rand((3, *model.arch.input_shape), generator=torch.Generator().manual_seed(7))
-        inputs = model.stage_inputs(x, rec.exits)
+        model = load_design_model(rec.arch, rec.checkpoint, rec.exits)
+        x = torch.randint(
+            0, 256, (3, *model.arch.input_shape), generator=torch.Generator().manual_seed(7)
+        )
+        inputs = stage_integer_inputs(model, x / 255.0, rec.exits)
         for stage in entry["stages"]:
             k = stage["stage"]
-            path = library / stage["model"]
-            checked = verify_qonnx(path, model.stage(k, rec.exits), inputs[k])
+            last = k == len(rec.exits)
+            module, _, _ = finn_stage(model, k, rec.exits)
+            xi, xf = inputs[k]
+            # the integer-input stage is the trained stage on integers * scale
+            with torch.no_grad():
+                want, got = model.stage(k, rec.exits)(xf), module(xi)
+            for a, b in zip(want if not last else [want], got if not last else [got], strict=True):
+                assert torch.allclose(a, b, atol=1e-5)
+            checked = verify_finn_stage(library / stage["model"], module, xi, last=last)
             assert checked["samples"] == 3
-            assert len(checked["outputs"]) == (2 if k < len(rec.exits) else 1)
+            assert len(checked["outputs"]) == (1 if last else 2)
             n_models += 1
     assert n_models >= 2
+
+
+def _onnx_weight_layers(model: object) -> list[tuple[str, object]]:
+    """(node name, integer (MW, MH) weights) of every Conv / MatMul / Gemm, in graph order,
+    computed with qonnx's own Quant execution from the exported file."""
+    import numpy as np
+    from qonnx.core.onnx_exec import execute_node
+
+    out = []
+    for node in model.graph.node:
+        if node.op_type not in ("Conv", "MatMul", "Gemm"):
+            continue
+        q = model.find_producer(node.input[1])
+        ctx = {name: model.get_initializer(name) for name in q.input}
+        execute_node(q, ctx, model.graph, opset_version=model.model.opset_import[0].version)
+        scale = float(np.asarray(model.get_initializer(q.input[1])).reshape(-1)[0])
+        w = np.round(np.asarray(ctx[q.output[0]]) / scale).astype(np.int64)
+        if node.op_type == "Conv":
+            w = w.transpose(2, 3, 1, 0).reshape(-1, w.shape[0])
+        elif node.op_type == "Gemm":
+            w = w.T
+        out.append((node.name, w))
+    return out
+
+
+def test_stage_models_take_finns_form_and_match_the_hardware_graph(library: Path) -> None:
+    """What FINN's first steps need (qonnx's own transformations run on every model), and
+    the layers, datatypes and names adapex costs follow from the exported weights."""
+    import numpy as np
+    from qonnx.core.datatype import DataType
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.fold_constants import FoldConstants
+    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+    from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.util.cleanup import cleanup_model
+
+    from hw_builders import load_graph, minimize_bit_widths
+
+    seen = set()
+    for entry in read_library(library)["designs"]:
+        for stage in entry["stages"]:
+            if stage["folder"] in seen:
+                continue
+            seen.add(stage["folder"])
+            folder = library / stage["folder"]
+            model = ModelWrapper(str(folder / "model.onnx"))
+            last = stage["exit"] is None
+            in_dt = model.get_tensor_datatype(model.graph.input[0].name)
+            assert in_dt.is_integer()
+            assert in_dt == DataType["UINT8"] if stage["stage"] == 0 else in_dt.bitwidth() <= 8
+            for node in model.graph.node:
+                if node.op_type == "Gemm":
+                    assert len(node.input) == 3  # biases present
+                if node.op_type == "Quant" and model.find_producer(node.input[0]) is not None:
+                    signed = next(a.i for a in node.attribute if a.name == "signed")
+                    producer = model.find_producer(node.input[0])
+                    # FINN converts an unsigned activation quantiser only after a ReLU
+                    assert signed or producer.op_type == "Relu"
+            outputs = [o.name for o in model.graph.output]
+            assert len(outputs) == (1 if last else 2)
+            if last:
+                assert model.find_producer(outputs[0]).op_type == "TopK"
+            # qonnx's own transformations that FINN's first steps call
+            m = cleanup_model(model)
+            for t in (
+                GemmToMatMul(),
+                InferShapes(),
+                FoldConstants(),
+                GiveUniqueNodeNames(),
+                GiveReadableTensorNames(),
+                InferDataTypes(),
+            ):
+                m = m.transform(t)
+            assert not m.get_nodes_by_op_type("Gemm")
+            # the hardware graph's MVAUs are the model's weight layers, with FINN's
+            # minimised datatypes for these very weights
+            graph = load_graph(folder / "hw_graph.json")
+            mvaus = [layer for layer in graph.layers if layer.op_type == "MVAU"]
+            weights = _onnx_weight_layers(model)
+            assert len(mvaus) == len(weights)
+            for layer, (_, w) in zip(mvaus, weights, strict=True):
+                assert (layer.attrs["MW"], layer.attrs["MH"]) == w.shape
+            by_layer = {lay.name: w for lay, (_, w) in zip(mvaus, weights, strict=True)}
+            again = minimize_bit_widths(graph, by_layer)
+            assert again.to_dict() == graph.to_dict()
+            assert np.all(
+                [layer.name.startswith(layer.specialized_op_type) for layer in graph.layers]
+            )
+            # build.py exactly where the stage forks to an exit
+            dup = any(layer.op_type == "DuplicateStreams" for layer in graph.layers)
+            assert (folder / "build.py").exists() == dup == (not last)
 
 
 def test_folding_configs_name_only_finn_nodes_of_the_stage(library: Path) -> None:

@@ -160,15 +160,16 @@ def test_lowering_matches_qonnx_export(arch: ArchSpec, tmp_path: Path) -> None:
         assert mvaus[0].attrs["inputDataType"] == thresholding[0].attrs["outputDataType"]
     else:
         assert not thresholding and mvaus[0].attrs["inputDataType"] == "UINT8"
-    # exits: a DuplicateStreams per exit, then the head's layers marked with the exit index
+    # exits: a DuplicateStreams per exit, then the head's layers marked with the exit index,
+    # ending in the head's MVAU (its logits leave the stage); one LabelSelect, the final one
     assert ops["DuplicateStreams"] == len(arch.exits)
-    assert ops["LabelSelect"] == len(arch.exits) + 1
+    assert ops["LabelSelect"] == 1
     for pos, k in enumerate(arch.exits):
         head_fc = q.backtrack(q.outputs[pos], ("Gemm", "MatMul"))
         exit_layers = [lay for lay in layers if lay.exit == k]
         kinds = [lay.op_type for lay in exit_layers]
-        assert kinds[-2:] == ["MVAU", "LabelSelect"]
-        head_mvau = exit_layers[-2]
+        assert kinds[-1] == "MVAU"
+        head_mvau = exit_layers[-1]
         assert (head_mvau.attrs["MW"], head_mvau.attrs["MH"]) == q.mw_mh(head_fc)
         assert head_mvau.attrs["noActivation"] == 1 and head_mvau.attrs["MH"] == arch.num_classes
         assert by_name[exit_layers[0].inputs[0]].op_type == "DuplicateStreams"
@@ -202,7 +203,7 @@ def test_exit_subset_and_names(tmp_path: Path) -> None:
     only1 = get_family("cnv").lower(arch, exits=[1], name="cnv_exit1")
     none = get_family("cnv").lower(arch, exits=[])
     assert only1.name == "cnv_exit1" and full.name == "cnv_w2a2"
-    assert [lay.exit for lay in only1.layers if lay.exit is not None] == [1, 1]
+    assert [lay.exit for lay in only1.layers if lay.exit is not None] == [1]  # its MVAU
     assert sum(lay.op_type == "DuplicateStreams" for lay in only1.layers) == 1
     assert not any(lay.op_type == "DuplicateStreams" for lay in none.layers)
     backbone = [

@@ -1,0 +1,298 @@
+"""Stage models in the form FINN's builder takes (finn-examples' conventions).
+
+One ONNX file per stage of a design (docs/DESIGN.md, "Early exits in hardware"):
+
+* **input**: integers, annotated with their FINN datatype, and the scaling inside the
+  model. Stage 0 reads raw UINT8 pixels (0..255) and multiplies by 1/255 (the input
+  quantiser of the trained model is exactly that grid, so it disappears); an input
+  requantisation to fewer bits is a ReLU + unsigned ``Quant`` (FINN's input Thresholding
+  layer). Stage k > 0 reads the previous stage's integer features (``UINT<act bits>``,
+  or ``BIPOLAR``) and multiplies by their quantiser's scale.
+* **biases present**: every ``Gemm`` carries its bias input C (zero for bias-free layers),
+  which qonnx's ``GemmToMatMul`` needs.
+* **outputs**: an early stage returns ``exit_logits`` (the exit classifier's logits) and
+  ``features`` (what the next stage reads); the last stage ends in ``TopK`` (k = 1) and
+  returns the label index, FINN's ``LabelSelect``.
+
+Every file is executed with qonnx on integer inputs and compared with the PyTorch stage
+before it is written (argmax of logits, exact labels, features within float rounding).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dse.errors import DseError
+
+#: Graph input / output names of exported stage models.
+INPUT_NAME = "global_in"
+EXIT_OUTPUT = "exit_logits"
+FEATURES_OUTPUT = "features"
+LOGITS_OUTPUT = "logits"
+
+
+def _torch_modules() -> Any:
+    import torch
+    from torch import nn
+
+    class Scale(nn.Module):
+        """Multiplies by a constant (exported as one scalar ``Mul``)."""
+
+        def __init__(self, factor: float) -> None:
+            super().__init__()
+            self.register_buffer("factor", torch.tensor(float(factor)))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * self.factor
+
+    class FinnStage(nn.Module):
+        """A stage on integer inputs: ``pre`` (scaling), blocks, head or classifier."""
+
+        def __init__(self, pre: nn.Module, stage: nn.Module) -> None:
+            super().__init__()
+            self.pre = pre
+            self.blocks = stage.blocks
+            self.head = stage.head
+            self.classifier = stage.classifier
+
+        def forward(self, x: torch.Tensor) -> Any:
+            def _plain(t: Any) -> torch.Tensor:
+                return t.value if hasattr(t, "value") and not isinstance(t, torch.Tensor) else t
+
+            x = self.pre(x)
+            for block in self.blocks:
+                x = block(x)
+            x = _plain(x)
+            if self.head is not None:
+                return _plain(self.head(x)), x
+            return _plain(self.classifier(x))
+
+    return torch, nn, Scale, FinnStage
+
+
+def _act_scale(quant: Any) -> float:
+    return float(quant.act_quant.scale().detach().reshape(-1)[0])
+
+
+def _is_unsigned_quant(m: Any) -> bool:
+    from brevitas.nn import QuantIdentity
+
+    return isinstance(m, QuantIdentity) and not bool(m.act_quant.is_signed)
+
+
+def finn_stage(model: Any, k: int, exits: Sequence[int]) -> tuple[Any, str, float]:
+    """Stage ``k`` of the design using ``exits``, on integer inputs.
+
+    Returns:
+        ``(module, input datatype, input scale)``: the module maps integer inputs to the
+        stage's outputs; the float input of the trained stage is ``integers * scale``.
+    """
+    torch, nn, scale_cls, stage_cls = _torch_modules()
+    from brevitas.nn import QuantReLU
+
+    ex = [int(e) for e in exits]
+    stage = model.stage(k, ex)
+    if k == 0:
+        mods = list(model.input_quant) if isinstance(model.input_quant, nn.Sequential) else []
+        pre: list[Any] = []
+        first = True
+        scale = 1.0
+        for m in mods:
+            if first and _is_unsigned_quant(m):
+                # the raw-pixel grid: integers 0..255 times the quantiser's scale
+                scale = _act_scale(m)
+                pre.append(scale_cls(scale))
+                first = False
+            elif _is_unsigned_quant(m):
+                # FINN converts an unsigned quantiser only after a ReLU (identity here)
+                pre += [nn.ReLU(), m]
+            else:
+                pre.append(m)
+        if first:
+            raise DseError(
+                f"model family {model.arch.family}: its input quantiser is not an unsigned "
+                "8-bit QuantIdentity; FINN-form export needs raw UINT8 pixels"
+            )
+        return stage_cls(nn.Sequential(*pre), stage), "UINT8", scale
+    requant = model.requantiser(ex[k - 1])
+    bits = int(model.arch.act_bits)
+    if isinstance(requant, QuantReLU):
+        scale = _act_scale(requant)
+        return stage_cls(scale_cls(scale), stage), f"UINT{bits}", scale
+    # a bipolar quantiser: its values -1/+1 are the integers themselves
+    return stage_cls(nn.Identity(), stage), "BIPOLAR", 1.0
+
+
+def stage_integer_inputs(model: Any, x: Any, exits: Sequence[int]) -> list[tuple[Any, Any]]:
+    """Per stage, ``(integer input, float input)`` for the input batch ``x`` in [0, 1]."""
+    import torch
+
+    ex = [int(e) for e in exits]
+    floats = model.stage_inputs(x, ex)
+    out = []
+    for k, xf in enumerate(floats):
+        _, _, scale = finn_stage(model, k, ex)
+        out.append((torch.round(xf / scale), xf))
+    return out
+
+
+def _add_zero_biases(model: Any) -> None:
+    """Give every Gemm without bias a zero C input (qonnx GemmToMatMul needs one)."""
+    from onnx import helper
+
+    for node in model.graph.node:
+        if node.op_type == "Gemm" and len(node.input) == 2:
+            n_out = int(model.get_tensor_shape(node.output[0])[-1])
+            name = f"{node.name or node.output[0]}_bias"
+            model.set_initializer(name, np.zeros((n_out,), dtype=np.float32))
+            node.input.append(name)
+    del helper
+
+
+def export_finn_stage(
+    model: Any,
+    out_path: str | os.PathLike[str],
+    *,
+    stage: int,
+    exits: Sequence[int],
+    sample: Any = None,
+    verify: bool = True,
+    n_verify: int = 8,
+) -> Path:
+    """Write stage ``stage`` of the design using ``exits`` in FINN's form (module doc).
+
+    Args:
+        model: The design's ``MultiExitNet`` (eval mode, CPU).
+        out_path: The ``.onnx`` file to write (atomically).
+        stage: Stage index.
+        exits: The exits in use.
+        sample: Input batch of the whole model in [0, 1] (default: seeded random images on
+            the UINT8 grid).
+        verify: Execute the file with qonnx and compare with PyTorch.
+        n_verify: Random samples when ``sample`` is None.
+
+    Returns:
+        The written path.
+
+    Raises:
+        DseError: a bad stage, or the exported graph disagrees with PyTorch.
+    """
+    import torch
+    from brevitas.export import export_qonnx as brevitas_export_qonnx
+    from qonnx.core.datatype import DataType
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.insert_topk import InsertTopK
+    from qonnx.util.cleanup import cleanup_model
+
+    from search_spaces import SpaceError
+
+    model.eval()
+    model.cpu()
+    ex = [int(e) for e in exits]
+    if sample is None:
+        gen = torch.Generator().manual_seed(0)
+        sample = torch.randint(0, 256, (n_verify, *model.arch.input_shape), generator=gen) / 255.0
+    x = sample if isinstance(sample, torch.Tensor) else torch.from_numpy(np.asarray(sample))
+    x = torch.round(x.float() * 255.0) / 255.0  # the raw-pixel grid the accelerator reads
+    try:
+        module, in_dt, _ = finn_stage(model, int(stage), ex)
+        xi, _ = stage_integer_inputs(model, x, ex)[int(stage)]
+    except SpaceError as exc:
+        raise DseError(str(exc)) from exc
+    module.eval()
+    last = int(stage) == len(ex)
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".onnx")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+            brevitas_export_qonnx(
+                module,
+                xi[:1],
+                export_path=str(tmp),
+                input_names=[INPUT_NAME],
+                output_names=[LOGITS_OUTPUT] if last else [EXIT_OUTPUT, FEATURES_OUTPUT],
+            )
+        wrapped = cleanup_model(ModelWrapper(str(tmp)))
+        wrapped.set_tensor_datatype(INPUT_NAME, DataType[in_dt])
+        _add_zero_biases(wrapped)
+        if last:
+            wrapped = wrapped.transform(InsertTopK(k=1))
+        wrapped = cleanup_model(wrapped)
+        wrapped.set_tensor_datatype(wrapped.graph.input[0].name, DataType[in_dt])
+        wrapped.save(str(tmp))
+        if verify:
+            verify_finn_stage(tmp, module, xi, last=last)
+        os.replace(tmp, out)
+    finally:
+        for leftover in out.parent.glob(tmp.name + "*"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+    return out
+
+
+def verify_finn_stage(path: Any, module: Any, xi: Any, *, last: bool, atol: float = 1e-4) -> dict:
+    """Execute a FINN-form stage file with qonnx on integer inputs against PyTorch.
+
+    The last stage's label must equal PyTorch's argmax (up to ties within ``atol``); an
+    early stage's exit logits must have the same argmax and its features must match.
+
+    Raises:
+        DseError: a difference, or the graph cannot be executed.
+    """
+    import torch
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+
+    wrapped = ModelWrapper(str(path))
+    in_name = wrapped.graph.input[0].name
+    out_names = [o.name for o in wrapped.graph.output]
+    with torch.no_grad():
+        ref = module(xi.float())
+    refs = [ref] if last else list(ref)
+    refs = [r.detach().cpu().numpy().astype(np.float64) for r in refs]
+    max_diff = 0.0
+    for i in range(xi.shape[0]):
+        try:
+            res = execute_onnx(wrapped, {in_name: xi[i : i + 1].numpy().astype(np.float32)})
+        except Exception as exc:  # noqa: BLE001 - one line for any execution failure
+            raise DseError(
+                f"{path}: qonnx cannot execute the stage model ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}); re-export it"
+            ) from exc
+        logits = refs[0][i]
+        if last:
+            got = int(np.asarray(res[out_names[0]]).reshape(-1)[0])
+            want = int(np.argmax(logits))
+            if got != want and logits[got] < logits[want] - atol:
+                raise DseError(
+                    f"{path}: sample {i}: label {got} but PyTorch says {want}; the export is "
+                    "not faithful (check the quantisers)"
+                )
+            continue
+        got_logits = np.asarray(res[out_names[0]], dtype=np.float64).reshape(logits.shape)
+        a, b = int(np.argmax(got_logits)), int(np.argmax(logits))
+        if a != b and logits[a] < logits[b] - atol:
+            raise DseError(
+                f"{path}: sample {i}: exit argmax {a} but PyTorch says {b}; the export is not "
+                "faithful (check the quantisers)"
+            )
+        feats = np.asarray(res[out_names[1]], dtype=np.float64).reshape(refs[1][i].shape)
+        diff = float(np.max(np.abs(feats - refs[1][i]))) if feats.size else 0.0
+        max_diff = max(max_diff, diff)
+        if diff > 1e-3 * max(1.0, float(np.max(np.abs(refs[1][i])))):
+            raise DseError(
+                f"{path}: sample {i}: features differ from PyTorch's by {diff:.3g}; the export "
+                "is not faithful (check the quantisers)"
+            )
+    return {"samples": int(xi.shape[0]), "outputs": out_names, "max_abs_diff": max_diff}

@@ -1,0 +1,45 @@
+"""The hardware graph of a trained design: the family's lowering with FINN's datatypes.
+
+FINN's builder narrows each MVAU's weight, accumulator and output datatypes from the
+actual weights (``step_minimize_bit_width``). The graph a design is costed with is
+therefore the lowering of its pruned architecture, minimised with its trained weights
+(:func:`search_spaces.minimized_graph`): the figures the study stores are FINN's for the
+exported design.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+
+def design_graph(
+    arch: Any,
+    checkpoint: str | os.PathLike[str],
+    exits: Sequence[int],
+    *,
+    name: str | None = None,
+) -> Any:
+    """The minimised hardware graph of a design.
+
+    Args:
+        arch: The pruned ``ArchSpec`` (all candidate exits attached), or its dict.
+        checkpoint: The weights of ``arch`` (``model.pt`` or its cache entry).
+        exits: The exits in use.
+        name: The graph's name (default: the family's).
+
+    Returns:
+        The ``HwGraph``.
+
+    Raises:
+        DseError: the checkpoint is missing or does not fit the architecture.
+    """
+    from dse.accuracy.export import load_design_model
+    from search_spaces import ArchSpec, get_family, minimized_graph
+
+    spec = ArchSpec.from_dict(arch) if isinstance(arch, dict) else arch
+    used = sorted(int(e) for e in exits)
+    model = load_design_model(spec, checkpoint, used)
+    lowered = get_family(spec.family).lower(spec, exits=used, name=name)
+    return minimized_graph(lowered, model.integer_weights(used))

@@ -1,0 +1,129 @@
+"""The ``build.py`` of a stage with an early exit (finn-examples style).
+
+FINN's standard steps build a chain of layers. A stage with an exit forks: its last
+backbone tensor feeds the exit classifier *and* leaves the accelerator as the features the
+next stage reads. Two custom steps, inserted into FINN's own step list, build that fork with
+FINN's layers; everything else is FINN's builder unchanged:
+
+``step_adapex_split_exit_fork`` (after ``step_streamline``)
+    The feature output and the exit head share one tensor behind the activation's float
+    scale, which streamlining cannot move past a fork. The step gives the exit head its own
+    copy of the output's layout/scale ops, runs ``step_streamline`` again (the head's scale
+    moves into its logits' ``Mul``) and puts the head's pooling in NHWC, as
+    ``step_streamline`` does for convolutions.
+``step_adapex_duplicate_streams`` (after ``step_convert_to_hw``)
+    FINN's ``InferDuplicateStreamsLayer``: one ``DuplicateStreams`` layer feeds the feature
+    output and the exit head.
+
+``python build.py`` builds with ``dataflow_build_config.json``; ``python build.py
+dataflow_build_config.bitfile.json`` goes all the way to the bitfile.
+"""
+
+from __future__ import annotations
+
+#: Step names of the custom steps, and the FINN step each one follows.
+CUSTOM_STEPS: dict[str, str] = {
+    "step_adapex_split_exit_fork": "step_streamline",
+    "step_adapex_duplicate_streams": "step_convert_to_hw",
+}
+
+BUILD_PY = '''\
+"""FINN build of one adapex stage with an early exit (written by adapex export).
+
+Run in this folder with FINN's environment: ``python build.py [CONFIG.json]`` (default
+dataflow_build_config.json). It runs FINN's builder with the config's steps plus two custom
+steps that build the fork to the exit classifier (see adapex's docs/DESIGN.md, "Early exits
+in hardware"). Outputs land in the config's output_dir, as with build_dataflow_directory.
+"""
+
+import copy
+import os
+import sys
+
+import finn.builder.build_dataflow_steps as finn_steps
+from finn.builder.build_dataflow import build_dataflow_cfg
+from finn.builder.build_dataflow_config import DataflowBuildConfig
+from finn.transformation.fpgadataflow.convert_to_hw_layers import InferDuplicateStreamsLayer
+from finn.transformation.streamline import absorb
+from finn.transformation.streamline.reorder import MakeMaxPoolNHWC
+from qonnx.transformation.general import GiveUniqueNodeNames, SortGraph
+from qonnx.transformation.infer_data_layouts import InferDataLayouts
+from qonnx.transformation.infer_datatypes import InferDataTypes
+from qonnx.transformation.infer_shapes import InferShapes
+
+# ops between the last integer tensor and a graph output (scale, layout) on the host side
+_OUTPUT_CHAIN_OPS = {"Mul", "Add", "Transpose", "Reshape", "Flatten"}
+
+
+def step_adapex_split_exit_fork(model, cfg):
+    """Give the exit head its own copy of the feature output's scale/layout ops."""
+    changed = False
+    for out in list(model.graph.output):
+        consumers = model.find_consumers(out.name) or []
+        if not consumers:
+            continue
+        chain = []
+        tensor = out.name
+        while True:
+            producer = model.find_producer(tensor)
+            if producer is None or producer.op_type not in _OUTPUT_CHAIN_OPS:
+                break
+            chain.append(producer)
+            tensor = producer.input[0]
+        source = tensor
+        for node in reversed(chain):
+            clone = copy.deepcopy(node)
+            clone.name = ""
+            clone.input[0] = source
+            clone.output[0] = model.make_new_valueinfo_name()
+            model.graph.node.append(clone)
+            source = clone.output[0]
+        for consumer in consumers:
+            for i, name in enumerate(consumer.input):
+                if name == out.name:
+                    consumer.input[i] = source
+        changed = True
+    if changed:
+        model = model.transform(SortGraph())
+        model = model.transform(InferShapes())
+        model = model.transform(InferDataTypes())
+        model = finn_steps.step_streamline(model, cfg)
+        model = model.transform(MakeMaxPoolNHWC())
+        model = model.transform(absorb.AbsorbTransposeIntoMultiThreshold())
+        model = model.transform(MakeMaxPoolNHWC())
+        model = model.transform(absorb.AbsorbConsecutiveTransposes())
+        model = model.transform(InferDataLayouts())
+    return model
+
+
+def step_adapex_duplicate_streams(model, cfg):
+    """One DuplicateStreams layer where the stage forks to its exit."""
+    model = model.transform(InferDuplicateStreamsLayer())
+    model = model.transform(GiveUniqueNodeNames())
+    model = model.transform(InferDataLayouts())
+    return model
+
+
+CUSTOM_STEPS = {
+    "step_streamline": step_adapex_split_exit_fork,
+    "step_convert_to_hw": step_adapex_duplicate_streams,
+}
+
+
+def main(config="dataflow_build_config.json"):
+    here = os.path.dirname(os.path.abspath(__file__))
+    os.chdir(here)
+    with open(config) as f:
+        cfg = DataflowBuildConfig.from_json(f.read())
+    steps = []
+    for step in cfg.steps:
+        steps.append(step)
+        if step in CUSTOM_STEPS:
+            steps.append(CUSTOM_STEPS[step])
+    cfg.steps = steps
+    return build_dataflow_cfg(os.path.join(here, "model.onnx"), cfg)
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:2]))
+'''
