@@ -156,7 +156,29 @@ def mvau(
         "ram_style": "auto",
         "resType": "auto",
     }
-    return g.add("MVAU", [src], attrs, exit=exit)
+    return g.add("MVAU", [src], attrs, exit=exit, impl=mvau_impl(attrs))
+
+
+def mvau_impl(attrs: dict[str, Any]) -> str | None:
+    """FINN's SpecializeLayers choice for an MVAU without a preference (None: hls).
+
+    FINN (transformation/fpgadataflow/specialize_layers.py, ``_mvu_rtl_possible``) takes the
+    rtl MVAU when it has no embedded thresholds, is not XNOR, its weights are signed, and
+    input and weights are 4..8 bits wide (input 9 bits if signed); it decides before
+    ``step_minimize_bit_width``, so on the datatypes of the conversion. Non-narrow weights on
+    a DSP48E1 part would also exclude it; adapex's weight quantisers are narrow-range.
+    """
+    from hw_builders.datatypes import datatype
+
+    idt = datatype(str(attrs["inputDataType"]))
+    wdt = datatype(str(attrs["weightDataType"]))
+    if not int(attrs.get("noActivation", 0)) or int(attrs.get("binaryXnorMode", 0)):
+        return None
+    if not wdt.signed or wdt.bitwidth < 4 or wdt.bitwidth > 8 or idt.bitwidth < 4:
+        return None
+    if idt.bitwidth <= 8 or (idt.bitwidth == 9 and idt.signed):
+        return "rtl"
+    return None
 
 
 def label_select(
