@@ -35,9 +35,17 @@ def design_graph(
     Raises:
         DseError: the checkpoint is missing or does not fit the architecture.
     """
+    from pathlib import Path
+
     from dse.accuracy.export import load_design_model
+    from dse.errors import DseError
     from search_spaces import ArchSpec, get_family, minimized_graph
 
+    if not checkpoint or not Path(checkpoint).exists():
+        raise DseError(
+            f"weights {checkpoint!r} are not in the accuracy cache; run the study again in "
+            "this folder (or set ADAPEX_CACHE_DIR) to rebuild them"
+        )
     spec = ArchSpec.from_dict(arch) if isinstance(arch, dict) else arch
     used = sorted(int(e) for e in exits)
     model = load_design_model(spec, checkpoint, used)
