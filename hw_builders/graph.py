@@ -63,6 +63,12 @@ class HwLayer:
         """FINN's op_type after SpecializeLayers, e.g. ``MVAU_hls``."""
         return f"{self.op_type}_{self.impl}"
 
+    def copy(self) -> HwLayer:
+        """A copy whose inputs and attributes can change without touching this layer."""
+        return HwLayer(
+            self.name, self.op_type, list(self.inputs), dict(self.attrs), self.impl, self.exit
+        )
+
     def resolved_attrs(self) -> dict[str, Any]:
         """The attributes merged over FINN's defaults for this op."""
         op = get_op(self.op_type)
@@ -123,10 +129,7 @@ class HwGraph:
             return self
         if not isinstance(d, Mapping):
             raise HwError("folding: expected a FINN folding_config dict {node name: {attr: value}}")
-        layers = [
-            HwLayer(lay.name, lay.op_type, list(lay.inputs), dict(lay.attrs), lay.impl, lay.exit)
-            for lay in self.layers
-        ]
+        layers = [lay.copy() for lay in self.layers]
         by_name = {lay.name: lay for lay in layers}
         defaults = d.get("Defaults", {}) or {}
         for attr, spec in defaults.items():

@@ -128,12 +128,7 @@ def minimize_bit_widths(graph: HwGraph, weights: Mapping[str, Any]) -> HwGraph:
     Raises:
         HwError: a name that is not an MVAU of the graph, or weights of the wrong shape.
     """
-    layers = [
-        HwLayer(
-            layer.name, layer.op_type, list(layer.inputs), dict(layer.attrs), layer.impl, layer.exit
-        )
-        for layer in graph.layers
-    ]
+    layers = [layer.copy() for layer in graph.layers]
     by_name = {layer.name: layer for layer in layers}
     for name in weights:
         if name not in by_name or by_name[name].op_type != "MVAU":

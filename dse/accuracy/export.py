@@ -13,7 +13,7 @@ import io
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -174,9 +174,6 @@ def export_qonnx(
         DseError: a bad stage/exit, or the exported graph disagrees with PyTorch.
     """
     import torch
-    from brevitas.export import export_qonnx as brevitas_export_qonnx
-    from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.util.cleanup import cleanup_model
 
     from search_spaces import SpaceError
 
@@ -200,6 +197,40 @@ def export_qonnx(
         except SpaceError as exc:
             raise DseError(str(exc)) from exc
     module.eval()
+    return write_qonnx(
+        module,
+        stage_x[:1],
+        out_path,
+        check=(lambda path: verify_qonnx(path, module, stage_x)) if verify else None,
+    )
+
+
+def write_qonnx(
+    module: Any,
+    example: Any,
+    out_path: str | os.PathLike[str],
+    *,
+    transform: Callable[[Any], Any] | None = None,
+    check: Callable[[Path], Any] | None = None,
+) -> Path:
+    """Brevitas' QONNX export of ``module``, cleaned with qonnx, written atomically.
+
+    Args:
+        module: The module (eval mode) to export.
+        example: One input batch of batch size 1 to trace with.
+        out_path: The ``.onnx`` file to write.
+        transform: Applied to the cleaned ``ModelWrapper`` before saving (returns it).
+        check: Called with the saved temporary file before it replaces ``out_path``
+            (raises to refuse it).
+
+    Returns:
+        The written path (nothing is written when the export or ``check`` fails).
+    """
+    import torch
+    from brevitas.export import export_qonnx as brevitas_export_qonnx
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".onnx")
@@ -208,11 +239,13 @@ def export_qonnx(
     try:
         # torch.onnx prints progress on stdout: keep stdout clean for --json callers
         with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
-            brevitas_export_qonnx(module, stage_x[:1], export_path=str(tmp))
+            brevitas_export_qonnx(module, example, export_path=str(tmp))
         wrapped = cleanup_model(ModelWrapper(str(tmp)))
+        if transform is not None:
+            wrapped = transform(wrapped)
         wrapped.save(str(tmp))
-        if verify:
-            verify_qonnx(tmp, module, stage_x)
+        if check is not None:
+            check(tmp)
         os.replace(tmp, out)
     finally:
         # the exporter may write external data beside the temporary file (<tmp>.data)

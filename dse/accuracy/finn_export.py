@@ -10,9 +10,9 @@ One ONNX file per stage of a design (docs/DESIGN.md, "Early exits in hardware"):
   or ``BIPOLAR``) and multiplies by their quantiser's scale.
 * **biases present**: every ``Gemm`` carries its bias input C (zero for bias-free layers),
   which qonnx's ``GemmToMatMul`` needs.
-* **outputs**: an early stage returns ``exit_logits`` (the exit classifier's logits) and
-  ``features`` (what the next stage reads); the last stage ends in ``TopK`` (k = 1) and
-  returns the label index, FINN's ``LabelSelect``.
+* **outputs**: an early stage returns the exit classifier's logits, then the features the
+  next stage reads; the last stage ends in ``TopK`` (k = 1) and returns the label index,
+  FINN's ``LabelSelect``.
 
 Every file is executed with qonnx on integer inputs and compared with the PyTorch stage
 before it is written (argmax of logits, exact labels, features within float rounding).
@@ -20,10 +20,7 @@ before it is written (argmax of logits, exact labels, features within float roun
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,12 +28,6 @@ from typing import Any
 import numpy as np
 
 from dse.errors import DseError
-
-#: Graph input / output names of exported stage models.
-INPUT_NAME = "global_in"
-EXIT_OUTPUT = "exit_logits"
-FEATURES_OUTPUT = "features"
-LOGITS_OUTPUT = "logits"
 
 
 def _torch_modules() -> Any:
@@ -53,6 +44,10 @@ def _torch_modules() -> Any:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return x * self.factor
 
+    def _plain(t: Any) -> torch.Tensor:
+        """A plain tensor from a Brevitas QuantTensor (or the tensor itself)."""
+        return t.value if hasattr(t, "value") and not isinstance(t, torch.Tensor) else t
+
     class FinnStage(nn.Module):
         """A stage on integer inputs: ``pre`` (scaling), blocks, head or classifier."""
 
@@ -64,9 +59,6 @@ def _torch_modules() -> Any:
             self.classifier = stage.classifier
 
         def forward(self, x: torch.Tensor) -> Any:
-            def _plain(t: Any) -> torch.Tensor:
-                return t.value if hasattr(t, "value") and not isinstance(t, torch.Tensor) else t
-
             x = self.pre(x)
             for block in self.blocks:
                 x = block(x)
@@ -136,25 +128,20 @@ def stage_integer_inputs(model: Any, x: Any, exits: Sequence[int]) -> list[tuple
     import torch
 
     ex = [int(e) for e in exits]
-    floats = model.stage_inputs(x, ex)
-    out = []
-    for k, xf in enumerate(floats):
-        _, _, scale = finn_stage(model, k, ex)
-        out.append((torch.round(xf / scale), xf))
-    return out
+    return [
+        (torch.round(xf / finn_stage(model, k, ex)[2]), xf)
+        for k, xf in enumerate(model.stage_inputs(x, ex))
+    ]
 
 
 def _add_zero_biases(model: Any) -> None:
     """Give every Gemm without bias a zero C input (qonnx GemmToMatMul needs one)."""
-    from onnx import helper
-
     for node in model.graph.node:
         if node.op_type == "Gemm" and len(node.input) == 2:
             n_out = int(model.get_tensor_shape(node.output[0])[-1])
             name = f"{node.name or node.output[0]}_bias"
             model.set_initializer(name, np.zeros((n_out,), dtype=np.float32))
             node.input.append(name)
-    del helper
 
 
 def export_finn_stage(
@@ -186,12 +173,11 @@ def export_finn_stage(
         DseError: a bad stage, or the exported graph disagrees with PyTorch.
     """
     import torch
-    from brevitas.export import export_qonnx as brevitas_export_qonnx
     from qonnx.core.datatype import DataType
-    from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.transformation.insert_topk import InsertTopK
     from qonnx.util.cleanup import cleanup_model
 
+    from dse.accuracy.export import write_qonnx
     from search_spaces import SpaceError
 
     model.eval()
@@ -203,42 +189,27 @@ def export_finn_stage(
     x = sample if isinstance(sample, torch.Tensor) else torch.from_numpy(np.asarray(sample))
     x = torch.round(x.float() * 255.0) / 255.0  # the raw-pixel grid the accelerator reads
     try:
-        module, in_dt, _ = finn_stage(model, int(stage), ex)
-        xi, _ = stage_integer_inputs(model, x, ex)[int(stage)]
+        module, in_dt, scale = finn_stage(model, int(stage), ex)
+        xi = torch.round(model.stage_inputs(x, ex)[int(stage)] / scale)
     except SpaceError as exc:
         raise DseError(str(exc)) from exc
     module.eval()
     last = int(stage) == len(ex)
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".onnx")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
-            brevitas_export_qonnx(
-                module,
-                xi[:1],
-                export_path=str(tmp),
-                input_names=[INPUT_NAME],
-                output_names=[LOGITS_OUTPUT] if last else [EXIT_OUTPUT, FEATURES_OUTPUT],
-            )
-        wrapped = cleanup_model(ModelWrapper(str(tmp)))
-        wrapped.set_tensor_datatype(INPUT_NAME, DataType[in_dt])
+
+    def finn_form(wrapped: Any) -> Any:
         _add_zero_biases(wrapped)
         if last:
-            wrapped = wrapped.transform(InsertTopK(k=1))
-        wrapped = cleanup_model(wrapped)
+            wrapped = cleanup_model(wrapped.transform(InsertTopK(k=1)))
         wrapped.set_tensor_datatype(wrapped.graph.input[0].name, DataType[in_dt])
-        wrapped.save(str(tmp))
-        if verify:
-            verify_finn_stage(tmp, module, xi, last=last)
-        os.replace(tmp, out)
-    finally:
-        for leftover in out.parent.glob(tmp.name + "*"):
-            with contextlib.suppress(OSError):
-                leftover.unlink()
-    return out
+        return wrapped
+
+    return write_qonnx(
+        module,
+        xi[:1],
+        out_path,
+        transform=finn_form,
+        check=(lambda path: verify_finn_stage(path, module, xi, last=last)) if verify else None,
+    )
 
 
 def verify_finn_stage(path: Any, module: Any, xi: Any, *, last: bool, atol: float = 1e-4) -> dict:

@@ -173,7 +173,6 @@ def _export_design(record: Any, ddir: Path, *, steps: str, n_verify: int) -> dic
             {
                 "stage": k,
                 "exit": record.exits[k] if k < len(record.exits) else None,
-                "threshold": record.thresholds[k] if k < len(record.thresholds) else None,
                 "folder": f"{ddir.name}/stage_{k}",
                 "model": f"{ddir.name}/stage_{k}/model.onnx",
                 "estimate": report.performance,
@@ -200,10 +199,15 @@ def _export_design(record: Any, ddir: Path, *, steps: str, n_verify: int) -> dic
             "exported_at": _now(),
         },
     )
+    return _entry(record, ddir.name, stage_entries)
+
+
+def _entry(record: Any, folder: str, stages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A design's library.json entry; ``stages`` get the design's own thresholds."""
     return {
         "id": record.id,
         "trial_number": record.trial_number,
-        "folder": ddir.name,
+        "folder": folder,
         "pareto": bool(record.pareto),
         "feasible": bool(record.feasible),
         "exits": list(record.exits),
@@ -214,7 +218,10 @@ def _export_design(record: Any, ddir: Path, *, steps: str, n_verify: int) -> dic
         "board": record.board,
         "part": record.part,
         "clk_ns": record.clk_ns,
-        "stages": stage_entries,
+        "stages": [
+            {**st, "threshold": record.thresholds[k] if k < len(record.thresholds) else None}
+            for k, st in enumerate(stages)
+        ],
     }
 
 
@@ -250,35 +257,6 @@ def _distinct(records: Sequence[Any]) -> list[tuple[Any, list[Any]]]:
         else:
             groups[k] = (r, [])
     return list(groups.values())
-
-
-def _alias_entry(record: Any, primary: Mapping[str, Any]) -> dict[str, Any]:
-    """The library.json entry of a design that builds the same folders as ``primary``."""
-    stages = []
-    for k, st in enumerate(primary["stages"]):
-        stages.append(
-            {
-                **st,
-                "threshold": record.thresholds[k] if k < len(record.thresholds) else None,
-            }
-        )
-    return {
-        "id": record.id,
-        "trial_number": record.trial_number,
-        "folder": primary["folder"],
-        "alias_of": primary["id"],
-        "pareto": bool(record.pareto),
-        "feasible": bool(record.feasible),
-        "exits": list(record.exits),
-        "thresholds": list(record.thresholds),
-        "params": record.params,
-        "objectives": record.objectives,
-        "metrics": record.metrics,
-        "board": record.board,
-        "part": record.part,
-        "clk_ns": record.clk_ns,
-        "stages": stages,
-    }
 
 
 def _mkdir(path: Path) -> Path:
@@ -375,7 +353,11 @@ def export_library(
             entry["aliases"] = [a.id for a in aliases]
             entries[primary.id] = entry
             for alias in aliases:
-                entries[alias.id] = _alias_entry(alias, entry)
+                # the same folders; its own thresholds, metrics and identity
+                entries[alias.id] = {
+                    **_entry(alias, entry["folder"], entry["stages"]),
+                    "alias_of": primary.id,
+                }
         if progress is not None:
             progress(len(groups), len(groups), None)
         if table is not None:

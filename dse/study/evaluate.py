@@ -213,18 +213,21 @@ class Evaluator:
         return info
 
     # ------------------------------------------------------------------ evaluation
-    def _graph(self, arch: Any, exits: tuple[int, ...], checkpoint: Any) -> Any:
+    def _graph(self, key: tuple[Any, tuple[int, ...], str]) -> Any:
         """The design's hardware graph with FINN's datatypes for its trained weights.
 
         FINN's builder narrows weight, accumulator and output datatypes from the actual
         weights (``step_minimize_bit_width``); so does this graph, so the stored LUT,
         throughput and latency are the ones FINN estimates for the exported design.
+
+        Args:
+            key: ``(pruned arch, exits in use, checkpoint path)``.
         """
-        key = (arch, exits, str(checkpoint))
         graph = self._graphs.get(key)
         if graph is None:
             from dse.accuracy.hw_graph import design_graph
 
+            arch, exits, checkpoint = key
             graph = self._graphs.put(key, design_graph(arch, checkpoint, exits))
         return graph
 
@@ -310,14 +313,14 @@ class Evaluator:
         ev = pruned.profile.evaluate(list(point.thresholds), list(point.exits))
         reach = [float(r) for r in ev.reach]
         arch = pruned.arch
-        graph = self._graph(arch, point.exits, pruned.checkpoint)
+        graph_key = (arch, point.exits, str(pruned.checkpoint))
+        graph = self._graph(graph_key)
         if point.folding == "sampled":
             if choose is None:
                 raise DseError("folding=sampled: a chooser is needed to pick PE/SIMD per layer")
             folding, chosen = self._fold_sampled(graph, choose)
             point = DesignPoint(**{**point.__dict__, "fold_choices": tuple(sorted(chosen.items()))})
         else:
-            graph_key = (arch, point.exits, str(pruned.checkpoint))
             folding = self._fold_optimised(graph_key, graph, point, reach)
         report = staged_performance(
             graph,
