@@ -23,7 +23,9 @@ Layout of ``DIR``::
                                      with FINN's output/report/)
 
 The library is written to a temporary folder beside ``DIR`` and renamed into place; an
-existing ``DIR`` is refused unless ``force``. Every stage model is executed with qonnx and
+existing ``DIR`` is refused unless ``force``, and even then it is replaced only when it
+holds an exported library and nothing more (the files its library.json lists), so an export
+never deletes what it did not write. Every stage model is executed with qonnx and
 compared with PyTorch before it is written (:func:`dse.accuracy.export_qonnx`), and every
 stage's estimate is recomputed from the written graph and folding and checked against the
 stored report, so the folders reproduce the stored numbers.
@@ -278,14 +280,69 @@ def _check_writable(parent: Path, out: Path) -> None:
     os.rmdir(probe)
 
 
+def _library_files(folder: Path) -> list[str]:
+    """Every file under ``folder``, as sorted POSIX paths relative to it."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
+
+
+def _check_replaceable(out: Path) -> None:
+    """With ``force``: ``out`` may be replaced only when it holds an adapex library and
+    nothing else (the files its library.json lists); anything else is refused, so that
+    nothing is deleted that an export did not write."""
+    if not out.is_dir():
+        raise DseError(f"--out {out}: is a file, not a folder; choose a folder name")
+    index = out / "library.json"
+    try:
+        meta = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        meta = None
+    if not isinstance(meta, dict) or meta.get("format") != "adapex-design-library":
+        raise DseError(
+            f"--out {out}: exists and holds no adapex library (no library.json of an export); "
+            "--force replaces only an exported library: choose another folder"
+        )
+    listed = meta.get("files")
+    if isinstance(listed, list):  # libraries written before the manifest are replaced whole
+        extra = sorted(set(_library_files(out)) - set(listed) - {"library.json"})
+        if extra:
+            more = f" and {len(extra) - 1} more" if len(extra) > 1 else ""
+            raise DseError(
+                f"--out {out}: holds files the export did not write ({extra[0]}{more}); "
+                "move them out of the folder, or choose another folder"
+            )
+
+
+def _check_tar_replaceable(out: Path) -> None:
+    """With ``force``: an existing ``<out>.tar.gz`` is replaced only when it is the tarball
+    of an exported library named like ``out``."""
+    tar_path = Path(f"{out}.tar.gz")
+    if not tar_path.exists():
+        return
+    try:
+        with tarfile.open(tar_path, "r:gz") as tf:
+            ours = f"{out.name}/library.json" in tf.getnames()
+    except (OSError, tarfile.TarError, EOFError):
+        ours = False
+    if not ours:
+        raise DseError(
+            f"--out {tar_path}: exists and is not the tarball of an exported library; "
+            "move it away or choose another --out"
+        )
+
+
 def _validate(store: Any, study: str, out: Path, *, tar: bool, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise DseError(f"--out {out}: is a file, not a folder; choose a folder name")
     if not force:
         if out.exists():
             raise DseError(f"--out {out}: already exists; choose another folder or pass --force")
         if tar and Path(f"{out}.tar.gz").exists():
             raise DseError(f"--out {out}.tar.gz: already exists; pass --force to replace it")
-    if out.exists() and not out.is_dir():
-        raise DseError(f"--out {out}: is a file, not a folder; choose a folder name")
+    else:
+        if out.exists():
+            _check_replaceable(out)
+        if tar:
+            _check_tar_replaceable(out)
     _check_writable(out.parent, out)
     names = [s.name for s in store.list_studies()]
     if study not in names:
@@ -321,7 +378,8 @@ def export_library(
         study: The study's name.
         out: The library folder to create.
         tar: Also write ``<out>.tar.gz``.
-        force: Replace an existing ``out`` (and ``<out>.tar.gz``).
+        force: Replace an existing ``out`` (and ``<out>.tar.gz``), only when it is an
+            exported library holding nothing but what its library.json lists.
         progress: Called with (designs done, designs in all, the design about to be
             exported or None at the end).
         steps: ``"estimate"`` (FINN's estimate reports) or ``"bitfile"`` in every
@@ -377,6 +435,8 @@ def export_library(
                 "runtime_table_source": table_source,
                 "distinct_designs": len(groups),
                 "designs": [entries[r.id] for r in records],
+                # every file the export wrote: --force replaces a library holding only these
+                "files": _library_files(tmp) + ["library.json"],
             },
         )
     if tar:
