@@ -106,6 +106,18 @@ class DatasetSection(_Model):
     test_fraction: float = Field(default=0.2, gt=0, lt=0.5)
 
 
+def model_options() -> list[str]:
+    """The keys ``[model] options`` may hold: the keyword arguments of a family's
+    ``default_arch`` that the other ``[model]`` keys do not set."""
+    import inspect
+
+    from search_spaces.families.base import Family
+
+    own = {"width_mult", "weight_bits", "act_bits", "exits"}
+    params = inspect.signature(Family.default_arch).parameters.values()
+    return [p.name for p in params if p.kind == p.KEYWORD_ONLY and p.name not in own]
+
+
 class ModelSection(_Model):
     """``[model]``: the model family, its size, bit widths (sampled if several) and exits."""
 
@@ -125,6 +137,18 @@ class ModelSection(_Model):
         if len(set(v)) != len(v):
             raise ValueError("values must be unique")
         return sorted(v)
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, v: dict[str, Any]) -> dict[str, Any]:
+        known = model_options()
+        for key in v:
+            if key not in known:
+                raise ValueError(
+                    f"unknown option {key!r}; the families take {', '.join(known)} "
+                    "(width_mult, weight_bits, act_bits and candidate_exits are [model] keys)"
+                )
+        return v
 
     @field_validator("candidate_exits")
     @classmethod
@@ -236,10 +260,23 @@ class HardwareSection(_Model):
         except HwError as exc:
             raise ValueError(str(exc).removeprefix("resources: ")) from None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _part_replaces_default_board(cls, data: Any) -> Any:
+        # TOML has no null: a config that names a part (and no board) must not keep the
+        # default board, or no TOML file could ever select a part
+        if isinstance(data, dict) and data.get("part") is not None and "board" not in data:
+            return {**data, "board": None}
+        return data
+
     @model_validator(mode="after")
     def _target(self) -> HardwareSection:
-        if (self.board is None) == (self.part is None):
-            raise ValueError("give exactly one of board or part")
+        if self.board is not None and self.part is not None:
+            raise ValueError(
+                f"board {self.board!r} and part {self.part!r} both given; keep one of them"
+            )
+        if self.board is None and self.part is None:
+            raise ValueError('give board = "..." (see `adapex hw boards`) or part = "..."')
         if self.resources is not None and self.part is None:
             raise ValueError('resources describe a part: give part = "..." instead of board')
         if self.part is not None:
@@ -327,6 +364,9 @@ class StudyConfig(_Model):
         data = self.model_dump()
         for key, value in sections.items():
             if isinstance(value, dict) and isinstance(data.get(key), dict):
+                if key == "hardware" and ("board" in value or "part" in value):
+                    # a new target replaces the old one (board and part exclude each other)
+                    data[key] = {k: v for k, v in data[key].items() if k not in ("board", "part")}
                 data[key] = {**data[key], **value}
             else:
                 data[key] = value
@@ -384,6 +424,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> StudyConfig:
     if path is None or str(path) == QUICKSTART:
         return parse_config(tomllib.loads(quickstart_text()), QUICKSTART)
     p = Path(path)
+    if p.is_dir():
+        raise DseError(f"config {p}: is a folder; give a TOML file (e.g. examples/study.toml)")
     if not p.is_file():
         raise DseError(f"config {p}: no such file; give an existing TOML file or omit --config")
     try:

@@ -103,7 +103,12 @@ def test_sampler_parameters_map_one_to_one_onto_designs() -> None:
         ({"study": {"sampler": "cmaes"}}, "study.sampler"),
         ({"study": {"population_size": 1}}, "study.population_size"),
         ({"model": {"weight_bits": [3]}}, "model.weight_bits: 3 bits is not supported"),
-        ({"hardware": {"board": None}}, "give exactly one of board or part"),
+        ({"hardware": {"board": None}}, 'hardware: give board = "..."'),
+        (
+            {"hardware": {"board": "Pynq-Z1", "part": "xc7z020clg400-1"}},
+            "board 'Pynq-Z1' and part 'xc7z020clg400-1' both given; keep one of them",
+        ),
+        ({"model": {"options": {"bogus": 1}}}, "model.options: unknown option 'bogus'"),
         ({"objectives": {"names": ["accuracy", "speed"]}}, "unknown objective 'speed'"),
         ({"objectives": {"reference": {"edp": 1.0}}}, "reference for 'edp'"),
         ({"training": {"epochz": 3}}, "training: epochz: unknown field"),
