@@ -137,6 +137,25 @@ class Store:
             )
             return True
 
+    def set_target_trials(self, name: str, trials: int) -> None:
+        """Store the number of completed trials the study is now run to (``[study].trials``
+        of its stored config), so that resuming and ``adapex study status`` use it."""
+        with self._writer() as conn, conn.begin():
+            row = conn.execute(
+                sa.select(T.studies.c.config).where(T.studies.c.name == name)
+            ).first()
+            if row is None:
+                raise DseError(f"study {name!r}: not registered; run `adapex run` first")
+            config = dict(row.config)
+            if dict(config.get("study") or {}).get("trials") == trials:
+                return
+            config["study"] = {**dict(config.get("study") or {}), "trials": int(trials)}
+            conn.execute(
+                sa.update(T.studies)
+                .where(T.studies.c.name == name)
+                .values(config=jsonable(config), updated_at=now_iso())
+            )
+
     def study_info(self, name: str) -> dict[str, Any] | None:
         """The stored config, objectives, hypervolume and timestamps of a study (None if absent)."""
         if not self.has_tables:

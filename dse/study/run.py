@@ -236,12 +236,20 @@ class StudyRunner:
 
         return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
-    def _counts(self, study: Any) -> tuple[int, int]:
+    def _counts(self, study: Any) -> tuple[int, int, int]:
+        """Completed, running, and waiting retries of stale trials, of the study."""
         from optuna.trial import TrialState
 
-        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
+        states = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+        trials = study.get_trials(deepcopy=False, states=states)
         complete = sum(1 for t in trials if t.state == TrialState.COMPLETE)
-        return complete, len(trials) - complete
+        waiting = sum(1 for t in trials if t.state == TrialState.WAITING)
+        retries = sum(
+            1
+            for t in trials
+            if t.state == TrialState.WAITING and "failed_trial" in t.system_attrs  # Optuna's mark
+        )
+        return complete, len(trials) - complete - waiting, retries
 
     def _fail_silent_trials(self, study: Any) -> None:
         """Fail (and retry) RUNNING trials that never recorded a heartbeat and started more
@@ -296,8 +304,9 @@ class StudyRunner:
     def _ask(self, study: Any, target: int) -> tuple[_Started | None, int]:
         """Start a trial if completed + running trials are below ``target``.
 
-        Under the study lock: count, ask, and sample the design point, so that every
-        running trial's parameters are known to the others; a point already stored
+        Under the study lock: fail stale trials (enqueueing their retries), count, ask
+        (which takes a waiting retry before it creates a trial), and sample the design
+        point, so that every running trial's parameters are known to the others; a point already stored
         (``earlier``) or being evaluated by a running trial (``twin``) is noted.
 
         Returns:
@@ -308,11 +317,17 @@ class StudyRunner:
 
         from dse.study.claims import study_lock
 
-        fail_stale_trials(study)
-        self._fail_silent_trials(study)
         with study_lock(self.store, self.name):
-            complete, running = self._counts(study)
-            if complete >= target or complete + running >= target:
+            # Failing a stale trial and enqueueing its retry (WAITING) are two writes: under
+            # the lock, no other worker can count between them, see the dead trial gone and
+            # no retry yet, and start a new trial in the slot the retry needs. The count then
+            # holds the retry's slot and ``study.ask()`` pops the retry before any new trial.
+            fail_stale_trials(study)
+            self._fail_silent_trials(study)
+            complete, running, waiting = self._counts(study)
+            # a waiting retry runs even where it takes the study past the target: its
+            # parameter set would otherwise never be evaluated
+            if complete >= target or (complete + running >= target and not waiting):
                 return None, complete
             trial = study.ask()
             study._storage.record_heartbeat(trial._trial_id)
@@ -400,8 +415,8 @@ def _sampler(config: StudyConfig) -> Any:
 
 def _validate_target(trials: int | None, config: StudyConfig) -> int:
     target = config.study.trials if trials is None else trials
-    if isinstance(target, bool) or not isinstance(target, int) or target < 1:
-        raise DseError(f"--trials={trials!r}: give a number of completed trials >= 1")
+    if isinstance(target, bool) or not isinstance(target, int) or not 1 <= target <= 1_000_000:
+        raise DseError(f"--trials={trials!r}: give a number of completed trials from 1 to 1000000")
     return target
 
 
@@ -434,6 +449,9 @@ def _execute(
             f"study {config.study.name!r}: Optuna study has directions "
             f"{[d.name.lower() for d in study.directions]}, config has {directions}; use a new --study"
         )
+    names = [s.name for s in config.objectives.specs()]
+    if study.metric_names != names:  # so Optuna's own views label the objectives
+        study.set_metric_names(names)
     runner = StudyRunner(config, url=url, store=store, evaluator=evaluator, worker=_worker_name())
     if on_start is not None:
         on_start(config.study.name, runner.n_complete(study), target)
@@ -472,7 +490,9 @@ def run_study(
         config: A StudyConfig, a TOML path, or None for the built-in quickstart.
         study: Study name (default: ``[study].name``).
         storage: Storage URL (default: ``[storage].url``).
-        trials: Target number of completed trials (default: ``[study].trials``).
+        trials: Target number of completed trials (default: ``[study].trials`` of ``config``;
+            a study resumed without ``config`` keeps the target it was last run with). The
+            target is stored with the study (``adapex study status`` shows it).
         cache_dir: Checkpoint cache directory (default: config, ``$ADAPEX_CACHE_DIR``,
             ``.adapex_cache``).
         on_trial: Called after each trial of this process with (FrozenTrial, n_complete).
@@ -488,6 +508,9 @@ def run_study(
             storage={"url": storage} if storage is not None else {},
         )
     url = normalise_url(cfg.storage.url)
+    # the target given now: --trials, else the config's; without either, a resumed study
+    # keeps the target it was last run with (stored with its config)
+    explicit = trials if trials is not None else (None if config is None else cfg.study.trials)
     target = _validate_target(trials, cfg)
     check_reachable(url, must_exist=False)
     # Validate the database (kind, schema version) and the config against the real
@@ -509,16 +532,21 @@ def run_study(
                 f"study {cfg.study.name!r} exists in {redact(url)} with a different config "
                 f"({first_difference(a, b)}); pass a new --study name, or drop --config to resume"
             )
+        target = stored.study.trials if explicit is None else target
         cfg = stored.with_(
-            study={"trials": cfg.study.trials, "timeout_s": cfg.study.timeout_s},
+            study={"trials": target, "timeout_s": cfg.study.timeout_s},
             storage={"url": url},
         )
+    elif cfg.study.trials != target:
+        cfg = cfg.with_(study={"trials": target})
     from dse.study.evaluate import Evaluator
 
     evaluator = Evaluator(cfg, cache_dir=cache_dir)
     evaluator.pipeline.cache.verify()  # a damaged checkpoint stops us before any write
     with Store(url) as store:
         created = store.register_study(cfg.study.name, cfg.to_dict(), cfg.objectives.specs())
+        if not created:
+            store.set_target_trials(cfg.study.name, target)
         return _execute(
             cfg,
             url=url,
@@ -540,8 +568,12 @@ def join_study(
     cache_dir: str | os.PathLike[str] | None = None,
     on_trial: Callable[[Any, int], None] | None = None,
     on_start: Callable[[str, int, int], None] | None = None,
+    remember_target: bool = True,
 ) -> RunSummary:
     """Join an existing study as a worker, with the config stored in the database.
+
+    A ``trials`` given becomes the study's stored target (``remember_target``), as with
+    :func:`run_study`; without it the worker runs to the stored target.
 
     Raises:
         DseError: the storage is unreachable or not ours, or the study does not exist
@@ -564,6 +596,8 @@ def join_study(
     evaluator = Evaluator(cfg, cache_dir=cache_dir)
     evaluator.pipeline.cache.verify()  # a damaged checkpoint stops us before any write
     with Store(url) as store:
+        if trials is not None and remember_target:  # the target it was last run with
+            store.set_target_trials(study, target)
         return _execute(
             cfg,
             url=url,

@@ -141,7 +141,12 @@ def ensure_subspaces(
         for p in missing:
             ostudy.enqueue_trial(trial_params(evaluator.space, p), skip_if_exists=True)
         join_study(
-            study, storage, trials=complete + len(missing), cache_dir=cache_dir, on_trial=on_trial
+            study,
+            storage,
+            trials=complete + len(missing),
+            cache_dir=cache_dir,
+            on_trial=on_trial,
+            remember_target=False,  # the study's own target stays what its runs set
         )
     with Store(storage, read_only=True) as store:
         return {
