@@ -25,7 +25,7 @@ import hashlib
 import json
 import re
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import parse_qs, urlencode
 
 import dash
 from dash import Input, Output, State, dcc, html
@@ -65,10 +65,8 @@ def _graph(graph_id: str, fig: Any = None) -> dcc.Graph:
 
 
 def read_only_url(storage: str | None) -> str:
-    """The storage URL, with a SQLite file opened in SQLite's read-only mode (``mode=ro``).
-
-    SQLite refuses every write on such a connection, whatever the code above it does;
-    other databases are returned unchanged (the Store is opened with ``read_only=True``).
+    """The storage URL of an existing database (the Store opens it read-only: a SQLite file
+    in SQLite's ``mode=ro``, see :func:`dse.storage.engine.sqlite_read_only_url`).
 
     Raises:
         DseError: the SQLite file does not exist.
@@ -78,14 +76,12 @@ def read_only_url(storage: str | None) -> str:
 
     url = normalise_url(storage)
     path = sqlite_path(url)
-    if path is None:
-        return url
-    if not path.is_file():
+    if path is not None and not path.is_file():
         raise DseError(
             f"storage: {redact(url)} does not exist; run a study first (`adapex run`) or pass "
             "--storage with an existing database"
         )
-    return f"sqlite:///file:{quote(str(path.resolve()))}?mode=ro&uri=true"
+    return url
 
 
 class Dashboard:

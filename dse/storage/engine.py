@@ -76,6 +76,31 @@ def sqlite_path(url: str) -> Path | None:
     return Path(database)
 
 
+def _check_writable(path: Path, parent: Path) -> None:
+    """Fail, writing nothing, where a study run could not write its SQLite database: the
+    file itself, and its folder (SQLite writes ``-wal``/``-shm`` files beside it)."""
+    import tempfile
+
+    if path.is_file():
+        try:
+            with path.open("r+b"):
+                pass
+        except OSError as exc:
+            raise DseError(
+                f"storage: {path} cannot be written ({exc.strerror}); make it writable, or "
+                "pass --storage with a database this process may write"
+            ) from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".adapex-probe-", dir=parent)
+    except OSError as exc:
+        raise DseError(
+            f"storage: directory {parent} is not writable ({exc.strerror}); make it writable, "
+            "or pass --storage with a database in a writable folder"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 def check_reachable(url: str, *, must_exist: bool) -> None:
     """Fail with a one-line DseError when the database cannot be opened.
 
@@ -106,8 +131,8 @@ def check_reachable(url: str, *, must_exist: bool) -> None:
         parent = path.resolve().parent
         if not parent.is_dir():
             raise DseError(f"storage: directory {parent} does not exist; create it or {_FIX}")
-        if not must_exist and not os.access(parent, os.W_OK):
-            raise DseError(f"storage: directory {parent} is not writable; {_FIX}")
+        if not must_exist:
+            _check_writable(path, parent)
         return
     if make_url(url).get_backend_name() == "sqlite":
         return
@@ -156,6 +181,45 @@ def _sqlite_on_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+def _sqlite_opens(uri: str) -> bool:
+    """Whether SQLite reads the schema through ``uri`` (False: it cannot open or write the
+    files a read needs; a busy database is an error, not a False)."""
+    import sqlite3
+
+    try:
+        probe = sqlite3.connect(uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_S)
+        try:
+            probe.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        finally:
+            probe.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise
+        return False
+    return True
+
+
+def sqlite_read_only_url(url: str) -> str:
+    """The URL a reader opens a SQLite file with; other URLs are returned unchanged.
+
+    A file that SQLite can open as usual is opened as usual (the reader never writes, and
+    SQLite removes the ``-wal``/``-shm`` files it made when the last connection closes). A WAL
+    database in a folder that cannot be written (or a file that cannot) is opened in SQLite's
+    read-only mode, and where even that needs a file it cannot create, ``immutable``: nobody
+    can be writing to it then, and nothing is created beside it.
+    """
+    from urllib.parse import quote
+
+    path = sqlite_path(url)
+    if path is None or not path.is_file():
+        return url
+    base = f"file:{quote(str(path.resolve()))}"
+    for uri in (f"{base}?mode=rw", f"{base}?mode=ro", f"{base}?mode=ro&immutable=1"):
+        if _sqlite_opens(uri):
+            return url if uri.endswith("mode=rw") else f"sqlite:///{uri}&uri=true"
+    return url  # SQLite cannot read it at all: the first query reports why
+
+
 def create_engine(url: str, *, read_only: bool = False) -> sa.Engine:
     """A SQLAlchemy engine for our tables.
 
@@ -164,10 +228,13 @@ def create_engine(url: str, *, read_only: bool = False) -> sa.Engine:
     processes share one file; a connection opened with the execution
     option ``adapex_immediate=True`` starts its transactions with ``BEGIN IMMEDIATE`` (the
     write lock is taken up front: read-modify-write sequences such as the Pareto update
-    cannot interleave).
+    cannot interleave). ``read_only`` opens a SQLite file as :func:`sqlite_read_only_url`
+    says, so reading commands work on a read-only database and folder.
     """
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
+        if read_only:
+            url = sqlite_read_only_url(url)
         engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         sa.event.listen(engine, "begin", _sqlite_on_begin)

@@ -24,6 +24,23 @@ MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
 }
 
 
+def _newer_message(shown: str, version: int) -> str:
+    """The refusal of a database written by a newer adapex, with the upgrade that fits how
+    this adapex is installed (a git checkout, or a package)."""
+    from pathlib import Path
+
+    checkout = Path(__file__).resolve().parents[2]
+    how = (
+        f"`git -C {checkout} pull`, then `make` there"
+        if (checkout / ".git").exists()
+        else "`pip install --upgrade adapex`"
+    )
+    return (
+        f"storage: {shown} has adapex schema version {version}, newer than this adapex's "
+        f"{T.SCHEMA_VERSION}; upgrade adapex ({how}) to open it"
+    )
+
+
 def classify(engine: sa.Engine) -> tuple[str, int | None]:
     """Classify the database behind ``engine``.
 
@@ -81,10 +98,7 @@ def check_schema(engine: sa.Engine, url: str, *, read_only: bool) -> str:
                 f"storage: {shown} has adapex schema version {version}, older than this adapex's "
                 f"{T.SCHEMA_VERSION}; run `adapex db upgrade --storage {shown}`"
             )
-        raise DseError(
-            f"storage: {shown} has adapex schema version {version}, newer than this adapex's "
-            f"{T.SCHEMA_VERSION}; upgrade adapex (pip install -U adapex) to open it"
-        )
+        raise DseError(_newer_message(shown, version))
     if read_only:
         return kind
     enable_wal(engine)
@@ -121,10 +135,7 @@ def upgrade(engine: sa.Engine, url: str) -> tuple[int | None, int]:
     """
     kind, version, shown = _classify_ours(engine, url)
     if version is not None and version > T.SCHEMA_VERSION:
-        raise DseError(
-            f"storage: {shown} has adapex schema version {version}, newer than this adapex's "
-            f"{T.SCHEMA_VERSION}; upgrade adapex (pip install -U adapex) to open it"
-        )
+        raise DseError(_newer_message(shown, version))
     start = version if version is not None else T.SCHEMA_VERSION
     missing = [v for v in range(start, T.SCHEMA_VERSION) if v not in MIGRATIONS]
     if missing:
