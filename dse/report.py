@@ -182,13 +182,13 @@ def write_report(storage: str | None, study: str, out: str | os.PathLike[str]) -
             existing folder.
     """
     from dse.storage import Store
+    from hw_builders import check_output_file
     from hw_builders.graph import atomic_write_text
 
     path = Path(out)
     if path.suffix.lower() not in (".html", ".htm"):
         raise DseError(f"--out {path}: the report is HTML; give a file name ending in .html")
-    if not path.parent.is_dir():
-        raise DseError(f"--out {path}: folder {path.parent} does not exist; create it first")
+    check_output_file(path, "--out")
     with Store(storage, read_only=True) as store:
         summaries = {s.name: s for s in store.list_studies()}
         if study not in summaries:

@@ -12,6 +12,7 @@ from hw_builders.atomic import (
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
+    check_output_file,
 )
 from hw_builders.datatypes import DataType, bitwidth, datatype
 from hw_builders.devices import BOARDS, PARTS, Device, fits, get_device, utilisation
@@ -59,6 +60,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "check_output_file",
     "bitwidth",
     "check_folding",
     "datatype",

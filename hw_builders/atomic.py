@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from hw_builders.errors import InputError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -96,3 +98,39 @@ def atomic_directory(out: str | os.PathLike[str], *, overwrite: bool = True) -> 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def check_output_file(path: str | os.PathLike[str], field: str = "out") -> Path:
+    """Check, writing nothing that stays, that a file can be written atomically at ``path``:
+    its folder exists and takes a new file, and ``path`` is not a folder. Call it before any
+    work whose result goes there.
+
+    Args:
+        path: the file to be written.
+        field: the argument (or CLI flag) that named it, for the message.
+
+    Returns:
+        ``path`` as a Path.
+
+    Raises:
+        InputError: one line naming ``field`` and the fix.
+    """
+    out = Path(path)
+    if out.is_dir():
+        raise InputError(f"{field} {out}: is a folder; give a file name, e.g. {out / 'out.json'}")
+    parent = out.parent
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise InputError(f"{field} {out}: {parent} {what}; create the folder or choose another")
+    if out.exists() and not out.is_file():
+        raise InputError(f"{field} {out}: is not a regular file; choose another file name")
+    try:
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{out.name}.", suffix=".probe")
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(
+            f"{field} {out}: cannot write in {parent} ({reason}); choose a writable folder"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+    return out

@@ -200,6 +200,7 @@ class CheckpointCache:
         Raises:
             DseError: the first damaged entry, with the command that removes it.
         """
+        self.check_usable()
         if not self.root.is_dir():
             return
         for meta in sorted(self.root.glob(f"*/*/{META_FILE}")):
@@ -209,6 +210,33 @@ class CheckpointCache:
             entry.arch()  # each raises a one-line DseError naming the file and the fix
             entry.meta()
             entry.load_state_dict()
+
+    def check_usable(self) -> None:
+        """Check, creating nothing, that the cache directory is (or can become) a writable
+        folder.
+
+        Raises:
+            DseError: it is a file, lies under a file, or cannot be written (one line naming
+                ``--cache-dir`` and ``$ADAPEX_CACHE_DIR``, the two ways to set it).
+        """
+        import tempfile
+
+        where = f"cache dir {self.root} (--cache-dir or ${ENV_VAR})"
+        existing = self.root
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            at = "is a file" if existing == self.root else f"lies under the file {existing}"
+            raise DseError(f"{where}: {at}; give a folder")
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".adapex-probe-", dir=existing)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise DseError(
+                f"{where}: cannot write in {existing} ({reason}); give a writable folder"
+            ) from None
+        os.close(fd)
+        os.unlink(probe)
 
     def entry(self, key: str) -> CacheEntry:
         """The entry of ``key`` (which may not exist yet)."""

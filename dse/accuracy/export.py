@@ -246,6 +246,9 @@ def write_qonnx(
         wrapped.save(str(tmp))
         if check is not None:
             check(tmp)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp's file is private (0600): the usual mode
         os.replace(tmp, out)
     finally:
         # the exporter may write external data beside the temporary file (<tmp>.data)

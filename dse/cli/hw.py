@@ -26,8 +26,15 @@ hw_app = typer.Typer(
 )
 
 
+# library arguments that hw_builders names in its errors, and the flags that set them here
+_ARG_FLAGS = {"target_fps": "--target-fps", "clk_ns": "--clk-ns", "reach": "--reach"}
+
+
 def _fail(exc: BaseException) -> None:
     msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    for arg, flag in _ARG_FLAGS.items():
+        if msg.startswith(f"{arg}="):
+            msg = f"{flag} {msg[len(arg) + 1 :]}"
     typer.echo(f"error: {msg}", err=True)
     raise typer.Exit(2)
 
@@ -232,9 +239,11 @@ def fold_cmd(
 ) -> None:
     """Choose a folding (PE/SIMD per layer) for a target fps or a resource budget."""
     try:
-        from hw_builders import estimate, load_graph
+        from hw_builders import check_output_file, estimate, load_graph
         from hw_builders.folding import RESOURCES, fold
 
+        if out is not None:
+            check_output_file(out, "--out")
         graph = load_graph(graph_path)
         dev = _device(board, part, resources)
         shares: dict[str, float] | None = None

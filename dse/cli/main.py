@@ -26,14 +26,80 @@ for _module in (hw, train, study, runtime, web):
     _module.register(app)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            text = version("adapex")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            text = "unknown (not installed)"
+        typer.echo(f"adapex {text}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print adapex's version and exit.",
+    ),
+) -> None:
+    """Design-space exploration of pruning, early exits and FINN folding for FPGA CNN
+    inference."""
+
+
 def fail(message: str) -> None:
     """Print a one-line error and exit with status 2 (bad input)."""
     typer.echo(f"error: {message}", err=True)
     raise SystemExit(2)
 
 
+def _os_error_line(exc: OSError) -> str:
+    """One line for a file-system failure the inputs could not foresee (a full disk, a
+    folder that became read-only); completed work is kept by the atomic writes."""
+    import errno
+
+    where = exc.filename if exc.filename is not None else "a file"
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (
+            f"{where}: {reason}; free some space and run the command again "
+            "(what was completed is kept)"
+        )
+    return f"{where}: {reason}; check the path and its permissions, then run the command again"
+
+
+def _database_error_line(exc: Exception) -> str | None:
+    """One line for a database failure (SQLAlchemy's wrapper of the driver's error), or None
+    for anything else."""
+    seen: Exception | None = exc
+    while seen is not None and not type(seen).__module__.startswith("sqlalchemy"):
+        # Optuna wraps the database's error in its own (StorageInternalError)
+        nxt = seen.__cause__ or seen.__context__
+        seen = nxt if isinstance(nxt, Exception) else None
+    if seen is None:
+        return None
+    exc = seen
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip().splitlines()
+    detail = text[0] if text else type(exc).__name__
+    lowered = detail.lower()
+    if "full" in lowered:
+        fix = "free some space and run the command again (what was completed is kept)"
+    elif "readonly" in lowered or "read-only" in lowered or "permission" in lowered:
+        fix = "make the database and its folder writable, or pass --storage with another"
+    else:
+        fix = "check --storage and that the database server is up"
+    return f"storage: {detail}; {fix}"
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; bad input ends with a one-line error and exit status 2."""
+    """Run the CLI; bad input ends with a one-line error and exit status 2, and so do file
+    system and database failures (a full disk, a read-only folder)."""
     try:
         app(args=argv, standalone_mode=True)
     except InputError as exc:
@@ -41,6 +107,13 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except OSError as exc:
+        fail(_os_error_line(exc))
+    except Exception as exc:
+        line = _database_error_line(exc)
+        if line is None:
+            raise
+        fail(line)
 
 
 if __name__ == "__main__":

@@ -113,6 +113,11 @@ def register(app: typer.Typer) -> None:
             from dse.accuracy.cache import default_cache_dir
 
             cache = cache_dir if cache_dir is not None else default_cache_dir()
+        from dse.accuracy.cache import CheckpointCache
+
+        CheckpointCache(cache).check_usable()
+        if out is not None and out.exists() and not out.is_dir():
+            raise DseError(f"--out {out}: is a file; give the folder of the QONNX file")
         result = run_point(prepared, cache_dir=cache, device=dev, seed=seed, out_dir=out)
         if json_out:
             keys = ("exits", "accuracy", "checkpoint", "qonnx")
