@@ -161,6 +161,41 @@ class HwGraph:
 # -- loading and validation ---------------------------------------------------------------
 
 
+# Shape attributes FINN gives as an int or a list of ints (its cost formulas multiply them);
+# Padding may hold zeros, the others are positive.
+_SHAPE_ATTRS = (
+    "numInputVectors",
+    "IFMDim",
+    "OFMDim",
+    "ConvKernelDim",
+    "Stride",
+    "Dilation",
+    "ImgDim",
+    "PoolDim",
+    "Kernel",
+    "Dim",
+    "folded_shape",
+    "Padding",
+)
+
+
+def _is_int(v: Any, least: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= least
+
+
+def _check_shape_attrs(layer: HwLayer, a: Mapping[str, Any]) -> None:
+    for attr in _SHAPE_ATTRS:
+        if attr not in a or a[attr] is None:
+            continue
+        v, least = a[attr], 0 if attr == "Padding" else 1
+        items = v if isinstance(v, list) else [v]
+        if not items or not all(_is_int(x, least) for x in items):
+            kind = "non-negative" if least == 0 else "positive"
+            raise HwError(
+                f"layer {layer.name}: {attr}={v!r} must be a {kind} integer or a list of them"
+            )
+
+
 def _check_attr_types(layer: HwLayer) -> None:
     op = get_op(layer.op_type)
     a = layer.resolved_attrs()
@@ -168,6 +203,7 @@ def _check_attr_types(layer: HwLayer) -> None:
         v = a.get(attr)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise HwError(f"layer {layer.name}: {attr}={v!r} must be a positive integer")
+    _check_shape_attrs(layer, a)
     for attr, allowed in op.choices.items():
         if attr in a and a[attr] not in allowed:
             raise HwError(
@@ -299,9 +335,13 @@ def load_graph(src: str | os.PathLike | Mapping) -> HwGraph:
         return graph_from_dict(src)
     path = Path(src)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise HwError(f"graph file {path}: cannot read ({e.strerror}); check the path") from None
+    except UnicodeDecodeError as e:
+        raise HwError(
+            f"graph file {path}: not UTF-8 text (byte {e.start}); save it as UTF-8 JSON"
+        ) from None
     try:
         d = json.loads(text)
     except json.JSONDecodeError as e:

@@ -188,8 +188,12 @@ class TrainPoint(BaseModel):
             DseError: unreadable TOML, no ``[train]`` table, an unknown key or a bad value.
         """
         p = Path(path)
+        if p.is_dir():
+            raise DseError(
+                f"--config {p}: is a folder; give a TOML file (e.g. examples/point.toml)"
+            )
         try:
-            doc = tomllib.loads(p.read_text())
+            doc = tomllib.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise DseError(f"--config {p}: file not found") from exc
         except (OSError, UnicodeDecodeError) as exc:

@@ -255,10 +255,14 @@ def load_trace_csv(path: str | os.PathLike, *, dt_s: float = 1.0) -> Trace:
         A count trace (``timestamp`` files) or a rate trace (``start,rate`` / ``interval_s,rate``).
     """
     path = Path(path)
+    if path.is_dir():
+        raise TraceError(f"--trace {path}: is a folder; give a .csv file in it, or a built-in name")
     if not path.is_file():
-        raise TraceError(f"trace {path}: file not found; give a .csv file or a built-in name")
+        raise TraceError(f"--trace {path}: file not found; give a .csv file or a built-in name")
     if not (math.isfinite(dt_s) and dt_s > 0):
-        raise TraceError(f"trace resolution {dt_s!r} must be a positive number of seconds")
+        raise TraceError(
+            f"--dt-s {dt_s!r}: the trace resolution must be a positive number of seconds"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -340,6 +344,15 @@ def load_trace_csv(path: str | os.PathLike, *, dt_s: float = 1.0) -> Trace:
     )
 
 
+def is_trace_file(spec: str | os.PathLike | None) -> bool:
+    """Whether a ``--trace`` value names a file (or a folder given by mistake) rather than a
+    built-in trace: such a value is read, and so checked, before any study data is."""
+    if spec is None:
+        return False
+    s = os.fspath(spec)
+    return s.lower().endswith(".csv") or os.sep in s or Path(s).exists()
+
+
 def get_trace(
     spec: str | os.PathLike | None = None,
     *,
@@ -358,6 +371,6 @@ def get_trace(
     if spec is None:
         spec = DEFAULT_TRACE
     s = os.fspath(spec)
-    if s.lower().endswith(".csv") or os.sep in s:
+    if is_trace_file(s):
         return load_trace_csv(s, dt_s=dt_s)
     return builtin_trace(s, duration_s=duration_s, dt_s=dt_s, seed=seed, peak_fps=peak_fps)

@@ -114,9 +114,16 @@ def _finn_strategy(
     mvau_wwidth_max: int = MVAU_WWIDTH_MAX,
 ) -> FoldingConfig:
     if target_fps is not None:
+        cycles = target_cycles_for_fps(target_fps, clk_ns)
+        if cycles < 1:  # FINN's formula gives 0: faster than one frame per clock cycle
+            raise HwError(
+                f"target_fps={target_fps:g}: above one frame per clock cycle "
+                f"({1e9 / clk_ns:g} frames/s at {clk_ns:g} ns), which no folding reaches; "
+                f"give at most {1e9 / clk_ns:g}"
+            )
         return set_folding(
             graph,
-            target_cycles=target_cycles_for_fps(target_fps, clk_ns),
+            target_cycles=cycles,
             cycles_of=lambda layer: layer_cost(layer, device).cycles,
             mvau_wwidth_max=mvau_wwidth_max,
         )

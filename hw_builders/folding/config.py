@@ -131,9 +131,13 @@ class FoldingConfig:
         """
         p = Path(path)
         try:
-            text = p.read_text()
+            text = p.read_text(encoding="utf-8")
         except OSError as exc:
             raise HwError(f"folding file {p}: cannot read it ({exc.strerror})") from exc
+        except UnicodeDecodeError as exc:
+            raise HwError(
+                f"folding file {p}: not UTF-8 text (byte {exc.start}); save it as UTF-8 JSON"
+            ) from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

@@ -229,6 +229,13 @@ def make_splits(
         raise SpaceError(
             f"dataset {name}: no training images left; lower val/test fractions or raise limit"
         )
+    for split, labels in (("validation", yv), ("test", yt)):
+        if labels.size == 0:
+            n = int(y.size) + (0 if y_test is None else int(y_test.size))
+            raise SpaceError(
+                f"dataset {name}: {n} images leave the {split} split empty; give more images "
+                "(a few per class at least) or raise val_fraction/test_fraction"
+            )
     return DataSplits(
         name=name,
         x_train=np.ascontiguousarray(xtr, dtype=np.float32),
