@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["STUDY_HELP", "resolve_study", "resolve_study_at"]
+__all__ = [
+    "STORAGE_HELP",
+    "STORAGE_REQUIRED_HELP",
+    "STUDY_HELP",
+    "resolve_study",
+    "resolve_study_at",
+]
 
 STUDY_HELP = "Study name (default: the only study in the database)."
+# one wording of the storage option for every command
+STORAGE_HELP = (
+    "Study database URL: sqlite:///studies.db (default, in this directory) or "
+    "postgresql://user@host/db."
+)
+STORAGE_REQUIRED_HELP = (
+    "Study database URL of the study to join: sqlite:///studies.db or postgresql://user@host/db."
+)
 
 
 def resolve_study(store: Any, study: str | None) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from dse.cli.common import STUDY_HELP, resolve_study
+from dse.cli.common import STORAGE_HELP, STUDY_HELP, resolve_study
 from dse.jsonable import jsonable
 
 runtime_app = typer.Typer(
@@ -19,9 +19,7 @@ runtime_app = typer.Typer(
 )
 
 STUDY_OPT = typer.Option(None, "--study", help=STUDY_HELP)
-STORAGE_OPT = typer.Option(
-    None, "--storage", help="Storage URL (default sqlite:///studies.db in this directory)."
-)
+STORAGE_OPT = typer.Option(None, "--storage", help=STORAGE_HELP)
 JSON_OPT = typer.Option(False, "--json", help="Print machine-readable JSON only.")
 OBJECTIVE_OPT = typer.Option(
     "energy",
@@ -108,7 +106,10 @@ def table_cmd(
     study: str | None = STUDY_OPT,
     storage: str | None = STORAGE_OPT,
     accuracy_threshold: float | None = typer.Option(
-        None, "--accuracy-threshold", help="Show only the row for this accuracy threshold."
+        None,
+        "--accuracy-threshold",
+        help="The user's accuracy threshold: show only the configurations the runtime manager "
+        "selects for it, per load (default: the whole table, every threshold).",
     ),
     out: Path | None = typer.Option(
         None, "--out", help="Also export the table to FILE.json or FILE.csv."
@@ -124,6 +125,10 @@ def table_cmd(
     _check_objective(objective)
     if out is not None and out.suffix.lower() not in (".json", ".csv"):
         raise RuntimeManagerError(f"--out {out}: unknown extension; use .json or .csv")
+    if out is not None:
+        from hw_builders import check_output_file
+
+        check_output_file(out, "--out")  # before the table is computed and stored
     study, lib = _load_study(storage, study)
     library = lib.point_sets()["adapex"]
     table = SelectionTable(library, objective=objective)
@@ -207,7 +212,7 @@ def simulate_cmd(
     from dse.runtime.metrics import METRICS
     from dse.runtime.simulator import HysteresisPolicy
     from dse.runtime.sweep import default_threshold
-    from dse.runtime.traces import get_trace
+    from dse.runtime.traces import get_trace, is_trace_file
 
     _check_threshold(accuracy_threshold)
     _check_objective(objective)
@@ -215,8 +220,19 @@ def simulate_cmd(
         raise RuntimeManagerError(f"--peak-load {peak_load!r} must be a positive number, e.g. 1.5")
     if buffer_size < 0:
         raise RuntimeManagerError(f"--buffer {buffer_size} must be >= 0")
+    for flag, value in (("--dt-s", dt_s), ("--duration-s", duration_s)):
+        if not (math.isfinite(value) and value > 0):
+            raise RuntimeManagerError(f"{flag} {value!r} must be a positive number of seconds")
+    if dt_s > duration_s:
+        raise RuntimeManagerError(
+            f"--dt-s {dt_s!r} is longer than --duration-s {duration_s!r}; give a shorter interval"
+        )
+    if hold < 1:
+        raise RuntimeManagerError(f"--hold {hold} must be at least 1 interval")
+    if not (math.isfinite(min_dwell_s) and min_dwell_s >= 0):
+        raise RuntimeManagerError(f"--min-dwell-s {min_dwell_s!r} must be a number >= 0")
     policy = HysteresisPolicy(hold_intervals=hold, min_dwell_s=min_dwell_s)
-    if trace is not None and trace.lower().endswith(".csv"):
+    if is_trace_file(trace):
         tr = get_trace(trace, dt_s=dt_s)  # validate a user file before touching the study
         study, lib = _load_study(storage, study)
     else:
@@ -242,7 +258,7 @@ def simulate_cmd(
     result["study"] = study
     result["static_finn_point"] = static.to_dict()
     result["static_best_point"] = lib.static_best.to_dict()
-    if trace is None or not trace.lower().endswith(".csv"):
+    if not is_trace_file(trace):
         result["trace"]["peak_load_vs_static"] = peak_load
     result = jsonable(result)
     _save(storage, "simulation", study, result)
@@ -281,20 +297,36 @@ def simulate_cmd(
         b = result["policies"].get(base, {})
         if not (adapex.get("available", True) and b.get("available", True)):
             continue
+        processed = _ratio(adapex.get("processed"), b.get("processed"))
+        edp = _ratio(b.get("edp_service_js"), adapex.get("edp_service_js"))
+        energy = _ratio(b.get("energy_per_inference_j"), adapex.get("energy_per_inference_j"))
         typer.echo(
             f"adapex vs {POLICY_NAMES[base]}: "
-            f"{_fmt_ratio(adapex.get('processed'), b.get('processed'))} inferences processed, "
-            f"{_fmt_ratio(b.get('edp_service_js'), adapex.get('edp_service_js'))} better "
-            "service EDP, "
-            f"{_fmt_ratio(b.get('energy_per_inference_j'), adapex.get('energy_per_inference_j'))}"
-            " less energy per inference"
+            f"{_fmt_ratio(processed, 'more', 'fewer')} inferences processed, "
+            f"{_fmt_ratio(edp, 'better', 'worse')} service EDP, "
+            f"{_fmt_ratio(energy, 'less', 'more')} energy per inference"
         )
 
 
-def _fmt_ratio(num: Any, den: Any) -> str:
+def _ratio(num: Any, den: Any) -> float | None:
+    """``num / den`` (None where either is missing, zero or not finite)."""
     if num is None or den is None or not den or not math.isfinite(num) or not math.isfinite(den):
+        return None
+    return float(num) / float(den)
+
+
+def _fmt_ratio(ratio: float | None, up: str, down: str) -> str:
+    """A ratio where above 1 favours adapex, said the right way round: "1.250x better",
+    "1.271x worse" (for 0.787), "equal"."""
+    if ratio is None:
         return "-"
-    return f"{num / den:.3f}x"
+    if abs(ratio - 1.0) < 5e-4:
+        return "1.000x (equal)"
+    if ratio > 1:
+        return f"{ratio:.3f}x {up}"
+    if ratio == 0:
+        return f"none ({down})"
+    return f"{1 / ratio:.3f}x {down}"
 
 
 _SWEEP_HELP = (
@@ -356,9 +388,10 @@ def sweep_cmd(
         acc = next(iter(rows.values()))["mean_accuracy"]
         t.add_row(trace, f"{load:g}x", *cells, "-" if acc is None else f"{acc:.4f}")
     console().print(t)
+    where = "" if storage is None else f" --storage {storage}"
     typer.echo(
         "each ratio is explained by the breakdown (configurations and their share of time per "
-        "policy): adapex runtime sweep --json | jq .breakdown"
+        f"policy): adapex runtime sweep --study {study}{where} --json | jq .breakdown"
     )
 
 

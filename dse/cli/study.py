@@ -9,12 +9,10 @@ from typing import Any
 
 import typer
 
-from dse.cli.common import STUDY_HELP, resolve_study
+from dse.cli.common import STORAGE_HELP, STORAGE_REQUIRED_HELP, STUDY_HELP, resolve_study
 
 study_app = typer.Typer(help="Inspect studies: list, status, Pareto front.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance (schema upgrade).", no_args_is_help=True)
-
-STORAGE_HELP = "Storage URL: sqlite:///studies.db (default) or postgresql://user@host/db."
 
 
 def _echo_json(data: Any) -> None:
@@ -98,7 +96,7 @@ def print_pareto_table(designs: list[Any], title: str) -> None:
         "exits@thr",
         "prune",
         "budget",
-        "clk",
+        "clk ns",
         "LUT",
         "BRAM",
     ):
@@ -236,7 +234,11 @@ def register(app: typer.Typer) -> None:
         config: str = typer.Option(
             None, "--config", "-c", help="Study TOML (default: the built-in quickstart)."
         ),
-        study: str = typer.Option(None, "--study", help="Study name (default: [study].name)."),
+        study: str = typer.Option(
+            None,
+            "--study",
+            help="Study name (default: the config's study name; quickstart for the built-in one).",
+        ),
         storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
         trials: int = typer.Option(
             None, "--trials", "-n", help="Run until the study holds N completed trials."
@@ -272,7 +274,7 @@ def register(app: typer.Typer) -> None:
     @app.command("worker")
     def worker_cmd(
         study: str = typer.Option(..., "--study", help="Name of an existing study."),
-        storage: str = typer.Option(..., "--storage", help=STORAGE_HELP),
+        storage: str = typer.Option(..., "--storage", help=STORAGE_REQUIRED_HELP),
         trials: int = typer.Option(
             None, "--trials", "-n", help="Stop when the study holds N completed trials."
         ),

@@ -10,10 +10,8 @@ from pathlib import Path
 
 import typer
 
-from dse.cli.common import STUDY_HELP, resolve_study
+from dse.cli.common import STORAGE_HELP, STUDY_HELP, resolve_study
 from dse.errors import DseError
-
-_STORAGE_HELP = "Storage URL (sqlite:///studies.db, postgresql://user@host/db)."
 
 
 def _check_port(host: str, port: int) -> None:
@@ -43,7 +41,7 @@ def _check_port(host: str, port: int) -> None:
 
 
 def dashboard(
-    storage: str = typer.Option("sqlite:///studies.db", "--storage", help=_STORAGE_HELP),
+    storage: str = typer.Option("sqlite:///studies.db", "--storage", help=STORAGE_HELP),
     host: str = typer.Option(
         "127.0.0.1", "--host", help="Address to bind (localhost by default; 0.0.0.0 exposes it)."
     ),
@@ -68,7 +66,7 @@ def dashboard(
 def report(
     study: str | None = typer.Option(None, "--study", help=STUDY_HELP),
     out: Path = typer.Option(Path("report.html"), "--out", help="The HTML file to write."),
-    storage: str = typer.Option("sqlite:///studies.db", "--storage", help=_STORAGE_HELP),
+    storage: str = typer.Option("sqlite:///studies.db", "--storage", help=STORAGE_HELP),
 ) -> None:
     """Write a self-contained HTML report of a study (opens offline)."""
     from dse.cli.common import resolve_study_at
@@ -82,7 +80,7 @@ def report(
 def export(
     study: str | None = typer.Option(None, "--study", help=STUDY_HELP),
     out: Path = typer.Option(..., "--out", help="The library folder to create."),
-    storage: str = typer.Option("sqlite:///studies.db", "--storage", help=_STORAGE_HELP),
+    storage: str = typer.Option("sqlite:///studies.db", "--storage", help=STORAGE_HELP),
     tar: bool = typer.Option(False, "--tar", help="Also write DIR.tar.gz."),
     force: bool = typer.Option(False, "--force", help="Replace an existing DIR."),
     bitfile: bool = typer.Option(
