@@ -203,10 +203,10 @@ def sqlite_read_only_url(url: str) -> str:
     """The URL a reader opens a SQLite file with; other URLs are returned unchanged.
 
     A file that SQLite can open as usual is opened as usual (the reader never writes, and
-    SQLite removes the ``-wal``/``-shm`` files it made when the last connection closes). A WAL
-    database in a folder that cannot be written (or a file that cannot) is opened in SQLite's
-    read-only mode, and where even that needs a file it cannot create, ``immutable``: nobody
-    can be writing to it then, and nothing is created beside it.
+    SQLite removes the ``-wal``/``-shm`` files it made when the last connection closes). A
+    file (or folder) that cannot be written is opened in SQLite's read-only mode where a
+    writer's ``-wal``/``-shm`` files are there to read through, else ``immutable``: no writer
+    is at work then, and nothing is created beside the file.
     """
     from urllib.parse import quote
 
@@ -214,9 +214,19 @@ def sqlite_read_only_url(url: str) -> str:
     if path is None or not path.is_file():
         return url
     base = f"file:{quote(str(path.resolve()))}"
-    for uri in (f"{base}?mode=rw", f"{base}?mode=ro", f"{base}?mode=ro&immutable=1"):
+    try:
+        with path.open("r+b"):  # SQLite itself falls back to reading a write-protected file,
+            writable = True  # and then leaves -wal/-shm files it cannot remove
+    except OSError:
+        writable = False
+    if writable and _sqlite_opens(f"{base}?mode=rw"):
+        return url
+    # mode=ro reads beside a live writer, through the writer's -wal and -shm files; with none
+    # there, it would create them (and could not remove them): immutable creates nothing
+    live = all(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm"))
+    for uri in ((f"{base}?mode=ro",) if live else ()) + (f"{base}?mode=ro&immutable=1",):
         if _sqlite_opens(uri):
-            return url if uri.endswith("mode=rw") else f"sqlite:///{uri}&uri=true"
+            return f"sqlite:///{uri}&uri=true"
     return url  # SQLite cannot read it at all: the first query reports why
 
 
