@@ -3,41 +3,13 @@ fix, exit status 2, and leaves every file as it was (hashes compared)."""
 
 from __future__ import annotations
 
-import hashlib
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_checks import ADAPEX, one_line_exit_2, tree_digest
 from tiny_study import subprocess_env, write_tiny
-
-ADAPEX = [sys.executable, "-m", "dse"]
-
-
-def tree_digest(root: Path) -> dict[str, str]:
-    """Path -> sha256 of every file under ``root``."""
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
-def one_line_exit_2(args: list[str], cwd: Path, needle: str, cache: Path | None = None) -> str:
-    proc = subprocess.run(
-        ADAPEX + args,
-        cwd=cwd,
-        env=subprocess_env(cache),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 2, (proc.stdout[-2000:], proc.stderr[-3000:])
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-3000:]
-    assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:

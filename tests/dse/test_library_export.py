@@ -279,41 +279,128 @@ def test_exported_folders_reproduce_the_stored_estimates(
             assert value == rec.metrics[key], (rec.id, key)
 
 
+def _hashes(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` with the SHA-256 of its bytes."""
+    import hashlib
+
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _copy_database(url: str, dst: Path) -> None:
+    """A consistent copy of a SQLite study database (its WAL included)."""
+    import sqlite3
+
+    src = sqlite3.connect(url.removeprefix("sqlite:///"))
+    out = sqlite3.connect(dst)
+    try:
+        src.backup(out)
+    finally:
+        src.close()
+        out.close()
+
+
+def _export_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from dse.cli.main import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["export", *args])
+    return int(info.value.code or 0), capsys.readouterr().err
+
+
 def test_existing_folder_is_refused_then_replaced_with_force(
     library: Path,
     small_study: SmallStudy,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from dse.cli.main import main
-
-    before = read_library(library)["exported_at"]
-    args = [
-        "export",
-        "--study",
-        small_study.name,
-        "--out",
-        str(library),
-        "--storage",
-        small_study.url,
-    ]
-    with pytest.raises(SystemExit) as refused:
-        main(args)
-    assert refused.value.code == 2
-    err = capsys.readouterr().err
+    args = ["--study", small_study.name, "--out", str(library), "--storage", small_study.url]
+    before = _hashes(library)
+    code, err = _export_cli(args, capsys)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("error: --out ") and "already exists" in err and "--force" in err
-    assert read_library(library)["exported_at"] == before  # untouched
+    assert _hashes(library) == before  # untouched
     with Store(small_study.url, read_only=True) as store:
         with pytest.raises(DseError, match="no such study"):
             export_library(store, "nope", library.parent / "other")
         assert not (library.parent / "other").exists()
+    # a file of the library changed by hand: --force writes the library anew, so the file
+    # is the export's again (a --force that did nothing would leave the edit)
+    metrics = next(library.glob("design_*/metrics.json"))
+    original = metrics.read_bytes()
+    metrics.write_text("edited by hand\n")
+    with Store(small_study.url, read_only=True) as store:
         export_library(store, small_study.name, library, force=True)
+    assert metrics.read_bytes() == original
     again = read_library(library)
-    assert again["exported_at"] >= before
     assert [d["metrics"] for d in again["designs"]] == [
         d["metrics"] for d in json.loads(_first_index(library))["designs"]
     ]
+    assert sorted(again["files"]) == sorted(_hashes(library))  # the manifest is complete
     # no temporary folder is left beside the library
     assert sorted(p.name for p in library.parent.iterdir()) == ["lib", "lib.tar.gz"]
+
+
+def test_force_never_deletes_what_the_export_did_not_write(
+    library: Path,
+    small_study: SmallStudy,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--force` replaces an exported library holding nothing else, and refuses (one line,
+    exit 2, every file as it was) any other folder: a working folder holding the study
+    database itself, the current folder (`--out .`), a library beside which a user put a
+    file of their own, and a tarball that is not an exported library's."""
+    work = tmp_path / "work"
+    work.mkdir()
+    db = work / "bars.db"
+    _copy_database(small_study.url, db)
+    (work / "myfile.txt").write_text("mine\n")
+    url = f"sqlite:///{db}"
+    for out in (str(work), "."):
+        monkeypatch.chdir(work)
+        before = _hashes(work)
+        code, err = _export_cli(
+            ["--study", small_study.name, "--storage", url, "--out", out, "--force"], capsys
+        )
+        assert code == 2 and err.count("\n") == 1, err
+        assert "holds no adapex library" in err and str(work) in err
+        assert _hashes(work) == before
+    monkeypatch.chdir(tmp_path)
+    # an exported library with a user's file in it
+    notes = library / "design_notes.txt"
+    notes.write_text("my measurements\n")
+    try:
+        before = _hashes(library)
+        code, err = _export_cli(
+            ["--study", small_study.name, "--storage", url, "--out", str(library), "--force"],
+            capsys,
+        )
+        assert code == 2 and "did not write (design_notes.txt)" in err, err
+        assert _hashes(library) == before
+    finally:
+        notes.unlink()
+    # a tarball at <out>.tar.gz that the export did not write
+    tar_path = tmp_path / "fresh.tar.gz"
+    tar_path.write_bytes(b"not a tarball")
+    code, err = _export_cli(
+        [
+            "--study",
+            small_study.name,
+            "--storage",
+            url,
+            "--out",
+            str(tmp_path / "fresh"),
+            "--tar",
+            "--force",
+        ],
+        capsys,
+    )
+    assert code == 2 and "not the tarball of an exported library" in err, err
+    assert tar_path.read_bytes() == b"not a tarball" and not (tmp_path / "fresh").exists()
 
 
 def _first_index(library: Path) -> str:

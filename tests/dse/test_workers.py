@@ -230,3 +230,46 @@ def test_a_trial_that_never_beat_is_failed_and_retried(tmp_path: Path) -> None:
     trials = check_consistent(url, "silent", 4)
     assert next(t for t in trials if t.number == orphan_number).state == TrialState.FAIL
     assert "no heartbeat" in out
+
+
+@pytest.mark.postgres
+def test_a_worker_killed_at_the_end_is_retried_before_the_study_ends_postgres(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """One run and three workers on PostgreSQL, a fourth worker killed inside the last trial
+    the target leaves: the three others wait for it, and when its grace period is over one of
+    them fails it and its retry takes the last slot (no new trial takes it first), so the
+    study ends at the target with every parameter set evaluated and nothing left waiting."""
+    study = f"pgk-{uuid.uuid4().hex[:10]}"
+    target = 3
+    cfg = write_tiny(tmp_path, study, trials=1)
+    try:
+        finish(
+            adapex(["run", "--config", str(cfg), "--storage", pg_url], tmp_path, tmp_path / "c0")
+        )
+        worker = ["worker", "--study", study, "--storage", pg_url, "--trials", str(target)]
+        victim = adapex(worker, tmp_path, tmp_path / "cv", start_new_session=True)
+        assert victim.stdout is not None
+        for line in victim.stdout:  # an empty cache: it trains inside its first trial
+            if "joint epoch" in line:
+                break
+        killed = _running_with_heartbeat(pg_url, study)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(30)
+        assert killed is not None
+        others = [adapex(worker, tmp_path, tmp_path / "c0") for _ in range(3)]
+        outs = [finish(p) for p in others]
+        trials = check_consistent(pg_url, study, target)  # exactly the target, none RUNNING
+        assert not [t for t in trials if t.state == TrialState.WAITING], outs
+        by_number = {t.number: t for t in trials}
+        assert by_number[killed].state == TrialState.FAIL
+        retries = [t for t in trials if t.system_attrs.get("failed_trial") == killed]
+        assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE, outs
+        assert retries[0].params == by_number[killed].params
+        with Store(pg_url, read_only=True) as store:
+            listed = next(s for s in store.list_studies() if s.name == study)
+        assert listed.n_trials == len(trials) == target + 1  # the failed attempt and the rest
+        assert listed.n_complete == target
+        assert all("Traceback" not in out for out in outs)
+    finally:
+        delete_study(study, pg_url)

@@ -1,0 +1,382 @@
+"""Nothing lost, nothing written before the inputs are checked, one line for every failure.
+
+Each case is a reproduction of a reported failure, on the real file system (files in place of
+folders, a folder made read-only with ``chattr +i``, a full disk as a small tmpfs), the real
+SQLite database of a small real study and its real checkpoint cache: the command either
+works or fails with one line naming the flag or field and the fix, exit status 2, and every
+file as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from cli_checks import cli, one_line, tree_digest
+from fixtures_study import SmallStudy
+
+from dse.storage import Store
+
+GRAPH = Path(__file__).resolve().parents[2] / "hw_builders" / "examples" / "cnv_w2a2.json"
+
+
+# -- helpers -----------------------------------------------------------------------------------
+@contextlib.contextmanager
+def immutable(path: Path) -> Iterator[None]:
+    """``chattr +i`` on ``path`` for the block: not even root may change it (or, for a folder,
+    create or remove a file in it)."""
+    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(
+            f"chattr +i {path} failed ({done.stderr.strip()}); the test needs ext4 or tmpfs"
+        )
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size_kb: int) -> Iterator[Path]:
+    """A tmpfs of ``size_kb`` KiB mounted on ``folder`` for the block: a disk that fills up."""
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.fail(
+            f"mount tmpfs on {folder} failed ({done.stderr.strip()}); the test runs as root"
+        )
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def copy_database(small_study: SmallStudy, dst: Path) -> str:
+    """A consistent copy (WAL included) of the small study's database; its URL."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    src = sqlite3.connect(small_study.db)
+    out = sqlite3.connect(dst)
+    try:
+        src.backup(out)
+    finally:
+        src.close()
+        out.close()
+    return f"sqlite:///{dst}"
+
+
+def trial_states(url: str, study: str) -> dict[str, int]:
+    with Store(url, read_only=True) as store:
+        return dict(store.optuna_trial_counts()[study]["states"])
+
+
+def last_line_is_the_error(code: int, err: str, needle: str) -> str:
+    """A run that logged progress and then failed: exit 2, no traceback, one error line."""
+    lines = err.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert code == 2, err[-3000:]
+    assert "Traceback" not in err and len(errors) == 1 and lines[-1] == errors[0], err[-3000:]
+    assert needle in errors[0], errors[0]
+    return errors[0]
+
+
+# -- output paths, checked before any work -----------------------------------------------------
+def test_hw_fold_out_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "afile").write_text("x\n")
+    (tmp_path / "adir").mkdir()
+    before = tree_digest(tmp_path)
+    fold = ["hw", "fold", str(GRAPH), "--budget", "1.0", "--out"]
+    cases = {
+        str(tmp_path / "afile" / "f.json"): "afile is not a folder",
+        str(tmp_path / "adir"): "is a folder; give a file name",
+        "/proc/f.json": "cannot write in /proc",
+        str(tmp_path / "missing" / "f.json"): "does not exist; create the folder",
+    }
+    for out, needle in cases.items():
+        line = one_line([*fold, out], capsys, needle)
+        assert line.startswith(f"error: --out {out}:")
+    assert not (tmp_path / "missing").exists()  # no folder made on the way
+    assert tree_digest(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == [
+        "adir",
+        "afile",
+    ]
+    code, out, _ = cli([*fold, str(tmp_path / "f.json")], capsys)
+    assert code == 0 and "folding written to" in out
+    assert json.loads((tmp_path / "f.json").read_text())  # it works where it can
+
+
+def test_hw_inputs_that_gave_tracebacks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    latin = tmp_path / "latin1.json"
+    latin.write_bytes(b'{"name": "caf\xe9", "layers": []}')
+    one_line(["hw", "estimate", str(latin)], capsys, "not UTF-8 text")
+    one_line(
+        ["hw", "estimate", str(GRAPH), "--folding", str(latin)],
+        capsys,
+        f"folding file {latin}: not UTF-8 text",
+    )
+    graph = json.loads(GRAPH.read_text())
+    layer = next(la for la in graph["layers"] if "numInputVectors" in la)
+    layer["numInputVectors"] = "x"
+    bad = tmp_path / "nv.json"
+    bad.write_text(json.dumps(graph))
+    one_line(
+        ["hw", "estimate", str(bad)],
+        capsys,
+        f"layer {layer['name']}: numInputVectors='x' must be a positive integer",
+    )
+    line = one_line(
+        ["hw", "fold", str(GRAPH), "--target-fps", "1e12", "--strategy", "finn"],
+        capsys,
+        "--target-fps 1e+12: above one frame per clock cycle",
+    )
+    assert "target_cycles" not in line and "give at most 1e+08" in line
+
+
+def test_runtime_flags_are_named_before_the_study_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No database here: each flag is refused before any study is opened."""
+    (tmp_path / "traces").mkdir()
+    simulate = ["runtime", "simulate", "--storage", f"sqlite:///{tmp_path}/none.db"]
+    one_line([*simulate, "--dt-s", "0"], capsys, "--dt-s 0.0 must be a positive number")
+    one_line([*simulate, "--hold", "-1"], capsys, "--hold -1 must be at least 1")
+    one_line([*simulate, "--duration-s", "-5"], capsys, "--duration-s -5.0 must be a positive")
+    one_line(
+        [*simulate, "--trace", str(tmp_path / "traces")],
+        capsys,
+        f"--trace {tmp_path / 'traces'}: is a folder",
+    )
+    one_line(["run", "--config", str(tmp_path / "traces")], capsys, "is a folder; give a TOML")
+    one_line(["train", "--config", str(tmp_path / "traces")], capsys, "is a folder; give a TOML")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["traces"]
+
+
+def test_simulate_says_worse_when_adapex_is_worse() -> None:
+    from dse.cli.runtime import _fmt_ratio
+
+    assert _fmt_ratio(0.787, "better", "worse") == "1.271x worse"
+    assert _fmt_ratio(2.0, "better", "worse") == "2.000x better"
+    assert _fmt_ratio(1.0, "more", "fewer") == "1.000x (equal)"
+    assert _fmt_ratio(None, "more", "fewer") == "-"
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    code, out, _ = cli(["--version"], capsys)
+    assert code == 0 and out.strip() == f"adapex {version('adapex')}"
+
+
+def test_cache_dir_that_cannot_be_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "afile").write_text("x\n")
+    before = tree_digest(tmp_path)
+    run = ["run", "--storage", f"sqlite:///{tmp_path}/s.db", "--trials", "1", "--no-progress"]
+    for cache, needle in (
+        (tmp_path / "afile", "is a file; give a folder"),
+        (tmp_path / "afile" / "sub", "lies under the file"),
+        (Path("/proc/nope"), "cannot write in /proc"),
+    ):
+        line = one_line([*run, "--cache-dir", str(cache)], capsys, needle)
+        assert "--cache-dir" in line and "ADAPEX_CACHE_DIR" in line
+    assert tree_digest(tmp_path) == before and not (tmp_path / "s.db").exists()
+
+
+def test_dataset_too_small_for_its_splits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images = np.zeros((5, 8, 8, 1), np.uint8)
+    np.savez(tmp_path / "five.npz", x_train=images, y_train=np.arange(5))
+    (tmp_path / "npz.toml").write_text(
+        f'[study]\nname = "n"\n[dataset]\nname = "npz"\npath = "{tmp_path / "five.npz"}"\n'
+    )
+    before = tree_digest(tmp_path)
+    one_line(
+        ["run", "--config", str(tmp_path / "npz.toml"), "--storage", f"sqlite:///{tmp_path}/s.db"],
+        capsys,
+        "dataset npz: 5 images leave the",
+    )
+    assert tree_digest(tmp_path) == before
+
+
+def test_dashboard_on_a_file_that_is_not_a_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notadb.txt").write_text("hello\n")
+    one_line(
+        ["dashboard", "--storage", f"sqlite:///{tmp_path}/notadb.txt", "--port", "18050"],
+        capsys,
+        "notadb.txt is not a SQLite database",
+    )
+
+
+# -- a real study's database ------------------------------------------------------------------
+@pytest.mark.slow
+def test_writes_that_fail_change_nothing(
+    small_study: SmallStudy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = copy_database(small_study, tmp_path / "db" / "studies.db")
+    before = tree_digest(tmp_path)
+    for args in (
+        ["runtime", "table", "--out", "/proc/t.json"],
+        ["report", "--out", "/proc/r.html"],
+        ["runtime", "table", "--out", str(tmp_path / "missing" / "t.json")],
+    ):
+        one_line([*args, "--study", small_study.name, "--storage", url], capsys, "--out ")
+    assert tree_digest(tmp_path) == before  # the table was not stored before the write failed
+    states = trial_states(url, small_study.name)
+    # a cache dir that cannot be one: refused before a trial starts (no FAILED trial)
+    (tmp_path / "afile").write_text("x\n")
+    one_line(
+        ["run", "--study", small_study.name, "--storage", url, "--trials", "12"]
+        + ["--cache-dir", str(tmp_path / "afile"), "--no-progress"],
+        capsys,
+        "is a file; give a folder",
+    )
+    assert trial_states(url, small_study.name) == states
+
+
+@pytest.mark.slow
+def test_a_read_only_folder_is_read_and_never_written(
+    small_study: SmallStudy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "ro"
+    url = copy_database(small_study, folder / "studies.db")
+    before = tree_digest(folder)
+    with immutable(folder):
+        for args in (["study", "list"], ["study", "status"], ["study", "pareto", "--json"]):
+            code, out, err = cli([*args, "--storage", url], capsys)
+            assert code == 0, err
+            assert small_study.name in out or json.loads(out)
+        code, out, err = cli(
+            ["report", "--storage", url, "--out", str(tmp_path / "report.html")], capsys
+        )
+        assert code == 0, err
+        # a run needs to write: one line before anything else
+        one_line(
+            ["run", "--study", small_study.name, "--storage", url, "--trials", "12"],
+            capsys,
+            f"storage: directory {folder} is not writable",
+        )
+        assert tree_digest(folder) == before
+        assert sorted(p.name for p in folder.iterdir()) == ["studies.db"]
+    assert "<html" in (tmp_path / "report.html").read_text()[:2000].lower()
+
+
+@pytest.mark.slow
+def test_a_database_that_cannot_be_written(
+    small_study: SmallStudy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "studies.db"
+    url = copy_database(small_study, db)
+    before = tree_digest(tmp_path)
+    with immutable(db):
+        line = one_line(
+            ["run", "--study", small_study.name, "--storage", url, "--trials", "12"],
+            capsys,
+            f"storage: {db} cannot be written",
+        )
+        assert "exceeding max length" not in line
+        code, out, _ = cli(["study", "list", "--storage", url], capsys)  # reading still works
+        assert code == 0 and small_study.name in out
+    assert tree_digest(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["studies.db"]  # no -wal, -shm
+
+
+@pytest.mark.slow
+def test_a_full_disk_keeps_every_completed_trial(
+    small_study: SmallStudy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    size_kb = small_study.db.stat().st_size // 1024 + 48  # room for a few pages, not a trial
+    with small_disk(tmp_path / "disk", size_kb) as disk:
+        url = copy_database(small_study, disk / "studies.db")
+        states = trial_states(url, small_study.name)
+        code, _, err = cli(
+            ["run", "--study", small_study.name, "--storage", url, "--trials", "30"]
+            + ["--no-progress"],
+            capsys,
+        )
+        last_line_is_the_error(code, err, "free some space")
+        saved = tmp_path / "saved"
+        saved.mkdir()
+        for f in disk.iterdir():
+            shutil.copy2(f, saved / f.name)
+    con = sqlite3.connect(saved / "studies.db")
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        con.close()
+    after = trial_states(f"sqlite:///{saved / 'studies.db'}", small_study.name)
+    assert after.get("COMPLETE", 0) >= states["COMPLETE"]  # nothing completed is lost
+
+
+# -- targets, parts and Optuna's own fields ----------------------------------------------------
+def _toml(data: dict) -> str:
+    """The small config as TOML (scalars, lists and one level of tables)."""
+
+    def value(v: object) -> str:
+        return json.dumps(v) if not isinstance(v, bool) else str(v).lower()
+
+    lines = [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for section, values in data.items():
+        if isinstance(values, dict):
+            lines.append(f"[{section}]")
+            lines += [f"{k} = {value(v)}" for k, v in values.items() if v is not None]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.slow
+def test_resume_keeps_the_target_and_a_toml_can_name_a_part(
+    small_study: SmallStudy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fixtures_study import small_config
+
+    url = copy_database(small_study, tmp_path / "studies.db")
+    name = small_study.name
+
+    def run(*extra: str) -> str:
+        code, _, err = cli(
+            ["run", "--study", name, "--storage", url, "--no-progress", *extra], capsys
+        )
+        assert code == 0, err[-3000:]
+        return err
+
+    def target() -> int:
+        code, out, _ = cli(["study", "status", "--storage", url, "--study", name, "--json"], capsys)
+        assert code == 0
+        return int(json.loads(out)["target_trials"])
+
+    n = trial_states(url, name)["COMPLETE"]  # its 10 trials and the runtime's sub-spaces
+    assert target() == 10
+    assert f"{name}: already {n}/10 completed trials" in run()  # not the quickstart's 48
+    run("--trials", str(n + 2))
+    assert target() == n + 2 and trial_states(url, name)["COMPLETE"] == n + 2
+    assert f"{name}: already {n + 2}/{n + 2} completed trials" in run()  # the last target
+    # a TOML config that names a part and no board (the default board must not stay)
+    cfg = small_config(small_study.db.parent)
+    cfg["study"] = {**cfg["study"], "name": "on_a_part", "trials": 2}
+    cfg["storage"] = {"url": url}
+    cfg["hardware"] = {"part": "xc7z020clg400-1", "clk_ns": [10.0]}
+    (tmp_path / "part.toml").write_text(_toml(cfg))
+    code, _, err = cli(["run", "--config", str(tmp_path / "part.toml"), "--no-progress"], capsys)
+    assert code == 0, err[-3000:]
+    with Store(url, read_only=True) as store:
+        designs = store.designs("on_a_part")
+    assert designs and {(d.board, d.part) for d in designs} == {(None, "xc7z020clg400-1")}
+    # Optuna's own views see the objectives' names and the feasibility constraint
+    ostudy = optuna.load_study(study_name="on_a_part", storage=url)
+    assert ostudy.metric_names == ["accuracy", "throughput_fps", "energy_per_inference_j"]
+    complete = [t for t in ostudy.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert complete and all("fits_device" in t.constraints for t in complete)
