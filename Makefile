@@ -5,12 +5,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench clean system
 
-$(STAMP): pyproject.toml
+# the exact versions CI passed on (constraints.txt; scripts/refresh-constraints.sh renews it)
+CONSTRAINTS ?= constraints.txt
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned: the CPU build on this disk (anything else pulls a multi-GB CUDA build)
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[dev]'
 	touch $@
 
 system:

@@ -308,3 +308,5 @@ def test_sweep_json_ratios_and_breakdown(study_url, capsys):
         assert list((store.runtime_cache(STUDY) or {}).get("sweeps", {}).values()) == [res]
     code, human, _ = run_cli(capsys, "runtime", "sweep", "--study", STUDY, "--storage", study_url)
     assert code == 0 and "static FINN" in human and "constant" in human
+    # the hint to the breakdown names its study and database: it works beside other studies
+    assert f"adapex runtime sweep --study {STUDY} --storage {study_url} --json | jq" in human

@@ -84,7 +84,7 @@ def test_run_prints_the_pareto_table_and_next_commands(
     )
     assert code == 0, err
     assert "study clistudy: 5 completed trials (1 here" in out
-    assert "Pareto front of clistudy" in out and "exits@thr" in out
+    assert "Pareto front of clistudy" in out and "exits@thr" in out and "clk ns" in out
     assert (
         "next:" in out
         and f"adapex study pareto --study clistudy --storage {done['url']} --json" in out

@@ -380,3 +380,25 @@ def test_resume_keeps_the_target_and_a_toml_can_name_a_part(
     assert ostudy.metric_names == ["accuracy", "throughput_fps", "energy_per_inference_j"]
     complete = [t for t in ostudy.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert complete and all("fits_device" in t.constraints for t in complete)
+
+
+def test_help_says_what_the_options_do(capsys: pytest.CaptureFixture[str]) -> None:
+    """The help of the options the reports found misleading, one wording of --storage."""
+    import re
+
+    def options(command: list[str]) -> str:
+        code, out, _ = cli([*command, "--help"], capsys)
+        assert code == 0
+        return re.sub(r"[\s│]+", " ", out)
+
+    worker = options(["worker"])
+    assert "[required]" in worker and "(default" not in worker.split("--storage")[1][:200]
+    run = options(["run"])
+    assert ".name" not in run and "the config's study name" in run
+    storage = "Study database URL: sqlite:///studies.db (default, in this directory)"
+    for command in (["run"], ["study", "list"], ["runtime", "table"], ["report"], ["export"]):
+        assert storage in options(command), command
+    table = options(["runtime", "table"])
+    assert "The user's accuracy threshold" in table and "The user's accuracy threshold" in (
+        options(["runtime", "simulate"])
+    )
