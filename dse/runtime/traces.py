@@ -40,6 +40,11 @@ import numpy as np
 from dse.runtime.errors import TraceError
 
 DAY_S = 86_400.0
+#: The highest input rate a trace may ask for (inferences per second): far above what any
+#: FPGA accelerator serves, and low enough that arrival counts stay exact integers.
+MAX_RATE_FPS = 1e12
+#: The most intervals a trace may have (--duration-s / --dt-s): 10 million, ~80 MB a series.
+MAX_INTERVALS = 10_000_000
 DEFAULT_TRACE = "smart-iot"
 
 
@@ -70,6 +75,11 @@ class Trace:
                 raise TraceError(f"trace {self.name}: rates must be a non-empty 1-D array")
             if not np.all(np.isfinite(self.rates)) or np.any(self.rates < 0):
                 raise TraceError(f"trace {self.name}: rates must be finite and >= 0")
+            if np.any(self.rates > MAX_RATE_FPS):
+                raise TraceError(
+                    f"trace {self.name}: a rate of {float(self.rates.max()):g}/s is above "
+                    f"{MAX_RATE_FPS:g}/s; give inferences per second an accelerator could see"
+                )
         else:
             self.counts = np.asarray(self.counts, dtype=np.int64)
             if self.counts.ndim != 1 or len(self.counts) == 0 or np.any(self.counts < 0):
@@ -209,6 +219,7 @@ def builtin_trace(
     if not (math.isfinite(peak_fps) and peak_fps > 0):
         raise TraceError(f"trace peak rate {peak_fps!r} must be a positive number")
     n = int(round(duration_s / dt_s))
+    _check_intervals(n, dt_s)
     t = (np.arange(n) * dt_s) % DAY_S
     rng = np.random.default_rng(seed)
     shape = BUILTIN_TRACES[name](t, rng, dt_s)
@@ -218,6 +229,14 @@ def builtin_trace(
 
 
 # -- CSV traces ------------------------------------------------------------------------------
+
+
+def _check_intervals(n: int, dt_s: float) -> None:
+    if n > MAX_INTERVALS:
+        raise TraceError(
+            f"--dt-s {dt_s:g}: {n} intervals is more than {MAX_INTERVALS}; give a longer "
+            "interval or a shorter trace"
+        )
 
 
 def _number(path: Path, line: int, column: str, text: str, fix: str) -> float:
@@ -236,6 +255,7 @@ def _rates_from_steps(starts: np.ndarray, ends: np.ndarray, rates: np.ndarray, d
     """Average rate per grid interval of a piecewise-constant rate (exact integration)."""
     total = float(ends[-1])
     n = max(1, int(math.ceil(total / dt_s - 1e-9)))
+    _check_intervals(n, dt_s)
     grid = np.arange(n + 1) * dt_s
     # cumulative arrivals at the step boundaries, then interpolated at the grid points
     bounds = np.concatenate([[0.0], ends])
@@ -299,6 +319,7 @@ def load_trace_csv(path: str | os.PathLike, *, dt_s: float = 1.0) -> Trace:
             ts.append(v)
         times = np.asarray(ts)
         n = max(1, int(math.floor(times.max() / dt_s)) + 1)
+        _check_intervals(n, dt_s)
         counts = np.bincount(np.minimum((times / dt_s).astype(np.int64), n - 1), minlength=n)
         return Trace(path.name, dt_s, counts=counts)
     if cols in (["start", "rate"], ["interval_s", "rate"]):
