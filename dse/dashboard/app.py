@@ -65,14 +65,15 @@ def _graph(graph_id: str, fig: Any = None) -> dcc.Graph:
 
 
 def read_only_url(storage: str | None) -> str:
-    """The storage URL of an existing database (the Store opens it read-only: a SQLite file
-    in SQLite's ``mode=ro``, see :func:`dse.storage.engine.sqlite_read_only_url`).
+    """The storage URL of an existing database, a SQLite file in SQLite's read-only mode
+    (``mode=ro``; ``immutable`` in a folder that cannot be written, see
+    :func:`dse.storage.engine.sqlite_read_only_url`).
 
     Raises:
         DseError: the SQLite file does not exist.
     """
     from dse.storage import normalise_url
-    from dse.storage.engine import redact, sqlite_path
+    from dse.storage.engine import check_reachable, redact, sqlite_path, sqlite_read_only_url
 
     url = normalise_url(storage)
     path = sqlite_path(url)
@@ -81,7 +82,8 @@ def read_only_url(storage: str | None) -> str:
             f"storage: {redact(url)} does not exist; run a study first (`adapex run`) or pass "
             "--storage with an existing database"
         )
-    return url
+    check_reachable(url, must_exist=True)  # a file that is not a database: one line
+    return sqlite_read_only_url(url, strict=True)
 
 
 class Dashboard:

@@ -199,7 +199,7 @@ def _sqlite_opens(uri: str) -> bool:
     return True
 
 
-def sqlite_read_only_url(url: str) -> str:
+def sqlite_read_only_url(url: str, *, strict: bool = False) -> str:
     """The URL a reader opens a SQLite file with; other URLs are returned unchanged.
 
     A file that SQLite can open as usual is opened as usual (the reader never writes, and
@@ -207,6 +207,9 @@ def sqlite_read_only_url(url: str) -> str:
     file (or folder) that cannot be written is opened in SQLite's read-only mode where a
     writer's ``-wal``/``-shm`` files are there to read through, else ``immutable``: no writer
     is at work then, and nothing is created beside the file.
+
+    ``strict`` (the dashboard, a long-lived reader beside running studies) always opens the
+    file in SQLite's read-only mode, which refuses every write whatever the code above does.
     """
     from urllib.parse import quote
 
@@ -214,6 +217,10 @@ def sqlite_read_only_url(url: str) -> str:
     if path is None or not path.is_file():
         return url
     base = f"file:{quote(str(path.resolve()))}"
+    if strict:  # never a read-write connection, not even to probe
+        ro = f"{base}?mode=ro"
+        uri = ro if _sqlite_opens(ro) else f"{ro}&immutable=1"
+        return f"sqlite:///{uri}&uri=true"
     try:
         with path.open("r+b"):  # SQLite itself falls back to reading a write-protected file,
             writable = True  # and then leaves -wal/-shm files it cannot remove
