@@ -264,6 +264,14 @@ def test_a_read_only_folder_is_read_and_never_written(
             ["report", "--storage", url, "--out", str(tmp_path / "report.html")], capsys
         )
         assert code == 0, err
+        from dse.dashboard import Dashboard
+
+        board = Dashboard(url)  # the dashboard reads it too
+        try:
+            assert board.study_names() == [small_study.name]
+            assert len(board.designs(small_study.name)) > 0
+        finally:
+            board.store.close()
         # a run needs to write: one line before anything else
         one_line(
             ["run", "--study", small_study.name, "--storage", url, "--trials", "12"],
