@@ -12,6 +12,7 @@ from hw_builders.atomic import (
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
+    check_output_dir,
     check_output_file,
 )
 from hw_builders.datatypes import DataType, bitwidth, datatype
@@ -60,6 +61,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "check_output_dir",
     "check_output_file",
     "bitwidth",
     "check_folding",

@@ -134,3 +134,29 @@ def check_output_file(path: str | os.PathLike[str], field: str = "out") -> Path:
     os.close(fd)
     os.unlink(probe)
     return out
+
+
+def check_output_dir(path: str | os.PathLike[str], field: str = "out") -> Path:
+    """Check, creating nothing that stays, that ``path`` is (or can become) a writable folder:
+    it is not a file, does not lie under one, and its nearest existing folder takes a new file.
+
+    Raises:
+        InputError: one line naming ``field`` and the fix.
+    """
+    out = Path(path)
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        at = "is a file" if existing == out else f"lies under the file {existing}"
+        raise InputError(f"{field} {out}: {at}; give a folder")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".adapex-probe-")
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(
+            f"{field} {out}: cannot write in {existing} ({reason}); choose a writable folder"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+    return out

@@ -219,24 +219,12 @@ class CheckpointCache:
             DseError: it is a file, lies under a file, or cannot be written (one line naming
                 ``--cache-dir`` and ``$ADAPEX_CACHE_DIR``, the two ways to set it).
         """
-        import tempfile
+        from hw_builders import InputError, check_output_dir
 
-        where = f"cache dir {self.root} (--cache-dir or ${ENV_VAR})"
-        existing = self.root
-        while not existing.exists() and existing != existing.parent:
-            existing = existing.parent
-        if not existing.is_dir():
-            at = "is a file" if existing == self.root else f"lies under the file {existing}"
-            raise DseError(f"{where}: {at}; give a folder")
         try:
-            fd, probe = tempfile.mkstemp(prefix=".adapex-probe-", dir=existing)
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise DseError(
-                f"{where}: cannot write in {existing} ({reason}); give a writable folder"
-            ) from None
-        os.close(fd)
-        os.unlink(probe)
+            check_output_dir(self.root, f"cache dir {self.root} (--cache-dir or ${ENV_VAR}):")
+        except InputError as exc:
+            raise DseError(str(exc).replace(f": {self.root}:", ":", 1)) from None
 
     def entry(self, key: str) -> CacheEntry:
         """The entry of ``key`` (which may not exist yet)."""

@@ -116,8 +116,10 @@ def register(app: typer.Typer) -> None:
         from dse.accuracy.cache import CheckpointCache
 
         CheckpointCache(cache).check_usable()
-        if out is not None and out.exists() and not out.is_dir():
-            raise DseError(f"--out {out}: is a file; give the folder of the QONNX file")
+        if out is not None:
+            from hw_builders import check_output_dir
+
+            check_output_dir(out, "--out")  # before hours of training, not after
         result = run_point(prepared, cache_dir=cache, device=dev, seed=seed, out_dir=out)
         if json_out:
             keys = ("exits", "accuracy", "checkpoint", "qonnx")

@@ -192,6 +192,11 @@ def test_cache_dir_that_cannot_be_a_folder(
         line = one_line([*run, "--cache-dir", str(cache)], capsys, needle)
         assert "--cache-dir" in line and "ADAPEX_CACHE_DIR" in line
     assert tree_digest(tmp_path) == before and not (tmp_path / "s.db").exists()
+    # train's --out, checked before the training, not after it
+    one_line(["train", "--out", str(tmp_path / "afile")], capsys, "is a file; give a folder")
+    with immutable(tmp_path):
+        one_line(["train", "--out", str(tmp_path / "q")], capsys, "cannot write in")
+    assert tree_digest(tmp_path) == before
 
 
 def test_dataset_too_small_for_its_splits(
