@@ -229,6 +229,20 @@ class StudyRunner:
         study.sampler.after_trial(study, frozen, TrialState.COMPLETE, values)
         study._thread_local.cached_all_trials = None
 
+    @staticmethod
+    def _retry_later(study: Any, trial: Any) -> None:
+        """Enqueue a failed trial's parameters again, as Optuna retries a stale trial (the
+        same callback, so ``[storage] max_retry`` bounds both): a trial cut short by a
+        second Ctrl-C, a full disk or a crash runs first when the study resumes, and no
+        parameter set is left unevaluated."""
+        import copy
+
+        storage = study._storage
+        backend = getattr(storage, "_backend", storage)
+        callback = backend.get_heartbeat_stale_trial_callback()
+        if callback is not None:
+            callback(study, copy.deepcopy(storage.get_trial(trial._trial_id)))
+
     # ------------------------------------------------------------------ loop
     def n_complete(self, study: Any) -> int:
         """Completed trials of the study (all workers)."""
@@ -392,6 +406,7 @@ class StudyRunner:
                 except BaseException:
                     with contextlib.suppress(Exception):
                         study.tell(trial, state=TrialState.FAIL)
+                        self._retry_later(study, trial)
                     raise
                 self.trials_run += 1
                 if on_trial is not None:

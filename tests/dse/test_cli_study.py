@@ -270,3 +270,57 @@ def test_ctrl_c_stops_after_the_running_trial_is_recorded(tmp_path: Path) -> Non
     assert len(trials) < 50
     with Store(url, read_only=True) as store:
         assert sorted(d.trial_number for d in store.designs("sigint")) == [t.number for t in trials]
+
+
+def test_a_second_ctrl_c_aborts_the_trial_and_resuming_runs_it_first(tmp_path: Path) -> None:
+    """The second Ctrl-C aborts the running trial: it is failed, and its parameters are
+    enqueued again (Optuna's retry), so the same command resumes with exactly that trial
+    and nothing is left unevaluated."""
+    cfg = write_tiny(tmp_path, "sigint2", trials=3)
+    url = f"sqlite:///{tmp_path}/studies.db"
+    command = [sys.executable, "-m", "dse", "run", "--config", str(cfg), "--storage", url]
+    proc = subprocess.Popen(
+        [*command, "--no-progress"],
+        cwd=tmp_path,
+        env=subprocess_env(tmp_path / "cache"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:  # an empty cache: the first trial trains for seconds
+        if "joint epoch" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=180)
+    assert proc.returncode == 130, out[-2000:]
+    assert "again: aborting the running trial" in out and "Traceback" not in out
+    trials = optuna.load_study(study_name="sigint2", storage=url).trials
+    aborted = [t for t in trials if t.state == TrialState.FAIL]
+    waiting = [t for t in trials if t.state == TrialState.WAITING]
+    assert len(aborted) == 1 and len(waiting) == 1, [(t.number, t.state) for t in trials]
+    assert waiting[0].system_attrs["failed_trial"] == aborted[0].number
+    assert waiting[0].params == aborted[0].params
+    with Store(url, read_only=True) as store:
+        assert store.designs("sigint2") == []  # nothing of the aborted trial is stored
+    # the same command resumes, and the aborted parameters are evaluated first
+    done = subprocess.run(
+        [*command, "--no-progress"],
+        cwd=tmp_path,
+        env=subprocess_env(tmp_path / "cache"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    trials = optuna.load_study(study_name="sigint2", storage=url).trials
+    by_number = {t.number: t for t in trials}
+    retry = by_number[waiting[0].number]
+    assert retry.state == TrialState.COMPLETE and retry.params == aborted[0].params
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
+    assert not [t for t in trials if t.state in (TrialState.WAITING, TrialState.RUNNING)]
+    with Store(url, read_only=True) as store:
+        numbers = {n for d in store.designs("sigint2") for n in d.trial_numbers}
+    assert retry.number in numbers
