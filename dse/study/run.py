@@ -111,11 +111,20 @@ class StudyRunner:
     # ------------------------------------------------------------------ one trial
     @staticmethod
     def _set_constraints(trial: Any, constraints: dict[str, float]) -> None:
-        """Record the constraint values (a retried trial inherits its first attempt's)."""
+        """Record the constraint values (a retried trial inherits its first attempt's).
+
+        Named, with ``trial.set_constraint`` (what Optuna's samplers and
+        ``optuna.visualization`` read), and also as the list under ``constraints`` that
+        optuna-dashboard reads (Optuna reads it as constraints "0", "1", ...: the same values
+        once more, which changes no feasibility and no ranking).
+        """
         have = trial.storage.get_trial_system_attrs(trial._trial_id)
         for key, value in constraints.items():
             if f"constraints:{key}" not in have:
                 trial.set_constraint(key, float(value))
+        if "constraints" not in have:
+            values = [float(v) for v in constraints.values()]
+            trial.storage.set_trial_system_attr(trial._trial_id, "constraints", values)
 
     def run_trial(self, study: Any, started: _Started) -> Any:
         """Evaluate a started trial, then store its design and complete it atomically.

@@ -393,6 +393,9 @@ def test_resume_keeps_the_target_and_a_toml_can_name_a_part(
     assert ostudy.metric_names == ["accuracy", "throughput_fps", "energy_per_inference_j"]
     complete = [t for t in ostudy.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert complete and all("fits_device" in t.constraints for t in complete)
+    for t in complete:  # and the list optuna-dashboard reads, in the same order
+        named = {k: v for k, v in t.constraints.items() if not k.isdigit()}
+        assert t.system_attrs["constraints"] == list(named.values())
 
 
 def test_help_says_what_the_options_do(capsys: pytest.CaptureFixture[str]) -> None:
