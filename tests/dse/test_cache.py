@@ -145,6 +145,7 @@ def _pipeline_worker(root: str, out: mp.Queue) -> None:
     out.put((str(res.checkpoint), trained, res.profile.predictions.tolist()))
 
 
+@pytest.mark.slow  # trains a real model (once, in one of two processes)
 def test_concurrent_pipelines_share_one_training(tmp_path: Path) -> None:
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -195,6 +196,22 @@ def test_simulate_user_csv_trace(study_url, capsys, tmp_path):
     assert res["trace"]["name"] == "load.csv" and res["trace"]["duration_s"] == 180
     static = res["policies"]["static_finn"]
     assert static["dropped"] > 0  # 5e9/s is beyond any design on a Pynq-Z1
+
+
+def test_the_shipped_example_trace(study_url, capsys):
+    """examples/arrivals.csv, as the README runs it: one hour of piecewise-constant rates."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "arrivals.csv"
+    code, out, err = run_cli(
+        capsys, "runtime", "simulate", "--study", STUDY, "--storage", study_url,
+        "--trace", str(example), "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    trace = json.loads(out)["trace"]
+    assert trace["name"] == "arrivals.csv" and trace["duration_s"] == 3600
+    # by hand from the file: 200x600 + 900x300 + 2500x300 + 600x600 + 3500x300 + 1200x600
+    # + 300x450 + 300x450 inferences over 3600 s
+    assert trace["mean_fps"] == pytest.approx(3_540_000 / 3600)
+    assert trace["peak_fps"] == 3500
 
 
 def test_bad_input_exits_2_and_writes_nothing(study_url, capsys, tmp_path):

@@ -82,8 +82,10 @@ def test_bad_config_exits_2_and_writes_nothing(tmp_path: Path, body: str, field:
     cache = tmp_path / "cache"
     proc = _run(["train", "--json", "--config", str(cfg), "--cache-dir", str(cache)], tmp_path)
     assert proc.returncode == 2, (proc.stdout, proc.stderr[-1000:])
-    err_lines = [ln for ln in proc.stderr.strip().splitlines() if ln.startswith("error:")]
-    assert len(err_lines) == 1 and field in err_lines[0], proc.stderr[-1000:]
+    # the whole of stderr is the one line: a traceback (or anything else) fails this
+    err_lines = proc.stderr.strip().splitlines()
+    assert len(err_lines) == 1 and err_lines[0].startswith("error:"), proc.stderr[-1000:]
+    assert field in err_lines[0], proc.stderr[-1000:]
     assert proc.stdout == ""
     assert not cache.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
@@ -102,3 +104,19 @@ def test_corrupt_checkpoint_exits_2(quickstart: tuple[Path, dict], tmp_path: Pat
     assert proc.returncode == 2
     assert str(bad) in proc.stderr and "and run again" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_the_shipped_example_point(quickstart: tuple[Path, dict], tmp_path: Path) -> None:
+    """examples/point.toml, as the README runs it: the quickstart model pruned by half with
+    exits 0 and 2 at their own thresholds (the quickstart's checkpoints are reused)."""
+    cache, base = quickstart
+    example = Path(__file__).resolve().parents[2] / "examples" / "point.toml"
+    proc = _run(["train", "--json", "--config", str(example), "--cache-dir", str(cache)], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    assert [e["index"] for e in out["exits"]] == [0, 2, -1]
+    assert [e["threshold"] for e in out["exits"][:2]] == [0.9, 0.8]
+    assert sum(e["exit_fraction"] for e in out["exits"]) == pytest.approx(1.0)
+    assert Path(out["checkpoint"]).is_file() and cache in Path(out["checkpoint"]).parents
+    assert out["checkpoint"] != base["checkpoint"]  # the pruned model, not the quickstart's
+    assert out["accuracy"] >= 0.85

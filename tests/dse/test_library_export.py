@@ -215,6 +215,37 @@ def test_stage_models_take_finns_form_and_match_the_hardware_graph(library: Path
             # build.py exactly where the stage forks to an exit
             dup = any(layer.op_type == "DuplicateStreams" for layer in graph.layers)
             assert (folder / "build.py").exists() == dup == (not last)
+            if dup:
+                _check_build_script(folder)
+
+
+def _check_build_script(folder: Path) -> None:
+    """build.py compiles, defines the two custom steps and inserts each after the FINN step
+    it follows, and both of those steps are in the folder's build configs."""
+    import ast
+
+    text = (folder / "build.py").read_text()
+    tree = ast.parse(compile(text, str(folder / "build.py"), "exec", ast.PyCF_ONLY_AST))
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert {"step_adapex_split_exit_fork", "step_adapex_duplicate_streams", "main"} <= functions
+    custom = next(
+        n.value
+        for n in tree.body
+        if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "CUSTOM_STEPS"
+    )
+    assert isinstance(custom, ast.Dict)
+    inserted = {
+        ast.literal_eval(k): v.id
+        for k, v in zip(custom.keys, custom.values, strict=True)
+        if k is not None and isinstance(v, ast.Name)
+    }
+    assert inserted == {
+        "step_streamline": "step_adapex_split_exit_fork",
+        "step_convert_to_hw": "step_adapex_duplicate_streams",
+    }
+    for name in ("dataflow_build_config.json", "dataflow_build_config.bitfile.json"):
+        steps = json.loads((folder / name).read_text())["steps"]
+        assert {"step_streamline", "step_convert_to_hw"} <= set(steps), (name, steps)
 
 
 def test_folding_configs_name_only_finn_nodes_of_the_stage(library: Path) -> None:

@@ -197,6 +197,7 @@ def test_stage_rejects_unattached_exit() -> None:
         model.stage(3, [0])
 
 
+@pytest.mark.slow  # trains a real model
 def test_real_training_on_digits_learns() -> None:
     torch.manual_seed(0)
     data = load_dataset("digits", seed=0)
