@@ -7,6 +7,7 @@ import multiprocessing as mp
 import random
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -286,3 +287,58 @@ def test_tables_do_not_clash_with_optuna(tmp_path: Path) -> None:
         "adapex_simulation",
     }
     assert "studies" in names and "trials" in names
+
+
+@pytest.fixture
+def pg_own_database(pg_url: str) -> Iterator[str]:
+    """A PostgreSQL database of this test's own on the real server (dropped afterwards), so
+    that changing its schema version touches no other test's tables."""
+    from sqlalchemy.engine import make_url
+
+    name = f"adapex_upgrade_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_schema_version_older_newer_and_upgrade_postgres(pg_own_database: str) -> None:
+    url = pg_own_database
+    roundtrip(url, "v")
+
+    def set_version(version: int, *extra: str) -> None:
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE adapex_meta SET value = :v WHERE key = 'schema_version'"),
+                {"v": str(version)},
+            )
+            for statement in extra:
+                conn.execute(sa.text(statement))
+        engine.dispose()
+
+    set_version(SCHEMA_VERSION - 1, "DROP TABLE adapex_simulation")
+    with pytest.raises(DseError, match="older than this adapex's") as info:
+        Store(url)
+    assert "adapex db upgrade --storage" in str(info.value)
+    engine = create_engine(url)
+    assert "adapex_simulation" not in sa.inspect(engine).get_table_names()  # refused: untouched
+    assert upgrade(engine, url) == (SCHEMA_VERSION - 1, SCHEMA_VERSION)
+    engine.dispose()
+    with Store(url) as store:
+        assert len(store.designs("v")) == 25  # every design kept
+        store.save_simulation("v", {"ok": True})  # the missing table is back
+        assert store.simulation("v") == {"ok": True}
+    set_version(SCHEMA_VERSION + 1)
+    with pytest.raises(DseError, match="newer than this adapex's"):
+        Store(url, read_only=True)
+    engine = create_engine(url)
+    with pytest.raises(DseError, match="upgrade adapex"):
+        upgrade(engine, url)
+    engine.dispose()
