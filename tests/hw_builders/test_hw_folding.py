@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -264,7 +265,7 @@ def test_optimal_with_target_fps_meets_it_with_the_least_resources():
         ),
         key=norm,
     )
-    assert norm(space.choice_of(cfg.resolved(g))) <= norm(best) * 1.02
+    assert norm(space.choice_of(cfg.resolved(g))) <= norm(best)
 
 
 def test_reach_weights_stages():
@@ -290,7 +291,7 @@ def test_reach_weights_stages():
     obj = lambda cfg: FoldingSpace.objective(wspace.choice_of(cfg.resolved(g)))  # noqa: E731
     assert obj(w) <= obj(u)
     ex = exhaustive_choice(wspace, budget_vector(PYNQ, 0.15))
-    assert obj(w) <= FoldingSpace.objective(ex) * 1.02
+    assert obj(w) <= FoldingSpace.objective(ex)
     with pytest.raises(HwError, match="reach has 1 entries"):
         fold(g, strategy="optimised", device=PYNQ, reach=[1.0])
 
@@ -351,10 +352,13 @@ def test_both_strategies_legal_optimal_beats_finn_and_matches_exhaustive(g, budg
     opt_choice = space.choice_of(opt.resolved(g))
     assert FoldingSpace.fits(FoldingSpace.usage(opt_choice), limits)
     t_opt = FoldingSpace.objective(opt_choice)
-    assert t_opt <= FoldingSpace.objective(exact) * 1.02  # within 2% of the optimum
+    assert t_opt <= FoldingSpace.objective(exact)  # the optimum
     try:
         fin = fold(g, strategy="finn", device=PYNQ, budget=budget)
-    except HwError:
+    except HwError as exc:
+        # FINN's SetFolding, searched over target fps, may find no fit where the optimiser
+        # does (that is the optimiser's point); it must then say so about the budget
+        assert "budget" in str(exc), exc
         return
     _legal(g, fin)
     fin_choice = space.choice_of(fin.resolved(g))
@@ -362,20 +366,35 @@ def test_both_strategies_legal_optimal_beats_finn_and_matches_exhaustive(g, budg
     assert t_opt <= FoldingSpace.objective(fin_choice)  # never slower than FINN
 
 
-@settings(max_examples=25, deadline=None, derandomize=True)
-@given(g=small_graphs(), fps=st.sampled_from([10, 1_000, 100_000, 10_000_000]))
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(g=small_graphs(), fps=st.sampled_from([1_000, 10_000, 100_000, 300_000, 1_000_000]))
 def test_finn_target_fps_is_always_legal(g, fps):
     cfg = fold(g, strategy="finn", device=PYNQ, target_fps=fps)
     _legal(g, cfg)
     rep = estimate(g, board="Pynq-Z1", folding=cfg)
     target = int(1e8 / fps)
     perf = rep.performance
+    folded = cfg.apply(g)
     if perf["max_cycles"] >= target:
         # missed: FINN raised the bottleneck's PE to its maximum (MH)
-        lay = cfg.apply(g).layer(perf["max_cycles_node_name"])
+        lay = folded.layer(perf["max_cycles_node_name"])
         assert lay.attrs["PE"] == lay.attrs["MH"]
-    else:
-        assert perf["max_cycles"] < target
+        return
+    # met, and no more parallel than FINN's greedy makes it: SIMD rises first, then PE, each
+    # stopping at the first divisor that brings the layer under the target, so one step back
+    # on the last attribute raised is at or over the target (FINN's MVAU cycles, by hand:
+    # MH / PE * MW / SIMD * numInputVectors)
+    for lay in folded.layers:
+        mw, mh, pe, simd = (lay.attrs[k] for k in ("MW", "MH", "PE", "SIMD"))
+        nv = lay.attrs["numInputVectors"]
+        nvec = math.prod(nv) if isinstance(nv, list) else nv
+        assert mh // pe * (mw // simd) * nvec < target
+        if pe > 1:
+            back = max(d for d in range(1, pe) if mh % d == 0)
+            assert mh // back * (mw // simd) * nvec >= target, (lay.name, pe, simd)
+        elif simd > 1:
+            back = max(d for d in range(1, simd) if mw % d == 0)
+            assert mh * (mw // back) * nvec >= target, (lay.name, pe, simd)
 
 
 def test_example_graph_optimal_beats_finn_on_a_full_device():
