@@ -136,7 +136,10 @@ def test_energy_of_a_static_design_is_exact():
     assert m["processed"] == 2000 and m["dropped"] == 0 and m["reconfigurations"] == 0
     busy = 2000 / 100.0
     assert m["energy_j"] == pytest.approx(p.power_w * busy + IDLE_W * (50 - busy))
-    assert m["energy_per_inference_j"] == pytest.approx(p.energy_at_rate(40.0))
+    assert m["energy_per_inference_j"] == pytest.approx(p.energy_at_rate(40.0))  # consistency
+    # by hand: idle power for all 50 s, plus 1 mJ x 100/s dynamic for the 20 s it is busy,
+    # over the 2000 inferences it served
+    assert m["energy_per_inference_j"] == pytest.approx((50 * IDLE_W + 0.1 * 20) / 2000)
     assert m["latency_p50_s"] <= m["latency_p95_s"] <= m["latency_p99_s"]
     assert m["edp_js"] == pytest.approx(m["energy_per_inference_j"] * m["latency_mean_s"])
 

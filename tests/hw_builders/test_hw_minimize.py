@@ -132,7 +132,10 @@ def test_activation_mvau_keeps_its_output_and_xnor_weights_are_binary() -> None:
     assert m.attrs["weightDataType"] == "BINARY"  # FINN stores XNOR weights as 0/1
     assert m.attrs["outputDataType"] == "BINARY"  # thresholds decide the output
     lo, hi = calculate_matvec_accumulator_range(w, DataType["BINARY"])
-    assert m.attrs["accDataType"] == accumulator_datatype(int(lo), int(hi))
+    assert m.attrs["accDataType"] == accumulator_datatype(int(lo), int(hi))  # consistency
+    # by hand: bipolar weights times 0/1 inputs; column 0 (+1, -1, +1) spans -1..2, column 1
+    # (-1, -1, +1) spans -2..1, so -2..2, and the smallest signed type holding it is INT3
+    assert (int(lo), int(hi)) == (-2, 2) and m.attrs["accDataType"] == "INT3"
     assert weight_datatype(np.array([[-1, 0]])) == "BIPOLAR"  # qonnx's choice, kept
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -62,6 +63,8 @@ def test_legal_values_are_legal_and_totals_sum(tag: str, data) -> None:
     for k in ("LUT", "BRAM_18K", "URAM", "DSP"):
         assert rep.total[k] == sum(getattr(x, k) for x in rep.layers)
     assert rep.performance["max_cycles"] == max(x.cycles for x in rep.layers)
+    # consistency with the report's own max_cycles (numbers by hand: see
+    # test_throughput_and_latency_by_hand)
     assert rep.performance["estimated_throughput_fps"] == 1e8 / rep.performance["max_cycles"]
     # a chain: the critical path is the sum of all cycles
     assert rep.performance["critical_path_cycles"] == sum(x.cycles for x in rep.layers)
@@ -126,6 +129,38 @@ def test_branches_critical_path() -> None:
     assert rep.performance["critical_path_cycles"] == 1160
     assert rep.performance["max_cycles_node_name"] == "a"
     assert rep.performance["estimated_latency_ns"] == 11600.0
+
+
+def test_throughput_and_latency_by_hand() -> None:
+    """One MVAU, MW=27, MH=16, 64 input vectors, PE=4, SIMD=9: FINN's cycles
+    (MH / PE) * (MW / SIMD) * 64 = 4 * 3 * 64 = 768, so 1e8 / 768 = 130208.3 frames/s at
+    10 ns and twice that at 5 ns; a lone layer's latency is its 768 cycles: 7680 ns."""
+    g = hb.load_graph(
+        {
+            "name": "one",
+            "layers": [
+                {
+                    "name": "m",
+                    "op_type": "MVAU",
+                    "MW": 27,
+                    "MH": 16,
+                    "PE": 4,
+                    "SIMD": 9,
+                    "numInputVectors": [1, 8, 8],
+                    "inputDataType": "UINT2",
+                    "weightDataType": "INT2",
+                    "outputDataType": "UINT2",
+                    "accDataType": "INT16",
+                }
+            ],
+        }
+    )
+    slow = hb.estimate(g, board="Pynq-Z1", clk_ns=10.0).performance
+    fast = hb.estimate(g, board="Pynq-Z1", clk_ns=5.0).performance
+    assert slow["max_cycles"] == 768 and slow["critical_path_cycles"] == 768
+    assert slow["estimated_throughput_fps"] == pytest.approx(130208.333, rel=1e-6)
+    assert fast["estimated_throughput_fps"] == pytest.approx(260416.667, rel=1e-6)
+    assert slow["estimated_latency_ns"] == pytest.approx(7680.0)
 
 
 def test_estimator_memoises_and_reports_energy() -> None:

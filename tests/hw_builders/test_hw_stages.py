@@ -216,6 +216,22 @@ def test_staged_report_is_consistent():
     assert rep.energy_per_inference_j < all_in.energy_per_inference_j
 
 
+def test_staged_throughput_by_hand():
+    """The staged figures against numbers worked out by hand from FINN's cycle formulas
+    (PE = SIMD = 1 everywhere; MVAU: MH * MW * numInputVectors; DuplicateStreams:
+    NumChannels * numInputVectors; LabelSelect: Labels), 100 MHz on the Pynq-Z1:
+    stage 0 (a, d0, e0, ls0) is bound by a at 16 * 27 * 64 = 27648 cycles, stage 1 by b at
+    16 * 144 * 16 = 36864, stage 2 by c at 10 * 256 = 2560. With reach 1, 0.5, 0.2 and
+    unbounded buffers the design sustains min(1e8/27648 / 1, 1e8/36864 / 0.5,
+    1e8/2560 / 0.2) = 1e8 / 27648 = 3616.9 inferences/s: stage 0 bounds it."""
+    rep = staged_performance(two_exit_graph(), [1.0, 0.5, 0.2], device=PYNQ, buffer_depth=math.inf)
+    assert rep.stage_throughput_fps == pytest.approx([1e8 / 27648, 1e8 / 36864, 1e8 / 2560])
+    assert rep.throughput_fps == pytest.approx(1e8 / 27648)
+    assert rep.throughput_fps == pytest.approx(3616.898, rel=1e-6)
+    # a sample leaving at exit 0 crossed stage 0 only; at the end it crossed all three
+    assert rep.exit_fraction == pytest.approx([0.5, 0.3, 0.2])
+
+
 def test_staged_argument_errors():
     g = two_exit_graph()
     with pytest.raises(HwError, match="3 stage"):
