@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import hw_builders
 from dse.cli.main import app
-from hw_builders import estimate, load_graph
+from hw_builders import estimate, get_device, load_graph
 
 EXAMPLES = Path(hw_builders.__file__).parent / "examples"
 CNV = EXAMPLES / "cnv_w2a2.json"
@@ -32,8 +32,26 @@ def test_estimate_table_and_json():
     assert r.exit_code == 0
     got = json.loads(r.stdout)
     want = estimate(load_graph(CNV), board="Pynq-Z1", folding=json.loads(CNV_FOLD.read_text()))
-    assert got["total"] == want.total
+    assert got["total"] == want.total  # consistency: the CLI prints the library's report
     assert got["performance"]["max_cycles"] == want.performance["max_cycles"]
+    assert got["power_w"] == pytest.approx(want.power_w)
+    # by hand: 1e8 / max_cycles at 100 MHz; energy = power / throughput; utilisation against
+    # the xc7z020 of DS190 (53,200 LUTs, 140 BRAM36 = 280 BRAM_18K, 220 DSPs), fitting
+    # when every share is at most 1
+    fps = got["performance"]["estimated_throughput_fps"]
+    assert fps == pytest.approx(1e8 / got["performance"]["max_cycles"])
+    assert got["energy_per_inference_j"] == pytest.approx(got["power_w"] / fps)
+    assert got["utilisation"]["LUT"] == pytest.approx(got["total"]["LUT"] / 53200)
+    assert got["utilisation"]["BRAM_18K"] == pytest.approx(got["total"]["BRAM_18K"] / 280)
+    assert got["fits"] is (got["total"]["LUT"] <= 53200 and got["total"]["BRAM_18K"] <= 280)
+    static = get_device(board="Pynq-Z1").power.static_w
+    assert static < got["power_w"]  # a design draws more than the idle device
+    # a device too small for it: the same design does not fit, and says so
+    small = run(
+        "hw", "estimate", CNV, "--folding", CNV_FOLD, "--part", "xc7z020clg400-1",
+        "--resources", "LUT=1000,BRAM_18K=10,URAM=0,DSP=10", "--json",
+    )  # fmt: skip
+    assert small.exit_code == 0 and json.loads(small.stdout)["fits"] is False
     r = run("hw", "estimate", CNV, "--part", "xczu7ev-ffvc1156-2-e", "--clk-ns", "5", "--json")
     assert r.exit_code == 0 and json.loads(r.stdout)["clk_ns"] == 5.0
 
