@@ -239,8 +239,20 @@ def test_study_page_refreshes_while_the_study_runs(server: Server, browser) -> N
         arg=n + 1,
         timeout=30_000,
     )
-    studies = page.locator("#studies-table").inner_text()
-    assert f"{n + 1}" in studies
+    # the studies table's own "designs" cell of this study (not any "18" on the page)
+    page.wait_for_function(
+        """([study, n]) => {
+            const table = document.querySelector('#studies-table table');
+            if (!table) return false;
+            const heads = [...table.querySelectorAll('th')].map(th => th.innerText.trim());
+            const col = heads.indexOf('designs');
+            const row = [...table.querySelectorAll('tr')].find(
+                tr => tr.cells.length && tr.cells[0].innerText.trim() === study);
+            return col >= 0 && row !== undefined && row.cells[col].innerText.trim() === String(n);
+        }""",
+        arg=[server.study, n + 1],
+        timeout=30_000,
+    )
     page.close()
 
 
