@@ -156,3 +156,20 @@ def test_sampled_folding_and_tpe(study_dir: Path) -> None:
     assert result.point.fold_choices
     summary = run_study(cfg, storage=f"sqlite:///{study_dir}/tpe.db", cache_dir=study_dir / "cache")
     assert summary.n_complete == 3
+    from hw_builders import load_graph
+
+    with Store(summary.url, read_only=True) as store:
+        designs = store.designs("sampled")
+    assert designs and {d.provenance["sampler"] for d in designs} == {"tpe"}
+    assert "sampled" in {d.params["folding"] for d in designs}, [d.params for d in designs]
+    for d in designs:
+        # each design's stored folding is FINN-legal on its stored graph, and a sampled one
+        # records the position drawn for every layer attribute it folds
+        stored = FoldingConfig.from_dict(d.folding).apply(load_graph(d.hw_graph))
+        check_folding(stored)
+        assert d.params["folding"] in ("optimised", "sampled")
+        if d.params["folding"] == "sampled":
+            assert d.params["fold_choices"]
+            for key, value in d.params["fold_choices"].items():
+                name, attr = key.rsplit(".", 1)
+                assert stored.layer(name).attrs[attr] == value
