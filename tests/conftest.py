@@ -35,3 +35,11 @@ def small_study(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - Sma
     from fixtures_study import build_small_study
 
     return build_small_study(tmp_path_factory.mktemp("small_study"))
+
+
+@pytest.fixture(scope="session")
+def quickstart_cache(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - Path
+    """One checkpoint cache for the quickstart point (digits at 16x16, the small CNV at W2A2,
+    the quickstart recipe), shared by the training and `adapex train` tests: whichever runs
+    first trains it, the other reuses it, so the suite trains the quickstart model once."""
+    return tmp_path_factory.mktemp("quickstart_cache")

@@ -24,9 +24,11 @@ def _run(args: list[str], cwd: Path, timeout: float = 400) -> subprocess.Complet
 
 
 @pytest.fixture(scope="module")
-def quickstart(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def quickstart(
+    tmp_path_factory: pytest.TempPathFactory, quickstart_cache: Path
+) -> tuple[Path, dict]:
     work = tmp_path_factory.mktemp("cli_train")
-    cache = work / "cache"
+    cache = quickstart_cache  # shared with test_training: the model is trained once
     proc = _run(["train", "--json", "--device", "cpu", "--cache-dir", str(cache)], work)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return cache, json.loads(proc.stdout)

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def digits():  # noqa: ANN201 - DataSplits
-    return load_dataset("digits", seed=0)
+    # the quickstart's data (16x16), so the model is the one `adapex train` trains too
+    return load_dataset("digits", seed=0, image_size=16)
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +32,8 @@ def arch(digits):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("accuracy_cache")
+def cache_dir(quickstart_cache: Path) -> Path:
+    return quickstart_cache
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +56,14 @@ def test_final_exit_reaches_95_percent_at_w2a2(results) -> None:  # noqa: ANN001
     assert all(a > 0.5 for a in acc.values()), acc
 
 
-def test_half_pruning_stays_within_four_points(results) -> None:  # noqa: ANN001
+def test_half_pruning_stays_within_three_points(results) -> None:  # noqa: ANN001
     base = results[0.0].profile.exit_accuracies()[-1]
     half = results[0.5]
     assert half.arch.widths == (8, 8, 16, 16, 32, 32, 64, 64)
-    # issue 3's target is 3 points; with today's package versions the previous commit gives
-    # 3.6 points here too (0.981 -> 0.944): a known open gap, not a change of this code
-    assert half.profile.exit_accuracies()[-1] >= base - 0.04, (base, half.metrics)
+    # the quickstart's promise, on the quickstart's data (digits at 16x16): measured 0.964
+    # unpruned and 0.967 at half pruning with fine-tuning (at 8x8 the gap was 3.6 points,
+    # 0.981 -> 0.944: the smaller input, not the pruning code, which this test then used)
+    assert half.profile.exit_accuracies()[-1] >= base - 0.03, (base, half.metrics)
 
 
 def test_checkpoint_reload_reproduces_the_profile(results, digits) -> None:  # noqa: ANN001
