@@ -1,0 +1,95 @@
+"""Mutation score of the pure parts, per module (mutmut; not part of CI).
+
+The modules and their fast tests are configured in pyproject.toml (``[tool.mutmut]``): the
+hw_builders cost models, folding, stages and queueing, the Pareto filter, the runtime table
+and the simulator. mutmut changes one expression at a time and runs the tests that cover it;
+a mutant is *killed* when a test fails, *survived* when every test passes.
+
+    .venv/bin/python scripts/mutation_score.py --run     # a fresh run (tens of minutes), then the table
+    .venv/bin/python scripts/mutation_score.py           # the table of the last run (mutants/)
+    .venv/bin/python scripts/mutation_score.py --survivors hw_builders/ops/mvau.py
+
+Score = killed / (killed + survived + timeout + suspicious + no tests): a mutant that no
+configured test covers counts against the module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MUTANTS = ROOT / "mutants"
+COUNTED = ("killed", "survived", "timeout", "suspicious", "no tests")
+
+
+def statuses() -> dict[str, dict[str, str]]:
+    """Per source file (relative path): mutant name -> mutmut's status."""
+    from mutmut.stats import status_by_exit_code
+
+    out: dict[str, dict[str, str]] = {}
+    for meta in sorted(MUTANTS.rglob("*.py.meta")):
+        source = meta.relative_to(MUTANTS).as_posix().removesuffix(".meta")
+        data = json.loads(meta.read_text())
+        codes = data.get("exit_code_by_key", {})
+        if codes:
+            out[source] = {k: status_by_exit_code.get(v, "not checked") for k, v in codes.items()}
+    return out
+
+
+def table(by_file: dict[str, dict[str, str]]) -> list[tuple[str, Counter[str], float | None]]:
+    rows = []
+    for source, per_mutant in by_file.items():
+        counts = Counter(per_mutant.values())
+        judged = sum(counts[s] for s in COUNTED)
+        rows.append((source, counts, counts["killed"] / judged if judged else None))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", action="store_true", help="run mutmut afresh first")
+    parser.add_argument("--survivors", metavar="FILE", help="list the survivors of one file")
+    args = parser.parse_args(argv)
+    if args.run:
+        shutil.rmtree(MUTANTS, ignore_errors=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "mutmut", "run", "--max-children", "2"], cwd=ROOT
+        )
+        if done.returncode not in (0, 1):
+            print(f"mutmut run failed (exit {done.returncode})", file=sys.stderr)
+            return 2
+    if not MUTANTS.is_dir():
+        print("no mutants/ folder: run with --run first", file=sys.stderr)
+        return 2
+    by_file = statuses()
+    if args.survivors:
+        for name, status in sorted(by_file.get(args.survivors, {}).items()):
+            if status != "killed":
+                print(f"{status:10} {name}")
+        return 0
+    total: Counter[str] = Counter()
+    print(f"{'module':42} {'mutants':>7} {'killed':>7} {'survived':>8} {'no test':>7} {'score':>6}")
+    for source, counts, score in table(by_file):
+        total += counts
+        shown = "-" if score is None else f"{100 * score:.1f}%"
+        print(
+            f"{source:42} {sum(counts.values()):7} {counts['killed']:7} "
+            f"{counts['survived']:8} {counts['no tests']:7} {shown:>6}"
+        )
+    judged = sum(total[s] for s in COUNTED)
+    overall = f"{100 * total['killed'] / judged:.1f}%" if judged else "-"
+    print(
+        f"{'all':42} {sum(total.values()):7} {total['killed']:7} {total['survived']:8} "
+        f"{total['no tests']:7} {overall:>6}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
