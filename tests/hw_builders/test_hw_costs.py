@@ -325,6 +325,56 @@ def test_fifo() -> None:
     assert 14 + math.ceil(128 / 32) * 16 == d.LUT
 
 
+# (depth, dataType, folded width, impl_style, ram_style) -> (LUT, BRAM_18K, BRAM_efficiency,
+# URAM), each worked out by hand from FINN's streamingfifo.py as FINN_COST_MODEL.md restates
+# it: vivado rounds the depth up to a power of two; LUT = 2 * ceil(log2 depth) (0 for depth
+# 1) plus ceil(depth / 32) * ceil(width / 2) where the data sit in LUTs (rtl, or vivado
+# distributed); BRAM by FINN's RAMB18 ladder; URAM = ceil(depth / 4096) * ceil(width / 72);
+# efficiency = depth * width / (BRAM * 36 * 512)
+FIFO_BY_HAND = [
+    ((1, "INT8", 4, "rtl", "auto"), (16, 0, 1, 0)),  # one deep: no control, 1 x 16 LUTs
+    ((2, "INT8", 4, "rtl", "auto"), (2 + 16, 0, 1, 0)),
+    ((32, "UINT2", 1, "rtl", "auto"), (10 + 1, 0, 1, 0)),  # 2 bits: ceil(2 / 2) = 1
+    ((33, "UINT2", 1, "rtl", "auto"), (12 + 2, 0, 1, 0)),  # a second 32-deep column
+    ((64, "INT8", 4, "vivado", "distributed"), (12 + 2 * 16, 0, 1, 0)),  # 64 stays 64
+    ((65, "INT8", 4, "vivado", "distributed"), (14 + 4 * 16, 0, 1, 0)),  # 65 -> 128
+    ((65, "INT8", 4, "vivado", "auto"), (14, 0, 1, 0)),  # vivado auto: control LUTs only
+    ((1000, "INT8", 4, "vivado", "block"), (20, 2, 1024 * 32 / (2 * 36 * 512), 0)),
+    ((600, "UINT1", 1, "vivado", "block"), (20, 1, 1024 / (36 * 512), 0)),  # 1 bit: /16384
+    ((5000, "INT8", 10, "vivado", "ultra"), (26, 0, 1, 2 * 2)),  # 8192 deep, 80 bits wide
+    ((4096, "INT8", 9, "vivado", "ultra"), (24, 0, 1, 1)),  # exactly one URAM
+]
+
+
+@pytest.mark.parametrize(("case", "want"), FIFO_BY_HAND)
+def test_fifo_by_hand(case: tuple, want: tuple) -> None:
+    depth, dt, width, style, ram = case
+    c = cost(
+        "StreamingFIFO",
+        impl_style=style,
+        depth=depth,
+        dataType=dt,
+        folded_shape=[1, width],
+        ram_style=ram,
+    )
+    lut, bram, eff, uram = want
+    assert (c.cycles, c.LUT, c.BRAM_18K, c.URAM) == (0, lut, bram, uram), case
+    assert c.BRAM_efficiency == pytest.approx(eff), case
+
+
+@pytest.mark.parametrize("depth", [0, -3, True, 2.5])
+def test_fifo_depth_must_be_a_positive_integer(depth: object) -> None:
+    layer = HwLayer(
+        "L",
+        "StreamingFIFO",
+        [],
+        {"depth": depth, "dataType": "INT8", "folded_shape": [1, 4]},
+        "rtl",
+    )
+    problems = hb.get_op("StreamingFIFO").violations(layer.resolved_attrs(), "rtl")
+    assert problems == [f"depth={depth} must be a positive integer; choose a depth >= 1"]
+
+
 def test_small_ops() -> None:
     assert cost(
         "StreamingMaxPool", NumChannels=64, ImgDim=[28, 28], PoolDim=[2, 2], dataType="INT2"
