@@ -99,8 +99,6 @@ def pareto_mask(points: np.ndarray) -> np.ndarray:
     n = pts.shape[0]
     mask = np.ones(n, dtype=bool)
     for i in range(n):
-        if not mask[i]:
-            continue
         le = np.all(pts <= pts[i], axis=1)
         lt = np.any(pts < pts[i], axis=1)
         if np.any(le & lt):
