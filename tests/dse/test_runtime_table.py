@@ -148,3 +148,37 @@ def test_non_dominated_drops_only_dominated_points():
     assert a in kept and c in kept and b not in kept
     assert len(kept) == 2
     assert math.isclose(a.energy_at_rate(1000.0), a.energy_per_inference_j)
+
+
+def test_ties_go_to_headroom_then_accuracy_by_hand():
+    """Worked by hand: at 50/s, designs 1 (100/s) and 2 (1000/s) cost the same energy per
+    inference (0.5 W / 50 + 1 mJ), so the faster one is chosen (headroom for bursts); a more
+    accurate design of equal cost wins before that; above 100/s only design 2 sustains;
+    beyond 1000/s nothing does, and the fastest compliant design serves (and drops)."""
+    table = SelectionTable([point(1, 0.95, 100.0, 1e-3), point(2, 0.95, 1000.0, 1e-3)])
+    assert table.lookup(50.0, 0.9).design_id == 2
+    assert table.lookup(150.0, 0.9).design_id == 2
+    assert table.lookup(5000.0, 0.9).design_id == 2
+    table = SelectionTable(
+        [point(1, 0.97, 100.0, 1e-3), point(2, 0.95, 1000.0, 1e-3), point(3, 0.96, 90.0, 1e-3)]
+    )
+    assert table.lookup(50.0, 0.9).design_id == 1  # same cost, more accurate than 2 and 3
+    assert table.lookup(95.0, 0.9).design_id == 1
+    assert table.lookup(100.5, 0.9).design_id == 2
+
+
+def test_the_top_bucket_is_the_fastest_by_hand():
+    """Above every design's throughput the table names the fastest compliant design, even
+    when a slower one is cheaper and more accurate (it would drop more)."""
+    table = SelectionTable([point(1, 0.99, 500.0, 1e-4), point(2, 0.95, 800.0, 5e-3)])
+    assert table.lookup(400.0, 0.9).design_id == 1  # cheapest that sustains 400/s
+    assert table.lookup(600.0, 0.9).design_id == 2
+    assert table.lookup(10_000.0, 0.9).design_id == 2
+    # the rows are per accuracy threshold the designs offer (0.95 admits both)
+    top = [e for e in table.entries() if e["accuracy_threshold"] == 0.95][-1]
+    assert top["rate_max_fps"] is None and top["design_id"] == 2 and not top["sustains"]
+    # two equally fast designs: the cheaper serves every rate they sustain, the more
+    # accurate one the rates beyond them (both drop the same share then)
+    table = SelectionTable([point(1, 0.95, 800.0, 1e-4), point(2, 0.99, 800.0, 5e-3)])
+    assert table.lookup(700.0, 0.95).design_id == 1
+    assert table.lookup(10_000.0, 0.95).design_id == 2
