@@ -230,6 +230,18 @@ def test_staged_throughput_by_hand():
     assert rep.throughput_fps == pytest.approx(3616.898, rel=1e-6)
     # a sample leaving at exit 0 crossed stage 0 only; at the end it crossed all three
     assert rep.exit_fraction == pytest.approx([0.5, 0.3, 0.2])
+    # each stage busy for its reach x the design's rate / its own rate: 1, 0.5 x 36864 /
+    # 27648 = 2/3, 0.2 x 2560 / 27648
+    assert rep.activity == pytest.approx([1.0, 0.5 * 36864 / 27648, 0.2 * 2560 / 27648])
+    # the resources of all three stages together, against the xc7z020 of DS190 (53,200 LUTs,
+    # 280 BRAM_18K)
+    assert rep.utilisation["LUT"] == pytest.approx(rep.total["LUT"] / 53200)
+    assert rep.utilisation["BRAM_18K"] == pytest.approx(rep.total["BRAM_18K"] / 280)
+    # at a 5 ns clock every stage runs twice as fast
+    fast = staged_performance(
+        two_exit_graph(), [1.0, 0.5, 0.2], device=PYNQ, buffer_depth=math.inf, clk_ns=5.0
+    )
+    assert fast.throughput_fps == pytest.approx(2e8 / 27648)
 
 
 def test_staged_argument_errors():
