@@ -425,3 +425,34 @@ def test_small_ops() -> None:
             SIMD=3,
             inputDataType="INT2",
         )
+
+
+# StreamingMaxPool cycles by hand from FINN's streamingmaxpool.py get_exp_cycles: a 1-D
+# pool (ImgDim [1, W] or [W, 1]) takes ow * (NumChannels / PE) * (k + 1) with
+# ow = (W - k) // k + 1, or ceil((W - k) / k) + 1 with CeilMode; 2-D takes W * W * (1 + 1/k^2)
+MAXPOOL_BY_HAND = [
+    (dict(ImgDim=[1, 10], PoolDim=[1, 3], NumChannels=8, PE=2), 3 * 4 * 4),
+    (dict(ImgDim=[1, 10], PoolDim=[1, 3], NumChannels=8, PE=2, CeilMode=1), 4 * 4 * 4),
+    (dict(ImgDim=[10, 1], PoolDim=[3, 1], NumChannels=8, PE=2), 3 * 4 * 4),  # transposed
+    (dict(ImgDim=[1, 9], PoolDim=[1, 3], NumChannels=6, PE=3, CeilMode=1), 3 * 2 * 4),  # exact
+    (dict(ImgDim=[8, 8], PoolDim=[2, 2], NumChannels=8, PE=2), 80),  # 2-D: 64 * 1.25
+]
+
+
+@pytest.mark.parametrize(("attrs", "cycles"), MAXPOOL_BY_HAND)
+def test_maxpool_cycles_by_hand(attrs: dict, cycles: int) -> None:
+    c = cost("StreamingMaxPool", dataType="INT2", **attrs)
+    assert c.cycles == cycles
+    assert (c.LUT, c.BRAM_18K, c.URAM, c.DSP) == (0, 0, 0, 0)
+
+
+def test_fmpadding_cycles_by_hand() -> None:
+    """FINN fmpadding.py: (NumChannels / SIMD) * numInputVectors * output H * output W."""
+    base = dict(ImgDim=[6, 6], Padding=[1, 1, 1, 1], NumChannels=16, inputDataType="UINT2")
+    assert cost("FMPadding", SIMD=4, **base).cycles == 4 * 8 * 8
+    assert cost("FMPadding", SIMD=4, numInputVectors=[2, 3], **base).cycles == 4 * 6 * 8 * 8
+    assert cost("FMPadding", SIMD=16, numInputVectors=5, **base).cycles == 5 * 8 * 8
+    uneven = {**base, "Padding": [0, 1, 2, 0], "ImgDim": [4, 5]}  # top, left, bottom, right
+    assert cost("FMPadding", SIMD=1, **uneven).cycles == 16 * 6 * 6
+    assert hb.get_op("FMPadding").legal_values(base)["SIMD"] == [1, 2, 4, 8, 16]
+    assert hb.get_op("StreamingMaxPool").legal_values({"NumChannels": 6})["PE"] == [1, 2, 3, 6]
