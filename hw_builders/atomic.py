@@ -100,6 +100,20 @@ def atomic_directory(out: str | os.PathLike[str], *, overwrite: bool = True) -> 
         raise
 
 
+def _probe(folder: Path, field: str, out: Path) -> None:
+    """Create and remove a file in ``folder``: the one sure test that it takes a new file
+    (permissions, ``chattr +i``, a read-only mount or ``/proc``)."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".adapex-probe-")
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(
+            f"{field} {out}: cannot write in {folder} ({reason}); choose a writable folder"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 def check_output_file(path: str | os.PathLike[str], field: str = "out") -> Path:
     """Check, writing nothing that stays, that a file can be written atomically at ``path``:
     its folder exists and takes a new file, and ``path`` is not a folder. Call it before any
@@ -124,15 +138,7 @@ def check_output_file(path: str | os.PathLike[str], field: str = "out") -> Path:
         raise InputError(f"{field} {out}: {parent} {what}; create the folder or choose another")
     if out.exists() and not out.is_file():
         raise InputError(f"{field} {out}: is not a regular file; choose another file name")
-    try:
-        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{out.name}.", suffix=".probe")
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise InputError(
-            f"{field} {out}: cannot write in {parent} ({reason}); choose a writable folder"
-        ) from None
-    os.close(fd)
-    os.unlink(probe)
+    _probe(parent, field, out)
     return out
 
 
@@ -150,13 +156,5 @@ def check_output_dir(path: str | os.PathLike[str], field: str = "out") -> Path:
     if not existing.is_dir():
         at = "is a file" if existing == out else f"lies under the file {existing}"
         raise InputError(f"{field} {out}: {at}; give a folder")
-    try:
-        fd, probe = tempfile.mkstemp(dir=existing, prefix=".adapex-probe-")
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise InputError(
-            f"{field} {out}: cannot write in {existing} ({reason}); choose a writable folder"
-        ) from None
-    os.close(fd)
-    os.unlink(probe)
+    _probe(existing, field, out)
     return out

@@ -63,3 +63,17 @@ def one_line(args: list[str], capsys: pytest.CaptureFixture[str], needle: str) -
     assert len(lines) == 1 and lines[0].startswith("error: "), err[-3000:]
     assert needle in lines[0], lines[0]
     return lines[0]
+
+
+def copy_sqlite(src: Path, dst: Path) -> str:
+    """A consistent copy of a SQLite study database (its WAL included) at ``dst``; its URL."""
+    import sqlite3
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    source, target = sqlite3.connect(src), sqlite3.connect(dst)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return f"sqlite:///{dst}"

@@ -222,9 +222,9 @@ class CheckpointCache:
         from hw_builders import InputError, check_output_dir
 
         try:
-            check_output_dir(self.root, f"cache dir {self.root} (--cache-dir or ${ENV_VAR}):")
+            check_output_dir(self.root, f"cache dir (--cache-dir or ${ENV_VAR})")
         except InputError as exc:
-            raise DseError(str(exc).replace(f": {self.root}:", ":", 1)) from None
+            raise DseError(str(exc)) from None
 
     def entry(self, key: str) -> CacheEntry:
         """The entry of ``key`` (which may not exist yet)."""

@@ -8,6 +8,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from cli_checks import copy_sqlite
 from fixtures_study import SmallStudy
 
 from dse.errors import DseError
@@ -321,19 +322,6 @@ def _hashes(folder: Path) -> dict[str, str]:
     }
 
 
-def _copy_database(url: str, dst: Path) -> None:
-    """A consistent copy of a SQLite study database (its WAL included)."""
-    import sqlite3
-
-    src = sqlite3.connect(url.removeprefix("sqlite:///"))
-    out = sqlite3.connect(dst)
-    try:
-        src.backup(out)
-    finally:
-        src.close()
-        out.close()
-
-
 def _export_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     from dse.cli.main import main
 
@@ -388,7 +376,7 @@ def test_force_never_deletes_what_the_export_did_not_write(
     work = tmp_path / "work"
     work.mkdir()
     db = work / "bars.db"
-    _copy_database(small_study.url, db)
+    copy_sqlite(small_study.db, db)
     (work / "myfile.txt").write_text("mine\n")
     url = f"sqlite:///{db}"
     for out in (str(work), "."):

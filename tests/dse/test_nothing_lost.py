@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
-from cli_checks import cli, one_line, tree_digest
+from cli_checks import cli, copy_sqlite, one_line, tree_digest
 from fixtures_study import SmallStudy
 
 from dse.storage import Store
@@ -65,15 +65,7 @@ def small_disk(folder: Path, size_kb: int) -> Iterator[Path]:
 
 def copy_database(small_study: SmallStudy, dst: Path) -> str:
     """A consistent copy (WAL included) of the small study's database; its URL."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(small_study.db)
-    out = sqlite3.connect(dst)
-    try:
-        src.backup(out)
-    finally:
-        src.close()
-        out.close()
-    return f"sqlite:///{dst}"
+    return copy_sqlite(small_study.db, dst)
 
 
 def trial_states(url: str, study: str) -> dict[str, int]:
