@@ -202,8 +202,9 @@ def staged_performance(
         raise HwError(f"buffer_depth={buffer_depth!r}: must be a number of frames >= 0")
     stages = split_stages(graph)
     r = check_reach([1.0] if reach is None and len(stages) == 1 else reach or [], len(stages))
-    kw: dict[str, Any] = {"part": dev.part} if dev.board is None else {"board": dev.board}
-    reports = [estimate(s, clk_ns=clk, **kw) for s in stages]
+    # the Device itself, not its board's name: a calibrated power model or edited resources
+    # must cost every stage
+    reports = [estimate(s, device=dev, clk_ns=clk) for s in stages]
     f_clk = 1e9 / clk
     max_cycles = [max(1, int(rep.performance["max_cycles"])) for rep in reports]
     t_stage = [f_clk / c for c in max_cycles]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from hw_builders import estimate, get_device, load_graph
 from hw_builders.errors import HwError
 from hw_builders.folding import fold
+from hw_builders.power import PowerModel
 from hw_builders.stages import (
     check_reach,
     split_stages,
@@ -199,6 +201,7 @@ def test_staged_report_is_consistent():
     lat = rep.latency_s_per_exit
     assert lat[0] < lat[1] < lat[2]
     assert rep.mean_latency_s == pytest.approx(0.5 * lat[0] + 0.3 * lat[1] + 0.2 * lat[2])
+    # consistency checks (numbers by hand: test_staged_throughput_by_hand)
     assert rep.energy_per_inference_j == pytest.approx(rep.power_w / rep.throughput_fps)
     dyn = rep.stage_dynamic_power_w
     e_formula = (
@@ -242,6 +245,33 @@ def test_staged_throughput_by_hand():
         two_exit_graph(), [1.0, 0.5, 0.2], device=PYNQ, buffer_depth=math.inf, clk_ns=5.0
     )
     assert fast.throughput_fps == pytest.approx(2e8 / 27648)
+    # latency by hand: exit 0 after a, d0, e0, ls0 = 27648 + 1024 + 10240 + 10 = 38922 cycles;
+    # exit 2 and the final label after a, d0, b, d1 and e2 (or c), then a LabelSelect:
+    # 27648 + 1024 + 36864 + 256 + 2560 + 10 = 68362 cycles, both 683.62 us at 10 ns
+    assert rep.latency_s_per_exit == pytest.approx([389.22e-6, 683.62e-6, 683.62e-6])
+    assert rep.mean_latency_s == pytest.approx(0.5 * 389.22e-6 + 0.5 * 683.62e-6)
+    # with a static-only power model of 0.25 W, energy is 0.25 W over 3616.9 inferences/s:
+    # 0.25 * 27648 / 1e8 = 69.12 uJ, and EDP that times the mean latency of 536.42 us
+    static_only = replace(PYNQ, power=PowerModel(static_w=0.25, dynamic_w_per_mhz={}))
+    flat = staged_performance(
+        two_exit_graph(), [1.0, 0.5, 0.2], device=static_only, buffer_depth=math.inf
+    )
+    assert flat.power_w == pytest.approx(0.25)
+    assert flat.energy_per_inference_j == pytest.approx(69.12e-6)
+    assert flat.edp == pytest.approx(69.12e-6 * 536.42e-6)
+    # a dynamic term of 1 uW/MHz per LUT only: each stage adds reach_k * 100 MHz * 1e-6 *
+    # LUT_k / T_k (its energy per pass, for the share of samples that pass it)
+    lut_only = replace(PYNQ, power=PowerModel(static_w=0.25, dynamic_w_per_mhz={"LUT": 1e-6}))
+    dyn = staged_performance(
+        two_exit_graph(), [1.0, 0.5, 0.2], device=lut_only, buffer_depth=math.inf
+    )
+    luts = [s.total["LUT"] for s in dyn.stages]
+    cycles = [27648, 36864, 2560]
+    expect = 69.12e-6 + sum(
+        r * 100 * 1e-6 * lut * c / 1e8
+        for r, lut, c in zip([1.0, 0.5, 0.2], luts, cycles, strict=True)
+    )
+    assert dyn.energy_per_inference_j == pytest.approx(expect)
 
 
 def test_staged_argument_errors():
