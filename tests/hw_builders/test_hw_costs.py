@@ -237,6 +237,61 @@ def test_swg_hls_2d() -> None:
     assert b.BRAM_18K == 4
 
 
+SWG_1D = dict(
+    IFMChannels=8,
+    IFMDim=[1, 32],
+    OFMDim=[1, 30],
+    ConvKernelDim=[1, 3],
+    inputDataType="UINT4",
+    depthwise=0,
+)
+
+
+@pytest.mark.parametrize(
+    ("attrs", "want"),
+    [
+        # 1D_parallel (parallel_window=1, SIMD = IFMChannels, no stride or dilation, not
+        # depthwise, auto/distributed RAM): kw + ow = 3 + 30 cycles, no BRAM, and only with
+        # ram_style distributed the window LUTs ceil(SIMD * A * (kw + 1) / 64) = 2
+        ({"SIMD": 8, "parallel_window": 1, "ram_style": "distributed"}, (33, 302, 0)),
+        ({"SIMD": 8, "parallel_window": 1, "ram_style": "auto"}, (33, 300, 0)),
+        # every unmet condition falls back to the plain 1D variant: 1 + ow * kw * C / SIMD
+        # cycles, a (kw - 1) * C / SIMD = 2 deep buffer in one BRAM (width 36 at depth <= 512)
+        ({"SIMD": 8, "parallel_window": 0, "ram_style": "auto"}, (91, 300, 1)),
+        ({"SIMD": 4, "parallel_window": 1, "ram_style": "auto"}, (181, 300, 1)),
+        ({"SIMD": 8, "parallel_window": 1, "ram_style": "block"}, (91, 300, 1)),
+        (
+            {
+                "SIMD": 8,
+                "parallel_window": 1,
+                "ram_style": "auto",
+                "Stride": [1, 2],
+                "OFMDim": [1, 15],
+            },
+            (1 + 15 * 3, 300, 1),
+        ),
+        (
+            {
+                "SIMD": 8,
+                "parallel_window": 1,
+                "ram_style": "auto",
+                "Dilation": [1, 2],
+                "OFMDim": [1, 28],
+            },
+            (1 + 28 * 3, 300, 1),
+        ),
+        # the plain 1D variant on distributed RAM: ceil(A * (kw - 1) * C / 64) = 1 LUT more
+        ({"SIMD": 8, "parallel_window": 0, "ram_style": "distributed"}, (91, 301, 0)),
+    ],
+)
+def test_swg_hls_1d_variants_by_hand(attrs: dict, want: tuple[int, int, int]) -> None:
+    """FINN's ConvolutionInputGenerator_hls on a 1-D window (finn
+    hls/convolutioninputgenerator_hls.py: use_parallel_window_output, get_exp_cycles,
+    lut_estimation, bram_estimation), worked out by hand for C = 8, a 32-wide row, k = 3."""
+    c = cost("ConvolutionInputGenerator", "hls", **{**SWG_1D, **attrs})
+    assert (c.cycles, c.LUT, c.BRAM_18K) == want
+
+
 def test_thresholding() -> None:
     a = dict(
         NumChannels=64,
