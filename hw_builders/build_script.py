@@ -21,12 +21,6 @@ dataflow_build_config.bitfile.json`` goes all the way to the bitfile.
 
 from __future__ import annotations
 
-#: Step names of the custom steps, and the FINN step each one follows.
-CUSTOM_STEPS: dict[str, str] = {
-    "step_adapex_split_exit_fork": "step_streamline",
-    "step_adapex_duplicate_streams": "step_convert_to_hw",
-}
-
 BUILD_PY = '''\
 """FINN build of one adapex stage with an early exit (written by adapex export).
 

@@ -246,3 +246,76 @@ def test_cycles_never_grow_with_legal_parallelism(case, data) -> None:
     c_lo = hb.layer_cost(HwLayer("x", op_type, [], {**attrs, **lo}, impl)).cycles
     c_hi = hb.layer_cost(HwLayer("x", op_type, [], {**attrs, **hi}, impl)).cycles
     assert c_hi <= c_lo
+
+
+def test_report_names_each_layer_its_device_clock_and_limits() -> None:
+    """The report's identity fields and the utilisation limits, on a two-layer chain with an
+    exit head: every layer keeps its op_type and exit, the report names the device and the
+    clock it was costed at, and a limit tighter than the design's LUT share makes it not fit."""
+    g = hb.load_graph(
+        {
+            "name": "two",
+            "layers": [
+                {
+                    "name": "m",
+                    "op_type": "MVAU",
+                    "inputs": [],
+                    "MW": 27,
+                    "MH": 16,
+                    "PE": 4,
+                    "SIMD": 9,
+                    "numInputVectors": [1, 8, 8],
+                    "inputDataType": "UINT2",
+                    "weightDataType": "INT2",
+                    "outputDataType": "UINT2",
+                    "accDataType": "INT16",
+                },
+                {
+                    "name": "d",
+                    "op_type": "DuplicateStreams",
+                    "inputs": ["m"],
+                    "NumChannels": 16,
+                    "numInputVectors": 64,
+                    "inputDataType": "UINT2",
+                },
+                {
+                    "name": "h",
+                    "op_type": "MVAU",
+                    "inputs": ["d"],
+                    "exit": 0,
+                    "MW": 1024,
+                    "MH": 10,
+                    "inputDataType": "UINT2",
+                    "weightDataType": "INT2",
+                    "outputDataType": "UINT2",
+                    "accDataType": "INT16",
+                    "noActivation": 1,
+                },
+                {
+                    "name": "n",
+                    "op_type": "MVAU",
+                    "inputs": ["d"],
+                    "MW": 1024,
+                    "MH": 10,
+                    "inputDataType": "UINT2",
+                    "weightDataType": "INT2",
+                    "outputDataType": "UINT2",
+                    "accDataType": "INT16",
+                    "noActivation": 1,
+                },
+            ],
+        }
+    )
+    rep = hb.estimate(g, board="Pynq-Z1", clk_ns=5.0)
+    assert [(x.name, x.op_type, x.exit) for x in rep.layers] == [
+        ("m", "MVAU", None),
+        ("d", "DuplicateStreams", None),
+        ("h", "MVAU", 0),
+        ("n", "MVAU", None),
+    ]
+    assert rep.device == hb.get_device(board="Pynq-Z1").name and rep.clk_ns == 5.0
+    share = rep.total["LUT"] / 53200  # the xc7z020's LUTs (DS190)
+    assert rep.fits and hb.estimate(g, board="Pynq-Z1", limits={"LUT": share * 1.01}).fits
+    assert not hb.estimate(g, board="Pynq-Z1", limits={"LUT": share * 0.99}).fits
+    est = hb.Estimator(g, board="Pynq-Z1", limits={"LUT": share * 0.99})
+    assert not est.report().fits
