@@ -292,6 +292,26 @@ def test_swg_hls_1d_variants_by_hand(attrs: dict, want: tuple[int, int, int]) ->
     assert (c.cycles, c.LUT, c.BRAM_18K) == want
 
 
+def test_scalar_and_one_element_dims_mean_square() -> None:
+    """FINN's 2-D attributes given as a scalar or a one-element list mean [v, v]: the
+    sliding window of a 3x3 kernel on an 8x8 map costs the same in all three spellings."""
+    base = dict(IFMChannels=16, SIMD=4, inputDataType="UINT4")
+    square = cost(
+        "ConvolutionInputGenerator", IFMDim=[8, 8], OFMDim=[6, 6], ConvKernelDim=[3, 3], **base
+    )
+    for dims in (
+        {"IFMDim": 8, "OFMDim": 6, "ConvKernelDim": 3},
+        {"IFMDim": [8], "OFMDim": [6], "ConvKernelDim": [3]},
+    ):
+        c = cost("ConvolutionInputGenerator", **dims, **base)
+        assert (c.cycles, c.LUT, c.BRAM_18K) == (square.cycles, square.LUT, square.BRAM_18K)
+    # and a non-square map is not the square one: [8, 12] has more columns to read
+    wide = cost(
+        "ConvolutionInputGenerator", IFMDim=[8, 12], OFMDim=[6, 10], ConvKernelDim=[3, 3], **base
+    )
+    assert wide.cycles > square.cycles
+
+
 def test_thresholding() -> None:
     a = dict(
         NumChannels=64,

@@ -205,6 +205,28 @@ def test_config_round_trip_and_apply(tmp_path):
     assert g.layer("a").attrs["PE"] == 1  # the original is untouched
 
 
+def test_config_from_graph_and_equality():
+    """from_graph lists every layer's PE/SIMD with FINN's defaults filled in (an MVAU
+    without PE folds at 1), skips the attributes its op cannot fold, and configs compare
+    by content: one PE apart is another config."""
+    g = graph(mvau("a", 27, 16, nvec=64), mvau("b", 16, 10, inputs=["a"]))
+    g = g.with_folding({"a": {"PE": 4, "SIMD": 9}})
+    cfg = FoldingConfig.from_graph(g)
+    assert cfg.to_dict() == {
+        "Defaults": {},
+        "a": {"PE": 4, "SIMD": 9},
+        "b": {"PE": 1, "SIMD": 1},
+    }
+    assert FoldingConfig.from_graph(g, attrs=("PE", "depth")).to_dict() == {
+        "Defaults": {},
+        "a": {"PE": 4},
+        "b": {"PE": 1},
+    }
+    assert cfg == FoldingConfig.from_dict(cfg.to_dict())
+    assert cfg != FoldingConfig.from_dict({"a": {"PE": 2, "SIMD": 9}, "b": {"PE": 1, "SIMD": 1}})
+    assert cfg != cfg.to_dict()  # a dict with the same content is not a FoldingConfig
+
+
 def test_config_errors_name_the_node_or_attribute(tmp_path):
     g = graph(mvau("a", 27, 16))
     with pytest.raises(HwError, match="'nope'"):
