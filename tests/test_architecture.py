@@ -128,3 +128,37 @@ def test_no_module_imports_another_modules_private_names() -> None:
                     if a.name.startswith("_") and not a.name.startswith("__")
                 ]
     assert private == []
+
+
+def _optuna_private_uses(tree: ast.AST) -> list[str]:
+    """Imports of Optuna's private modules or names, and reads of the private attributes of
+    Optuna objects that dse.optuna_bridge wraps."""
+    bridged = {"_trial_id", "_storage", "_backend", "_thread_local", "_rdb", "_heartbeat"}
+    found = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("optuna"):
+            names = [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names if a.name.startswith("optuna")]
+        for name in names:
+            if any(p.startswith("_") and not p.startswith("__") for p in name.split(".")):
+                found.append(f"line {node.lineno}: {name}")
+        if isinstance(node, ast.Attribute) and node.attr in bridged:
+            found.append(f"line {node.lineno}: .{node.attr}")
+    return found
+
+
+def test_only_the_bridge_touches_optunas_private_names() -> None:
+    """Optuna's private API is used in dse/optuna_bridge.py only (where a test checks its
+    shape: tests/dse/test_optuna_bridge.py); every other module goes through the bridge or
+    Optuna's public API."""
+    uses = {
+        mod: found
+        for mod, path in _modules().items()
+        if mod != "dse.optuna_bridge"
+        and (found := _optuna_private_uses(ast.parse(path.read_text())))
+    }
+    assert uses == {}
+    bridge = ast.parse((ROOT / "dse" / "optuna_bridge.py").read_text())
+    assert _optuna_private_uses(bridge)  # the check sees what the bridge does

@@ -367,12 +367,12 @@ class Store:
         """
         import datetime
 
-        from optuna.storages._rdb import models
         from optuna.trial import TrialState
 
-        trials = models.TrialModel.__table__
-        trial_values = models.TrialValueModel.__table__
-        user_attrs = models.TrialUserAttributeModel.__table__
+        from dse.optuna_bridge import trial_tables
+
+        tables = trial_tables()
+        trials, trial_values, user_attrs = tables.trials, tables.values, tables.user_attrs
         with self._writer() as conn, conn.begin():
             state = conn.execute(
                 sa.select(trials.c.state).where(trials.c.trial_id == trial_id).with_for_update()
@@ -407,7 +407,7 @@ class Store:
                 )
             conn.execute(sa.delete(trial_values).where(trial_values.c.trial_id == trial_id))
             for objective, value in enumerate(values):
-                stored_value, value_type = models.TrialValueModel.value_to_stored_repr(float(value))
+                stored_value, value_type = tables.stored_value(value)
                 conn.execute(
                     sa.insert(trial_values).values(
                         trial_id=trial_id,

@@ -24,6 +24,14 @@ import sqlalchemy as sa
 
 from dse.config import StudyConfig, load_config, parse_config
 from dse.errors import DseError
+from dse.optuna_bridge import (
+    check_optuna_version,
+    heartbeat_thread,
+    rdb_backend,
+    sampler_after_trial,
+    study_storage,
+    trial_id,
+)
 from dse.pareto import ObjectiveSpec
 from dse.storage import Store, normalise_url
 from dse.storage.engine import check_reachable, optuna_engine_kwargs, redact
@@ -49,6 +57,7 @@ def optuna_storage(url: str, config: StudyConfig) -> Any:
     """Optuna's RDB storage with heartbeats and retry of stale trials."""
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
+    check_optuna_version()
     _quiet_optuna()
     st = config.storage
     return RDBStorage(
@@ -118,13 +127,13 @@ class StudyRunner:
         optuna-dashboard reads (Optuna reads it as constraints "0", "1", ...: the same values
         once more, which changes no feasibility and no ranking).
         """
-        have = trial.storage.get_trial_system_attrs(trial._trial_id)
+        have = trial.storage.get_trial_system_attrs(trial_id(trial))
         for key, value in constraints.items():
             if f"constraints:{key}" not in have:
                 trial.set_constraint(key, float(value))
         if "constraints" not in have:
             values = [float(v) for v in constraints.values()]
-            trial.storage.set_trial_system_attr(trial._trial_id, "constraints", values)
+            trial.storage.set_trial_system_attr(trial_id(trial), "constraints", values)
 
     def run_trial(self, study: Any, started: _Started) -> Any:
         """Evaluate a started trial, then store its design and complete it atomically.
@@ -153,7 +162,7 @@ class StudyRunner:
         space = self.evaluator.space
         ev = self.evaluator.evaluate(point, space.trial_chooser(trial))
         self._set_constraints(trial, ev.constraints)
-        frozen = trial.storage.get_trial(trial._trial_id)
+        frozen = trial.storage.get_trial(trial_id(trial))
         retried = RetryHeartbeatStaleTrialCallback.retry_history(frozen)
         ev.metrics["constraints"] = dict(ev.constraints)
         record = ev.to_record(
@@ -177,10 +186,10 @@ class StudyRunner:
         )
         trial.set_user_attr("feasible", bool(ev.feasible))
         values = ev.objective_values(self.specs)
-        self._after_trial(study, trial, values)
+        sampler_after_trial(study, trial, values)
         return self.store.complete_trial(
             record,
-            trial_id=trial._trial_id,
+            trial_id=trial_id(trial),
             values=values,
             replaces=retried,
             dedupe=point.folding != "sampled",
@@ -196,7 +205,7 @@ class StudyRunner:
         trial.set_user_attr("repeat_of_trial", earlier.trial_number)
         trial.set_user_attr("feasible", earlier.feasible)
         values = [float(earlier.objectives[s.name]) for s in self.specs]
-        self._after_trial(study, trial, values)
+        sampler_after_trial(study, trial, values)
         log.info(
             "trial %d repeats the parameters of trial %d: answered from design %d",
             trial.number,
@@ -204,7 +213,7 @@ class StudyRunner:
             earlier.id,
         )
         return self.store.complete_trial(
-            trial_id=trial._trial_id,
+            trial_id=trial_id(trial),
             values=values,
             repeat_of=earlier.id,
             trial_number=trial.number,
@@ -230,15 +239,6 @@ class StudyRunner:
             time.sleep(0.5)
 
     @staticmethod
-    def _after_trial(study: Any, trial: Any, values: list[float]) -> None:
-        """What ``study.tell`` does before it writes the state: the sampler's hook."""
-        from optuna.trial import TrialState
-
-        frozen = study._storage.get_trial(trial._trial_id)
-        study.sampler.after_trial(study, frozen, TrialState.COMPLETE, values)
-        study._thread_local.cached_all_trials = None
-
-    @staticmethod
     def _retry_later(study: Any, trial: Any) -> None:
         """Enqueue a failed trial's parameters again, as Optuna retries a stale trial (the
         same callback, so ``[storage] max_retry`` bounds both): a trial cut short by a
@@ -246,11 +246,11 @@ class StudyRunner:
         parameter set is left unevaluated."""
         import copy
 
-        storage = study._storage
-        backend = getattr(storage, "_backend", storage)
+        storage = study_storage(study)
+        backend = rdb_backend(storage)
         callback = backend.get_heartbeat_stale_trial_callback()
         if callback is not None:
-            callback(study, copy.deepcopy(storage.get_trial(trial._trial_id)))
+            callback(study, copy.deepcopy(storage.get_trial(trial_id(trial))))
 
     # ------------------------------------------------------------------ loop
     def n_complete(self, study: Any) -> int:
@@ -284,8 +284,8 @@ class StudyRunner:
         import optuna
         from optuna.trial import TrialState
 
-        storage = study._storage
-        backend = getattr(storage, "_backend", storage)
+        storage = study_storage(study)
+        backend = rdb_backend(storage)
         interval = backend.get_heartbeat_interval()
         if interval is None:
             return
@@ -303,16 +303,16 @@ class StudyRunner:
             for t in old:
                 row = conn.execute(
                     sa.text("SELECT 1 FROM trial_heartbeats WHERE trial_id = :i"),
-                    {"i": t._trial_id},
+                    {"i": trial_id(t)},
                 ).first()
                 if row is not None:
-                    beating.add(t._trial_id)
+                    beating.add(trial_id(t))
         callback = backend.get_heartbeat_stale_trial_callback()
         for t in old:
-            if t._trial_id in beating:
+            if trial_id(t) in beating:
                 continue
             try:
-                failed = storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+                failed = storage.set_trial_state_values(trial_id(t), state=TrialState.FAIL)
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue
             if failed:
@@ -322,7 +322,7 @@ class StudyRunner:
                     t.datetime_start,
                 )
                 if callback is not None:
-                    callback(study, copy.deepcopy(storage.get_trial(t._trial_id)))
+                    callback(study, copy.deepcopy(storage.get_trial(trial_id(t))))
 
     def _ask(self, study: Any, target: int) -> tuple[_Started | None, int]:
         """Start a trial if completed + running trials are below ``target``.
@@ -353,13 +353,13 @@ class StudyRunner:
             if complete >= target or (complete + running >= target and not waiting):
                 return None, complete
             trial = study.ask()
-            study._storage.record_heartbeat(trial._trial_id)
+            study_storage(study).record_heartbeat(trial_id(trial))
             point = self.evaluator.space.sample(trial)
             started = _Started(trial, point)
             if point.folding != "sampled":
                 started.earlier = self.store.find_design(self.name, point.to_params())
                 if started.earlier is None:
-                    params = study._storage.get_trial(trial._trial_id).params
+                    params = study_storage(study).get_trial(trial_id(trial)).params
                     twins = [
                         t.number
                         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
@@ -386,7 +386,6 @@ class StudyRunner:
         Returns:
             Why it stopped early: the signal name, ``"timeout"``, or None.
         """
-        from optuna.storages._heartbeat import get_heartbeat_thread
         from optuna.trial import TrialState
 
         from dse.storage.store import TrialNotRunning
@@ -407,7 +406,7 @@ class StudyRunner:
                     continue
                 trial = started.trial
                 try:
-                    with get_heartbeat_thread(trial._trial_id, study._storage):
+                    with heartbeat_thread(study, trial):
                         self.run_trial(study, started)
                 except TrialNotRunning as exc:
                     log.warning("trial %d: %s", trial.number, exc)
@@ -419,7 +418,9 @@ class StudyRunner:
                     raise
                 self.trials_run += 1
                 if on_trial is not None:
-                    on_trial(study._storage.get_trial(trial._trial_id), self.n_complete(study))
+                    on_trial(
+                        study_storage(study).get_trial(trial_id(trial)), self.n_complete(study)
+                    )
 
 
 # ---------------------------------------------------------------------- entry points

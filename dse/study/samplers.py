@@ -14,11 +14,11 @@ from typing import Any
 import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
-from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from dse.errors import DseError
+from dse.optuna_bridge import LazyRandomState
 from dse.study.seeds import trial_seed
 
 SAMPLERS = ("nsga2", "tpe", "random")
