@@ -22,8 +22,13 @@ system:
 run: $(STAMP)
 	$(VENV)/bin/adapex run
 
+# Two xdist workers of one thread each: most tests are single-threaded, so this halves the
+# wall time on two cores. tests/conftest.py keeps every test of a module, and every test of
+# a shared trained fixture, on one worker: nothing is trained twice.
+PYTEST_WORKERS ?= 2
+
 test: $(STAMP) system
-	$(VENV)/bin/python -m pytest
+	OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -10,7 +10,7 @@ python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q torch==2.13.0
 "$venv/bin/python" -m pip install -q -e '.[dev]'
 bash scripts/setup-system.sh
-"$venv/bin/python" -m pytest -q
+OMP_NUM_THREADS=1 "$venv/bin/python" -m pytest -q -n 2 --dist loadgroup
 {
   echo "# The exact versions CI last passed on (make test, Python 3.11, the CPU torch on this disk)."
   echo "# Installed by the Makefile (pip install -c constraints.txt); refresh with"

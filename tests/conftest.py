@@ -43,3 +43,33 @@ def quickstart_cache(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 
     the quickstart recipe), shared by the training and `adapex train` tests: whichever runs
     first trains it, the other reuses it, so the suite trains the quickstart model once."""
     return tmp_path_factory.mktemp("quickstart_cache")
+
+
+# Fixtures that build something expensive once per session (a trained study, a trained
+# checkpoint cache) or share one server database.
+SHARED_FIXTURE_GROUPS = {
+    "small_study": "small_study",
+    "quickstart_cache": "quickstart",
+    "pg_url": "postgres",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put each test in an xdist group: a module and every shared fixture its tests use are
+    one group (joined transitively), so under ``pytest -n 2 --dist loadgroup`` a
+    module-scoped fixture, such as a module's trained study, and each shared fixture are
+    built on one worker only: nothing is trained twice."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        for fixture, group in SHARED_FIXTURE_GROUPS.items():
+            if fixture in names:
+                parent[find(item.module.__name__)] = find(group)
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(find(item.module.__name__)))
