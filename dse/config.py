@@ -79,10 +79,20 @@ class StudySection(_Model):
 
     name: str = Field(default=QUICKSTART, min_length=1, max_length=200)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
-    sampler: Literal["nsga2", "tpe", "random"] = "tpe"
+    sampler: str = "tpe"
     population_size: int = Field(default=12, ge=2, le=10_000)
     trials: int = Field(default=40, ge=1, le=1_000_000)
     timeout_s: float | None = Field(default=None, gt=0)
+
+    @field_validator("sampler")
+    @classmethod
+    def _sampler(cls, v: str) -> str:
+        from dse.study.samplers import sampler_names
+
+        names = sampler_names()
+        if v not in names:
+            raise ValueError(f"{v!r} is not a sampler; choose one of {', '.join(names)}")
+        return v
 
 
 class StorageSection(_Model):
@@ -121,12 +131,22 @@ def model_options() -> list[str]:
 class ModelSection(_Model):
     """``[model]``: the model family, its size, bit widths (sampled if several) and exits."""
 
-    family: Literal["cnv", "tfc"] = "cnv"
+    family: str = "cnv"
     width_mult: float = Field(default=0.25, gt=0, le=4)
     weight_bits: list[int] = Field(default_factory=lambda: [2], min_length=1)
     act_bits: list[int] = Field(default_factory=lambda: [2], min_length=1)
     candidate_exits: list[int] | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("family")
+    @classmethod
+    def _family(cls, v: str) -> str:
+        from search_spaces.families.registry import family_names
+
+        names = family_names()
+        if v not in names:
+            raise ValueError(f"{v!r} is not a model family; choose one of {', '.join(names)}")
+        return v
 
     @field_validator("weight_bits", "act_bits")
     @classmethod

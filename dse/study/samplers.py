@@ -8,7 +8,7 @@ how many trials that worker ran before (two workers never draw the same random s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
@@ -20,8 +20,6 @@ from optuna.trial import FrozenTrial, TrialState
 from dse.errors import DseError
 from dse.optuna_bridge import LazyRandomState
 from dse.study.seeds import trial_seed
-
-SAMPLERS = ("nsga2", "tpe", "random")
 
 
 def _random_states(obj: Any, depth: int = 0, seen: set[int] | None = None) -> list[LazyRandomState]:
@@ -93,8 +91,48 @@ class TrialSeededSampler(BaseSampler):
         self.base.reseed_rng()
 
 
+#: ``(seed, population_size) -> sampler``: how each registered sampler is built.
+SamplerFactory = Callable[[int, int], BaseSampler]
+
+_SAMPLERS: dict[str, SamplerFactory] = {}
+
+
+def register_sampler(name: str, factory: SamplerFactory) -> None:
+    """Make ``[study] sampler = "<name>"`` build ``factory(seed, population_size)``.
+
+    The sampler is wrapped in :class:`TrialSeededSampler`, so its draws depend on the study
+    seed and the trial number only.
+
+    Raises:
+        DseError: ``name`` is registered already, or is not a plain identifier.
+    """
+    if not name.isidentifier():
+        raise DseError(f"register_sampler: name={name!r} is not an identifier")
+    if name in _SAMPLERS:
+        raise DseError(f"register_sampler: {name!r} is registered already; choose another name")
+    _SAMPLERS[name] = factory
+
+
+def sampler_names() -> list[str]:
+    """The names ``[study] sampler`` accepts, built-ins first."""
+    return list(_SAMPLERS)
+
+
+register_sampler(
+    "tpe",
+    lambda seed, pop: optuna.samplers.TPESampler(
+        seed=seed, multivariate=True, group=True, n_startup_trials=min(10, pop)
+    ),
+)
+register_sampler(
+    "nsga2", lambda seed, pop: optuna.samplers.NSGAIISampler(population_size=pop, seed=seed)
+)
+register_sampler("random", lambda seed, pop: optuna.samplers.RandomSampler(seed=seed))
+
+
 def make_sampler(name: str, *, seed: int, population_size: int = 12) -> BaseSampler:
-    """The study's sampler: ``tpe`` (default), ``nsga2`` or ``random``, seeded per trial.
+    """The study's sampler, by its registered name (``tpe``, the default, ``nsga2``,
+    ``random``, or one added with :func:`register_sampler`), seeded per trial.
 
     Constraints (fitting the device, a minimum accuracy) reach the samplers through
     ``trial.set_constraint`` (Optuna >= 5); NSGA-II and TPE rank infeasible trials behind
@@ -103,18 +141,9 @@ def make_sampler(name: str, *, seed: int, population_size: int = 12) -> BaseSamp
     Raises:
         DseError: an unknown sampler name.
     """
-    if name == "nsga2":
-        base: BaseSampler = optuna.samplers.NSGAIISampler(
-            population_size=population_size, seed=seed
-        )
-    elif name == "tpe":
-        base = optuna.samplers.TPESampler(
-            seed=seed, multivariate=True, group=True, n_startup_trials=min(10, population_size)
-        )
-    elif name == "random":
-        base = optuna.samplers.RandomSampler(seed=seed)
-    else:
+    factory = _SAMPLERS.get(name)
+    if factory is None:
         raise DseError(
-            f"study.sampler={name!r}: unknown sampler; choose one of {', '.join(SAMPLERS)}"
+            f"study.sampler={name!r}: unknown sampler; choose one of {', '.join(_SAMPLERS)}"
         )
-    return TrialSeededSampler(base, seed)
+    return TrialSeededSampler(factory(seed, population_size), seed)

@@ -100,7 +100,8 @@ def test_sampler_parameters_map_one_to_one_onto_designs() -> None:
             {"exits": {"thresholds": {"low": 0.9, "high": 0.5}}},
             "exits.thresholds: needs finite low <= high",
         ),
-        ({"study": {"sampler": "cmaes"}}, "study.sampler"),
+        ({"study": {"sampler": "cmaes"}}, "study.sampler: 'cmaes' is not a sampler; choose one of"),
+        ({"model": {"family": "resnet"}}, "model.family: 'resnet' is not a model family"),
         ({"study": {"population_size": 1}}, "study.population_size"),
         ({"model": {"weight_bits": [3]}}, "model.weight_bits: 3 bits is not supported"),
         ({"hardware": {"board": None}}, 'hardware: give board = "..."'),
@@ -186,3 +187,43 @@ def test_with_overrides_are_validated_and_roundtrip() -> None:
     assert parse_config(cfg.to_dict()) == cfg
     with pytest.raises(DseError, match="study.sampler"):
         load_config().with_(study={"sampler": "nope"})
+
+
+def test_a_family_and_a_sampler_registered_from_python_are_accepted_by_toml(
+    tmp_path: Path,
+) -> None:
+    """Extension points by name: a family added with register_family and a sampler added
+    with register_sampler are valid TOML values, and the study builds that sampler."""
+    import optuna
+
+    from dse.study import samplers
+    from search_spaces.families import registry
+    from search_spaces.families.tfc import TfcFamily
+
+    class WideTfc(TfcFamily):
+        name = "wide_tfc"
+
+    family_before = dict(registry._FAMILIES)  # noqa: SLF001 - restored below
+    sampler_before = dict(samplers._SAMPLERS)  # noqa: SLF001
+    try:
+        registry.register_family(WideTfc())
+        samplers.register_sampler("qmc", lambda seed, pop: optuna.samplers.QMCSampler(seed=seed))
+        toml = tmp_path / "ext.toml"
+        toml.write_text('[study]\nsampler = "qmc"\n\n[model]\nfamily = "wide_tfc"\n')
+        cfg = load_config(toml)
+        assert cfg.model.family == "wide_tfc" and cfg.study.sampler == "qmc"
+        built = samplers.make_sampler(cfg.study.sampler, seed=3)
+        assert isinstance(built.base, optuna.samplers.QMCSampler)
+        with pytest.raises(DseError, match="'qmc' is registered already"):
+            samplers.register_sampler("qmc", lambda seed, pop: optuna.samplers.RandomSampler())
+    finally:
+        registry._FAMILIES.clear()  # noqa: SLF001
+        registry._FAMILIES.update(family_before)  # noqa: SLF001
+        samplers._SAMPLERS.clear()  # noqa: SLF001
+        samplers._SAMPLERS.update(sampler_before)  # noqa: SLF001
+    # unregistered again: both names are refused, each with its own line
+    with pytest.raises(DseError, match="study.sampler: 'qmc' is not a sampler"):
+        load_config(toml)
+    toml.write_text('[model]\nfamily = "wide_tfc"\n')
+    with pytest.raises(DseError, match="model.family: 'wide_tfc' is not a model family"):
+        load_config(toml)

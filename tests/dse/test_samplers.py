@@ -6,7 +6,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from dse.study.samplers import SAMPLERS, TrialSeededSampler, make_sampler
+from dse.study.samplers import TrialSeededSampler, make_sampler, sampler_names
 
 
 def _params(sampler: TrialSeededSampler, n: int, burn: int = 0) -> list[dict]:
@@ -26,7 +26,7 @@ def _params(sampler: TrialSeededSampler, n: int, burn: int = 0) -> list[dict]:
     return out
 
 
-@pytest.mark.parametrize("name", SAMPLERS)
+@pytest.mark.parametrize("name", sampler_names())
 def test_reseeding_reaches_the_sampler(name: str) -> None:
     sampler = make_sampler(name, seed=3, population_size=4)
     assert sampler._states, "no random state of the wrapped sampler was found"
