@@ -90,15 +90,18 @@ def main() -> None:
     args = ap.parse_args()
 
     ensure_study(args.storage, args.study, args.trials)
-    from dse.runtime.library import BASELINES, POLICY_NAMES, load_library
+    from dse.runtime.library import load_library
+    from dse.runtime.policies import baseline_names, policy_label
     from dse.runtime.sweep import cached_sweep, run_sweep
+    from dse.study.subspaces import ensure_subspaces
 
-    load_library(args.storage, args.study)  # evaluates the sub-spaces on first use
+    counts = ensure_subspaces(args.study, args.storage)  # the study evaluates them once
+    load_library(args.storage, args.study, subspaces=counts)
     t0 = time.perf_counter()
-    lib = load_library(args.storage, args.study, refresh=True)
+    lib = load_library(args.storage, args.study, subspaces=counts, refresh=True)
     t_first = time.perf_counter() - t0
     t0 = time.perf_counter()
-    lib = load_library(args.storage, args.study)
+    lib = load_library(args.storage, args.study, subspaces=counts)
     t_cached = time.perf_counter() - t0
     static = lib.static_finn
     sets = lib.point_sets()
@@ -172,7 +175,7 @@ def main() -> None:
     )
     print(
         f"   {'trace':10s} {'load':>5s} | "
-        + " | ".join(f"{POLICY_NAMES[b]:>22s}" for b in BASELINES)
+        + " | ".join(f"{policy_label(b):>22s}" for b in baseline_names())
     )
     rows: dict[tuple[str, float], dict[str, dict]] = {}
     for r in sweep["rows"]:
@@ -185,7 +188,7 @@ def main() -> None:
         cells = [
             f"{per[b]['processed_ratio']:6.3f} {per[b]['service_edp_ratio']:7.3f} "
             f"{per[b]['energy_per_inference_ratio']:6.3f}"
-            for b in BASELINES
+            for b in baseline_names()
         ]
         print(f"   {trace:10s} {load:>4g}x | " + " | ".join(f"{c:>22s}" for c in cells))
     two = rows[("constant", 2.0)]["static_finn"]

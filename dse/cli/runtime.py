@@ -38,7 +38,8 @@ def _load_study(storage: str | None, study: str | None) -> tuple[str, Any]:
     from tqdm import tqdm
 
     from dse.runtime.library import load_library
-    from dse.storage import Store
+    from dse.storage import DEFAULT_STORAGE, Store
+    from dse.study.subspaces import ensure_subspaces
 
     with Store(storage, read_only=True) as store:
         name = resolve_study(store, study)
@@ -58,11 +59,13 @@ def _load_study(storage: str | None, study: str | None) -> tuple[str, Any]:
             bar[0].update(1)
 
     try:
-        lib = load_library(storage, name, on_trial=trial, on_missing=missing)
+        counts = ensure_subspaces(
+            name, storage or DEFAULT_STORAGE, on_trial=trial, on_missing=missing
+        )
     finally:
         if bar:
             bar[0].close()
-    return name, lib
+    return name, load_library(storage, name, subspaces=counts)
 
 
 def _design_name(e: dict[str, Any]) -> str:
@@ -208,8 +211,8 @@ def simulate_cmd(
     """
     from dse.runtime.compare import compare_policies
     from dse.runtime.errors import RuntimeManagerError
-    from dse.runtime.library import POLICY_NAMES
     from dse.runtime.metrics import METRICS
+    from dse.runtime.policies import baseline_names, policy_label
     from dse.runtime.simulator import HysteresisPolicy
     from dse.runtime.sweep import default_threshold
     from dse.runtime.traces import get_trace, is_trace_file
@@ -293,7 +296,7 @@ def simulate_cmd(
         if not m.get("available", True):
             typer.echo(f"{name}: {m.get('reason', 'not available')}")
     adapex = result["policies"].get("adapex", {})
-    for base in ("static_finn", "static_best", "pruning_only", "exit_only"):
+    for base in baseline_names():
         b = result["policies"].get(base, {})
         if not (adapex.get("available", True) and b.get("available", True)):
             continue
@@ -301,7 +304,7 @@ def simulate_cmd(
         edp = _ratio(b.get("edp_service_js"), adapex.get("edp_service_js"))
         energy = _ratio(b.get("energy_per_inference_j"), adapex.get("energy_per_inference_j"))
         typer.echo(
-            f"adapex vs {POLICY_NAMES[base]}: "
+            f"adapex vs {policy_label(base)}: "
             f"{_fmt_ratio(processed, 'more', 'fewer')} inferences processed, "
             f"{_fmt_ratio(edp, 'better', 'worse')} service EDP, "
             f"{_fmt_ratio(energy, 'less', 'more')} energy per inference"
@@ -360,7 +363,7 @@ def sweep_cmd(
     from rich.table import Table
 
     from dse.cli.output import console
-    from dse.runtime.library import BASELINES, POLICY_NAMES
+    from dse.runtime.policies import baseline_names, policy_label
 
     t = Table(
         title=f"{study}: adapex / baseline (accuracy >= {result['accuracy_threshold']:.4f}; "
@@ -369,8 +372,8 @@ def sweep_cmd(
     )
     t.add_column("trace")
     t.add_column("load", justify="right")
-    for base in BASELINES:
-        t.add_column(POLICY_NAMES[base], justify="right")
+    for base in baseline_names():
+        t.add_column(policy_label(base), justify="right")
     t.add_column("adapex accuracy", justify="right")
     by_key: dict[tuple[str, float], dict[str, Any]] = {}
     for row in result["rows"]:
@@ -383,7 +386,7 @@ def sweep_cmd(
         cells = [
             f"{r(rows[b]['processed_ratio'])} | {r(rows[b]['service_edp_ratio'])} | "
             f"{r(rows[b]['energy_per_inference_ratio'])}"
-            for b in BASELINES
+            for b in baseline_names()
         ]
         acc = next(iter(rows.values()))["mean_accuracy"]
         t.add_row(trace, f"{load:g}x", *cells, "-" if acc is None else f"{acc:.4f}")

@@ -43,6 +43,7 @@ from dse.dashboard.records import (  # noqa: F401 - the record accessors, re-exp
     studies_rows,
 )
 from dse.pareto import DEFAULT_OBJECTIVES, pareto_mask
+from dse.runtime.policies import baseline_names, get_policy
 
 #: Metrics spanning decades: drawn on a log axis.
 LOG_METRICS = frozenset({"throughput_fps", "energy_per_inference_j", "edp", "latency_s"})
@@ -626,20 +627,6 @@ def simulation_figure(result: Mapping[str, Any] | None) -> go.Figure:
     return fig
 
 
-_SWEEP_NAMES = {
-    "static_finn": "static FINN",
-    "static_best": "static best",
-    "pruning_only": "pruning-only",
-    "exit_only": "exit-only",
-}
-_SWEEP_COLORS = {
-    "static_finn": "#d62728",
-    "static_best": "#ff7f0e",
-    "pruning_only": "#2ca02c",
-    "exit_only": "#1f77b4",
-}
-
-
 def sweep_figure(sweep: Mapping[str, Any] | None) -> go.Figure:
     """The load sweep: adapex / baseline ratios (processed and service EDP) against load,
     one column per trace, one line per baseline."""
@@ -658,7 +645,8 @@ def sweep_figure(sweep: Mapping[str, Any] | None) -> go.Figure:
         horizontal_spacing=0.03,
     )
     for c, trace in enumerate(traces, start=1):
-        for base, color in _SWEEP_COLORS.items():
+        for base in baseline_names():
+            color = get_policy(base).color
             mine = sorted(
                 (r for r in rows if r["trace"] == trace and r["baseline"] == base),
                 key=lambda r: r["load"],
@@ -671,7 +659,7 @@ def sweep_figure(sweep: Mapping[str, Any] | None) -> go.Figure:
                         x=[r["load"] for r in mine],
                         y=[r[key] for r in mine],
                         mode="lines+markers",
-                        name=esc(_SWEEP_NAMES[base]),
+                        name=esc(get_policy(base).label),
                         legendgroup=base,
                         showlegend=(c == 1 and r_i == 1),
                         line={"color": color},

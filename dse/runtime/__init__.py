@@ -8,7 +8,7 @@ designs.
 
 from __future__ import annotations
 
-from dse.runtime.compare import POLICIES, compare_policies, policy_point_sets
+from dse.runtime.compare import compare_policies
 from dse.runtime.derive import (
     DEFAULT_THRESHOLD_GRID,
     EXITS_DISABLED,
@@ -20,9 +20,18 @@ from dse.runtime.derive import (
     study_points,
 )
 from dse.runtime.errors import RuntimeManagerError, TraceError
-from dse.runtime.library import BASELINES, POLICY_NAMES, RuntimeLibrary, load_library
+from dse.runtime.library import RuntimeLibrary, load_library
 from dse.runtime.metrics import METRICS, Metric
 from dse.runtime.points import STATIC_BEST_ID, STATIC_FINN_ID, OperatingPoint, non_dominated
+from dse.runtime.policies import (
+    Policy,
+    baseline_names,
+    get_policy,
+    point_sets,
+    policy_label,
+    policy_names,
+    register_policy,
+)
 from dse.runtime.simulator import NO_HYSTERESIS, HysteresisPolicy, SimulationResult, simulate
 from dse.runtime.sweep import LOADS, cached_sweep, run_sweep
 from dse.runtime.table import (
@@ -42,11 +51,16 @@ from dse.runtime.traces import (
 )
 
 __all__ = [
-    "BASELINES",
+    "Policy",
+    "baseline_names",
+    "get_policy",
+    "point_sets",
+    "policy_label",
+    "policy_names",
+    "register_policy",
     "LOADS",
     "METRICS",
     "Metric",
-    "POLICY_NAMES",
     "RuntimeLibrary",
     "STATIC_BEST_ID",
     "cached_sweep",
@@ -56,12 +70,10 @@ __all__ = [
     "DEFAULT_THRESHOLD_GRID",
     "EXITS_DISABLED",
     "OBJECTIVES",
-    "POLICIES",
     "point_cost",
     "compare_policies",
     "design_points",
     "operating_points",
-    "policy_point_sets",
     "pruning_rate",
     "static_finn_point",
     "study_points",

@@ -1,15 +1,7 @@
-"""Baselines in the same run: static FINN, pruning-only, exit-only and the joint AdaPEx manager.
+"""Every policy in the same run: the baselines and the joint AdaPEx manager, compared with static FINN.
 
-* ``static_finn``: the unpruned network without exits, folded for the highest throughput that
-  fits the device; one configuration, never reconfigured.
-* ``pruning_only``: adaptive over the designs with no exit taking samples (designs without
-  exits, or exits disabled by thresholds above 1).
-* ``exit_only``: adaptive over the unpruned designs' exit-threshold settings.
-* ``adapex``: adaptive over everything (pruning x exits).
-
-The static FINN accelerator is part of every adaptive library by default
-(``include_static=True``): it is the design a FINN user already has, and it is an unpruned,
-exit-free design, so it belongs to every one of the three families. Every policy sees the same
+The policies and the configurations each may use are defined once, in
+:mod:`dse.runtime.policies` (:func:`~dse.runtime.policies.point_sets`). Every policy sees the same
 Poisson arrivals (same seed). ``ratios_vs_static`` compares the AdaPEx manager with static FINN:
 ``processed`` = inferences processed / static's, ``edp`` = static's EDP / AdaPEx's (above 1 is
 better than static), plus the same for every policy under ``policies[name]["ratios_vs_static"]``.
@@ -26,27 +18,6 @@ from dse.runtime.errors import RuntimeManagerError
 from dse.runtime.points import OperatingPoint
 from dse.runtime.simulator import HysteresisPolicy, SimulationResult, simulate
 from dse.runtime.traces import Trace
-
-POLICIES = ("static_finn", "pruning_only", "exit_only", "adapex")
-UNPRUNED_TOL = 1e-9
-
-
-def policy_point_sets(
-    points: Sequence[OperatingPoint],
-    static_point: OperatingPoint,
-    *,
-    include_static: bool = True,
-) -> dict[str, list[OperatingPoint]]:
-    """The configurations each policy may use (see the module doc)."""
-    extra = [static_point] if include_static else []
-    pruning_only = [p for p in points if not p.exits_enabled]
-    exit_only = [p for p in points if p.pruning_rate <= UNPRUNED_TOL]
-    return {
-        "static_finn": [static_point],
-        "pruning_only": pruning_only + extra,
-        "exit_only": exit_only + extra,
-        "adapex": list(points) + extra,
-    }
 
 
 def _ratios(result: SimulationResult, static: SimulationResult) -> dict[str, float]:

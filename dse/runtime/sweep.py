@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from dse.runtime.library import BASELINES, RuntimeLibrary
+from dse.runtime.library import RuntimeLibrary
+from dse.runtime.policies import baseline_names, policy_names
 from dse.runtime.simulator import HysteresisPolicy
 from dse.runtime.traces import BUILTIN_TRACES, builtin_trace
 
@@ -121,7 +122,7 @@ def run_sweep(
             )
             arrivals = trace.arrivals(seed)
             per: dict[str, dict[str, Any]] = {}
-            for pol in (*BASELINES, "adapex"):
+            for pol in policy_names():
                 res = simulate(
                     sets[pol],
                     trace,
@@ -134,7 +135,7 @@ def run_sweep(
                 per[pol] = {**res.metrics, "time_share": _time_shares(res.points, res.point)}
             breakdown[name][f"{load:g}"] = {pol: _breakdown(m) for pol, m in per.items()}
             a = per["adapex"]
-            for base in BASELINES:
+            for base in baseline_names():
                 b = per[base]
                 rows.append(
                     {

@@ -13,7 +13,7 @@ from dse.runtime import (
     SelectionTable,
     design_points,
     operating_points,
-    policy_point_sets,
+    point_sets,
     pruning_rate,
     static_finn_point,
 )
@@ -107,8 +107,8 @@ def test_points_and_static_baseline_from_the_study(study_url):
         assert own[0].energy_per_inference_j == pytest.approx(
             r.metrics["energy_per_inference_j"], rel=1e-9
         )
-    sets = policy_point_sets(points, static)
-    assert all(not p.exits_enabled for p in sets["pruning_only"])
+    sets = point_sets(points, static)
+    assert all(not p.exits for p in sets["pruning_only"])  # no exit heads in hardware
     assert all(p.pruning_rate == 0 for p in sets["exit_only"])
     assert pruning_rate(SimpleNamespace(params={"pruning": [0.25, 0.75]}, metrics={})) == 0.5
 
@@ -253,9 +253,17 @@ def test_library_holds_whole_subspaces_and_is_cached(study_url, monkeypatch):
     import optuna
     from optuna.trial import TrialState
 
+    from dse.runtime import baseline_names
     from dse.runtime import library as L
+    from dse.study.subspaces import ensure_subspaces
 
-    lib = L.load_library(study_url, STUDY)
+    # the runtime never runs trials: without the sub-spaces it holds only the sampled designs
+    with Store(study_url, read_only=True) as store:
+        before = len(store.designs(STUDY))
+    L.load_library(study_url, STUDY, refresh=True)
+    with Store(study_url, read_only=True) as store:
+        assert len(store.designs(STUDY)) == before
+    lib = L.load_library(study_url, STUDY, subspaces=ensure_subspaces(STUDY, study_url))
     # pruning-only: 2 rates x 2 budgets x 1 clock; exit-only: 3 exit subsets x 2 budgets
     assert lib.subspaces == {"pruning_only": 4, "exit_only": 6}
     with Store(study_url, read_only=True) as store:
@@ -269,7 +277,8 @@ def test_library_holds_whole_subspaces_and_is_cached(study_url, monkeypatch):
     complete = {t.number for t in trials if t.state == TrialState.COMPLETE}
     assert {n for d in designs for n in d.trial_numbers} == complete
     sets = lib.point_sets()
-    for name in L.BASELINES:  # adapex's library holds every baseline's
+    assert baseline_names() == ["static_finn", "static_best", "pruning_only", "exit_only"]
+    for name in baseline_names():  # adapex's library holds every baseline's
         assert set(sets[name]) <= set(sets["adapex"]), name
     assert all(not p.exits for p in sets["pruning_only"])
     assert all(p.pruning_rate == 0 for p in sets["exit_only"])
@@ -280,7 +289,7 @@ def test_library_holds_whole_subspaces_and_is_cached(study_url, monkeypatch):
 
     monkeypatch.setattr(L, "operating_points", boom)
     monkeypatch.setattr(L, "static_finn_point", boom)
-    again = L.load_library(study_url, STUDY)
+    again = L.load_library(study_url, STUDY, subspaces=lib.subspaces)
     assert again.points == lib.points and again.static_finn == lib.static_finn
 
 

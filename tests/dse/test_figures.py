@@ -153,11 +153,11 @@ def test_runtime_heatmap_and_simulation_without_data_say_so() -> None:
 
 
 def test_simulation_figure_from_a_real_simulation() -> None:
-    from dse.runtime import builtin_trace, compare_policies, policy_point_sets
+    from dse.runtime import builtin_trace, compare_policies, point_sets
 
     points = _points([(1, 0.9, 100.0, 1.0), (2, 0.8, 400.0, 2.0)])
     trace = builtin_trace("smart-iot", duration_s=1800, dt_s=1.0, peak_fps=300.0)
-    result = compare_policies(policy_point_sets(points[:1], points[1]), trace, timeline_step_s=60)
+    result = compare_policies(point_sets(points[:1], points[1]), trace, timeline_step_s=60)
     fig = F.simulation_figure(result)
     names = [t.name for t in fig.data]
     assert names[:2] == ["demand", "served"] and "design" in names
