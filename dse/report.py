@@ -187,13 +187,18 @@ def write_report(storage: str | None, study: str, out: str | os.PathLike[str]) -
 
     path = Path(out)
     if path.suffix.lower() not in (".html", ".htm"):
-        raise DseError(f"--out {path}: the report is HTML; give a file name ending in .html")
+        raise DseError(
+            f"`out` {path}: the report is HTML; give a file name ending in .html",
+            arguments=("out",),
+        )
     check_output_file(path, "--out")
     with Store(storage, read_only=True) as store:
         summaries = {s.name: s for s in store.list_studies()}
         if study not in summaries:
             known = ", ".join(sorted(summaries)) or "none"
-            raise DseError(f"--study {study!r}: no such study (known: {known})")
+            raise DseError(
+                f"`study` {study!r}: no such study (known: {known})", arguments=("study",)
+            )
         text = render_report(
             study,
             store.designs(study),

@@ -324,10 +324,14 @@ def get_device(
             return _make(p, p, None, _PART_TABLE[key])
         raise HwError(
             f"part {part!r} is unknown; use one of: {', '.join(d.part for d in PARTS.values())}, "
-            "or give its resources (--resources LUT=..,BRAM_18K=..,URAM=..,DSP=..; "
-            "[hardware] resources in a config)"
+            "or give its `resources` (LUT, BRAM_18K, URAM, DSP; [hardware] resources in a "
+            "config)",
+            arguments=("resources",),
         )
-    raise HwError("device: give --board (one of: " + ", ".join(BOARDS) + ") or --part")
+    raise HwError(
+        "device: give `board` (one of: " + ", ".join(BOARDS) + ") or `part`",
+        arguments=("board", "part"),
+    )
 
 
 def resolve_device(

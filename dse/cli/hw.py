@@ -31,7 +31,10 @@ _ARG_FLAGS = {"target_fps": "--target-fps", "clk_ns": "--clk-ns", "reach": "--re
 
 
 def _fail(exc: BaseException) -> None:
-    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, InputError):
+        msg = exc.for_cli()
+    else:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     for arg, flag in _ARG_FLAGS.items():
         if msg.startswith(f"{arg}="):
             msg = f"{flag} {msg[len(arg) + 1 :]}"

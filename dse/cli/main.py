@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=True)
     except InputError as exc:
-        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        fail(exc.for_cli())
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)

@@ -269,13 +269,17 @@ def _mkdir(path: Path) -> Path:
 def _check_writable(parent: Path, out: Path) -> None:
     """Fail early, writing nothing, when the library cannot be created beside ``out``."""
     if not parent.is_dir():
-        raise DseError(f"--out {out}: folder {parent} does not exist; create it or choose another")
+        raise DseError(
+            f"`out` {out}: folder {parent} does not exist; create it or choose another",
+            arguments=("out",),
+        )
     try:
         probe = tempfile.mkdtemp(prefix=".adapex-probe-", dir=parent)
     except OSError as exc:
         raise DseError(
-            f"--out {out}: cannot write in {parent} ({exc.strerror or type(exc).__name__}); "
-            "choose a writable folder"
+            f"`out` {out}: cannot write in {parent} ({exc.strerror or type(exc).__name__}); "
+            "choose a writable folder",
+            arguments=("out",),
         ) from None
     os.rmdir(probe)
 
@@ -290,7 +294,9 @@ def _check_replaceable(out: Path) -> None:
     nothing else (the files its library.json lists); anything else is refused, so that
     nothing is deleted that an export did not write."""
     if not out.is_dir():
-        raise DseError(f"--out {out}: is a file, not a folder; choose a folder name")
+        raise DseError(
+            f"`out` {out}: is a file, not a folder; choose a folder name", arguments=("out",)
+        )
     index = out / "library.json"
     try:
         meta = json.loads(index.read_text(encoding="utf-8"))
@@ -298,8 +304,9 @@ def _check_replaceable(out: Path) -> None:
         meta = None
     if not isinstance(meta, dict) or meta.get("format") != "adapex-design-library":
         raise DseError(
-            f"--out {out}: exists and holds no adapex library (no library.json of an export); "
-            "--force replaces only an exported library: choose another folder"
+            f"`out` {out}: exists and holds no adapex library (no library.json of an export); "
+            "`force` replaces only an exported library: choose another folder",
+            arguments=("out", "force"),
         )
     listed = meta.get("files")
     if isinstance(listed, list):  # libraries written before the manifest are replaced whole
@@ -307,8 +314,9 @@ def _check_replaceable(out: Path) -> None:
         if extra:
             more = f" and {len(extra) - 1} more" if len(extra) > 1 else ""
             raise DseError(
-                f"--out {out}: holds files the export did not write ({extra[0]}{more}); "
-                "move them out of the folder, or choose another folder"
+                f"`out` {out}: holds files the export did not write ({extra[0]}{more}); "
+                "move them out of the folder, or choose another folder",
+                arguments=("out",),
             )
 
 
@@ -325,19 +333,28 @@ def _check_tar_replaceable(out: Path) -> None:
         ours = False
     if not ours:
         raise DseError(
-            f"--out {tar_path}: exists and is not the tarball of an exported library; "
-            "move it away or choose another --out"
+            f"`out` {tar_path}: exists and is not the tarball of an exported library; "
+            "move it away or choose another `out`",
+            arguments=("out",),
         )
 
 
 def _validate(store: Any, study: str, out: Path, *, tar: bool, force: bool) -> None:
     if out.exists() and not out.is_dir():
-        raise DseError(f"--out {out}: is a file, not a folder; choose a folder name")
+        raise DseError(
+            f"`out` {out}: is a file, not a folder; choose a folder name", arguments=("out",)
+        )
     if not force:
         if out.exists():
-            raise DseError(f"--out {out}: already exists; choose another folder or pass --force")
+            raise DseError(
+                f"`out` {out}: already exists; choose another folder or pass `force`",
+                arguments=("out", "force"),
+            )
         if tar and Path(f"{out}.tar.gz").exists():
-            raise DseError(f"--out {out}.tar.gz: already exists; pass --force to replace it")
+            raise DseError(
+                f"`out` {out}.tar.gz: already exists; pass `force` to replace it",
+                arguments=("out", "force"),
+            )
     else:
         if out.exists():
             _check_replaceable(out)
@@ -346,9 +363,15 @@ def _validate(store: Any, study: str, out: Path, *, tar: bool, force: bool) -> N
     _check_writable(out.parent, out)
     names = [s.name for s in store.list_studies()]
     if study not in names:
-        raise DseError(f"--study {study!r}: no such study (known: {', '.join(names) or 'none'})")
+        raise DseError(
+            f"`study` {study!r}: no such study (known: {', '.join(names) or 'none'})",
+            arguments=("study",),
+        )
     if not store.pareto(study):
-        raise DseError(f"--study {study!r}: no feasible Pareto design yet; run more trials first")
+        raise DseError(
+            f"`study` {study!r}: no feasible Pareto design yet; run more trials first",
+            arguments=("study",),
+        )
 
 
 def _check_records(records: Sequence[Any]) -> None:

@@ -234,8 +234,9 @@ def builtin_trace(
 def _check_intervals(n: int, dt_s: float) -> None:
     if n > MAX_INTERVALS:
         raise TraceError(
-            f"--dt-s {dt_s:g}: {n} intervals is more than {MAX_INTERVALS}; give a longer "
-            "interval or a shorter trace"
+            f"`dt_s` {dt_s:g}: {n} intervals is more than {MAX_INTERVALS}; give a longer "
+            "interval or a shorter trace",
+            arguments=("dt_s",),
         )
 
 
@@ -281,7 +282,8 @@ def load_trace_csv(path: str | os.PathLike, *, dt_s: float = 1.0) -> Trace:
         raise TraceError(f"--trace {path}: file not found; give a .csv file or a built-in name")
     if not (math.isfinite(dt_s) and dt_s > 0):
         raise TraceError(
-            f"--dt-s {dt_s!r}: the trace resolution must be a positive number of seconds"
+            f"`dt_s` {dt_s!r}: the trace resolution must be a positive number of seconds",
+            arguments=("dt_s",),
         )
     try:
         text = path.read_text(encoding="utf-8")

@@ -441,7 +441,10 @@ def _sampler(config: StudyConfig) -> Any:
 def _validate_target(trials: int | None, config: StudyConfig) -> int:
     target = config.study.trials if trials is None else trials
     if isinstance(target, bool) or not isinstance(target, int) or not 1 <= target <= 1_000_000:
-        raise DseError(f"--trials={trials!r}: give a number of completed trials from 1 to 1000000")
+        raise DseError(
+            f"`trials`={trials!r}: give a number of completed trials from 1 to 1000000",
+            arguments=("trials",),
+        )
     return target
 
 
@@ -472,7 +475,9 @@ def _execute(
     if [d.name.lower() for d in study.directions] != directions:
         raise DseError(
             f"study {config.study.name!r}: Optuna study has directions "
-            f"{[d.name.lower() for d in study.directions]}, config has {directions}; use a new --study"
+            f"{[d.name.lower() for d in study.directions]}, config has {directions}; use a new "
+            "study name (`study`)",
+            arguments=("study",),
         )
     names = [s.name for s in config.objectives.specs()]
     if study.metric_names != names:  # so Optuna's own views label the objectives
@@ -555,7 +560,8 @@ def run_study(
         if a != b and config is not None:
             raise DseError(
                 f"study {cfg.study.name!r} exists in {redact(url)} with a different config "
-                f"({first_difference(a, b)}); pass a new --study name, or drop --config to resume"
+                f"({first_difference(a, b)}); pass a new `study` name, or drop `config` to resume",
+                arguments=("study", "config"),
             )
         target = stored.study.trials if explicit is None else target
         cfg = stored.with_(

@@ -170,7 +170,7 @@ MVAU = {"name": "m", "op_type": "MVAU", "inputs": [], "MW": 8, "MH": 16,
         (
             json.dumps({"layers": [MVAU]}),
             ["--part", "xcvp1202-vsva2785-2MHP-e-S"],
-            "give its resources (--resources",
+            "give its --resources (LUT, BRAM_18K",
         ),
         (
             json.dumps({"layers": [MVAU]}),
