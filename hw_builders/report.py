@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,25 @@ class LayerReport(LayerCost):
             "cycles": self.cycles,
             **self.resources(),
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LayerReport:
+        """The layer of :meth:`to_dict` (a stored report's row)."""
+        try:
+            return cls(
+                name=str(d["name"]),
+                op_type=str(d["op_type"]),
+                exit=None if d.get("exit") is None else int(d["exit"]),
+                cycles=int(d["cycles"]),
+                LUT=int(d["LUT"]),
+                BRAM_18K=int(d["BRAM_18K"]),
+                BRAM_efficiency=float(d.get("BRAM_efficiency", 1)),
+                URAM=int(d["URAM"]),
+                URAM_efficiency=float(d.get("URAM_efficiency", 1)),
+                DSP=int(d["DSP"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HwError(f"layer report {dict(d).get('name')!r}: bad or missing {exc}") from None
 
 
 @dataclass
@@ -100,6 +120,27 @@ class HardwareReport:
             "device": self.device,
             "clk_ns": self.clk_ns,
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> HardwareReport:
+        """The report of :meth:`to_dict` (a stored design's, or one stage's of it).
+
+        Raises:
+            HwError: a field is missing or has the wrong type.
+        """
+        if not isinstance(d, Mapping) or not isinstance(d.get("layers"), list):
+            raise HwError("hardware report: expected an object with a 'layers' list")
+        return cls(
+            layers=[LayerReport.from_dict(x) for x in d["layers"]],
+            total={k: int(v) for k, v in (d.get("total") or {}).items()},
+            performance=dict(d.get("performance") or d.get("estimate_network_performance") or {}),
+            utilisation={k: float(v) for k, v in (d.get("utilisation") or {}).items()},
+            fits=d.get("fits"),
+            power_w=d.get("power_w"),
+            energy_per_inference_j=d.get("energy_per_inference_j"),
+            device=d.get("device"),
+            clk_ns=d.get("clk_ns"),
+        )
 
 
 def write_finn_reports(report: HardwareReport, out_dir: str | os.PathLike) -> list[Path]:

@@ -53,6 +53,7 @@ from hw_builders.errors import HwError
 from hw_builders.estimate import estimate
 from hw_builders.folding.config import FoldingConfig
 from hw_builders.queueing import QUEUE_FRAMES, tandem_throughput
+from hw_builders.report import HardwareReport
 from hw_builders.stage_split import check_reach, exit_groups, exit_ids, split_stages, stage_index
 
 __all__ = [
@@ -138,6 +139,43 @@ class StagedReport:
             "device": self.device,
             "stages": [s.to_dict() for s in self.stages],
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> StagedReport:
+        """The report of :meth:`to_dict` (a stored design's ``hw_report``).
+
+        Raises:
+            HwError: a field is missing or has the wrong type.
+        """
+        if not isinstance(d, Mapping) or not isinstance(d.get("stages"), list):
+            raise HwError("staged report: expected an object with a 'stages' list")
+        try:
+            depth = d.get("buffer_depth", DEFAULT_BUFFER_DEPTH)
+            return cls(
+                throughput_fps=float(d["throughput_fps"]),
+                latency_s_per_exit=[float(x) for x in d["latency_s_per_exit"]],
+                mean_latency_s=float(d["mean_latency_s"]),
+                power_w=float(d["power_w"]),
+                energy_per_inference_j=float(d["energy_per_inference_j"]),
+                edp=float(d["edp"]),
+                stages=[HardwareReport.from_dict(x) for x in d["stages"]],
+                total={k: int(v) for k, v in d["total"].items()},
+                utilisation={k: float(v) for k, v in d["utilisation"].items()},
+                fits=bool(d["fits"]),
+                reach=[float(x) for x in d.get("reach", [])],
+                exit_fraction=[float(x) for x in d.get("exit_fraction", [])],
+                exits=[None if x is None else int(x) for x in d.get("exits", [])],
+                stage_throughput_fps=[float(x) for x in d.get("stage_throughput_fps", [])],
+                activity=[float(x) for x in d.get("activity", [])],
+                static_power_w=float(d.get("static_power_w", 0.0)),
+                stage_dynamic_power_w=[float(x) for x in d.get("stage_dynamic_power_w", [])],
+                buffer_depth=math.inf if depth is None else float(depth),
+                unbuffered_bound_fps=float(d.get("unbuffered_bound_fps", 0.0)),
+                clk_ns=float(d.get("clk_ns", 0.0)),
+                device=str(d.get("device", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HwError(f"staged report: bad or missing field {exc}") from None
 
 
 def _critical_paths(graph: Any, cycles: dict[str, int]) -> dict[str, int]:

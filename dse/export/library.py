@@ -61,29 +61,28 @@ def _now() -> str:
 
 
 def _check_stage(
-    design_id: int, k: int, stored: Mapping[str, Any], report: Any, names: Mapping[str, str]
+    design_id: int, k: int, stored: Any, report: Any, names: Mapping[str, str]
 ) -> None:
-    """Raise DseError when the recomputed stage estimate differs from the stored one."""
+    """Raise DseError when the recomputed stage estimate (FINN's node names) differs from
+    the stored one (a HardwareReport under adapex's layer names)."""
     got = {layer.name: layer for layer in report.layers}
-    rows = stored.get("layers") or []
-    if len(rows) != len(got):
+    if len(stored.layers) != len(got):
         raise DseError(
-            f"design {design_id} stage {k}: {len(rows)} layers stored but {len(got)} in the "
-            "stage graph; the stored design is inconsistent, re-run the study"
+            f"design {design_id} stage {k}: {len(stored.layers)} layers stored but {len(got)} "
+            "in the stage graph; the stored design is inconsistent, re-run the study"
         )
-    for row in rows:
-        name = names.get(str(row.get("name")), str(row.get("name")))
-        layer = got.get(name)
+    for row in stored.layers:
+        layer = got.get(names.get(row.name, row.name))
         if layer is None:
             raise DseError(
-                f"design {design_id} stage {k}: stored layer {row.get('name')!r} is not in the "
+                f"design {design_id} stage {k}: stored layer {row.name!r} is not in the "
                 "stage graph; the stored design is inconsistent, re-run the study"
             )
         for key in CHECKED_KEYS:
-            if int(getattr(layer, key)) != int(row.get(key, 0)):
+            if int(getattr(layer, key)) != int(getattr(row, key)):
                 raise DseError(
-                    f"design {design_id} stage {k} layer {row.get('name')}: {key}="
-                    f"{getattr(layer, key)} now but {row.get(key)} stored; the cost model "
+                    f"design {design_id} stage {k} layer {row.name}: {key}="
+                    f"{getattr(layer, key)} now but {getattr(row, key)} stored; the cost model "
                     "changed since the study ran, re-run the study before exporting"
                 )
 
@@ -119,8 +118,9 @@ def _export_design(record: Any, ddir: Path, *, steps: str, n_verify: int) -> dic
     from dse.accuracy.export import load_design_model
     from dse.accuracy.finn_export import export_finn_stage
     from hw_builders import estimate, load_graph, write_finn_reports
+    from hw_builders.errors import HwError
     from hw_builders.finn_build import build_config, write_build_folder
-    from hw_builders.stages import split_stages
+    from hw_builders.stages import StagedReport, split_stages
 
     device = record.device
     model = load_design_model(record.arch, record.checkpoint, record.exits)
@@ -130,7 +130,13 @@ def _export_design(record: Any, ddir: Path, *, steps: str, n_verify: int) -> dic
             f"design {record.id}: its graph has {len(stages)} stages for exits {record.exits}; "
             "the stored design is inconsistent, re-run the study"
         )
-    stored_stages = (record.hw_report or {}).get("stages") or []
+    try:
+        stored_stages = StagedReport.from_dict(record.hw_report or {}).stages
+    except HwError as exc:
+        raise DseError(
+            f"design {record.id}: its stored hardware report is unreadable ({exc}); re-run "
+            "the study"
+        ) from None
     if len(stored_stages) != len(stages):
         raise DseError(
             f"design {record.id}: its stored hardware report has {len(stored_stages)} stages, "

@@ -109,7 +109,7 @@ def test_mvau_rtl_dsp_follows_the_part() -> None:
 
 
 def test_unknown_part_with_resources() -> None:
-    with pytest.raises(hb.HwError, match="give its resources"):
+    with pytest.raises(hb.HwError, match="give its `resources`"):
         hb.get_device(part="xcvp1202-vsva2785-2MHP-e-S")
     dev = hb.get_device(
         part="xcvp1202-vsva2785-2MHP-e-S", resources="LUT=1000,BRAM_18K=20,URAM=2,DSP=30"

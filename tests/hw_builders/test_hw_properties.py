@@ -61,6 +61,8 @@ def test_legal_values_are_legal_and_totals_sum(tag: str, data) -> None:
     g2 = g.with_folding(folding)
     hb.check_folding(g2)  # never raises for values from legal_values
     rep = hb.estimate(g2, board="Pynq-Z1")
+    # a stored report reads back as the same report
+    assert hb.HardwareReport.from_dict(json.loads(json.dumps(rep.to_dict()))) == rep
     for k in ("LUT", "BRAM_18K", "URAM", "DSP"):
         assert rep.total[k] == sum(getattr(x, k) for x in rep.layers)
     assert rep.performance["max_cycles"] == max(x.cycles for x in rep.layers)

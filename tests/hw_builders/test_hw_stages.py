@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
@@ -13,7 +14,9 @@ from hw_builders import estimate, get_device, load_graph
 from hw_builders.errors import HwError
 from hw_builders.folding import fold
 from hw_builders.power import PowerModel
+from hw_builders.report import HardwareReport
 from hw_builders.stages import (
+    StagedReport,
     check_reach,
     split_stages,
     stage_index,
@@ -214,6 +217,13 @@ def test_staged_report_is_consistent():
     assert rep.total == whole.total
     d = rep.to_dict()
     assert d["throughput_fps"] == rep.throughput_fps and len(d["stages"]) == 3
+    # a stored report (JSON, buffer depth inf as null) reads back as the same report
+    for r in (rep, inf):
+        assert StagedReport.from_dict(json.loads(json.dumps(r.to_dict()))) == r
+    with pytest.raises(HwError, match="staged report: bad or missing field 'edp'"):
+        StagedReport.from_dict({k: v for k, v in d.items() if k != "edp"})
+    with pytest.raises(HwError, match="expected an object with a 'layers' list"):
+        HardwareReport.from_dict({"total": {}})
     # exits that stop most inputs early cost less energy than running everything
     all_in = staged_performance(g, [1.0, 1.0, 1.0], device=PYNQ, folding=cfg)
     assert rep.energy_per_inference_j < all_in.energy_per_inference_j
