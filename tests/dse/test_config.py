@@ -119,7 +119,7 @@ def test_sampler_parameters_map_one_to_one_onto_designs() -> None:
         ({"hardware": {"max_utilisation": {"LUT": 1.5}}}, "LUT=1.5: must be a share in (0, 1]"),
         (
             {"hardware": {"board": None, "part": "xcvp1202-vsva2785-2MHP-e-S"}},
-            "give its resources",
+            "give its `resources`",
         ),
         (
             {"hardware": {"resources": {"LUT": 1, "BRAM_18K": 1, "URAM": 0, "DSP": 1}}},
