@@ -1,0 +1,77 @@
+"""CLI command: ``adapex export``, a thin wrapper over :func:`dse.export.export_library`
+(torch and qonnx are imported inside the command)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from dse.cli.common import STORAGE_HELP, STUDY_HELP, resolve_study
+
+
+def export(
+    study: str | None = typer.Option(None, "--study", help=STUDY_HELP),
+    out: Path = typer.Option(..., "--out", help="The library folder to create."),
+    storage: str = typer.Option("sqlite:///studies.db", "--storage", help=STORAGE_HELP),
+    tar: bool = typer.Option(False, "--tar", help="Also write DIR.tar.gz."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing DIR."),
+    bitfile: bool = typer.Option(
+        False, "--bitfile", help="Build configs run FINN through the bitfile (default: estimates)."
+    ),
+) -> None:
+    """Export the design library of a study: one FINN build folder per Pareto design and stage."""
+    import json
+    import sys
+
+    from tqdm import tqdm
+
+    from dse.export import export_library
+    from dse.storage import Store
+
+    bar: list[tqdm] = []
+
+    def progress(done: int, total: int, record: object) -> None:
+        if not bar:
+            bar.append(
+                tqdm(total=total, desc="export", unit="design", file=sys.stderr, leave=False)
+            )
+        bar[0].n = done
+        if record is not None:
+            bar[0].set_postfix_str(f"design {getattr(record, 'id', '?')}")
+        bar[0].refresh()
+
+    with Store(storage, read_only=True) as store:
+        study = resolve_study(store, study)
+        try:
+            path = export_library(
+                store,
+                study,
+                out,
+                tar=tar,
+                force=force,
+                steps="bitfile" if bitfile else "estimate",
+                progress=progress,
+            )
+        finally:
+            if bar:
+                bar[0].close()
+    index = json.loads((path / "library.json").read_text())
+    n_designs = len(index.get("designs", []))
+    n_distinct = int(index.get("distinct_designs", n_designs))
+    n_stages = sum(1 for _ in path.glob("design_*/stage_*"))
+    also = f" and {path}.tar.gz" if tar else ""
+    shared = (
+        f", {n_designs - n_distinct} sharing another's folders (thresholds only differ)"
+        if n_distinct != n_designs
+        else ""
+    )
+    typer.echo(
+        f"exported {n_designs} designs ({n_distinct} distinct builds{shared}; {n_stages} FINN "
+        f"build folders) of study {study} to {path}{also}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``adapex export`` to the ``adapex`` app."""
+    app.command("export")(export)
