@@ -31,6 +31,7 @@ from hw_builders.finn_backend import finn_available, run_finn_build
 from hw_builders.finn_build import write_build_folder
 from hw_builders.folding import FoldingConfig, fold
 from hw_builders.graph import HwGraph, HwLayer, load_graph, save_graph
+from hw_builders.legality import Refusal, check_buildable, refusals
 from hw_builders.minimize import minimize_bit_widths
 from hw_builders.naming import finn_node_names, rename_folding, rename_graph
 from hw_builders.power import PowerModel
@@ -55,12 +56,14 @@ __all__ = [
     "OpModel",
     "PARTS",
     "PowerModel",
+    "Refusal",
     "StagedReport",
     "atomic_directory",
     "atomic_file",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "check_buildable",
     "check_output_dir",
     "check_output_file",
     "bitwidth",
@@ -80,6 +83,7 @@ __all__ = [
     "load_graph",
     "minimize_bit_widths",
     "read_finn_reports",
+    "refusals",
     "register_op",
     "rename_folding",
     "rename_graph",

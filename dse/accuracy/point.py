@@ -276,7 +276,24 @@ def prepare_point(point: TrainPoint, *, seed: int = 0) -> PreparedPoint:
         pruning = normalise_rates(point.pruning, len(arch.widths))
     except DseError as exc:
         raise DseError(f"train.{exc}") from exc
+    _check_buildable(family, arch, point, exits)
     return PreparedPoint(point, data, arch, exits, pruning)
+
+
+def _check_buildable(family: Any, arch: Any, point: TrainPoint, exits: list[int]) -> None:
+    """Refuse, before training, a point whose accelerator FINN cannot build."""
+    from hw_builders import check_buildable
+    from hw_builders.errors import HwError
+
+    shape = "x".join(str(d) for d in arch.input_shape[1:])
+    what = (
+        f"train.act_bits: W{point.weight_bits}A{point.act_bits} of {point.family} on "
+        f"{point.dataset} at {shape} (padding {arch.padding!r})"
+    )
+    try:
+        check_buildable(family.lower(arch, exits=exits), what)
+    except HwError as exc:
+        raise DseError(str(exc)) from None
 
 
 def run_point(

@@ -381,7 +381,14 @@ def _validate(store: Any, study: str, out: Path, *, tar: bool, force: bool) -> N
 
 
 def _check_records(records: Sequence[Any]) -> None:
+    from hw_builders import check_buildable, load_graph
+    from hw_builders.errors import HwError
+
     for r in records:
+        try:  # a design stored before the legality rules existed
+            check_buildable(load_graph(r.hw_graph), f"design {r.id}")
+        except HwError as exc:
+            raise DseError(f"{exc} (nothing was exported)") from None
         if not r.checkpoint or not Path(r.checkpoint).exists():
             raise DseError(
                 f"design {r.id}: its weights {r.checkpoint!r} are not in the accuracy cache; "

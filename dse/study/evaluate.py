@@ -151,6 +151,7 @@ class Evaluator:
         for wb in config.model.weight_bits:
             for ab in config.model.act_bits:
                 self.archs[(wb, ab)] = self._base_arch(wb, ab)
+        self._check_buildable()
         any_arch = next(iter(self.archs.values()))
         self.candidates = list(any_arch.exits)
         self.n_prunable = len(any_arch.widths)
@@ -161,6 +162,24 @@ class Evaluator:
         self._pipeline: Any = None
         self._graphs = _LRU(_MEMO_SIZE)
         self._foldings = _LRU(4 * _MEMO_SIZE)
+
+    def _check_buildable(self) -> None:
+        """Refuse, before anything is trained, a bit-width combination of the config whose
+        accelerator FINN cannot build (hw_builders.legality), with every candidate exit."""
+        from hw_builders import check_buildable
+        from hw_builders.errors import HwError
+
+        ds = self.config.dataset
+        for (wb, ab), arch in self.archs.items():
+            shape = "x".join(str(d) for d in arch.input_shape[1:])
+            what = (
+                f"model.act_bits: W{wb}A{ab} of {self.family.name} on {ds.name} at {shape} "
+                f"(padding {arch.padding!r})"
+            )
+            try:
+                check_buildable(self.family.lower(arch), what)
+            except HwError as exc:
+                raise DseError(str(exc)) from None
 
     def _base_arch(self, weight_bits: int, act_bits: int) -> Any:
         m = self.config.model

@@ -1,0 +1,79 @@
+"""The legality module: what FINN's builder refuses, refused up front with one line.
+
+The one rule so far is FINN's own assert in finn/custom_op/fpgadataflow/fmpadding.py
+(``ret.allowed(0)``, "FMPadding_Batch DataType must support zero"): a BIPOLAR map cannot be
+zero-padded. A FINN build of a cnv W2A1 (and W4A1) design on digits at 16x16 stopped there.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import hw_builders as hb
+from search_spaces import get_family
+
+
+def pad(dtype: str) -> hb.HwGraph:
+    return hb.load_graph(
+        {
+            "name": "p",
+            "layers": [
+                {
+                    "name": "pad",
+                    "op_type": "FMPadding",
+                    "ImgDim": [8, 8],
+                    "Padding": [1, 1, 1, 1],
+                    "NumChannels": 4,
+                    "inputDataType": dtype,
+                }
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize("dtype", ["BINARY", "UINT2", "INT2", "INT8", "TERNARY"])
+def test_a_type_holding_zero_is_padded(dtype: str) -> None:
+    assert hb.refusals(pad(dtype)) == []
+    hb.check_buildable(pad(dtype))
+
+
+def test_a_bipolar_map_is_not_padded() -> None:
+    (r,) = hb.refusals(pad("BIPOLAR"))
+    assert (r.layer, r.rule) == ("pad", "pad_needs_zero")
+    with pytest.raises(hb.HwError) as exc:
+        hb.check_buildable(pad("BIPOLAR"), "model W2A1")
+    line = str(exc.value)
+    assert "\n" not in line and line.startswith("model W2A1: FINN cannot zero-pad a BIPOLAR")
+    assert "use act_bits of 2 or more" in line
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    family=st.sampled_from(["cnv", "tfc"]),
+    w=st.sampled_from([1, 2, 4, 8]),
+    a=st.sampled_from([1, 2, 4, 8]),
+    size=st.sampled_from([8, 16, 32]),
+)
+def test_every_bit_width_either_builds_or_is_refused_in_one_line(
+    family: str, w: int, a: int, size: int
+) -> None:
+    """Both families, weights and activations at 1, 2, 4 and 8 bits, with and without
+    padding: a design either passes, or is refused with one line naming it. Refused exactly
+    where FINN stopped: a cnv with 'same' padding (inputs below 32x32) after a 1-bit
+    activation that is BIPOLAR (weights above 1 bit; a W1A1 network is XNOR, its 1-bit maps
+    are BINARY 0/1, which FMPadding accepts)."""
+    fam = get_family(family)
+    shape = (1, size, size)
+    arch = fam.default_arch(shape, 10, width_mult=0.25, weight_bits=w, act_bits=a)
+    graph = fam.lower(arch)
+    expect_refused = family == "cnv" and size < 32 and a == 1 and w > 1
+    found = hb.refusals(graph)
+    assert bool(found) == expect_refused, (family, w, a, size, found)
+    if found:
+        with pytest.raises(hb.HwError) as exc:
+            hb.check_buildable(graph, f"W{w}A{a}")
+        assert "\n" not in str(exc.value) and str(exc.value).startswith(f"W{w}A{a}: FINN")
+    else:
+        hb.check_buildable(graph)
