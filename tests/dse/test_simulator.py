@@ -193,3 +193,25 @@ def test_bad_options():
         simulate([SLOW], counts([1]), buffer_size=-1)
     with pytest.raises(RuntimeManagerError, match="accuracy threshold"):
         simulate([SLOW], counts([1]), accuracy_threshold=1.5)
+
+
+def test_timeline_by_hand() -> None:
+    """A static 100 fps design, no buffer, 1 s intervals, 3 s timeline steps: 20/s for 3 s,
+    150/s for 3 s, then 30/s for 2 s (a shorter last step). By hand: served 20, 100 and 30
+    per second; 50/s dropped in the second step; the last step spans 2 s; the accuracy of
+    what was served is the design's own."""
+    p = point(7, 0.95, 100.0, 1e-3)
+    trace = counts([20] * 3 + [150] * 3 + [30] * 2)
+    tl = simulate([p], trace, buffer_size=0, timeline_step_s=3.0).timeline
+    assert tl["step_s"] == 3.0
+    assert tl["t_s"] == [0.0, 3.0, 6.0]
+    assert tl["demand_fps"] == [20.0, 150.0, 30.0]
+    assert tl["served_fps"] == [20.0, 100.0, 30.0]
+    assert tl["dropped_fps"] == [0.0, 50.0, 0.0]
+    assert tl["queue"] == [0, 0, 0]
+    assert tl["design_id"] == [7, 7, 7] and tl["thresholds"] == [[], [], []]
+    assert tl["accuracy"] == [0.95, 0.95, 0.95]
+    assert tl["reconfigurations"] == [0, 0, 0]
+    # a step with nothing served has no accuracy (NaN), not 0
+    idle = simulate([p], counts([0] * 3 + [10] * 3), buffer_size=0, timeline_step_s=3.0)
+    assert math.isnan(idle.timeline["accuracy"][0]) and idle.timeline["accuracy"][1] == 0.95

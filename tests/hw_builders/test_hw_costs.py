@@ -165,6 +165,54 @@ def test_swg_rtl_default() -> None:
     assert u.URAM == 1
 
 
+@pytest.mark.parametrize(
+    ("width", "bram"),
+    [
+        # buffer depth (W + 2) * CF with a 2x2 kernel, CF = 72 / 9 = 8; line width 9 * 4 = 36
+        # bits. FINN's rtl ram width is 36/18/9/4/2/1 bits for depths up to
+        # 512/1024/2048/4096/8192/more, and it needs ceil(36 / ram width) BRAM_18K
+        (62, 1),  # depth 512: 36 bits wide
+        (63, 2),  # 520: 18
+        (126, 2),  # 1024: 18
+        (127, 4),  # 1032: 9
+        (254, 4),  # 2048: 9
+        (255, 9),  # 2056: 4
+        (510, 9),  # 4096: 4
+        (511, 18),  # 4104: 2
+        (1022, 18),  # 8192: 2
+        (1023, 36),  # 8200: 1
+    ],
+)
+def test_swg_rtl_bram_at_each_ram_width_step(width: int, bram: int) -> None:
+    """finn rtl/convolutioninputgenerator_rtl.py bram_estimation, at and just past each
+    depth where the BRAM's aspect ratio changes."""
+    c = cost(
+        "ConvolutionInputGenerator",
+        IFMChannels=72,
+        SIMD=9,
+        IFMDim=[width, width],
+        OFMDim=[width - 1, width - 1],
+        ConvKernelDim=[2, 2],
+        inputDataType="UINT4",
+        ram_style="block",
+    )
+    assert c.BRAM_18K == bram
+
+
+def test_a_1d_window_costs_the_same_as_a_row_or_a_column() -> None:
+    """FINN normalises a 1-D window given as a column ([H, 1]) to a row ([1, H])
+    (get_1d_conv_attrs_normalized): both spellings cost alike, rtl and hls."""
+    row = dict(IFMDim=[1, 32], OFMDim=[1, 15], ConvKernelDim=[1, 3], Stride=[1, 2])
+    col = dict(IFMDim=[32, 1], OFMDim=[15, 1], ConvKernelDim=[3, 1], Stride=[2, 1])
+    base = dict(IFMChannels=8, SIMD=4, inputDataType="UINT4", ram_style="block")
+    for impl in ("rtl", "hls"):
+        a = cost("ConvolutionInputGenerator", impl, **base, **row)
+        b = cost("ConvolutionInputGenerator", impl, **base, **col)
+        assert (a.cycles, a.LUT, a.BRAM_18K) == (b.cycles, b.LUT, b.BRAM_18K), impl
+    # by hand, hls: the plain 1-D variant, 1 + ow * kw * C / SIMD = 1 + 15 * 3 * 2 cycles
+    assert cost("ConvolutionInputGenerator", "hls", **base, **col).cycles == 91
+
+
 def test_swg_rtl_strided_parallel_1d_depthwise() -> None:
     s = dict(
         IFMChannels=8,

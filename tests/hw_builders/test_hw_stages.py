@@ -284,10 +284,38 @@ def test_staged_throughput_by_hand():
     assert dyn.energy_per_inference_j == pytest.approx(expect)
 
 
+def test_staged_report_records_what_it_was_costed_with():
+    """The report names its clock, device, reach and buffer depth; the stages are costed at
+    the clock given (a 5 ns clock doubles each stage's dynamic power: P_dyn ~ f_MHz); a
+    utilisation limit below the design's LUT share makes it not fit."""
+    g = two_exit_graph()
+    reach = [1.0, 0.5, 0.2]
+    lut_only = replace(PYNQ, power=PowerModel(static_w=0.25, dynamic_w_per_mhz={"LUT": 1e-6}))
+    slow = staged_performance(g, reach, device=lut_only, buffer_depth=2)
+    fast = staged_performance(g, reach, device=lut_only, buffer_depth=2, clk_ns=5.0)
+    assert (slow.clk_ns, fast.clk_ns) == (10.0, 5.0)
+    assert slow.device == PYNQ.name and slow.reach == reach and slow.buffer_depth == 2.0
+    luts = [st.total["LUT"] for st in slow.stages]
+    assert slow.stage_dynamic_power_w == pytest.approx([100 * 1e-6 * n for n in luts])
+    assert fast.stage_dynamic_power_w == pytest.approx([200 * 1e-6 * n for n in luts])
+    assert [st.clk_ns for st in fast.stages] == [5.0, 5.0, 5.0]
+    share = slow.total["LUT"] / 53200
+    assert slow.fits
+    assert staged_performance(g, reach, device=PYNQ, limits={"LUT": share * 1.01}).fits
+    assert not staged_performance(g, reach, device=PYNQ, limits={"LUT": share * 0.99}).fits
+    # no buffer between stages is a legal design (depth 0)
+    assert staged_performance(g, reach, device=PYNQ, buffer_depth=0).buffer_depth == 0.0
+
+
 def test_staged_argument_errors():
     g = two_exit_graph()
     with pytest.raises(HwError, match="3 stage"):
         staged_performance(g, [1.0, 0.5], device=PYNQ)
+    with pytest.raises(HwError, match="3 stage"):  # a staged design needs its reach
+        staged_performance(g, device=PYNQ)
+    for bad in (True, "2", -0.5):
+        with pytest.raises(HwError, match="buffer_depth"):
+            staged_performance(g, [1.0, 0.5, 0.1], device=PYNQ, buffer_depth=bad)
     with pytest.raises(HwError, match="buffer_depth"):
         staged_performance(g, [1.0, 0.5, 0.1], device=PYNQ, buffer_depth=-1)
 
