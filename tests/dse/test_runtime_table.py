@@ -127,6 +127,17 @@ def test_round_trip_json_and_csv(tmp_path):
     with pytest.raises(RuntimeManagerError, match="use .json or .csv"):
         table.save(tmp_path / "t.txt")
     assert not (tmp_path / "t.txt").exists()
+    # thresholds of the user's own (not the points' accuracies) survive the round trip, and
+    # the CSV spells a configuration's thresholds and exits as space-separated lists
+    own = SelectionTable(pts, [0.8, 0.95], objective="edp")
+    back = SelectionTable.from_dict(json.loads(json.dumps(own.to_dict())))
+    assert back.accuracy_thresholds == own.accuracy_thresholds == [0.8, 0.95]
+    assert back.entries() == own.entries()
+    two_exits = OperatingPoint(3, (0.9, 0.8), 0.96, 800.0, 1e-3, 0.8, IDLE_W, 1e-3, exits=(0, 2))
+    rows = list(csv.DictReader(io.StringIO(SelectionTable([two_exits]).to_csv())))
+    assert {(r["design_id"], r["thresholds"], r["exits"]) for r in rows} == {
+        ("3", "0.9 0.8", "0 2")
+    }
 
 
 def test_bad_points_and_thresholds_are_rejected():

@@ -196,7 +196,7 @@ def test_swg_rtl_bram_at_each_ram_width_step(width: int, bram: int) -> None:
         inputDataType="UINT4",
         ram_style="block",
     )
-    assert c.BRAM_18K == bram
+    assert bram == c.BRAM_18K
 
 
 def test_a_1d_window_costs_the_same_as_a_row_or_a_column() -> None:
