@@ -8,6 +8,7 @@ a mutant is *killed* when a test fails, *survived* when every test passes.
     .venv/bin/python scripts/mutation_score.py --run     # a fresh run (tens of minutes), then the table
     .venv/bin/python scripts/mutation_score.py           # the table of the last run (mutants/)
     .venv/bin/python scripts/mutation_score.py --survivors hw_builders/ops/mvau.py
+    .venv/bin/python scripts/mutation_score.py --against /tmp/before/mutants   # before/after
 
 Score = killed / (killed + survived + timeout + suspicious + no tests): a mutant that no
 configured test covers counts against the module.
@@ -28,13 +29,13 @@ MUTANTS = ROOT / "mutants"
 COUNTED = ("killed", "survived", "timeout", "suspicious", "no tests")
 
 
-def statuses() -> dict[str, dict[str, str]]:
+def statuses(mutants: Path = MUTANTS) -> dict[str, dict[str, str]]:
     """Per source file (relative path): mutant name -> mutmut's status."""
     from mutmut.stats import status_by_exit_code
 
     out: dict[str, dict[str, str]] = {}
-    for meta in sorted(MUTANTS.rglob("*.py.meta")):
-        source = meta.relative_to(MUTANTS).as_posix().removesuffix(".meta")
+    for meta in sorted(mutants.rglob("*.py.meta")):
+        source = meta.relative_to(mutants).as_posix().removesuffix(".meta")
         data = json.loads(meta.read_text())
         codes = data.get("exit_code_by_key", {})
         if codes:
@@ -55,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", action="store_true", help="run mutmut afresh first")
     parser.add_argument("--survivors", metavar="FILE", help="list the survivors of one file")
+    parser.add_argument(
+        "--against",
+        metavar="DIR",
+        type=Path,
+        help="another run's mutants/ folder (e.g. of an older commit): per module, the score "
+        "of both runs on the mutants that both judged (same name, same mutation)",
+    )
     args = parser.parse_args(argv)
     if args.run:
         shutil.rmtree(MUTANTS, ignore_errors=True)
@@ -68,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         print("no mutants/ folder: run with --run first", file=sys.stderr)
         return 2
     by_file = statuses()
+    if args.against is not None:
+        return compare(statuses(args.against), by_file)
     if args.survivors:
         for name, status in sorted(by_file.get(args.survivors, {}).items()):
             if status != "killed":
@@ -88,6 +98,31 @@ def main(argv: list[str] | None = None) -> int:
         f"{'all':42} {sum(total.values()):7} {total['killed']:7} {total['survived']:8} "
         f"{total['no tests']:7} {overall:>6}"
     )
+    return 0
+
+
+def compare(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]) -> int:
+    """Print, per module, killed / judged before and after over the mutants both runs
+    judged (a mutant's name names its function and its mutation, so a function changed in
+    between contributes only the mutations both versions share)."""
+    print(f"{'module':42} {'shared':>7} {'before':>7} {'after':>7}")
+    kb = ka = n = 0
+    for source in sorted(set(before) & set(after)):
+        shared = [
+            m
+            for m, st in after[source].items()
+            if st in COUNTED and before[source].get(m) in COUNTED
+        ]
+        if not shared:
+            continue
+        b = sum(before[source][m] == "killed" for m in shared)
+        a = sum(after[source][m] == "killed" for m in shared)
+        kb, ka, n = kb + b, ka + a, n + len(shared)
+        print(
+            f"{source:42} {len(shared):7} {100 * b / len(shared):6.1f}% {100 * a / len(shared):6.1f}%"
+        )
+    if n:
+        print(f"{'all':42} {n:7} {100 * kb / n:6.1f}% {100 * ka / n:6.1f}%")
     return 0
 
 
