@@ -74,6 +74,13 @@ def _check_knob(knob: Knob, lo: float, hi: float, *, hi_open: bool = False) -> K
     return knob
 
 
+def _registered(value: str, names: list[str], what: str) -> str:
+    """``value`` when it is one of a registry's ``names``; else the one-line error."""
+    if value not in names:
+        raise ValueError(f"{value!r} is not {what}; choose one of {', '.join(names)}")
+    return value
+
+
 class StudySection(_Model):
     """``[study]``: name, seed, sampler and default number of trials."""
 
@@ -89,10 +96,7 @@ class StudySection(_Model):
     def _sampler(cls, v: str) -> str:
         from dse.study.samplers import sampler_names
 
-        names = sampler_names()
-        if v not in names:
-            raise ValueError(f"{v!r} is not a sampler; choose one of {', '.join(names)}")
-        return v
+        return _registered(v, sampler_names(), "a sampler")
 
 
 class StorageSection(_Model):
@@ -143,10 +147,7 @@ class ModelSection(_Model):
     def _family(cls, v: str) -> str:
         from search_spaces.families.registry import family_names
 
-        names = family_names()
-        if v not in names:
-            raise ValueError(f"{v!r} is not a model family; choose one of {', '.join(names)}")
-        return v
+        return _registered(v, family_names(), "a model family")
 
     @field_validator("weight_bits", "act_bits")
     @classmethod

@@ -276,19 +276,26 @@ def prepare_point(point: TrainPoint, *, seed: int = 0) -> PreparedPoint:
         pruning = normalise_rates(point.pruning, len(arch.widths))
     except DseError as exc:
         raise DseError(f"train.{exc}") from exc
-    _check_buildable(family, arch, point, exits)
+    check_buildable_arch(family, arch, "train.act_bits", point.dataset, exits)
     return PreparedPoint(point, data, arch, exits, pruning)
 
 
-def _check_buildable(family: Any, arch: Any, point: TrainPoint, exits: list[int]) -> None:
-    """Refuse, before training, a point whose accelerator FINN cannot build."""
+def check_buildable_arch(
+    family: Any, arch: Any, field: str, dataset: str, exits: list[int] | None = None
+) -> None:
+    """Refuse, before training, an architecture whose accelerator FINN cannot build
+    (hw_builders.legality), naming the config ``field`` and the bit widths.
+
+    Raises:
+        DseError: one line naming the combination, why FINN refuses it and the fix.
+    """
     from hw_builders import check_buildable
     from hw_builders.errors import HwError
 
     shape = "x".join(str(d) for d in arch.input_shape[1:])
     what = (
-        f"train.act_bits: W{point.weight_bits}A{point.act_bits} of {point.family} on "
-        f"{point.dataset} at {shape} (padding {arch.padding!r})"
+        f"{field}: W{arch.weight_bits}A{arch.act_bits} of {family.name} on {dataset} at "
+        f"{shape} (padding {arch.padding!r})"
     )
     try:
         check_buildable(family.lower(arch, exits=exits), what)

@@ -166,20 +166,10 @@ class Evaluator:
     def _check_buildable(self) -> None:
         """Refuse, before anything is trained, a bit-width combination of the config whose
         accelerator FINN cannot build (hw_builders.legality), with every candidate exit."""
-        from hw_builders import check_buildable
-        from hw_builders.errors import HwError
+        from dse.accuracy.point import check_buildable_arch
 
-        ds = self.config.dataset
-        for (wb, ab), arch in self.archs.items():
-            shape = "x".join(str(d) for d in arch.input_shape[1:])
-            what = (
-                f"model.act_bits: W{wb}A{ab} of {self.family.name} on {ds.name} at {shape} "
-                f"(padding {arch.padding!r})"
-            )
-            try:
-                check_buildable(self.family.lower(arch), what)
-            except HwError as exc:
-                raise DseError(str(exc)) from None
+        for arch in self.archs.values():
+            check_buildable_arch(self.family, arch, "model.act_bits", self.config.dataset.name)
 
     def _base_arch(self, weight_bits: int, act_bits: int) -> Any:
         m = self.config.model
