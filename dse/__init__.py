@@ -9,9 +9,9 @@ from dse.accuracy import (
     PrunedResult,
     TrainRecipe,
     export_qonnx,
-    load_pruned_model,
 )
 from dse.config import StudyConfig, load_config
+from dse.design import DesignRecord, Hardware, cost, design_graph, load_pruned_model
 from dse.errors import DseError
 from dse.export import export_library, read_library
 from dse.pareto import ObjectiveSpec, hypervolume, pareto_mask
@@ -26,7 +26,7 @@ from dse.runtime import (
     simulate,
     static_finn_point,
 )
-from dse.storage import DesignRecord, Store, StudySummary
+from dse.storage import Store, StudySummary
 from dse.study import DesignPoint, Evaluator, join_study, run_study
 
 __all__ = [
@@ -43,6 +43,9 @@ __all__ += [
     "DesignPoint",
     "DesignRecord",
     "Evaluator",
+    "Hardware",
+    "cost",
+    "design_graph",
     "ObjectiveSpec",
     "Store",
     "StudyConfig",

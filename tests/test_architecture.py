@@ -162,3 +162,28 @@ def test_only_the_bridge_touches_optunas_private_names() -> None:
     assert uses == {}
     bridge = ast.parse((ROOT / "dse" / "optuna_bridge.py").read_text())
     assert _optuna_private_uses(bridge)  # the check sees what the bridge does
+
+
+def test_the_design_layer_never_reaches_into_training_or_its_readers() -> None:
+    """dse.design is what the study, the runtime and the export read designs through: it
+    reads weights and costs, but never imports the packages that train or read it."""
+    above = ("dse.accuracy", "dse.study", "dse.runtime", "dse.export", "dse.cli", "dse.storage")
+    wrong = [
+        (a, b)
+        for a, targets in _imports().items()
+        if a.startswith("dse.design")
+        for b in targets
+        if b.startswith(above)
+    ]
+    assert wrong == []
+
+
+def test_one_costing_path() -> None:
+    """Within dse, only dse.design.cost calls the staged cost model: the study, the runtime
+    baselines, the export and the CLI cost a design through dse.design.cost."""
+    callers = sorted(
+        name
+        for name, path in _modules().items()
+        if name.startswith("dse") and "staged_performance" in path.read_text()
+    )
+    assert callers == ["dse.design.cost"]

@@ -7,8 +7,6 @@ from dse.accuracy.cache import CacheEntry, CheckpointCache, cache_key, default_c
 from dse.accuracy.export import (
     export_qonnx,
     export_stages,
-    load_design_model,
-    load_pruned_model,
     verify_qonnx,
 )
 from dse.accuracy.pipeline import AccuracyPipeline, PrunedResult, dataset_identity
@@ -34,8 +32,6 @@ __all__ = [
     "default_cache_dir",
     "export_qonnx",
     "export_stages",
-    "load_design_model",
-    "load_pruned_model",
     "normalise_rates",
     "prepare_point",
     "pruning_chain",

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dse.design.weights import MODEL_FILE, load_state_dict
 from dse.errors import DseError
 from hw_builders.atomic import atomic_write_bytes
 
 ENV_VAR = "ADAPEX_CACHE_DIR"
 DEFAULT_DIRNAME = ".adapex_cache"
-MODEL_FILE = "model.pt"
 ARCH_FILE = "arch.json"
 META_FILE = "meta.json"
 
@@ -153,32 +153,6 @@ class CacheEntry:
             DseError: the checkpoint is corrupt (names the file and the fix).
         """
         return load_state_dict(self.model_path)
-
-
-def load_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a ``state_dict`` written by the cache with ``torch.load(weights_only=True)``.
-
-    Raises:
-        DseError: the file is missing or corrupt (names the file and the fix).
-    """
-    import torch
-
-    p = Path(path)
-    try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise DseError(f"checkpoint {p}: file not found; check the path") from exc
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a corrupt file
-        raise DseError(
-            f"checkpoint {p} is corrupt ({type(exc).__name__}); delete it "
-            f"(rm -r {p.parent}) and run again: that step is retrained"
-        ) from exc
-    if not isinstance(state, dict):
-        raise DseError(
-            f"checkpoint {p} is corrupt (not a state_dict); delete it (rm -r {p.parent}) "
-            "and run again: that step is retrained"
-        )
-    return state
 
 
 class CheckpointCache:

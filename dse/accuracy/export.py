@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from dse.accuracy.cache import MODEL_FILE, load_state_dict
 from dse.errors import DseError
 
 # torch's ONNX exporter warns on every export that torchvision (which adapex never uses) is
@@ -35,39 +34,6 @@ def _flatten(out: Any) -> list[np.ndarray]:
         return items
     value = out.value if hasattr(out, "value") and not hasattr(out, "detach") else out
     return [value.detach().cpu().numpy()]
-
-
-def load_pruned_model(arch: Any, checkpoint: str | os.PathLike[str]) -> Any:
-    """Rebuild a model from its ArchSpec and load cached weights (``weights_only=True``).
-
-    Args:
-        arch: The (pruned) ``ArchSpec``, or its ``to_dict()``.
-        checkpoint: The ``model.pt`` file, or the cache entry directory holding it.
-
-    Returns:
-        The ``MultiExitNet`` in eval mode, on the CPU.
-
-    Raises:
-        DseError: the checkpoint is missing, corrupt, or does not fit the architecture.
-    """
-    from search_spaces import ArchSpec, get_family
-
-    spec = ArchSpec.from_dict(arch) if isinstance(arch, dict) else arch
-    path = Path(checkpoint)
-    if path.is_dir():
-        path = path / MODEL_FILE
-    state = load_state_dict(path)
-    model = get_family(spec.family).build(spec)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise DseError(
-            f"checkpoint {path} does not match the architecture ({first}); delete it "
-            f"(rm -r {path.parent}) and run again: that step is retrained"
-        ) from exc
-    model.eval()
-    return model
 
 
 def _sample_input(shape: Sequence[int], n: int, seed: int = 0) -> Any:
@@ -283,32 +249,3 @@ def export_stages(
         )
         for k in range(len(ex) + 1)
     ]
-
-
-def load_design_model(arch: Any, checkpoint: str | os.PathLike[str], exits: Sequence[int]) -> Any:
-    """The model of a design that uses only ``exits``: unused exit heads are dropped.
-
-    Args:
-        arch: The pruned ``ArchSpec`` (all candidate exits attached), or its dict.
-        checkpoint: The ``model.pt`` (or its directory) holding the weights of ``arch``.
-        exits: Exits in use (a subset of ``arch.exits``).
-
-    Returns:
-        A ``MultiExitNet`` with heads for ``exits`` only, in eval mode.
-    """
-    from search_spaces import ArchSpec, get_family
-
-    spec = ArchSpec.from_dict(arch) if isinstance(arch, dict) else arch
-    used = sorted(int(e) for e in exits)
-    for e in used:
-        if e not in spec.exits:
-            raise DseError(
-                f"exits: exit {e} is not attached to the model; choose from {list(spec.exits)}"
-            )
-    full = load_pruned_model(spec, checkpoint)
-    design = get_family(spec.family).build(spec.replace(exits=tuple(used)))
-    state = full.state_dict()
-    wanted = design.state_dict().keys()
-    design.load_state_dict({k: v for k, v in state.items() if k in wanted}, strict=True)
-    design.eval()
-    return design

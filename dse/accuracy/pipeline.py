@@ -177,7 +177,7 @@ class AccuracyPipeline:
         }
 
     def _load(self, entry: CacheEntry) -> Any:
-        from dse.accuracy.export import load_pruned_model
+        from dse.design import load_pruned_model
 
         return load_pruned_model(entry.arch(), entry.model_path)
 

@@ -177,22 +177,19 @@ def estimate_cmd(
 ) -> None:
     """FINN's estimates (cycles, resources, throughput, latency, power) for a graph."""
     try:
+        from dse.design import Hardware, cost
         from hw_builders import estimate, load_graph
         from hw_builders.folding import FoldingConfig
-        from hw_builders.stages import split_stages, staged_performance
+        from hw_builders.stages import split_stages
 
         graph = load_graph(graph_path)
         dev = _device(board, part, resources)
         cfg = FoldingConfig.load(folding) if folding is not None else None
         folded = cfg.apply(graph) if cfg is not None else graph
         if reach is not None or buffer_depth is not None:
-            rep = staged_performance(
-                graph,
+            rep = cost(
+                Hardware(graph, cfg, dev, clk_ns, buffer_depth=buffer_depth),
                 _parse_reach(reach) if reach is not None else None,
-                device=dev,
-                clk_ns=clk_ns,
-                folding=cfg,
-                buffer_depth=buffer_depth,
             )
             if as_json:
                 typer.echo(json.dumps(rep.to_dict(), indent=2, default=str))

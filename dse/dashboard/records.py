@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from dse.storage.records import pruning_rate_of
+from dse.design import pruning_rate_of
 
 #: Human-readable axis titles of the metrics a design stores.
 METRIC_LABELS: dict[str, str] = {

@@ -87,6 +87,32 @@ def _check_stage(
                 )
 
 
+def _stored_report(record: Any) -> Any:
+    """The design's stored StagedReport; DseError when it is unreadable."""
+    from hw_builders.errors import HwError
+
+    try:
+        return record.report()
+    except HwError as exc:
+        raise DseError(
+            f"design {record.id}: its stored hardware report is unreadable ({exc}); re-run "
+            "the study"
+        ) from None
+
+
+def _check_totals(record: Any, stored: Any) -> None:
+    """Raise DseError unless the design, costed now on the one costing path
+    (:func:`dse.design.cost`), has the resource totals it was stored with."""
+    from dse.design import cost
+
+    now = cost(record.hardware(), stored.reach or None)
+    if now.total != stored.total:
+        raise DseError(
+            f"design {record.id}: resources {now.total} now but {stored.total} stored; the "
+            "cost model changed since the study ran, re-run the study before exporting"
+        )
+
+
 def _library_designs(store: Any, study: str, table: Mapping[str, Any] | None) -> list[Any]:
     """The Pareto designs, plus any stored design the runtime table selects."""
     records = {r.id: r for r in store.pareto(study)}
@@ -115,33 +141,24 @@ def _runtime_table(store: Any, study: str) -> tuple[dict[str, Any] | None, str]:
 
 def _export_design(record: Any, ddir: Path, *, steps: str, n_verify: int) -> dict[str, Any]:
     """Write one design's folder; returns its library.json entry (paths relative to DIR)."""
-    from dse.accuracy.export import load_design_model
     from dse.accuracy.finn_export import export_finn_stage
-    from hw_builders import estimate, load_graph, write_finn_reports
-    from hw_builders.errors import HwError
+    from dse.design import load_design_model
+    from hw_builders import estimate, write_finn_reports
     from hw_builders.finn_build import build_config, write_build_folder
-    from hw_builders.stages import StagedReport, split_stages
+    from hw_builders.stages import split_stages
 
     device = record.device
     model = load_design_model(record.arch, record.checkpoint, record.exits)
-    stages = split_stages(load_graph(record.hw_graph))
-    if len(stages) != len(record.exits) + 1:
+    stored = _stored_report(record)
+    stages = split_stages(record.graph())
+    if len(stages) != len(record.exits) + 1 or len(stored.stages) != len(stages):
         raise DseError(
-            f"design {record.id}: its graph has {len(stages)} stages for exits {record.exits}; "
-            "the stored design is inconsistent, re-run the study"
+            f"design {record.id}: its graph has {len(stages)} stages and its stored report "
+            f"{len(stored.stages)} for exits {record.exits}; the stored design is "
+            "inconsistent, re-run the study"
         )
-    try:
-        stored_stages = StagedReport.from_dict(record.hw_report or {}).stages
-    except HwError as exc:
-        raise DseError(
-            f"design {record.id}: its stored hardware report is unreadable ({exc}); re-run "
-            "the study"
-        ) from None
-    if len(stored_stages) != len(stages):
-        raise DseError(
-            f"design {record.id}: its stored hardware report has {len(stored_stages)} stages, "
-            f"its graph {len(stages)}; the stored design is inconsistent, re-run the study"
-        )
+    _check_totals(record, stored)
+    stored_stages = stored.stages
     ddir.mkdir(parents=True)
     stage_entries = []
     for k, stage in enumerate(stages):
@@ -381,12 +398,12 @@ def _validate(store: Any, study: str, out: Path, *, tar: bool, force: bool) -> N
 
 
 def _check_records(records: Sequence[Any]) -> None:
-    from hw_builders import check_buildable, load_graph
+    from hw_builders import check_buildable
     from hw_builders.errors import HwError
 
     for r in records:
         try:  # a design stored before the legality rules existed
-            check_buildable(load_graph(r.hw_graph), f"design {r.id}")
+            check_buildable(r.graph(), f"design {r.id}")
         except HwError as exc:
             raise DseError(f"{exc} (nothing was exported)") from None
         if not r.checkpoint or not Path(r.checkpoint).exists():

@@ -2,8 +2,9 @@
 
 For every feasible stored design and a grid of exit thresholds, the design's exit profile
 (:meth:`dse.accuracy.ExitProfile.evaluate`) gives the accuracy and the reach of each stage, and
-:func:`hw_builders.stages.staged_performance` gives throughput, power, energy and latency per
-exit for that reach, with the design's stored hardware graph, folding, device and clock. The
+:func:`dse.design.cost` (the costing path the study used) gives throughput, power, energy and
+latency per exit for that reach, with the design's stored hardware graph, folding, device,
+clock and buffer depth (:meth:`dse.design.DesignRecord.hardware`). The
 design's own stored thresholds are always included, and so is the setting that disables every
 exit (thresholds above 1, ``EXITS_DISABLED``; the pruning-only baseline uses it). Within each
 design the dominated settings are dropped (the exits-disabled one is kept).
@@ -19,16 +20,12 @@ the fastest one the study explored on that device.
 
 from __future__ import annotations
 
-import functools
-import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
+from dse.design import CostCache, Hardware, cost, design_graph, pruning_rate_of
 from dse.runtime.errors import RuntimeManagerError
 from dse.runtime.points import STATIC_BEST_ID, STATIC_FINN_ID, OperatingPoint, non_dominated
-from dse.storage.records import pruning_rate_of
 
 #: threshold that no softmax confidence reaches: the exit never takes a sample
 EXITS_DISABLED = 2.0
@@ -44,48 +41,8 @@ def pruning_rate(record: Any) -> float:
     return 0.0 if rate is None else rate
 
 
-def _buffer_depth(record: Any) -> float | None:
-    """The inter-stage buffer depth the study costed the design with (None: the default)."""
-    report = record.hw_report or {}
-    if "buffer_depth" not in report:
-        return None
-    value = report["buffer_depth"]
-    return math.inf if value is None else float(value)
-
-
-@dataclass(frozen=True)
-class _Hardware:
-    """What a design's staged performance depends on besides the reach (hashable)."""
-
-    graph_json: str
-    folding_json: str
-    device_json: str
-    clk_ns: float
-    buffer_depth: float | None
-    device: Any = field(compare=False, hash=False)
-
-
-@functools.lru_cache(maxsize=256)
-def _graph(graph_json: str) -> Any:
-    from hw_builders import load_graph
-
-    return load_graph(json.loads(graph_json))
-
-
-@functools.lru_cache(maxsize=4096)
-def _performance(hw: _Hardware, reach: tuple[float, ...]) -> Any:
-    """staged_performance of a design at one reach; identical hardware (a study often
-    evaluates the same design more than once) is costed once."""
-    from hw_builders.stages import staged_performance
-
-    return staged_performance(
-        _graph(hw.graph_json),
-        list(reach),
-        device=hw.device,
-        clk_ns=hw.clk_ns,
-        folding=json.loads(hw.folding_json),
-        buffer_depth=hw.buffer_depth,
-    )
+#: every stored design's reports, shared by the runtime's readers in one process
+_COSTS = CostCache()
 
 
 def _threshold_settings(record: Any, grid: Sequence[float]) -> list[tuple[float, ...]]:
@@ -114,22 +71,14 @@ def design_points(
             f"design {record.id}: no exit profile or hardware graph stored; re-run the study"
         )
     profile = ExitProfile.from_dict(record.exit_profile)
-    device = record.device
+    hardware = record.hardware()
+    device = hardware.device
     rate = pruning_rate(record)
     exits = [int(e) for e in record.exits]
-    hw = _Hardware(
-        json.dumps(record.hw_graph, sort_keys=True),
-        json.dumps(record.folding or None, sort_keys=True),
-        json.dumps(device.to_dict(), sort_keys=True),
-        float(record.clk_ns),
-        _buffer_depth(record),
-        device,
-    )
     out: list[OperatingPoint] = []
     for setting in _threshold_settings(record, threshold_grid):
         ev = profile.evaluate(list(setting), exits=exits)
-        reach = tuple(round(float(r), 9) for r in ev.reach)
-        rep = _performance(hw, reach)
+        rep = _COSTS(hardware, ev.reach)
         out.append(
             OperatingPoint(
                 design_id=int(record.id),
@@ -198,10 +147,8 @@ def static_point(
         design_id: the point's (negative, unstored) design id.
         name: the baseline's name in labels.
     """
-    from dse.accuracy.hw_graph import design_graph
     from dse.accuracy.profile import ExitProfile
     from hw_builders.folding import fold
-    from hw_builders.stages import staged_performance
     from search_spaces import ArchSpec
 
     unpruned = [r for r in records if pruning_rate(r) <= 1e-9 and r.arch and r.exit_profile]
@@ -226,9 +173,7 @@ def static_point(
     folding = fold(
         graph, strategy=strategy, device=device, clk_ns=clk_ns, budget=dict(limits or {}) or None
     )
-    rep = staged_performance(
-        graph, [1.0], device=device, clk_ns=clk_ns, folding=folding, limits=limits
-    )
+    rep = cost(Hardware(graph, folding, device, clk_ns, limits=limits), [1.0])
     if not rep.fits:
         raise RuntimeManagerError(
             f"{name} baseline: the unpruned network does not fit {device.name}; choose a "

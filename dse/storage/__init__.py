@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dse.design import DesignRecord
 from dse.storage.engine import DEFAULT_STORAGE, normalise_url
-from dse.storage.records import DesignRecord, StudySummary
+from dse.storage.records import StudySummary
 from dse.storage.schema import upgrade
 from dse.storage.store import Store
 from dse.storage.tables import SCHEMA_VERSION

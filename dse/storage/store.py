@@ -15,12 +15,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from dse.design import DesignRecord
 from dse.errors import DseError
 from dse.jsonable import jsonable
 from dse.pareto import ObjectiveSpec, feasible_front, front_hypervolume
 from dse.storage import tables as T
 from dse.storage.engine import check_reachable, create_engine, normalise_url, redact
-from dse.storage.records import DesignRecord, StudySummary
+from dse.storage.records import StudySummary
 from dse.storage.schema import check_schema
 
 

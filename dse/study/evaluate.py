@@ -3,26 +3,27 @@
 Per design: ``AccuracyPipeline.evaluate(arch, pruning)`` (cached: training happens once per
 bit widths and pruning rate, shared by every worker through the checkpoint cache) ->
 ``ExitProfile.evaluate(thresholds, exits)`` (accuracy and per-stage reach) ->
-``family.lower(pruned arch, exits)`` (FINN's dataflow graph) -> folding (``hw_builders.fold
-(strategy="optimised", budget, target_fps, reach)``, or PE/SIMD per layer from
-``hw_builders.legal_values``) -> ``hw_builders.staged_performance`` (throughput with finite
-inter-stage buffers, power, energy per inference, resources, device fit).
+``dse.design.design_graph`` (the family's lowering with FINN's datatypes minimised from the
+trained weights) -> folding (``hw_builders.fold(strategy="optimised", budget, target_fps,
+reach)``, or PE/SIMD per layer from ``hw_builders.legal_values``) -> ``dse.design.cost``
+(throughput with finite inter-stage buffers, power, energy per inference, resources, device
+fit): the one costing path the runtime and the export use too.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 from dse.config import StudyConfig
+from dse.design import DesignRecord, Hardware, cost, design_graph
 from dse.errors import DseError
 from dse.pareto import ObjectiveSpec
-from dse.storage.records import DesignRecord
 from dse.study.space import Chooser, DesignPoint, DesignSpace
 from hw_builders.errors import HwError
 
@@ -31,17 +32,23 @@ log = logging.getLogger("dse.study")
 _MEMO_SIZE = 512
 
 
-class _LRU(OrderedDict[Any, Any]):
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
+@dataclass(frozen=True)
+class _Reach:
+    """A reach as a cache key: equal when it rounds to the same 6 digits; the folding is
+    computed from the first one seen."""
 
-    def put(self, key: Any, value: Any) -> Any:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
-        return value
+    values: tuple[float, ...]
+    key: tuple[float, ...] = field(init=False, repr=False)
+
+    def __init__(self, values: list[float]) -> None:
+        object.__setattr__(self, "values", tuple(values))
+        object.__setattr__(self, "key", tuple(round(r, 6) for r in values))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reach) and other.key == self.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
 
 
 @dataclass
@@ -160,8 +167,8 @@ class Evaluator:
         self.cache_dir = cache_dir if cache_dir is not None else config.cache_dir
         self.torch_device = torch_device
         self._pipeline: Any = None
-        self._graphs = _LRU(_MEMO_SIZE)
-        self._foldings = _LRU(4 * _MEMO_SIZE)
+        self._graph = functools.lru_cache(maxsize=_MEMO_SIZE)(self._lower)
+        self._fold_cached = functools.lru_cache(maxsize=4 * _MEMO_SIZE)(self._fold)
 
     def _check_buildable(self) -> None:
         """Refuse, before anything is trained, a bit-width combination of the config whose
@@ -222,8 +229,10 @@ class Evaluator:
         return info
 
     # ------------------------------------------------------------------ evaluation
-    def _graph(self, key: tuple[Any, tuple[int, ...], str]) -> Any:
-        """The design's hardware graph with FINN's datatypes for its trained weights.
+    @staticmethod
+    def _lower(key: tuple[Any, tuple[int, ...], str]) -> Any:
+        """The design's hardware graph with FINN's datatypes for its trained weights
+        (``dse.design.design_graph``; cached per evaluator as ``self._graph``).
 
         FINN's builder narrows weight, accumulator and output datatypes from the actual
         weights (``step_minimize_bit_width``); so does this graph, so the stored LUT,
@@ -232,44 +241,34 @@ class Evaluator:
         Args:
             key: ``(pruned arch, exits in use, checkpoint path)``.
         """
-        graph = self._graphs.get(key)
-        if graph is None:
-            from dse.accuracy.hw_graph import design_graph
+        arch, exits, checkpoint = key
+        return design_graph(arch, checkpoint, exits)
 
-            arch, exits, checkpoint = key
-            graph = self._graphs.put(key, design_graph(arch, checkpoint, exits))
-        return graph
+    def _fold_optimised(self, graph_key: Any, point: DesignPoint, reach: list[float]) -> Any:
+        key = (graph_key, point.budget, point.target_fps, point.clk_ns, _Reach(reach))
+        return self._fold_cached(key)
 
-    def _fold_optimised(
-        self, graph_key: Any, graph: Any, point: DesignPoint, reach: list[float]
-    ) -> Any:
+    def _fold(self, key: tuple[Any, ...]) -> Any:
+        """adapex's optimised folding for ``key`` (cached per evaluator as
+        ``self._fold_cached``)."""
         from hw_builders.folding.api import fold
 
-        key = (
-            graph_key,
-            point.budget,
-            point.target_fps,
-            point.clk_ns,
-            tuple(round(r, 6) for r in reach),
-        )
-        cfg = self._foldings.get(key)
-        if cfg is None:
-            try:
-                cfg = fold(
-                    graph,
-                    strategy="optimised",
-                    device=self.device,
-                    clk_ns=point.clk_ns,
-                    target_fps=point.target_fps,
-                    budget=self._budget(point.budget),
-                    reach=reach,
-                )
-            except HwError:
-                # No folding fits the sampled budget (or reaches the target within it): the
-                # design gets the smallest folding, and the device-fit constraint decides.
-                cfg = self._fold_sampled(graph, lambda _name, _n: 0)[0]
-            self._foldings.put(key, cfg)
-        return cfg
+        graph_key, budget, target_fps, clk_ns, reach = key
+        graph = self._graph(graph_key)
+        try:
+            return fold(
+                graph,
+                strategy="optimised",
+                device=self.device,
+                clk_ns=clk_ns,
+                target_fps=target_fps,
+                budget=self._budget(budget),
+                reach=list(reach.values),
+            )
+        except HwError:
+            # No folding fits the sampled budget (or reaches the target within it): the
+            # design gets the smallest folding, and the device-fit constraint decides.
+            return self._fold_sampled(graph, lambda _name, _n: 0)[0]
 
     def _budget(self, share: float | None) -> dict[str, float] | None:
         """The sampled budget as a share of each resource's usable amount (its limit)."""
@@ -309,8 +308,6 @@ class Evaluator:
         Raises:
             DseError / HwError / SpaceError: an invalid point (bad input).
         """
-        from hw_builders.stages import staged_performance
-
         t0 = time.perf_counter()
         base = self.archs.get((point.weight_bits, point.act_bits))
         if base is None:
@@ -330,16 +327,16 @@ class Evaluator:
             folding, chosen = self._fold_sampled(graph, choose)
             point = DesignPoint(**{**point.__dict__, "fold_choices": tuple(sorted(chosen.items()))})
         else:
-            folding = self._fold_optimised(graph_key, graph, point, reach)
-        report = staged_performance(
-            graph,
-            reach,
+            folding = self._fold_optimised(graph_key, point, reach)
+        hardware = Hardware(
+            graph=graph,
+            folding=folding,
             device=self.device,
             clk_ns=point.clk_ns,
-            folding=folding,
             buffer_depth=self.config.hardware.buffer_depth,
             limits=self.config.hardware.max_utilisation,
         )
+        report = cost(hardware, reach)
         t2 = time.perf_counter()
         util = {k: float(v) for k, v in report.utilisation.items()}
         metrics: dict[str, Any] = {

@@ -13,12 +13,11 @@ from dse.accuracy import (
     TrainRecipe,
     export_qonnx,
     export_stages,
-    load_design_model,
-    load_pruned_model,
     train_model,
     verify_qonnx,
 )
 from dse.accuracy.cache import CheckpointCache
+from dse.design import load_design_model, load_pruned_model
 from dse.errors import DseError
 from search_spaces import get_family, load_dataset, prune_model
 

@@ -95,8 +95,8 @@ def test_library_json_matches_the_database(library: Path, small_study: SmallStud
 def test_every_stage_model_executes_like_pytorch(library: Path, small_study: SmallStudy) -> None:
     import torch
 
-    from dse.accuracy.export import load_design_model
     from dse.accuracy.finn_export import finn_stage, stage_integer_inputs, verify_finn_stage
+    from dse.design import load_design_model
 
     torch.set_num_threads(1)
     records = _records(small_study)

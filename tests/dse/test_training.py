@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from dse.accuracy import AccuracyPipeline, TrainRecipe, load_pruned_model, train_model
+from dse.accuracy import AccuracyPipeline, TrainRecipe, train_model
 from dse.accuracy.cache import CheckpointCache
 from dse.accuracy.profile import calibrate
+from dse.design import load_pruned_model
 from dse.errors import DseError
 from search_spaces import get_family, load_dataset
 

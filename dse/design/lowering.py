@@ -1,4 +1,4 @@
-"""The hardware graph of a trained design: the family's lowering with FINN's datatypes.
+"""The lowering from weights: a trained design's hardware graph, with FINN's datatypes.
 
 FINN's builder narrows each MVAU's weight, accumulator and output datatypes from the
 actual weights (``step_minimize_bit_width``). The graph a design is costed with is
@@ -37,7 +37,7 @@ def design_graph(
     """
     from pathlib import Path
 
-    from dse.accuracy.export import load_design_model
+    from dse.design.weights import load_design_model
     from dse.errors import DseError
     from search_spaces import ArchSpec, get_family, minimized_graph
 

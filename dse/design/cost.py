@@ -1,0 +1,104 @@
+"""One costing path: a design's hardware -> its staged FINN report.
+
+The study (:mod:`dse.study.evaluate`), the runtime's operating points and static baselines
+(:mod:`dse.runtime.derive`) and the export (:mod:`dse.export.library`) all cost a design
+through :func:`cost`, so the figures a study stores, the runtime table selects from and the
+library's ``adapex_report/`` holds come from one call with one set of inputs.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """What a design's accelerator is costed from, besides its reach.
+
+    Attributes:
+        graph: The minimised ``HwGraph`` with the design's exits marked.
+        folding: Its ``FoldingConfig`` (or a folding dict).
+        device: The ``Device`` it is costed on.
+        clk_ns: The clock period.
+        buffer_depth: Frames each inter-stage FIFO holds (None: the default; ``math.inf``:
+            unbounded).
+        limits: Maximum utilisation share per resource for ``fits`` (None: 1.0 each).
+    """
+
+    graph: Any
+    folding: Any
+    device: Any
+    clk_ns: float
+    buffer_depth: float | None = None
+    limits: Mapping[str, float] | None = field(default=None, hash=False)
+
+    def key(self) -> str:
+        """A canonical JSON key of everything the cost depends on (for caching)."""
+        folding = self.folding.to_dict() if hasattr(self.folding, "to_dict") else self.folding
+        depth = self.buffer_depth
+        return json.dumps(
+            [
+                self.graph.to_dict(),
+                folding or None,
+                self.device.to_dict(),
+                float(self.clk_ns),
+                None if depth is None else ("inf" if math.isinf(depth) else float(depth)),
+                dict(sorted((self.limits or {}).items())),
+            ],
+            sort_keys=True,
+        )
+
+
+def cost(hardware: Hardware, reach: Sequence[float] | None = None) -> Any:
+    """The staged FINN report of a design at one reach.
+
+    Args:
+        hardware: The design's :class:`Hardware`.
+        reach: Per stage, the share of inputs entering it (``reach[0] == 1``); None means
+            ``[1.0]`` for a graph without exits.
+
+    Returns:
+        The ``hw_builders.StagedReport``: per-stage FINN reports, resources, fit,
+        throughput with finite inter-stage buffers, power, energy and latency.
+
+    Raises:
+        HwError: a bad reach, buffer depth, device or folding.
+    """
+    from hw_builders.stages import staged_performance
+
+    return staged_performance(
+        hardware.graph,
+        None if reach is None else list(reach),
+        device=hardware.device,
+        clk_ns=hardware.clk_ns,
+        folding=hardware.folding,
+        buffer_depth=hardware.buffer_depth,
+        limits=hardware.limits,
+    )
+
+
+class CostCache:
+    """:func:`cost` with identical hardware and reach costed once (a study often stores the
+    same design more than once; the runtime costs every design at many thresholds).
+
+    Args:
+        maxsize: How many (hardware, reach) reports to keep.
+    """
+
+    def __init__(self, maxsize: int = 4096) -> None:
+        self._hardware: dict[str, Hardware] = {}
+        self._cost = functools.lru_cache(maxsize=maxsize)(self._cost_key)
+
+    def _cost_key(self, key: str, reach: tuple[float, ...] | None) -> Any:
+        return cost(self._hardware[key], reach)
+
+    def __call__(self, hardware: Hardware, reach: Sequence[float] | None = None) -> Any:
+        """:func:`cost`, from the cache when the same hardware and reach were costed."""
+        key = hardware.key()
+        self._hardware.setdefault(key, hardware)
+        return self._cost(key, None if reach is None else tuple(round(float(r), 9) for r in reach))

@@ -1,0 +1,166 @@
+"""The stored design: one evaluated design with everything needed to rebuild and cost it.
+
+:class:`DesignRecord` is what the study stores (:mod:`dse.storage`) and what the runtime,
+the export and the dashboard read. Its :meth:`~DesignRecord.graph`,
+:meth:`~DesignRecord.folding_config`, :meth:`~DesignRecord.report` and
+:meth:`~DesignRecord.hardware` parse the stored JSON into hw_builders' types once, here, so
+no reader parses the record's dicts by hand.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def pruning_rate_of(
+    params: Mapping[str, Any], metrics: Mapping[str, Any] | None = None
+) -> float | None:
+    """The mean structured-pruning rate a design's parameters name, or None.
+
+    Read from ``params`` (``pruning`` / ``pruning_rate`` / ``pruning_rates``: a number, a
+    list, or a dict of per-layer rates; or per-layer ``pruning_<i>`` knobs), else from
+    ``metrics["pruning_rate"]``.
+    """
+    for src in (params or {}, metrics or {}):
+        for key in ("pruning", "pruning_rate", "pruning_rates"):
+            if key in src and src[key] is not None:
+                v = src[key]
+                if isinstance(v, Mapping):
+                    v = list(v.values())
+                if isinstance(v, (list, tuple)):
+                    vals = [float(x) for x in v if _number(x)]
+                    return sum(vals) / len(vals) if vals else None
+                if _number(v):
+                    return float(v)
+        vals = [float(v) for k, v in src.items() if str(k).startswith("pruning_") and _number(v)]
+        if vals:
+            return sum(vals) / len(vals)
+    return None
+
+
+def _number(v: Any) -> bool:
+    import math
+
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+
+
+@dataclass
+class DesignRecord:
+    """One evaluated design: a completed trial of a study, with everything needed to rebuild it.
+
+    ``objectives`` holds the objective values as Optuna saw them (objective name -> value);
+    ``metrics`` every figure the evaluation produced. ``pareto`` is True for the members of
+    the feasible Pareto front of the study (updated after every trial).
+    """
+
+    id: int
+    study: str
+    trial_number: int
+    params: dict[str, Any]
+    objectives: dict[str, float]
+    metrics: dict[str, Any]
+    feasible: bool
+    pareto: bool
+    arch: dict[str, Any] = field(default_factory=dict)
+    exits: list[int] = field(default_factory=list)
+    thresholds: list[float] = field(default_factory=list)
+    exit_profile: dict[str, Any] = field(default_factory=dict)
+    hw_graph: dict[str, Any] = field(default_factory=dict)
+    folding: dict[str, Any] = field(default_factory=dict)
+    hw_report: dict[str, Any] = field(default_factory=dict)
+    board: str | None = None
+    part: str = ""
+    clk_ns: float = 10.0
+    checkpoint: str | None = None
+    dataset: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pruning_rate(self) -> float | None:
+        """The design's mean structured-pruning rate (None when its parameters name none)."""
+        return pruning_rate_of(self.params, self.metrics)
+
+    @property
+    def device(self) -> Any:
+        """The FPGA target the design was costed for (``hw_builders.Device``)."""
+        from hw_builders.devices import resolve_device
+
+        return resolve_device(
+            board=self.board,
+            part=None if self.board else self.part,
+            resources=(self.hw_report or {}).get("device_resources"),
+        )
+
+    @property
+    def repeats(self) -> list[int]:
+        """Later trials that sampled these same parameters and were answered from this
+        design (never evaluated or stored again)."""
+        return [int(t) for t in self.provenance.get("repeats", [])]
+
+    @property
+    def trial_numbers(self) -> list[int]:
+        """Every COMPLETE trial this design answers: its own and its repeats."""
+        return [int(self.trial_number), *self.repeats]
+
+    @property
+    def buffer_depth(self) -> float | None:
+        """The inter-stage buffer depth the design was costed with (None: the default;
+        ``math.inf``: unbounded)."""
+        report = self.hw_report or {}
+        if "buffer_depth" not in report:
+            return None
+        value = report["buffer_depth"]
+        return math.inf if value is None else float(value)
+
+    def graph(self) -> Any:
+        """The design's minimised hardware graph (``hw_builders.HwGraph``), exits marked.
+
+        Raises:
+            HwError: the stored graph is unreadable.
+        """
+        from hw_builders import load_graph
+
+        return load_graph(self.hw_graph)
+
+    def folding_config(self) -> Any:
+        """The design's folding (``hw_builders.FoldingConfig``; the field ``folding`` holds
+        its stored dict)."""
+        from hw_builders.folding.config import FoldingConfig
+
+        return FoldingConfig.from_dict(self.folding or {})
+
+    def report(self) -> Any:
+        """The stored staged hardware report (``hw_builders.StagedReport``).
+
+        Raises:
+            HwError: the stored report is unreadable.
+        """
+        from hw_builders.stages import StagedReport
+
+        return StagedReport.from_dict(self.hw_report or {})
+
+    def hardware(self) -> Any:
+        """What the design is costed from (:class:`dse.design.Hardware`): its graph, folding,
+        device, clock and buffer depth, as stored."""
+        from dse.design.cost import Hardware
+
+        return Hardware(
+            graph=self.graph(),
+            folding=self.folding_config(),
+            device=self.device,
+            clk_ns=float(self.clk_ns),
+            buffer_depth=self.buffer_depth,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict of every field."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DesignRecord:
+        """Build a record from :meth:`to_dict` output (unknown keys are ignored)."""
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in names})
