@@ -19,7 +19,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dse.errors import DseError
-from dse.pareto import DEFAULT_OBJECTIVES, ObjectiveSpec
+from dse.objectives import get_objective, objective_names
+from dse.pareto import ObjectiveSpec
 from search_spaces.families.arch import ALLOWED_BITS
 
 QUICKSTART = "quickstart"
@@ -325,10 +326,7 @@ class ObjectivesSection(_Model):
     @classmethod
     def _names(cls, v: list[str]) -> list[str]:
         for n in v:
-            if n not in DEFAULT_OBJECTIVES:
-                raise ValueError(
-                    f"unknown objective {n!r}; choose among {sorted(DEFAULT_OBJECTIVES)}"
-                )
+            _registered(n, objective_names(), "an objective")
         if len(set(v)) != len(v):
             raise ValueError("objective names must be unique")
         return v
@@ -340,18 +338,13 @@ class ObjectivesSection(_Model):
                 raise ValueError(f"reference for {name!r}, which is not an objective")
             if not math.isfinite(value):
                 raise ValueError(f"reference for {name!r} must be finite")
-            if DEFAULT_OBJECTIVES[name].scale == "log" and value <= 0:
+            if get_objective(name).scale == "log" and value <= 0:
                 raise ValueError(f"reference for {name!r} must be > 0 (log scale)")
         return self
 
     def specs(self) -> list[ObjectiveSpec]:
         """The objectives with their direction, scale and hypervolume reference."""
-        out = []
-        for name in self.names:
-            base = DEFAULT_OBJECTIVES[name]
-            ref = self.reference.get(name, base.reference)
-            out.append(ObjectiveSpec(name, base.direction, base.scale, float(ref)))
-        return out
+        return [get_objective(n).spec(self.reference.get(n)) for n in self.names]
 
 
 class StudyConfig(_Model):

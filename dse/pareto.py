@@ -7,7 +7,7 @@ volume dominated by the front and bounded by the reference point, both in that s
 reference point is fixed per objective (``ObjectiveSpec.reference``, in the objective's own
 units), so that the hypervolume of a study only grows as trials are added and values from
 different searches over the same objectives compare directly. Defaults (see
-:data:`DEFAULT_OBJECTIVES`): accuracy 0 (linear), throughput 1 inference/s (log),
+:mod:`dse.objectives`): accuracy 0 (linear), throughput 1 inference/s (log),
 energy 1 J per inference (log), latency 1 s (log); points not strictly better than the
 reference in every objective contribute nothing.
 """
@@ -45,20 +45,6 @@ class ObjectiveSpec:
             scale=str(data.get("scale", "linear")),
             reference=float(data.get("reference", 0.0)),  # type: ignore[arg-type]
         )
-
-
-# Known metrics: direction, scale and reference point used when a config names the metric.
-DEFAULT_OBJECTIVES: dict[str, ObjectiveSpec] = {
-    "accuracy": ObjectiveSpec("accuracy", "maximize", "linear", 0.0),
-    "throughput_fps": ObjectiveSpec("throughput_fps", "maximize", "log", 1.0),
-    "energy_per_inference_j": ObjectiveSpec("energy_per_inference_j", "minimize", "log", 1.0),
-    "latency_s": ObjectiveSpec("latency_s", "minimize", "log", 1.0),
-    "edp": ObjectiveSpec("edp", "minimize", "log", 1.0),
-    "power_w": ObjectiveSpec("power_w", "minimize", "log", 100.0),
-    "LUT": ObjectiveSpec("LUT", "minimize", "log", 1e7),
-    "BRAM_18K": ObjectiveSpec("BRAM_18K", "minimize", "log", 1e5),
-    "DSP": ObjectiveSpec("DSP", "minimize", "log", 1e5),
-}
 
 
 def _transform(value: float, spec: ObjectiveSpec) -> float:

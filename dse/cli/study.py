@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from dse.cli.common import STORAGE_HELP, STORAGE_REQUIRED_HELP, STUDY_HELP, resolve_study
+from dse.objectives import objective_names
 
 study_app = typer.Typer(help="Inspect studies: list, status, Pareto front.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance (schema upgrade).", no_args_is_help=True)
@@ -43,22 +44,7 @@ def pareto_rows(designs: list[Any]) -> list[dict[str, Any]]:
                 "objectives": d.objectives,
                 "params": d.params,
                 "feasible": d.feasible,
-                "metrics": {
-                    k: m.get(k)
-                    for k in (
-                        "accuracy",
-                        "throughput_fps",
-                        "energy_per_inference_j",
-                        "latency_s",
-                        "power_w",
-                        "edp",
-                        "LUT",
-                        "BRAM_18K",
-                        "URAM",
-                        "DSP",
-                        "fits",
-                    )
-                },
+                "metrics": {k: m.get(k) for k in (*objective_names(), "URAM", "fits")},
             }
         )
     return rows

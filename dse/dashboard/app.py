@@ -144,7 +144,7 @@ class Dashboard:
         names = self.study_names()
         if study not in names:
             study = names[0] if names else None
-        options = F.axis_options(self.designs(study)) if study else list(F.METRIC_LABELS)
+        options = F.axis_options(self.designs(study)) if study else list(F.metric_labels())
         x0, y0 = F.DEFAULT_AXES_2D
         z0 = F.DEFAULT_AXES_3D[1]
 

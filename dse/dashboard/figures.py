@@ -21,7 +21,6 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dse.dashboard.records import (  # noqa: F401 - the record accessors, re-exported
-    METRIC_LABELS,
     RESOURCE_KEYS,
     axis_label,
     axis_options,
@@ -36,13 +35,15 @@ from dse.dashboard.records import (  # noqa: F401 - the record accessors, re-exp
     folding_summary,
     hover_text,
     layer_table,
+    metric_labels,
     metric_value,
     pruning_rate,
     runtime_design_ids,
     stage_table,
     studies_rows,
 )
-from dse.pareto import DEFAULT_OBJECTIVES, pareto_mask
+from dse.objectives import get_objective, objective_names
+from dse.pareto import pareto_mask
 from dse.runtime.policies import baseline_names, get_policy
 
 #: Metrics spanning decades: drawn on a log axis.
@@ -126,10 +127,11 @@ def staircase(
     maximised, else ``"hv"``), or None when either metric has no known direction.
     """
 
-    if x not in DEFAULT_OBJECTIVES or y not in DEFAULT_OBJECTIVES or not xs:
+    known = objective_names()
+    if x not in known or y not in known or not xs:
         return None
-    sx = 1.0 if DEFAULT_OBJECTIVES[x].direction == "maximize" else -1.0
-    sy = 1.0 if DEFAULT_OBJECTIVES[y].direction == "maximize" else -1.0
+    sx = 1.0 if get_objective(x).direction == "maximize" else -1.0
+    sy = 1.0 if get_objective(y).direction == "maximize" else -1.0
     pts = sorted(set(zip(xs, ys, strict=True)))
     mask = pareto_mask(np.array([(-sx * a, -sy * b) for a, b in pts], dtype=float))
     keep = [p for p, m in zip(pts, mask, strict=True) if m]

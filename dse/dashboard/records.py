@@ -16,20 +16,19 @@ import numpy as np
 
 from dse.design import pruning_rate_of
 
-#: Human-readable axis titles of the metrics a design stores.
-METRIC_LABELS: dict[str, str] = {
-    "accuracy": "accuracy",
-    "throughput_fps": "throughput (inferences/s)",
-    "latency_s": "mean latency (s)",
-    "power_w": "power (W)",
-    "energy_per_inference_j": "energy per inference (J)",
-    "edp": "energy-delay product (J*s)",
-    "LUT": "LUT",
-    "BRAM_18K": "BRAM_18K",
-    "URAM": "URAM",
-    "DSP": "DSP",
-    "pruning_rate": "pruning rate",
-}
+#: Axis titles of the figures a design stores besides its objectives'.
+_OTHER_LABELS: dict[str, str] = {"URAM": "URAM", "pruning_rate": "pruning rate"}
+
+
+def metric_labels() -> dict[str, str]:
+    """Human-readable axis titles: every registered objective's (dse.objectives), then
+    the other stored figures'."""
+    from dse.objectives import get_objective, objective_names
+
+    return {
+        **{name: get_objective(name).title for name in objective_names()},
+        **_OTHER_LABELS,
+    }
 
 
 RESOURCE_KEYS = ("LUT", "BRAM_18K", "URAM", "DSP")
@@ -92,7 +91,7 @@ def axis_options(designs: Iterable[Any]) -> list[str]:
     """Metrics that every given design has as a finite number (known ones first)."""
     dicts = [design_dict(d) for d in designs]
     if not dicts:
-        return [k for k in METRIC_LABELS if k != "pruning_rate"]
+        return [k for k in metric_labels() if k != "pruning_rate"]
     keys: list[str] = []
     for d in dicts:
         for source in ("metrics", "objectives"):
@@ -101,13 +100,14 @@ def axis_options(designs: Iterable[Any]) -> list[str]:
                     keys.append(k)
     keys.append("pruning_rate")
     ok = [k for k in keys if all(metric_value(d, k) is not None for d in dicts)]
-    known = [k for k in METRIC_LABELS if k in ok]
-    return known + [k for k in ok if k not in METRIC_LABELS]
+    labels = metric_labels()
+    known = [k for k in labels if k in ok]
+    return known + [k for k in ok if k not in labels]
 
 
 def axis_label(key: str) -> str:
     """Axis title of a metric."""
-    return METRIC_LABELS.get(key, key)
+    return metric_labels().get(key, key)
 
 
 def columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:

@@ -23,6 +23,7 @@ from typing import Any
 from dse.config import StudyConfig
 from dse.design import DesignRecord, Hardware, cost, design_graph
 from dse.errors import DseError
+from dse.objectives import get_objective
 from dse.pareto import ObjectiveSpec
 from dse.study.space import Chooser, DesignPoint, DesignSpace
 from hw_builders.errors import HwError
@@ -357,7 +358,9 @@ class Evaluator:
             "widths": list(arch.widths),
             "final_accuracy": float(pruned.profile.exit_accuracies()[-1]),
         }
-        objectives = {s.name: float(metrics[s.name]) for s in self.specs}
+        objectives = {s.name: get_objective(s.name).value(report, metrics) for s in self.specs}
+        for name, value in objectives.items():  # a registered objective's own figure
+            metrics.setdefault(name, value)
         # <= 0 when the design fits the device; else how far the worst resource is over its
         # utilisation limit (relative to the limit).
         limits = self.config.hardware.max_utilisation

@@ -110,7 +110,10 @@ def test_sampler_parameters_map_one_to_one_onto_designs() -> None:
             "board 'Pynq-Z1' and part 'xc7z020clg400-1' both given; keep one of them",
         ),
         ({"model": {"options": {"bogus": 1}}}, "model.options: unknown option 'bogus'"),
-        ({"objectives": {"names": ["accuracy", "speed"]}}, "unknown objective 'speed'"),
+        (
+            {"objectives": {"names": ["accuracy", "speed"]}},
+            "objectives.names: 'speed' is not an objective; choose one of accuracy",
+        ),
         ({"objectives": {"reference": {"edp": 1.0}}}, "reference for 'edp'"),
         ({"training": {"epochz": 3}}, "training: epochz: unknown field"),
         ({"training": {"epochs": 0}}, "epochs"),
@@ -227,3 +230,23 @@ def test_a_family_and_a_sampler_registered_from_python_are_accepted_by_toml(
     toml.write_text('[model]\nfamily = "wide_tfc"\n')
     with pytest.raises(DseError, match="model.family: 'wide_tfc' is not a model family"):
         load_config(toml)
+
+
+def test_the_objective_registry_refuses_a_taken_name_and_unknown_direction_or_scale() -> None:
+    from dse.objectives import Objective, get_objective, objective_names, register_objective
+
+    assert objective_names()[:3] == ["accuracy", "throughput_fps", "energy_per_inference_j"]
+    latency = get_objective("latency_s")
+    assert (latency.direction, latency.unit, latency.scale) == ("minimize", "s", "log")
+    assert latency.spec(5.0).reference == 5.0 and latency.spec().reference == 1.0
+    with pytest.raises(DseError, match="'edp' is registered already"):
+        register_objective(Objective("edp", "minimize"))
+    with pytest.raises(DseError, match="direction='up'; choose one of maximize, minimize"):
+        register_objective(Objective("new_one", "up"))
+    with pytest.raises(DseError, match="scale='cubic'"):
+        register_objective(Objective("new_one", "minimize", scale="cubic"))
+    with pytest.raises(DseError, match="reference=0.0 must be > 0 on a log scale"):
+        register_objective(Objective("new_one", "minimize", reference=0.0))
+    with pytest.raises(DseError, match="objective 'nope' is not registered; choose one of"):
+        get_objective("nope")
+    assert "new_one" not in objective_names()

@@ -15,11 +15,12 @@ import pytest
 import sqlalchemy as sa
 
 from dse.errors import DseError
-from dse.pareto import DEFAULT_OBJECTIVES, dominates, to_min_space
+from dse.objectives import get_objective
+from dse.pareto import dominates, to_min_space
 from dse.storage import SCHEMA_VERSION, DesignRecord, Store, upgrade
 from dse.storage.engine import create_engine
 
-SPECS = [DEFAULT_OBJECTIVES[n] for n in ("accuracy", "throughput_fps", "energy_per_inference_j")]
+SPECS = [get_objective(n).spec() for n in ("accuracy", "throughput_fps", "energy_per_inference_j")]
 
 
 def record(

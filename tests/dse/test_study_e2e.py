@@ -173,3 +173,49 @@ def test_sampled_folding_and_tpe(study_dir: Path) -> None:
             for key, value in d.params["fold_choices"].items():
                 name, attr = key.rsplit(".", 1)
                 assert stored.layer(name).attrs[attr] == value
+
+
+def test_an_objective_registered_from_python_is_optimised_and_stored(
+    first_run: dict, study_dir: Path
+) -> None:
+    """Objectives by name: one registered with its reader is a valid ``[objectives]`` name;
+    the study hands Optuna its direction and stores its value, read from the design's
+    staged report; unregistered again, the same config is refused in one line."""
+    from dse import objectives
+
+    before = dict(objectives._OBJECTIVES)  # noqa: SLF001 - restored below
+    toml = write_tiny(study_dir, "custom_objective", trials=2)
+    text = Path(toml).read_text()
+    Path(toml).write_text(text + '\n[objectives]\nnames = ["accuracy", "stage0_fps"]\n')
+    try:
+        objectives.register_objective(
+            objectives.Objective(
+                "stage0_fps",
+                "maximize",
+                unit="inferences/s",
+                label="stage 0 throughput",
+                read=lambda report, _metrics: report.stage_throughput_fps[0],
+            )
+        )
+        cfg = load_config(toml)
+        assert [(s.name, s.direction) for s in cfg.objectives.specs()] == [
+            ("accuracy", "maximize"),
+            ("stage0_fps", "maximize"),
+        ]
+        url = f"sqlite:///{study_dir}/custom_objective.db"
+        run_study(cfg, storage=url, cache_dir=study_dir / "cache")
+        study = optuna.load_study(study_name="custom_objective", storage=url)
+        assert [d.name for d in study.directions] == ["MAXIMIZE", "MAXIMIZE"]
+        with Store(url, read_only=True) as store:
+            designs = store.designs("custom_objective")
+        assert designs
+        for d in designs:
+            stage0 = d.report().stage_throughput_fps[0]
+            assert d.objectives["stage0_fps"] == pytest.approx(stage0)
+            assert d.metrics["stage0_fps"] == pytest.approx(stage0)
+            assert d.objectives["stage0_fps"] >= d.metrics["throughput_fps"] * (1 - 1e-9)
+    finally:
+        objectives._OBJECTIVES.clear()  # noqa: SLF001
+        objectives._OBJECTIVES.update(before)  # noqa: SLF001
+    with pytest.raises(DseError, match="objectives.names: 'stage0_fps' is not an objective"):
+        load_config(toml)

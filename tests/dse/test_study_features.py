@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from dse.config import parse_config
-from dse.pareto import DEFAULT_OBJECTIVES, front_hypervolume
+from dse.objectives import get_objective
+from dse.pareto import front_hypervolume
 from dse.storage import Store
 from dse.study.run import run_study
 
@@ -123,7 +124,7 @@ def test_the_hypervolume_reference_is_used(study: tuple[str, list]) -> None:
             area += (prev_x - x) * best_y
         best_y, prev_x = max(best_y, y), x
     area += prev_x * best_y
-    default = [DEFAULT_OBJECTIVES[s.name] for s in specs]
+    default = [get_objective(s.name).spec() for s in specs]
     hv_default = front_hypervolume([d.objectives for d in front], default)
     assert info["hypervolume"] == pytest.approx(hv_default - 0.5 * area, rel=1e-9)
 
