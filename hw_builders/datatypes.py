@@ -13,7 +13,15 @@ from dataclasses import dataclass
 
 from hw_builders.errors import HwError
 
-__all__ = ["DataType", "datatype", "bitwidth"]
+__all__ = [
+    "DataType",
+    "activation_datatype",
+    "bitwidth",
+    "datatype",
+    "dot_product_datatype",
+    "quantised_weight_datatype",
+    "range_datatype",
+]
 
 
 @dataclass(frozen=True)
@@ -98,3 +106,45 @@ def datatype(name: str) -> DataType:
 def bitwidth(name: str) -> int:
     """Bit width of a FINN DataType name (HwError when unknown)."""
     return datatype(name).bitwidth
+
+
+def range_datatype(lo: int, hi: int) -> str:
+    """The smallest UINT<n> (when ``lo >= 0``) or INT<n> holding every integer of
+    ``[lo, hi]``: FINN's choice for an accumulator or a LabelSelect's output.
+
+    Raises:
+        HwError: ``lo > hi``.
+    """
+    lo, hi = int(lo), int(hi)
+    if lo > hi:
+        raise HwError(f"range_datatype: lo={lo} > hi={hi}; give an ordered range")
+    if lo >= 0:
+        return f"UINT{max(1, hi.bit_length())}"
+    need = max(-lo, hi + 1)
+    return f"INT{(need - 1).bit_length() + 1}"
+
+
+def dot_product_datatype(length: int, idt: str, wdt: str) -> str:
+    """The accumulator datatype of an MVAU as FINN converts it: the smallest type holding
+    every dot product of ``length`` inputs of ``idt`` with weights of ``wdt``, from the
+    datatypes' ranges (``step_minimize_bit_width`` narrows it later from the weights)."""
+    i, w = datatype(idt), datatype(wdt)
+    prods = [int(a) * int(b) for a in (i.min, i.max) for b in (w.min, w.max)]
+    return range_datatype(int(length) * min(prods), int(length) * max(prods))
+
+
+def activation_datatype(bits: int, *, xnor_consumer: bool) -> str:
+    """FINN's datatype of a quantised activation: UINT<b> after a ReLU quantiser; at 1 bit
+    BIPOLAR, or BINARY when it feeds binary XNOR layers
+    (``ConvertBipolarMatMulToXnorPopcount``)."""
+    if bits == 1:
+        return "BINARY" if xnor_consumer else "BIPOLAR"
+    return f"UINT{bits}"
+
+
+def quantised_weight_datatype(bits: int, *, xnor: bool) -> str:
+    """FINN's datatype of narrow-range quantised weights: INT<w>; at 1 bit BIPOLAR, or
+    BINARY in XNOR mode."""
+    if bits == 1:
+        return "BINARY" if xnor else "BIPOLAR"
+    return f"INT{bits}"

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from hw_builders.datatypes import datatype
+from hw_builders.datatypes import datatype, range_datatype
 from hw_builders.errors import HwError
 from hw_builders.graph import HwGraph, HwLayer
 
@@ -85,11 +85,9 @@ def _acc_range(weights: np.ndarray, idt: str) -> tuple[int, int]:
 
 
 def accumulator_datatype(acc_min: int, acc_max: int) -> str:
-    """FINN's accumulator type for the range [acc_min, acc_max]."""
-    if acc_min >= 0:
-        return f"UINT{max(1, int(acc_max).bit_length())}"
-    m = max(-int(acc_min), int(acc_max) + 1)
-    return f"INT{(m - 1).bit_length() + 1}"
+    """FINN's accumulator type for the range [acc_min, acc_max]
+    (:func:`hw_builders.datatypes.range_datatype`)."""
+    return range_datatype(acc_min, acc_max)
 
 
 def _round_to_bytes(name: str) -> str:

@@ -84,6 +84,11 @@ class OpModel:
     int_attrs: ClassVar[tuple[str, ...]] = ()
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
 
+    def impl_for(self, a: dict[str, Any]) -> str:
+        """FINN's ``SpecializeLayers`` choice for a layer without a preference (by default
+        :attr:`default_impl`; an op whose choice depends on its attributes overrides it)."""
+        return self.default_impl
+
     # -- estimates (FINN's HWCustomOp defaults) ---------------------------------------
     def cycles(self, a: dict[str, Any], impl: str) -> int:
         return 0

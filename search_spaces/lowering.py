@@ -7,6 +7,10 @@ FC, and a DuplicateStreams at every exit point in use. An exit's classifier ends
 MVAU (its logits leave the stage for the host's confidence test); the final classifier
 ends in a LabelSelect (FINN's TopK). :func:`minimized_graph` then narrows the datatypes
 from the trained weights as FINN's ``step_minimize_bit_width`` does.
+
+FINN's rules are read from ``hw_builders``, never restated here: each op's implementation
+style (``OpModel.impl_for``: its default, or the MVAU's SpecializeLayers choice) and the
+datatype rules (:mod:`hw_builders.datatypes`).
 """
 
 from __future__ import annotations
@@ -14,72 +18,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from hw_builders.datatypes import (
+    dot_product_datatype,
+    quantised_weight_datatype,
+    range_datatype,
+)
+from hw_builders.registry import get_op
+
 if TYPE_CHECKING:
     from hw_builders.graph import HwGraph
-
-# FINN's default implementation style per op type (after SpecializeLayers without
-# preferences; MVAUs with embedded thresholds or binary XNOR are always hls).
-DEFAULT_IMPL = {
-    "MVAU": "hls",
-    "VVAU": "hls",
-    "StreamingMaxPool": "hls",
-    "LabelSelect": "hls",
-    "DuplicateStreams": "hls",
-    "AddStreams": "hls",
-    "ConvolutionInputGenerator": "rtl",
-    "Thresholding": "rtl",
-    "StreamingFIFO": "rtl",
-    "FMPadding": "rtl",
-}
-
-
-def int_range(dtype: str) -> tuple[int, int]:
-    """(min, max) of a FINN integer datatype name (BIPOLAR, BINARY, UINTn, INTn)."""
-    if dtype == "BIPOLAR":
-        return -1, 1
-    if dtype == "BINARY":
-        return 0, 1
-    if dtype.startswith("UINT"):
-        return 0, 2 ** int(dtype[4:]) - 1
-    if dtype.startswith("INT"):
-        b = int(dtype[3:])
-        return -(2 ** (b - 1)), 2 ** (b - 1) - 1
-    raise ValueError(f"not an integer FINN datatype: {dtype}")
-
-
-def smallest_dtype(lo: int, hi: int) -> str:
-    """FINN's DataType.get_smallest_possible for an integer range [lo, hi]."""
-    if lo >= 0:
-        return f"UINT{max(1, int(hi).bit_length())}"
-    need = max(-lo, hi + 1)
-    bits = 1
-    while 2 ** (bits - 1) < need:
-        bits += 1
-    return f"INT{bits}"
-
-
-def act_dtype(bits: int, *, xnor_consumer: bool) -> str:
-    """Datatype of an activation tensor: UINT<b> after a ReLU quantiser; at 1 bit BIPOLAR,
-    or BINARY when it feeds binary XNOR layers (FINN's ConvertBipolarMatMulToXnorPopcount)."""
-    if bits == 1:
-        return "BINARY" if xnor_consumer else "BIPOLAR"
-    return f"UINT{bits}"
-
-
-def weight_dtype(bits: int, *, xnor: bool) -> str:
-    """FINN weight datatype: INT<w>; BIPOLAR at 1 bit, BINARY in XNOR mode."""
-    if bits == 1:
-        return "BINARY" if xnor else "BIPOLAR"
-    return f"INT{bits}"
-
-
-def acc_dtype(mw: int, idt: str, wdt: str) -> str:
-    """Accumulator datatype: the smallest type holding every dot product of length MW
-    (FINN's MinimizeAccumulatorWidth bound from the datatype ranges; XNOR = popcount)."""
-    ilo, ihi = int_range(idt)
-    wlo, whi = int_range(wdt)
-    prods = [ilo * wlo, ilo * whi, ihi * wlo, ihi * whi]
-    return smallest_dtype(mw * min(prods), mw * max(prods))
 
 
 class GraphBuilder:
@@ -104,14 +51,15 @@ class GraphBuilder:
         ``n`` counts the layers of the same specialised op type in graph order, as FINN's
         GiveUniqueNodeNames does after SpecializeLayers (MVAU_hls_0, MVAU_hls_1, ...).
         """
-        style = impl or DEFAULT_IMPL[op_type]
+        op = get_op(op_type)
+        style = impl or op.impl_for({**op.defaults, **attrs})
         spec = f"{op_type}_{style}"
         n = self._counters.get(spec, 0)
         self._counters[spec] = n + 1
         name = f"{spec}_{n}"
         layer: dict[str, Any] = {"name": name, "op_type": op_type, "inputs": list(inputs)}
-        if impl is not None:
-            layer["impl"] = impl
+        if impl is not None or style != op.default_impl:
+            layer["impl"] = style
         layer.update(attrs)
         if exit is not None:
             layer["exit"] = exit
@@ -137,8 +85,8 @@ def mvau(
 ) -> str:
     """Add an MVAU; ``odt`` None means no activation (raw accumulator out)."""
     xnor = weight_bits == 1 and idt == "BINARY"
-    wdt = weight_dtype(weight_bits, xnor=xnor)
-    adt = acc_dtype(mw, idt, wdt)
+    wdt = quantised_weight_datatype(weight_bits, xnor=xnor)
+    adt = dot_product_datatype(mw, idt, wdt)
     attrs: dict[str, Any] = {
         "MW": mw,
         "MH": mh,
@@ -156,29 +104,7 @@ def mvau(
         "ram_style": "auto",
         "resType": "auto",
     }
-    return g.add("MVAU", [src], attrs, exit=exit, impl=mvau_impl(attrs))
-
-
-def mvau_impl(attrs: dict[str, Any]) -> str | None:
-    """FINN's SpecializeLayers choice for an MVAU without a preference (None: hls).
-
-    FINN (transformation/fpgadataflow/specialize_layers.py, ``_mvu_rtl_possible``) takes the
-    rtl MVAU when it has no embedded thresholds, is not XNOR, its weights are signed, and
-    input and weights are 4..8 bits wide (input 9 bits if signed); it decides before
-    ``step_minimize_bit_width``, so on the datatypes of the conversion. Non-narrow weights on
-    a DSP48E1 part would also exclude it; adapex's weight quantisers are narrow-range.
-    """
-    from hw_builders.datatypes import datatype
-
-    idt = datatype(str(attrs["inputDataType"]))
-    wdt = datatype(str(attrs["weightDataType"]))
-    if not int(attrs.get("noActivation", 0)) or int(attrs.get("binaryXnorMode", 0)):
-        return None
-    if not wdt.signed or wdt.bitwidth < 4 or wdt.bitwidth > 8 or idt.bitwidth < 4:
-        return None
-    if idt.bitwidth <= 8 or (idt.bitwidth == 9 and idt.signed):
-        return "rtl"
-    return None
+    return g.add("MVAU", [src], attrs, exit=exit)
 
 
 def label_select(
@@ -195,7 +121,7 @@ def label_select(
         "PE": 1,
         "K": 1,
         "inputDataType": idt,
-        "outputDataType": smallest_dtype(0, labels - 1),
+        "outputDataType": range_datatype(0, labels - 1),
     }
     return g.add("LabelSelect", [src], attrs, exit=exit)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from hw_builders.datatypes import datatype
 from hw_builders.ops._common import bits, bram_ladder, ceil, prod, signed
 from hw_builders.registry import OpModel, register_op
 
@@ -92,6 +93,26 @@ class MVAU(_WeightMemOp):
         "ram_style": ("auto", "block", "distributed", "ultra"),
         "ram_style_thresholds": ("auto", "block", "distributed"),
     }
+
+    def impl_for(self, a: dict[str, Any]) -> str:
+        """FINN's SpecializeLayers choice for an MVAU without a preference.
+
+        FINN (transformation/fpgadataflow/specialize_layers.py, ``_mvu_rtl_possible``) takes
+        the rtl MVAU when it has no embedded thresholds, is not XNOR, its weights are
+        signed, and input and weights are 4..8 bits wide (input 9 bits if signed); it
+        decides before ``step_minimize_bit_width``, so on the datatypes of the conversion.
+        Non-narrow weights on a DSP48E1 part would also exclude it; adapex's weight
+        quantisers are narrow-range.
+        """
+        idt = datatype(str(a["inputDataType"]))
+        wdt = datatype(str(a["weightDataType"]))
+        if not int(a.get("noActivation", 0)) or int(a.get("binaryXnorMode", 0)):
+            return "hls"
+        if not wdt.signed or wdt.bitwidth < 4 or wdt.bitwidth > 8 or idt.bitwidth < 4:
+            return "hls"
+        if idt.bitwidth <= 8 or (idt.bitwidth == 9 and idt.signed):
+            return "rtl"
+        return "hls"
 
     def cycles(self, a: dict[str, Any], impl: str) -> int:
         return int((a["MH"] / a["PE"]) * (a["MW"] / a["SIMD"]) * prod(a["numInputVectors"]))

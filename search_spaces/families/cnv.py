@@ -23,15 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hw_builders.datatypes import activation_datatype
 from search_spaces.errors import SpaceError
 from search_spaces.families.arch import ArchSpec
 from search_spaces.families.base import Family, PruneRole
-from search_spaces.lowering import (
-    GraphBuilder,
-    act_dtype,
-    label_select,
-    mvau,
-)
+from search_spaces.lowering import GraphBuilder, label_select, mvau
 
 N_BLOCKS = 3
 POOLED_BLOCKS = (0, 1)
@@ -160,7 +156,7 @@ class CnvFamily(Family):
         src: list[str] = []
         dt = "UINT8"
         if arch.in_bits < 8:
-            out_dt = act_dtype(arch.in_bits, xnor_consumer=xnor_net)
+            out_dt = activation_datatype(arch.in_bits, xnor_consumer=xnor_net)
             src = [
                 g.add(
                     "Thresholding",
@@ -169,7 +165,7 @@ class CnvFamily(Family):
                 )
             ]
             dt = out_dt
-        adt = act_dtype(ab, xnor_consumer=xnor_net)
+        adt = activation_datatype(ab, xnor_consumer=xnor_net)
         for b in range(N_BLOCKS):
             for j in range(2):
                 i = 2 * b + j

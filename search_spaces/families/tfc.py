@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from hw_builders.datatypes import activation_datatype
 from search_spaces.families.arch import ArchSpec
 from search_spaces.families.base import Family, PruneRole
-from search_spaces.lowering import GraphBuilder, act_dtype, label_select, mvau
+from search_spaces.lowering import GraphBuilder, label_select, mvau
 
 
 class TfcFamily(Family):
@@ -50,7 +51,7 @@ class TfcFamily(Family):
         src: list[str] = []
         dt = "UINT8"
         if arch.in_bits < 8:
-            out_dt = act_dtype(arch.in_bits, xnor_consumer=xnor_net)
+            out_dt = activation_datatype(arch.in_bits, xnor_consumer=xnor_net)
             src = [
                 g.add(
                     "Thresholding",
@@ -68,7 +69,7 @@ class TfcFamily(Family):
                 )
             ]
             dt = out_dt
-        adt = act_dtype(arch.act_bits, xnor_consumer=xnor_net)
+        adt = activation_datatype(arch.act_bits, xnor_consumer=xnor_net)
         for i, width in enumerate(arch.widths):
             src = [
                 mvau(
