@@ -145,6 +145,289 @@ def _weighted_percentiles(values: np.ndarray, weights: np.ndarray, qs: Sequence[
     return [float(v[min(np.searchsorted(cw, q / 100.0 * total), len(v) - 1)]) for q in qs]
 
 
+def _check_inputs(
+    trace: Trace,
+    buffer_size: int,
+    arrivals: np.ndarray | None,
+    accuracy_threshold: float | Sequence[float] | np.ndarray,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The arrivals and the accuracy threshold per interval; RuntimeManagerError when any
+    input is out of range."""
+    if not (isinstance(buffer_size, int | np.integer) and buffer_size >= 0):
+        raise RuntimeManagerError(f"buffer_size={buffer_size!r} must be an integer >= 0")
+    n = trace.n_intervals
+    arr = trace.arrivals(seed) if arrivals is None else np.asarray(arrivals, dtype=np.int64)
+    if arr.shape != (n,) or np.any(arr < 0):
+        raise RuntimeManagerError(f"arrivals must be {n} counts >= 0, one per trace interval")
+    acc_arr = np.broadcast_to(np.asarray(accuracy_threshold, dtype=np.float64), (n,))
+    if not np.all(np.isfinite(acc_arr)) or np.any(acc_arr < 0) or np.any(acc_arr > 1):
+        raise RuntimeManagerError("accuracy threshold must be in [0, 1]; e.g. 0.9")
+    return arr, acc_arr
+
+
+class _Run:
+    """One simulation stepping through the trace: the manager's state between intervals and
+    the per-interval records. :meth:`decide` is step 1 of the module doc (the table's choice,
+    hysteresis, reconfiguration), :meth:`serve` steps 2-6 (dead time, capacity, queue and
+    drops, energy, waiting time, demand estimate)."""
+
+    def __init__(
+        self,
+        table: SelectionTable,
+        policy: HysteresisPolicy,
+        arr: np.ndarray,
+        acc_arr: np.ndarray,
+        *,
+        dt: float,
+        buffer_size: int,
+        reconfig_power_w: float | None,
+    ) -> None:
+        pts = table.points
+        n = len(arr)
+        self.table, self.pts, self.dt, self.B = table, pts, dt, int(buffer_size)
+        self.uniq_acc, self.acc_idx = np.unique(acc_arr, return_inverse=True)
+        rows = [table.row(float(a)) for a in self.uniq_acc]
+        self.row_edges = [list(r.edges) for r in rows]
+        self.row_choice = [list(r.choice) for r in rows]
+        self.row_ok = [r.compliant for r in rows]
+        self.design_rows: dict[tuple[int, int], tuple[list[float], list[int], bool]] = {}
+        self.thr = [p.throughput_fps for p in pts]
+        self.busy_p = [p.power_w for p in pts]
+        self.idle_p = [p.idle_power_w for p in pts]
+        self.use_edp = table.objective == "edp"
+        self.own_edp = [point_cost(p, 0.0, "edp") for p in pts]
+        self.dyn_e = [max(p.power_w - p.idle_power_w, 0.0) / p.throughput_fps for p in pts]
+        self.design_of = [p.design_id for p in pts]
+        self.rtime = [float(p.reconfig_time_s) for p in pts]
+        self.rpow = [
+            self.idle_p[i] if reconfig_power_w is None else float(reconfig_power_w)
+            for i in range(len(pts))
+        ]
+        self.policy = policy
+        self.margin1 = 1.0 + policy.energy_margin
+        self.head1 = 1.0 + policy.headroom
+        self.a_list = arr.tolist()
+        self.ai_list = self.acc_idx.tolist() if len(self.uniq_acc) > 1 else None
+        self.served = [0] * n
+        self.dropped = [0] * n
+        self.queue = [0] * n
+        self.used = [0] * n
+        self.wait = [0.0] * n
+        self.reconf_at = [0] * n
+        self.ewma = self.a_list[0] / dt if n else 0.0
+        ai0 = 0 if self.ai_list is None else self.ai_list[0]
+        self.cur = self.row_choice[ai0][bisect_left(self.row_edges[ai0], self.ewma * self.head1)]
+        self.q = 0
+        self.credit = 0.0
+        self.dead = 0.0
+        self.last_reconf = -math.inf
+        self.pend_design: int | None = None
+        self.pend = 0
+        self.n_reconf = 0
+        self.reconf_time_total = 0.0
+        self.energy_busy = 0.0
+        self.energy_idle = 0.0
+        self.energy_reconf = 0.0
+
+    def run(self) -> None:
+        """Every interval in order: decide (unless reconfiguring), then serve."""
+        single = len(self.pts) == 1
+        ai_list = self.ai_list
+        for t in range(len(self.a_list)):
+            if not single and self.dead <= 0.0:
+                self.decide(t, 0 if ai_list is None else ai_list[t])
+            self.serve(t)
+
+    def design_row(self, design: int, ai: int) -> tuple[list[float], list[int], bool]:
+        """The table's row of one design at the ai-th accuracy threshold (cached)."""
+        key = (design, ai)
+        r = self.design_rows.get(key)
+        if r is None:
+            dr = self.table.design_row(design, float(self.uniq_acc[ai]))
+            r = (list(dr.edges), list(dr.choice), dr.compliant)
+            self.design_rows[key] = r
+        return r
+
+    def _stays(self, stay: int, d: int, want: float) -> bool:
+        """Hysteresis: whether re-tuning the current design (``stay``) is good enough
+        against the desired configuration ``d`` at the wanted rate."""
+        thr, margin1 = self.thr, self.margin1
+        if thr[d] < want:
+            return thr[stay] * margin1 >= thr[d]
+        if self.use_edp:
+            better = self.own_edp[stay] <= self.own_edp[d] * margin1
+        else:
+            idle_p, dyn_e = self.idle_p, self.dyn_e
+            better = idle_p[stay] / want + dyn_e[stay] <= (idle_p[d] / want + dyn_e[d]) * margin1
+        return thr[stay] >= want and better
+
+    def decide(self, t: int, ai: int) -> None:
+        """Step 1 (module doc): pick the configuration for interval t, or start a
+        reconfiguration towards it (hysteresis: re-tune the current design first)."""
+        want = (self.ewma + self.q / self.policy.drain_s) * self.head1
+        if want < 1e-9:
+            want = 1e-9  # no load: energy at a vanishing rate (idle power dominates)
+        d = self.row_choice[ai][bisect_left(self.row_edges[ai], want)]
+        dcur = self.design_of[self.cur]
+        if self.design_of[d] == dcur:
+            self.cur = d
+            self.pend = 0
+            return
+        de, dc, dok = self.design_row(dcur, ai)
+        stay = dc[bisect_left(de, want)]
+        switch = False
+        if not dok and self.row_ok[ai]:
+            switch = True  # accuracy is a hard constraint: reconfigure at once
+        elif self._stays(stay, d, want):
+            self.pend = 0
+        else:
+            if self.pend_design == self.design_of[d]:
+                self.pend += 1
+            else:
+                self.pend_design = self.design_of[d]
+                self.pend = 1
+            switch = (
+                self.pend >= self.policy.hold_intervals
+                and t * self.dt - self.last_reconf >= self.policy.min_dwell_s
+            )
+        if not switch:
+            self.cur = stay
+            return
+        self.cur = d
+        self.dead = self.rtime[d]
+        self.n_reconf += 1
+        self.reconf_at[t] = 1
+        self.reconf_time_total += self.dead
+        self.last_reconf = t * self.dt
+        self.pend = 0
+
+    def serve(self, t: int) -> None:
+        """Steps 2-6 (module doc): dead time, service of the queue and the arrivals with
+        the capacity left, drops beyond the buffer, energy, waiting time, demand estimate."""
+        dt, cur, dead, q = self.dt, self.cur, self.dead, self.q
+        if dead > 0.0:
+            dead_here = dead if dead < dt else dt
+            dead -= dead_here
+            if dead < 1e-12:
+                dead = 0.0
+            avail = dt - dead_here
+            self.energy_reconf += self.rpow[cur] * dead_here
+        else:
+            dead_here = 0.0
+            avail = dt
+        self.dead = dead
+        T = self.thr[cur]
+        cap = T * avail + self.credit
+        a = self.a_list[t]
+        total = q + a
+        c = int(cap)
+        if total > c:
+            s = c
+            self.credit = cap - c
+        else:
+            s = total
+            self.credit = 0.0
+        qn = total - s
+        if qn > self.B:
+            self.dropped[t] = qn - self.B
+            qn = self.B
+        busy = s / T
+        self.energy_busy += self.busy_p[cur] * busy
+        self.energy_idle += self.idle_p[cur] * (avail - busy)
+        self.wait[t] = 0.5 * dead_here + 0.5 * (q + qn) / T
+        self.served[t] = s
+        self.queue[t] = qn
+        self.used[t] = cur
+        self.q = qn
+        self.ewma += self.policy.ewma_alpha * (a / dt - self.ewma)
+
+
+def _served_figures(run: _Run, acc_arr: np.ndarray) -> dict[str, float]:
+    """Mean accuracy, latency distribution and service latency of what was served, and the
+    intervals served below the threshold while a compliant configuration existed."""
+    served = np.asarray(run.served, dtype=np.int64)
+    used = np.asarray(run.used, dtype=np.int64)
+    wait = np.asarray(run.wait)
+    # latency distribution: per interval and exit, weighted by inferences served there
+    vals: list[np.ndarray] = []
+    wts: list[np.ndarray] = []
+    acc_sum = service_lat_sum = 0.0
+    below = 0
+    for p in np.unique(used).tolist():
+        mask = used == p
+        sp = served[mask].astype(np.float64)
+        pt = run.pts[p]
+        acc_sum += pt.accuracy * float(sp.sum())
+        lats = pt.latency_s_per_exit or (pt.latency_s,)
+        fr = pt.exit_fraction if len(pt.exit_fraction) == len(lats) else ()
+        if not fr:
+            lats, fr = (pt.latency_s,), (1.0,)
+        for lat, f in zip(lats, fr, strict=True):
+            vals.append(wait[mask] + lat)
+            wts.append(sp * f)
+            service_lat_sum += lat * f * float(sp.sum())
+        ok_rows = np.array(run.row_ok)[run.acc_idx[mask]]
+        below += int(np.sum((pt.accuracy < acc_arr[mask] - ACC_TOL) & ok_rows & (sp > 0)))
+    if vals:
+        v, w = np.concatenate(vals), np.concatenate(wts)
+        mean_lat = float(np.sum(v * w) / np.sum(w)) if np.sum(w) > 0 else math.nan
+        p50, p95, p99 = _weighted_percentiles(v, w, (50, 95, 99))
+    else:
+        mean_lat = p50 = p95 = p99 = math.nan
+    return {
+        "acc_sum": acc_sum,
+        "service_lat_sum": service_lat_sum,
+        "below": below,
+        "mean": mean_lat,
+        "p50": p50,
+        "p95": p95,
+        "p99": p99,
+    }
+
+
+def _metrics(run: _Run, arr: np.ndarray, acc_arr: np.ndarray) -> dict:
+    """The summary metrics of a finished run (see the module doc)."""
+    f = _served_figures(run, acc_arr)
+    processed = int(sum(run.served))
+    dropped = int(sum(run.dropped))
+    n = len(run.a_list)
+    energy = run.energy_busy + run.energy_idle + run.energy_reconf
+    epi = energy / processed if processed else math.nan
+    mean_lat = f["mean"]
+    arrivals_total = int(arr.sum())
+    per = (lambda x: x / processed) if processed else (lambda _x: math.nan)
+    return {
+        "arrivals": arrivals_total,
+        "processed": processed,
+        "dropped": dropped,
+        "queued_at_end": int(run.queue[-1]) if n else 0,
+        "drop_rate": float(dropped / arrivals_total) if arrivals_total else 0.0,
+        "mean_accuracy": per(f["acc_sum"]),
+        "energy_j": energy,
+        "energy_busy_j": run.energy_busy,
+        "energy_idle_j": run.energy_idle,
+        "energy_reconfig_j": run.energy_reconf,
+        "energy_per_inference_j": epi,
+        "latency_mean_s": mean_lat,
+        "latency_p50_s": f["p50"],
+        "latency_p95_s": f["p95"],
+        "latency_p99_s": f["p99"],
+        "edp_js": epi * mean_lat if processed else math.nan,
+        "latency_service_mean_s": per(f["service_lat_sum"]),
+        "edp_service_js": epi * per(f["service_lat_sum"]),
+        "reconfigurations": run.n_reconf,
+        "reconfig_time_s": run.reconf_time_total,
+        "intervals_below_threshold": f["below"],
+        "duration_s": n * run.dt,
+        "dt_s": run.dt,
+        "buffer_size": run.B,
+        "designs_used": len({run.design_of[i] for i in set(run.used)}),
+        "policy": run.policy.to_dict(),
+        "objective": run.table.objective,
+    }
+
+
 def simulate(
     points: Sequence[OperatingPoint] | SelectionTable,
     trace: Trace,
@@ -178,256 +461,33 @@ def simulate(
     Returns:
         The :class:`SimulationResult`.
     """
-    if isinstance(points, SelectionTable):
-        table = points
-    else:
-        table = SelectionTable(points, objective=objective)
-    pts = table.points
-    check_points(pts)
-    policy = policy or HysteresisPolicy()
-    if not (isinstance(buffer_size, int | np.integer) and buffer_size >= 0):
-        raise RuntimeManagerError(f"buffer_size={buffer_size!r} must be an integer >= 0")
-    n = trace.n_intervals
-    dt = float(trace.dt_s)
-    arr = trace.arrivals(seed) if arrivals is None else np.asarray(arrivals, dtype=np.int64)
-    if arr.shape != (n,) or np.any(arr < 0):
-        raise RuntimeManagerError(f"arrivals must be {n} counts >= 0, one per trace interval")
-
-    acc_arr = np.broadcast_to(np.asarray(accuracy_threshold, dtype=np.float64), (n,))
-    if not np.all(np.isfinite(acc_arr)) or np.any(acc_arr < 0) or np.any(acc_arr > 1):
-        raise RuntimeManagerError("accuracy threshold must be in [0, 1]; e.g. 0.9")
-    uniq_acc, acc_idx = np.unique(acc_arr, return_inverse=True)
-    rows = [table.row(float(a)) for a in uniq_acc]
-    row_edges = [list(r.edges) for r in rows]
-    row_choice = [list(r.choice) for r in rows]
-    row_ok = [r.compliant for r in rows]
-    design_rows: dict[tuple[int, int], tuple[list[float], list[int], bool]] = {}
-
-    def drow(design: int, ai: int) -> tuple[list[float], list[int], bool]:
-        key = (design, ai)
-        r = design_rows.get(key)
-        if r is None:
-            dr = table.design_row(design, float(uniq_acc[ai]))
-            r = (list(dr.edges), list(dr.choice), dr.compliant)
-            design_rows[key] = r
-        return r
-
-    thr = [p.throughput_fps for p in pts]
-    acc = [p.accuracy for p in pts]
-    busy_p = [p.power_w for p in pts]
-    idle_p = [p.idle_power_w for p in pts]
-    use_edp = table.objective == "edp"
-    own_edp = [point_cost(p, 0.0, "edp") for p in pts]
-    dyn_e = [max(p.power_w - p.idle_power_w, 0.0) / p.throughput_fps for p in pts]
-    design_of = [p.design_id for p in pts]
-    rtime = [float(p.reconfig_time_s) for p in pts]
-    rpow = [
-        idle_p[i] if reconfig_power_w is None else float(reconfig_power_w) for i in range(len(pts))
-    ]
-
-    hold = policy.hold_intervals
-    dwell = policy.min_dwell_s
-    margin1 = 1.0 + policy.energy_margin
-    head1 = 1.0 + policy.headroom
-    alpha = policy.ewma_alpha
-    drain = policy.drain_s
-    B = int(buffer_size)
-    single = len({p.design_id for p in pts}) == 1 and len(pts) == 1
-
-    a_list = arr.tolist()
-    ai_list = acc_idx.tolist() if len(uniq_acc) > 1 else None
-    served = [0] * n
-    dropped = [0] * n
-    queue = [0] * n
-    used = [0] * n
-    wait = [0.0] * n
-    reconf_at = [0] * n
-
-    ewma = a_list[0] / dt if n else 0.0
-    ai0 = 0 if ai_list is None else ai_list[0]
-    cur = row_choice[ai0][bisect_left(row_edges[ai0], ewma * head1)]
-    q = 0
-    credit = 0.0
-    dead = 0.0
-    last_reconf = -math.inf
-    pend_design: int | None = None
-    pend = 0
-    n_reconf = 0
-    reconf_time_total = 0.0
-    energy_busy = 0.0
-    energy_idle = 0.0
-    energy_reconf = 0.0
-
-    # -- the steps of one interval, in order: decide (the table's choice, hysteresis,
-    # reconfiguration), then serve (dead time, capacity, queue and drops, energy, waiting) --
-    def decide(t: int, ai: int) -> None:
-        """Step 1 (module doc): pick the configuration for interval t, or start a
-        reconfiguration towards it (hysteresis: re-tune the current design first)."""
-        nonlocal cur, dead, pend, pend_design, n_reconf, reconf_time_total, last_reconf
-        want = (ewma + q / drain) * head1
-        if want < 1e-9:
-            want = 1e-9  # no load: energy at a vanishing rate (idle power dominates)
-        edges = row_edges[ai]
-        d = row_choice[ai][bisect_left(edges, want)]
-        dcur = design_of[cur]
-        if design_of[d] == dcur:
-            cur = d
-            pend = 0
-        else:
-            de, dc, dok = drow(dcur, ai)
-            stay = dc[bisect_left(de, want)]
-            switch = False
-            if not dok and row_ok[ai]:
-                switch = True  # accuracy is a hard constraint: reconfigure at once
-            else:
-                if thr[d] >= want:
-                    if use_edp:
-                        better = own_edp[stay] <= own_edp[d] * margin1
-                    else:
-                        better = (
-                            idle_p[stay] / want + dyn_e[stay]
-                            <= (idle_p[d] / want + dyn_e[d]) * margin1
-                        )
-                    ok_stay = thr[stay] >= want and better
-                else:
-                    ok_stay = thr[stay] * margin1 >= thr[d]
-                if ok_stay:
-                    pend = 0
-                else:
-                    if pend_design == design_of[d]:
-                        pend += 1
-                    else:
-                        pend_design = design_of[d]
-                        pend = 1
-                    switch = pend >= hold and t * dt - last_reconf >= dwell
-            if switch:
-                cur = d
-                dead = rtime[d]
-                n_reconf += 1
-                reconf_at[t] = 1
-                reconf_time_total += dead
-                last_reconf = t * dt
-                pend = 0
-            else:
-                cur = stay
-
-    def serve(t: int) -> None:
-        """Steps 2-6 (module doc): dead time, service of the queue and the arrivals with
-        the capacity left, drops beyond the buffer, energy, waiting time, demand estimate."""
-        nonlocal dead, credit, q, ewma, energy_busy, energy_idle, energy_reconf
-        if dead > 0.0:
-            dead_here = dead if dead < dt else dt
-            dead -= dead_here
-            if dead < 1e-12:
-                dead = 0.0
-            avail = dt - dead_here
-            energy_reconf += rpow[cur] * dead_here
-        else:
-            dead_here = 0.0
-            avail = dt
-        T = thr[cur]
-        cap = T * avail + credit
-        a = a_list[t]
-        total = q + a
-        c = int(cap)
-        if total > c:
-            s = c
-            credit = cap - c
-        else:
-            s = total
-            credit = 0.0
-        qn = total - s
-        if qn > B:
-            dropped[t] = qn - B
-            qn = B
-        busy = s / T
-        energy_busy += busy_p[cur] * busy
-        energy_idle += idle_p[cur] * (avail - busy)
-        wait[t] = 0.5 * dead_here + 0.5 * (q + qn) / T
-        served[t] = s
-        queue[t] = qn
-        used[t] = cur
-        q = qn
-        ewma += alpha * (a / dt - ewma)
-
-    for t in range(n):
-        if not single and dead <= 0.0:
-            decide(t, ai0 if ai_list is None else ai_list[t])
-        serve(t)
-
-    served_a = np.asarray(served, dtype=np.int64)
-    dropped_a = np.asarray(dropped, dtype=np.int64)
-    queue_a = np.asarray(queue, dtype=np.int64)
-    used_a = np.asarray(used, dtype=np.int64)
-    wait_a = np.asarray(wait)
-    reconf_a = np.asarray(reconf_at, dtype=np.int64)
-
-    processed = int(served_a.sum())
-    energy = energy_busy + energy_idle + energy_reconf
-    # latency distribution: per interval and exit, weighted by inferences served there
-    vals: list[np.ndarray] = []
-    wts: list[np.ndarray] = []
-    acc_sum = 0.0
-    service_lat_sum = 0.0
-    below = 0
-    for p in np.unique(used_a).tolist():
-        mask = used_a == p
-        sp = served_a[mask].astype(np.float64)
-        acc_sum += acc[p] * float(sp.sum())
-        pt = pts[p]
-        lats = pt.latency_s_per_exit or (pt.latency_s,)
-        fr = pt.exit_fraction if len(pt.exit_fraction) == len(lats) else (1.0,) * 0
-        if not fr:
-            lats, fr = (pt.latency_s,), (1.0,)
-        for lat, f in zip(lats, fr, strict=True):
-            vals.append(wait_a[mask] + lat)
-            wts.append(sp * f)
-            service_lat_sum += lat * f * float(sp.sum())
-        # intervals that served below the threshold while a compliant configuration existed
-        ok_rows = np.array(row_ok)[acc_idx[mask]]
-        below += int(np.sum((acc[p] < acc_arr[mask] - ACC_TOL) & ok_rows & (sp > 0)))
-    if vals:
-        v = np.concatenate(vals)
-        w = np.concatenate(wts)
-        mean_lat = float(np.sum(v * w) / np.sum(w)) if np.sum(w) > 0 else math.nan
-        p50, p95, p99 = _weighted_percentiles(v, w, (50, 95, 99))
-    else:
-        mean_lat = p50 = p95 = p99 = math.nan
-    epi = energy / processed if processed else math.nan
-    arrivals_total = int(arr.sum())
-    metrics = {
-        "arrivals": arrivals_total,
-        "processed": processed,
-        "dropped": int(dropped_a.sum()),
-        "queued_at_end": int(queue_a[-1]) if n else 0,
-        "drop_rate": float(dropped_a.sum() / arrivals_total) if arrivals_total else 0.0,
-        "mean_accuracy": acc_sum / processed if processed else math.nan,
-        "energy_j": energy,
-        "energy_busy_j": energy_busy,
-        "energy_idle_j": energy_idle,
-        "energy_reconfig_j": energy_reconf,
-        "energy_per_inference_j": epi,
-        "latency_mean_s": mean_lat,
-        "latency_p50_s": p50,
-        "latency_p95_s": p95,
-        "latency_p99_s": p99,
-        "edp_js": epi * mean_lat if processed else math.nan,
-        "latency_service_mean_s": service_lat_sum / processed if processed else math.nan,
-        "edp_service_js": epi * service_lat_sum / processed if processed else math.nan,
-        "reconfigurations": n_reconf,
-        "reconfig_time_s": reconf_time_total,
-        "intervals_below_threshold": below,
-        "duration_s": n * dt,
-        "dt_s": dt,
-        "buffer_size": B,
-        "designs_used": len({design_of[i] for i in np.unique(used_a).tolist()}),
-        "policy": policy.to_dict(),
-        "objective": table.objective,
-    }
-    timeline = _timeline(
-        pts, arr, served_a, dropped_a, queue_a, used_a, reconf_a, acc_arr, dt, timeline_step_s
+    table = (
+        points
+        if isinstance(points, SelectionTable)
+        else SelectionTable(points, objective=objective)
     )
-    return SimulationResult(metrics, timeline, served_a, dropped_a, queue_a, used_a, arr, list(pts))
+    check_points(table.points)
+    arr, acc_arr = _check_inputs(trace, buffer_size, arrivals, accuracy_threshold, seed)
+    run = _Run(
+        table,
+        policy or HysteresisPolicy(),
+        arr,
+        acc_arr,
+        dt=float(trace.dt_s),
+        buffer_size=buffer_size,
+        reconfig_power_w=reconfig_power_w,
+    )
+    run.run()
+    served, dropped, queue, used, reconf = (
+        np.asarray(x, dtype=np.int64)
+        for x in (run.served, run.dropped, run.queue, run.used, run.reconf_at)
+    )
+    timeline = _timeline(
+        run.pts, arr, served, dropped, queue, used, reconf, acc_arr, run.dt, timeline_step_s
+    )
+    return SimulationResult(
+        _metrics(run, arr, acc_arr), timeline, served, dropped, queue, used, arr, list(run.pts)
+    )
 
 
 def _timeline(
