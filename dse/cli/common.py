@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from collections.abc import Iterator, Mapping
 
 __all__ = [
     "STORAGE_HELP",
     "STORAGE_REQUIRED_HELP",
     "STUDY_HELP",
-    "resolve_study",
+    "flags",
     "resolve_study_at",
 ]
 
@@ -23,35 +24,25 @@ STORAGE_REQUIRED_HELP = (
 )
 
 
-def resolve_study(store: Any, study: str | None) -> str:
-    """The study a reading command works on: ``study``, or the database's only study.
-
-    Raises:
-        DseError: no such study, no study at all, or several and none named (one line
-            listing them).
-    """
-    from dse.errors import DseError
-    from dse.storage.engine import redact
-
-    names = [s.name for s in store.list_studies()]
-    if study is None:
-        if len(names) == 1:
-            return names[0]
-        if not names:
-            raise DseError(f"--study: {redact(store.url)} holds no study; run `adapex run` first")
-        raise DseError(
-            f"--study: {redact(store.url)} holds several studies ({', '.join(names)}); "
-            "name one with --study"
-        )
-    if study not in names:
-        known = f" (studies: {', '.join(names)})" if names else ""
-        raise DseError(f"--study {study}: not found in {redact(store.url)}{known}; check the name")
-    return study
-
-
 def resolve_study_at(storage: str | None, study: str | None) -> str:
-    """:func:`resolve_study` on the database at ``storage`` (opened read-only)."""
+    """:func:`dse.study.resolve_study` on the database at ``storage`` (opened read-only)."""
     from dse.storage import DEFAULT_STORAGE, Store
+    from dse.study.status import resolve_study
 
     with Store(storage or DEFAULT_STORAGE, read_only=True) as store:
         return resolve_study(store, study)
+
+
+@contextlib.contextmanager
+def flags(mapping: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, a library error naming its arguments names this command's flags
+    instead: ``mapping`` gives the flags whose names differ from ``--<argument>``
+    (``{"buffer_size": "--buffer"}``)."""
+    from hw_builders.errors import InputError
+
+    try:
+        yield
+    except InputError as exc:
+        if not exc.arguments:
+            raise
+        raise type(exc)(exc.for_cli(mapping)) from None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from dse.cli.common import STORAGE_HELP, STUDY_HELP, resolve_study
+from dse.cli.common import STORAGE_HELP, STUDY_HELP
 
 
 def export(
@@ -40,6 +40,8 @@ def export(
         if record is not None:
             bar[0].set_postfix_str(f"design {getattr(record, 'id', '?')}")
         bar[0].refresh()
+
+    from dse.study.status import resolve_study
 
     with Store(storage, read_only=True) as store:
         study = resolve_study(store, study)

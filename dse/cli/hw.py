@@ -159,7 +159,6 @@ def _print_staged(rep: Any, console: Any) -> None:
     )
 
 
-@hw_app.command("estimate")
 def estimate_cmd(
     graph_path: Path = typer.Argument(..., metavar="GRAPH.json", help="hardware graph JSON"),
     folding: Path | None = typer.Option(None, "--folding", help="FINN folding_config.json"),
@@ -215,7 +214,6 @@ def estimate_cmd(
         )
 
 
-@hw_app.command("fold")
 def fold_cmd(
     graph_path: Path = typer.Argument(..., metavar="GRAPH.json", help="hardware graph JSON"),
     target_fps: float | None = typer.Option(None, "--target-fps", help="frames per second"),
@@ -291,7 +289,6 @@ def fold_cmd(
         console.print(f"folding written to {out}")
 
 
-@hw_app.command("boards")
 def boards_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the catalogue as JSON only"),
 ) -> None:
@@ -334,4 +331,7 @@ def boards_cmd(
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the ``adapex`` app."""
+    hw_app.command("estimate")(estimate_cmd)
+    hw_app.command("fold")(fold_cmd)
+    hw_app.command("boards")(boards_cmd)
     app.add_typer(hw_app, name="hw")

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from dse.cli.common import STORAGE_HELP, STORAGE_REQUIRED_HELP, STUDY_HELP, resolve_study
+from dse.cli.common import STORAGE_HELP, STORAGE_REQUIRED_HELP, STUDY_HELP
 from dse.objectives import objective_names
 
 study_app = typer.Typer(help="Inspect studies: list, status, Pareto front.", no_args_is_help=True)
@@ -88,13 +88,12 @@ def print_pareto_table(designs: list[Any], title: str) -> None:
     ):
         table.add_column(col, justify="left" if col == "exits@thr" else "right", no_wrap=True)
     # a design sampled again by later trials is evaluated once and answers them all
-    # ("12 +2": design 12, and two later trials that drew the same parameters); databases
-    # written before repeats were recorded may hold the same parameters twice: shown once
-    groups: dict[str, list[Any]] = {}
-    for d in sorted(designs, key=lambda r: r.trial_number):
-        groups.setdefault(json.dumps(d.params, sort_keys=True), []).append(d)
-    firsts = [g[0] for g in groups.values()]
-    repeats = {g[0].id: len(g) - 1 + sum(len(x.repeats) for x in g) for g in groups.values()}
+    # ("12 +2": design 12, and two later trials that drew the same parameters)
+    from dse.study.status import distinct_designs
+
+    distinct = distinct_designs(designs)
+    firsts = [d for d, _ in distinct]
+    repeats = {d.id: n for d, n in distinct}
     if any(repeats.values()):
         table.caption = "id +N: N later trials drew the same design and were answered from it"
     for d in sorted(firsts, key=lambda r: -float(r.metrics.get("throughput_fps") or 0.0)):
@@ -212,211 +211,188 @@ def _finish(summary: Any, *, show_table: bool) -> None:
             typer.echo(f"  {line}")
 
 
-def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the ``adapex`` app."""
+def run_cmd(
+    config: str = typer.Option(
+        None, "--config", "-c", help="Study TOML (default: the built-in quickstart)."
+    ),
+    study: str = typer.Option(
+        None,
+        "--study",
+        help="Study name (default: the config's study name; quickstart for the built-in one).",
+    ),
+    storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
+    trials: int = typer.Option(
+        None, "--trials", "-n", help="Run until the study holds N completed trials."
+    ),
+    cache_dir: str = typer.Option(None, "--cache-dir", help="Checkpoint cache directory."),
+    progress: bool = typer.Option(
+        None, "--progress/--no-progress", help="Progress bar (default: when interactive)."
+    ),
+) -> None:
+    """Create or resume a study and run it (Ctrl-C stops after the running trial)."""
+    from dse.study.logs import configure_worker_logging
+    from dse.study.run import run_study
 
-    @app.command("run")
-    def run_cmd(
-        config: str = typer.Option(
-            None, "--config", "-c", help="Study TOML (default: the built-in quickstart)."
-        ),
-        study: str = typer.Option(
-            None,
-            "--study",
-            help="Study name (default: the config's study name; quickstart for the built-in one).",
-        ),
-        storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
-        trials: int = typer.Option(
-            None, "--trials", "-n", help="Run until the study holds N completed trials."
-        ),
-        cache_dir: str = typer.Option(None, "--cache-dir", help="Checkpoint cache directory."),
-        progress: bool = typer.Option(
-            None, "--progress/--no-progress", help="Progress bar (default: when interactive)."
-        ),
-    ) -> None:
-        """Create or resume a study and run it (Ctrl-C stops after the running trial)."""
-        from dse.study.logs import configure_worker_logging
-        from dse.study.run import run_study
-
-        configure_worker_logging()
-        bar = sys.stderr.isatty() if progress is None else progress
-        prog = _Progress(bar, "?")
-        try:
-            summary = run_study(
-                config,
-                study=study,
-                storage=storage,
-                trials=trials,
-                cache_dir=cache_dir,
-                on_trial=prog.trial,
-                on_start=prog.start,
-            )
-        finally:
-            prog.close()
-        _finish(summary, show_table=True)
-        if summary.stopped_by in ("SIGINT", "SIGTERM"):
-            raise typer.Exit(130)
-
-    @app.command("worker")
-    def worker_cmd(
-        study: str = typer.Option(..., "--study", help="Name of an existing study."),
-        storage: str = typer.Option(..., "--storage", help=STORAGE_REQUIRED_HELP),
-        trials: int = typer.Option(
-            None, "--trials", "-n", help="Stop when the study holds N completed trials."
-        ),
-        cache_dir: str = typer.Option(None, "--cache-dir", help="Checkpoint cache directory."),
-    ) -> None:
-        """Join an existing study from another process or machine (plain logs)."""
-        from dse.study.logs import configure_worker_logging
-        from dse.study.run import join_study
-
-        configure_worker_logging()
-        prog = _Progress(False, f"worker {study}")
-        summary = join_study(
-            study,
-            storage,
+    configure_worker_logging()
+    bar = sys.stderr.isatty() if progress is None else progress
+    prog = _Progress(bar, "?")
+    try:
+        summary = run_study(
+            config,
+            study=study,
+            storage=storage,
             trials=trials,
             cache_dir=cache_dir,
             on_trial=prog.trial,
             on_start=prog.start,
         )
-        _finish(summary, show_table=False)
-        if summary.stopped_by in ("SIGINT", "SIGTERM"):
-            raise typer.Exit(130)
+    finally:
+        prog.close()
+    _finish(summary, show_table=True)
+    if summary.stopped_by in ("SIGINT", "SIGTERM"):
+        raise typer.Exit(130)
 
-    @study_app.command("list")
-    def list_cmd(
-        storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
-        as_json: bool = typer.Option(False, "--json", help="Machine-readable output only."),
-    ) -> None:
-        """List the studies of a database."""
-        from rich.table import Table
 
-        from dse.cli.output import console
-        from dse.storage import Store
+def worker_cmd(
+    study: str = typer.Option(..., "--study", help="Name of an existing study."),
+    storage: str = typer.Option(..., "--storage", help=STORAGE_REQUIRED_HELP),
+    trials: int = typer.Option(
+        None, "--trials", "-n", help="Stop when the study holds N completed trials."
+    ),
+    cache_dir: str = typer.Option(None, "--cache-dir", help="Checkpoint cache directory."),
+) -> None:
+    """Join an existing study from another process or machine (plain logs)."""
+    from dse.study.logs import configure_worker_logging
+    from dse.study.run import join_study
 
-        with Store(storage, read_only=True) as store:
-            studies = store.list_studies()
-        if as_json:
-            _echo_json([s.to_dict() for s in studies])
-            return
-        table = Table(title="studies")
-        for col in (
-            "study",
-            "trials",
-            "complete",
-            "running",
-            "failed",
-            "designs",
-            "pareto",
-            "hypervolume",
-        ):
-            table.add_column(col, justify="left" if col == "study" else "right")
-        for s in studies:
-            table.add_row(
-                s.name,
-                str(s.n_trials),
-                str(s.n_complete),
-                str(s.n_running),
-                str(s.n_failed),
-                str(s.n_designs),
-                str(s.n_pareto),
-                _fmt(s.hypervolume),
-            )
-        console().print(table)
+    configure_worker_logging()
+    prog = _Progress(False, f"worker {study}")
+    summary = join_study(
+        study,
+        storage,
+        trials=trials,
+        cache_dir=cache_dir,
+        on_trial=prog.trial,
+        on_start=prog.start,
+    )
+    _finish(summary, show_table=False)
+    if summary.stopped_by in ("SIGINT", "SIGTERM"):
+        raise typer.Exit(130)
 
-    @study_app.command("status")
-    def status_cmd(
-        study: str = typer.Option(None, "--study", help=STUDY_HELP),
-        storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
-        as_json: bool = typer.Option(False, "--json", help="Machine-readable output only."),
-    ) -> None:
-        """Progress of a study: trials by state, designs, Pareto size, hypervolume, best values."""
-        from dse.storage import Store
 
-        with Store(storage, read_only=True) as store:
-            name = resolve_study(store, study)
-            summary = next(s for s in store.list_studies() if s.name == name)
-            info = store.study_info(name)
-            designs = store.pareto(name)
-            n_repeats = sum(len(d.repeats) for d in store.designs(name))
-            history = store.hypervolume_history(name)
-            states = store.optuna_trial_counts().get(name, {}).get("states", {})
-        best: dict[str, Any] = {}
-        for spec in (info or {}).get("objective_specs", []):
-            vals = [d.objectives[spec.name] for d in designs if spec.name in d.objectives]
-            if vals:
-                best[spec.name] = max(vals) if spec.direction == "maximize" else min(vals)
-        config = (info or {}).get("config", {})
-        data = {
-            **summary.to_dict(),
-            "states": states,
-            "target_trials": config.get("study", {}).get("trials"),
-            "sampler": config.get("study", {}).get("sampler"),
-            "best": best,
-            "n_repeats": n_repeats,
-            "hypervolume_history": [
-                {"trial_number": h["trial_number"], "hypervolume": h["hypervolume"]}
-                for h in history
-            ],
-        }
-        if as_json:
-            _echo_json(data)
-            return
-        typer.echo(f"study {name} ({data['sampler']}, target {data['target_trials']} trials)")
-        typer.echo(
-            "  trials: "
-            + (", ".join(f"{k.lower()} {v}" for k, v in sorted(states.items())) or "none")
+def list_cmd(
+    storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output only."),
+) -> None:
+    """List the studies of a database."""
+    from rich.table import Table
+
+    from dse.cli.output import console
+    from dse.study.status import list_studies
+
+    studies = list_studies(storage)
+    if as_json:
+        _echo_json([s.to_dict() for s in studies])
+        return
+    table = Table(title="studies")
+    for col in (
+        "study",
+        "trials",
+        "complete",
+        "running",
+        "failed",
+        "designs",
+        "pareto",
+        "hypervolume",
+    ):
+        table.add_column(col, justify="left" if col == "study" else "right")
+    for s in studies:
+        table.add_row(
+            s.name,
+            str(s.n_trials),
+            str(s.n_complete),
+            str(s.n_running),
+            str(s.n_failed),
+            str(s.n_designs),
+            str(s.n_pareto),
+            _fmt(s.hypervolume),
         )
-        repeats = (
-            f" (+{n_repeats} completed trials that drew an evaluated design again and were "
-            "answered from it)"
-            if n_repeats
-            else ""
-        )
-        typer.echo(
-            f"  designs: {summary.n_designs}{repeats}, Pareto: {summary.n_pareto}, "
-            f"hypervolume: {_fmt(summary.hypervolume)}"
-        )
-        for key, value in best.items():
-            typer.echo(f"  best {key}: {_fmt(value)}")
+    console().print(table)
 
-    @study_app.command("pareto")
-    def pareto_cmd(
-        study: str = typer.Option(None, "--study", help=STUDY_HELP),
-        storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
-        as_json: bool = typer.Option(False, "--json", help="Machine-readable output only."),
-    ) -> None:
-        """The feasible Pareto front of a study (JSON: designs with objectives, params, id)."""
-        from dse.storage import Store
 
-        with Store(storage, read_only=True) as store:
-            name = resolve_study(store, study)
-            designs = store.pareto(name)
-        if as_json:
-            _echo_json(pareto_rows(designs))
-            return
-        print_pareto_table(designs, f"Pareto front of {name} ({len(designs)} designs)")
+def status_cmd(
+    study: str = typer.Option(None, "--study", help=STUDY_HELP),
+    storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output only."),
+) -> None:
+    """Progress of a study: trials by state, designs, Pareto size, hypervolume, best values."""
+    from dse.study.status import study_status
 
-    @db_app.command("upgrade")
-    def upgrade_cmd(
-        storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
-    ) -> None:
-        """Upgrade adapex's tables in a database to this version's schema."""
-        from dse.storage import normalise_url, upgrade
-        from dse.storage.engine import check_reachable, create_engine, redact
+    data = study_status(storage, study)
+    name, states, n_repeats = data["name"], data["states"], data["n_repeats"]
+    if as_json:
+        _echo_json(data)
+        return
+    typer.echo(f"study {name} ({data['sampler']}, target {data['target_trials']} trials)")
+    typer.echo(
+        "  trials: " + (", ".join(f"{k.lower()} {v}" for k, v in sorted(states.items())) or "none")
+    )
+    repeats = (
+        f" (+{n_repeats} completed trials that drew an evaluated design again and were "
+        "answered from it)"
+        if n_repeats
+        else ""
+    )
+    typer.echo(
+        f"  designs: {data['n_designs']}{repeats}, Pareto: {data['n_pareto']}, "
+        f"hypervolume: {_fmt(data['hypervolume'])}"
+    )
+    for key, value in data["best"].items():
+        typer.echo(f"  best {key}: {_fmt(value)}")
 
-        url = normalise_url(storage)
-        check_reachable(url, must_exist=True)
-        engine = create_engine(url)
-        try:
-            old, new = upgrade(engine, url)
-        finally:
-            engine.dispose()
-        if old == new:
-            typer.echo(f"{redact(url)}: adapex schema already at version {new}")
-        else:
-            typer.echo(f"{redact(url)}: adapex schema upgraded from {old} to {new}")
 
+def pareto_cmd(
+    study: str = typer.Option(None, "--study", help=STUDY_HELP),
+    storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output only."),
+) -> None:
+    """The feasible Pareto front of a study (JSON: designs with objectives, params, id)."""
+    from dse.study.status import pareto_front
+
+    name, designs = pareto_front(storage, study)
+    if as_json:
+        _echo_json(pareto_rows(designs))
+        return
+    print_pareto_table(designs, f"Pareto front of {name} ({len(designs)} designs)")
+
+
+def upgrade_cmd(
+    storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
+) -> None:
+    """Upgrade adapex's tables in a database to this version's schema."""
+    from dse.storage import normalise_url, upgrade
+    from dse.storage.engine import check_reachable, create_engine, redact
+
+    url = normalise_url(storage)
+    check_reachable(url, must_exist=True)
+    engine = create_engine(url)
+    try:
+        old, new = upgrade(engine, url)
+    finally:
+        engine.dispose()
+    if old == new:
+        typer.echo(f"{redact(url)}: adapex schema already at version {new}")
+    else:
+        typer.echo(f"{redact(url)}: adapex schema upgraded from {old} to {new}")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach this module's commands to the ``adapex`` app."""
+    app.command("run")(run_cmd)
+    app.command("worker")(worker_cmd)
+    study_app.command("list")(list_cmd)
+    study_app.command("status")(status_cmd)
+    study_app.command("pareto")(pareto_cmd)
+    db_app.command("upgrade")(upgrade_cmd)
     app.add_typer(study_app, name="study")
     app.add_typer(db_app, name="db")

@@ -1,0 +1,118 @@
+"""What a stored study holds, for the commands that read it: which study a command means,
+its progress and best values, its Pareto front, and its designs with their repeats."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from dse.errors import DseError
+
+
+def resolve_study(store: Any, study: str | None) -> str:
+    """The study a reading command works on: ``study``, or the database's only study.
+
+    Raises:
+        DseError: no such study, no study at all, or several and none named (one line
+            naming the argument ``study`` and listing them).
+    """
+    from dse.storage.engine import redact
+
+    names = [s.name for s in store.list_studies()]
+    where = redact(store.url)
+    if study is None:
+        if len(names) == 1:
+            return names[0]
+        if not names:
+            raise DseError(
+                f"`study`: {where} holds no study; run `adapex run` first", arguments=("study",)
+            )
+        raise DseError(
+            f"`study`: {where} holds several studies ({', '.join(names)}); name one with `study`",
+            arguments=("study",),
+        )
+    if study not in names:
+        known = f" (studies: {', '.join(names)})" if names else ""
+        raise DseError(
+            f"`study` {study}: not found in {where}{known}; check the name", arguments=("study",)
+        )
+    return study
+
+
+def best_values(designs: Iterable[Any], specs: Sequence[Any]) -> dict[str, float]:
+    """Per objective (``ObjectiveSpec``), the best value among ``designs`` (objectives no
+    design holds are left out)."""
+    designs = list(designs)
+    best: dict[str, float] = {}
+    for spec in specs:
+        vals = [d.objectives[spec.name] for d in designs if spec.name in d.objectives]
+        if vals:
+            best[spec.name] = max(vals) if spec.direction == "maximize" else min(vals)
+    return best
+
+
+def distinct_designs(designs: Iterable[Any]) -> list[tuple[Any, int]]:
+    """The designs with their repeats counted, first trial first: ``(design, n)``, where
+    ``n`` counts the later trials that drew the same parameters (recorded as the design's
+    repeats, or, in databases written before repeats were recorded, stored again)."""
+    groups: dict[str, list[Any]] = {}
+    for d in sorted(designs, key=lambda r: r.trial_number):
+        groups.setdefault(json.dumps(d.params, sort_keys=True), []).append(d)
+    return [(g[0], len(g) - 1 + sum(len(x.repeats) for x in g)) for g in groups.values()]
+
+
+def study_status(storage: str | None, study: str | None = None) -> dict[str, Any]:
+    """A stored study's progress: trials by state, designs and repeats, Pareto size,
+    hypervolume and its history, the best value per objective.
+
+    Args:
+        storage: The database URL (None: ``sqlite:///studies.db``).
+        study: The study (None: the database's only one).
+
+    Raises:
+        DseError: ``study`` names no study of the database, or is needed and missing.
+    """
+    from dse.storage import Store
+
+    with Store(storage, read_only=True) as store:
+        name = resolve_study(store, study)
+        summary = next(s for s in store.list_studies() if s.name == name)
+        info = store.study_info(name) or {}
+        designs = store.pareto(name)
+        n_repeats = sum(len(d.repeats) for d in store.designs(name))
+        history = store.hypervolume_history(name)
+        states = store.optuna_trial_counts().get(name, {}).get("states", {})
+    config = info.get("config", {})
+    return {
+        **summary.to_dict(),
+        "states": states,
+        "target_trials": config.get("study", {}).get("trials"),
+        "sampler": config.get("study", {}).get("sampler"),
+        "best": best_values(designs, info.get("objective_specs", [])),
+        "n_repeats": n_repeats,
+        "hypervolume_history": [
+            {"trial_number": h["trial_number"], "hypervolume": h["hypervolume"]} for h in history
+        ],
+    }
+
+
+def pareto_front(storage: str | None, study: str | None = None) -> tuple[str, list[Any]]:
+    """The study's name and its feasible Pareto front (DesignRecords).
+
+    Raises:
+        DseError: as :func:`study_status`.
+    """
+    from dse.storage import Store
+
+    with Store(storage, read_only=True) as store:
+        name = resolve_study(store, study)
+        return name, store.pareto(name)
+
+
+def list_studies(storage: str | None) -> list[Any]:
+    """The studies of a database (``StudySummary``)."""
+    from dse.storage import Store
+
+    with Store(storage, read_only=True) as store:
+        return store.list_studies()
