@@ -441,7 +441,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> StudyConfig:
     if p.is_dir():
         raise DseError(f"config {p}: is a folder; give a TOML file (e.g. examples/study.toml)")
     if not p.is_file():
-        raise DseError(f"config {p}: no such file; give an existing TOML file or omit --config")
+        raise DseError(
+            f"config {p}: no such file; give an existing TOML file or omit `config`",
+            arguments=("config",),
+        )
     try:
         data = tomllib.loads(p.read_text())
     except (OSError, UnicodeDecodeError) as exc:

@@ -191,7 +191,7 @@ def write_report(storage: str | None, study: str, out: str | os.PathLike[str]) -
             f"`out` {path}: the report is HTML; give a file name ending in .html",
             arguments=("out",),
         )
-    check_output_file(path, "--out")
+    check_output_file(path, "out")
     with Store(storage, read_only=True) as store:
         summaries = {s.name: s for s in store.list_studies()}
         if study not in summaries:

@@ -100,6 +100,14 @@ def atomic_directory(out: str | os.PathLike[str], *, overwrite: bool = True) -> 
         raise
 
 
+def _field_error(field: str, message: str) -> InputError:
+    """An InputError whose message starts with ``field``: a library argument (an identifier,
+    shown between backticks so the CLI names its flag) or a label as it is (``--out``)."""
+    if field.isidentifier():
+        return InputError(f"`{field}` {message}", arguments=(field,))
+    return InputError(f"{field} {message}")
+
+
 def _probe(folder: Path, field: str, out: Path) -> None:
     """Create and remove a file in ``folder``: the one sure test that it takes a new file
     (permissions, ``chattr +i``, a read-only mount or ``/proc``)."""
@@ -107,8 +115,8 @@ def _probe(folder: Path, field: str, out: Path) -> None:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".adapex-probe-")
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise InputError(
-            f"{field} {out}: cannot write in {folder} ({reason}); choose a writable folder"
+        raise _field_error(
+            field, f"{out}: cannot write in {folder} ({reason}); choose a writable folder"
         ) from None
     os.close(fd)
     os.unlink(probe)
@@ -131,13 +139,13 @@ def check_output_file(path: str | os.PathLike[str], field: str = "out") -> Path:
     """
     out = Path(path)
     if out.is_dir():
-        raise InputError(f"{field} {out}: is a folder; give a file name, e.g. {out / 'out.json'}")
+        raise _field_error(field, f"{out}: is a folder; give a file name, e.g. {out / 'out.json'}")
     parent = out.parent
     if not parent.is_dir():
         what = "is not a folder" if parent.exists() else "does not exist"
-        raise InputError(f"{field} {out}: {parent} {what}; create the folder or choose another")
+        raise _field_error(field, f"{out}: {parent} {what}; create the folder or choose another")
     if out.exists() and not out.is_file():
-        raise InputError(f"{field} {out}: is not a regular file; choose another file name")
+        raise _field_error(field, f"{out}: is not a regular file; choose another file name")
     _probe(parent, field, out)
     return out
 
@@ -155,6 +163,6 @@ def check_output_dir(path: str | os.PathLike[str], field: str = "out") -> Path:
         existing = existing.parent
     if not existing.is_dir():
         at = "is a file" if existing == out else f"lies under the file {existing}"
-        raise InputError(f"{field} {out}: {at}; give a folder")
+        raise _field_error(field, f"{out}: {at}; give a folder")
     _probe(existing, field, out)
     return out

@@ -196,9 +196,11 @@ class CheckpointCache:
         from hw_builders import InputError, check_output_dir
 
         try:
-            check_output_dir(self.root, f"cache dir (--cache-dir or ${ENV_VAR})")
+            check_output_dir(self.root, "cache_dir")
         except InputError as exc:
-            raise DseError(str(exc)) from None
+            raise DseError(
+                f"{exc} (the cache folder: `cache_dir` or ${ENV_VAR})", arguments=exc.arguments
+            ) from None
 
     def entry(self, key: str) -> CacheEntry:
         """The entry of ``key`` (which may not exist yet)."""

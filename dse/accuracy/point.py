@@ -190,21 +190,27 @@ class TrainPoint(BaseModel):
         p = Path(path)
         if p.is_dir():
             raise DseError(
-                f"--config {p}: is a folder; give a TOML file (e.g. examples/point.toml)"
+                f"`config` {p}: is a folder; give a TOML file (e.g. examples/point.toml)",
+                arguments=("config",),
             )
         try:
             doc = tomllib.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise DseError(f"--config {p}: file not found") from exc
+            raise DseError(f"`config` {p}: file not found", arguments=("config",)) from exc
         except (OSError, UnicodeDecodeError) as exc:
-            raise DseError(f"--config {p}: cannot read ({type(exc).__name__})") from exc
+            raise DseError(
+                f"`config` {p}: cannot read ({type(exc).__name__})", arguments=("config",)
+            ) from exc
         except tomllib.TOMLDecodeError as exc:
-            raise DseError(f"--config {p}: invalid TOML ({exc})") from exc
+            raise DseError(f"`config` {p}: invalid TOML ({exc})", arguments=("config",)) from exc
         for key, value in doc.items():
             if key != "train" and not isinstance(value, dict):
                 raise DseError(f"{key}: unknown top-level key; put training options in [train]")
         if "train" not in doc:
-            raise DseError(f"--config {p}: no [train] table; add one (see `adapex train --help`)")
+            raise DseError(
+                f"`config` {p}: no [train] table; add one (see `adapex train --help`)",
+                arguments=("config",),
+            )
         return cls.from_dict(doc["train"])
 
     def to_dict(self) -> dict[str, Any]:

@@ -40,7 +40,10 @@ def resolve_torch_device(device: str = "auto") -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if dev.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise DseError(f"device={device!r}: no CUDA GPU is available; use --device cpu")
+            raise DseError(
+                f"`device` {device!r}: no CUDA GPU is available; use `device` cpu",
+                arguments=("device",),
+            )
         return dev
     if dev == "cpu":
         return "cpu"

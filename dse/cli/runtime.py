@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from dse.cli.common import STORAGE_HELP, STUDY_HELP, resolve_study
+from dse.cli.common import STORAGE_HELP, STUDY_HELP, flags
 from dse.jsonable import jsonable
 
 runtime_app = typer.Typer(
@@ -21,6 +21,8 @@ runtime_app = typer.Typer(
 STUDY_OPT = typer.Option(None, "--study", help=STUDY_HELP)
 STORAGE_OPT = typer.Option(None, "--storage", help=STORAGE_HELP)
 JSON_OPT = typer.Option(False, "--json", help="Print machine-readable JSON only.")
+#: the flags of `runtime simulate` whose names differ from the library's arguments
+SIMULATE_FLAGS = {"buffer_size": "--buffer", "hold_intervals": "--hold"}
 OBJECTIVE_OPT = typer.Option(
     "energy",
     "--objective",
@@ -39,6 +41,7 @@ def _load_study(storage: str | None, study: str | None) -> tuple[str, Any]:
 
     from dse.runtime.library import load_library
     from dse.storage import DEFAULT_STORAGE, Store
+    from dse.study.status import resolve_study
     from dse.study.subspaces import ensure_subspaces
 
     with Store(storage, read_only=True) as store:
@@ -86,25 +89,6 @@ def _save(storage: str | None, what: str, study: str, content: dict) -> None:
             store.save_simulation(study, content)
 
 
-def _check_threshold(value: float | None) -> None:
-    from dse.runtime.errors import RuntimeManagerError
-
-    if value is not None and not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise RuntimeManagerError(
-            f"--accuracy-threshold {value!r} is out of range; give a number in [0, 1], e.g. 0.9"
-        )
-
-
-def _check_objective(value: str) -> None:
-    from dse.runtime.errors import RuntimeManagerError
-    from dse.runtime.table import OBJECTIVES
-
-    if value not in OBJECTIVES:
-        raise RuntimeManagerError(
-            f"--objective {value!r} is unknown; use one of {', '.join(OBJECTIVES)}"
-        )
-
-
 def table_cmd(
     study: str | None = STUDY_OPT,
     storage: str | None = STORAGE_OPT,
@@ -122,10 +106,11 @@ def table_cmd(
 ) -> None:
     """Build the selection table of a study, store it in the database and print it."""
     from dse.runtime.errors import RuntimeManagerError
+    from dse.runtime.scenario import check_accuracy_threshold, check_objective
     from dse.runtime.table import SelectionTable
 
-    _check_threshold(accuracy_threshold)
-    _check_objective(objective)
+    check_accuracy_threshold(accuracy_threshold)
+    check_objective(objective)
     if out is not None and out.suffix.lower() not in (".json", ".csv"):
         raise RuntimeManagerError(f"--out {out}: unknown extension; use .json or .csv")
     if out is not None:
@@ -209,76 +194,44 @@ def simulate_cmd(
     highest target fps that fits), static best (adapex's optimised folding of it), and the
     pruning-only and exit-only sub-spaces. Metrics: see `adapex runtime sweep --help`.
     """
-    from dse.runtime.compare import compare_policies
-    from dse.runtime.errors import RuntimeManagerError
-    from dse.runtime.metrics import METRICS
-    from dse.runtime.policies import baseline_names, policy_label
-    from dse.runtime.simulator import HysteresisPolicy
-    from dse.runtime.sweep import default_threshold
-    from dse.runtime.traces import get_trace, is_trace_file
+    from dse.runtime.scenario import Scenario, simulate_library
 
-    _check_threshold(accuracy_threshold)
-    _check_objective(objective)
-    if not (math.isfinite(peak_load) and peak_load > 0):
-        raise RuntimeManagerError(f"--peak-load {peak_load!r} must be a positive number, e.g. 1.5")
-    if buffer_size < 0:
-        raise RuntimeManagerError(f"--buffer {buffer_size} must be >= 0")
-    for flag, value in (("--dt-s", dt_s), ("--duration-s", duration_s)):
-        if not (math.isfinite(value) and value > 0):
-            raise RuntimeManagerError(f"{flag} {value!r} must be a positive number of seconds")
-    if dt_s > duration_s:
-        raise RuntimeManagerError(
-            f"--dt-s {dt_s!r} is longer than --duration-s {duration_s!r}; give a shorter interval"
-        )
-    if hold < 1:
-        raise RuntimeManagerError(f"--hold {hold} must be at least 1 interval")
-    if not (math.isfinite(min_dwell_s) and min_dwell_s >= 0):
-        raise RuntimeManagerError(f"--min-dwell-s {min_dwell_s!r} must be a number >= 0")
-    policy = HysteresisPolicy(hold_intervals=hold, min_dwell_s=min_dwell_s)
-    if is_trace_file(trace):
-        tr = get_trace(trace, dt_s=dt_s)  # validate a user file before touching the study
-        study, lib = _load_study(storage, study)
-    else:
-        study, lib = _load_study(storage, study)
-        tr = get_trace(
-            trace,
+    with flags(SIMULATE_FLAGS):
+        scenario = Scenario(
+            trace=trace,
+            accuracy_threshold=accuracy_threshold,
+            peak_load=peak_load,
             duration_s=duration_s,
             dt_s=dt_s,
+            buffer_size=buffer_size,
+            hold_intervals=hold,
+            min_dwell_s=min_dwell_s,
             seed=seed,
-            peak_fps=peak_load * lib.static_finn.throughput_fps,
+            objective=objective,
         )
-    static = lib.static_finn
-    threshold = accuracy_threshold if accuracy_threshold is not None else default_threshold(lib)
-    result = compare_policies(
-        lib.point_sets(),
-        tr,
-        accuracy_threshold=threshold,
-        policy=policy,
-        buffer_size=buffer_size,
-        seed=seed,
-        objective=objective,
-    )
-    result["study"] = study
-    result["static_finn_point"] = static.to_dict()
-    result["static_best_point"] = lib.static_best.to_dict()
-    if not is_trace_file(trace):
-        result["trace"]["peak_load_vs_static"] = peak_load
-    result = jsonable(result)
+    scenario.check_trace_file()  # a user's file is read before the study is touched
+    study, lib = _load_study(storage, study)
+    result = simulate_library(lib, study, scenario)
     _save(storage, "simulation", study, result)
     if json_out:
         typer.echo(json.dumps(result))
         return
+    _print_simulation(result, study, lib)
+
+
+def _print_simulation(result: dict[str, Any], study: str, lib: Any) -> None:
+    """The comparison as a table of metrics per policy, then adapex against each baseline."""
     from rich.table import Table
 
     from dse.cli.output import console
+    from dse.runtime.metrics import METRICS
 
     info = result["trace"]
-    title = (
-        f"{study}: trace {info['name']} ({info['duration_s'] / 3600:.3g} h, mean "
+    t = Table(
+        title=f"{study}: trace {info['name']} ({info['duration_s'] / 3600:.3g} h, mean "
         f"{info['mean_fps']:.4g} fps, peak {info['peak_fps']:.4g} fps); accuracy >= "
-        f"{threshold:.4f}; static FINN {static.throughput_fps:.4g} fps"
+        f"{result['accuracy_threshold']:.4f}; static FINN {lib.static_finn.throughput_fps:.4g} fps"
     )
-    t = Table(title=title)
     names = list(result["policies"])
     t.add_column("metric")
     for name in names:
@@ -295,9 +248,15 @@ def simulate_cmd(
         m = result["policies"][name]
         if not m.get("available", True):
             typer.echo(f"{name}: {m.get('reason', 'not available')}")
-    adapex = result["policies"].get("adapex", {})
+    _print_against_baselines(result["policies"])
+
+
+def _print_against_baselines(policies: dict[str, Any]) -> None:
+    from dse.runtime.policies import baseline_names, policy_label
+
+    adapex = policies.get("adapex", {})
     for base in baseline_names():
-        b = result["policies"].get(base, {})
+        b = policies.get(base, {})
         if not (adapex.get("available", True) and b.get("available", True)):
             continue
         processed = _ratio(adapex.get("processed"), b.get("processed"))
@@ -352,9 +311,10 @@ def sweep_cmd(
     ),
     json_out: bool = JSON_OPT,
 ) -> None:
+    from dse.runtime.scenario import check_accuracy_threshold
     from dse.runtime.sweep import cached_sweep
 
-    _check_threshold(accuracy_threshold)
+    check_accuracy_threshold(accuracy_threshold)
     study, lib = _load_study(storage, study)
     result = cached_sweep(storage, lib, accuracy_threshold=accuracy_threshold)
     if json_out:

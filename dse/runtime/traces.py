@@ -277,9 +277,15 @@ def load_trace_csv(path: str | os.PathLike, *, dt_s: float = 1.0) -> Trace:
     """
     path = Path(path)
     if path.is_dir():
-        raise TraceError(f"--trace {path}: is a folder; give a .csv file in it, or a built-in name")
+        raise TraceError(
+            f"`trace` {path}: is a folder; give a .csv file in it, or a built-in name",
+            arguments=("trace",),
+        )
     if not path.is_file():
-        raise TraceError(f"--trace {path}: file not found; give a .csv file or a built-in name")
+        raise TraceError(
+            f"`trace` {path}: file not found; give a .csv file or a built-in name",
+            arguments=("trace",),
+        )
     if not (math.isfinite(dt_s) and dt_s > 0):
         raise TraceError(
             f"`dt_s` {dt_s!r}: the trace resolution must be a positive number of seconds",

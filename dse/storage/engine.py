@@ -18,7 +18,12 @@ from dse.errors import DseError
 
 DEFAULT_STORAGE = "sqlite:///studies.db"
 SQLITE_BUSY_TIMEOUT_S = 60.0
-_FIX = "pass --storage sqlite:///studies.db or postgresql://user@host/db"
+_FIX = "pass `storage` sqlite:///studies.db or postgresql://user@host/db"
+
+
+def _storage_error(message: str) -> DseError:
+    """A DseError about the database, naming the argument ``storage`` (``--storage``)."""
+    return DseError(message, arguments=("storage",))
 
 
 def normalise_url(url: str | os.PathLike[str] | None) -> str:
@@ -39,10 +44,10 @@ def normalise_url(url: str | os.PathLike[str] | None) -> str:
     try:
         parsed = make_url(text)
     except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
-        raise DseError(f"storage: cannot parse URL {text!r} ({exc}); {_FIX}") from None
+        raise _storage_error(f"storage: cannot parse URL {text!r} ({exc}); {_FIX}") from None
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
-        raise DseError(
+        raise _storage_error(
             f"storage: unsupported database {backend!r} in {_redact(parsed)}; use SQLite or PostgreSQL"
         )
     if parsed.drivername == "postgresql" and importlib.util.find_spec("psycopg") is None:
@@ -86,16 +91,16 @@ def _check_writable(path: Path, parent: Path) -> None:
             with path.open("r+b"):
                 pass
         except OSError as exc:
-            raise DseError(
+            raise _storage_error(
                 f"storage: {path} cannot be written ({exc.strerror}); make it writable, or "
-                "pass --storage with a database this process may write"
+                "pass `storage` with a database this process may write"
             ) from None
     try:
         fd, probe = tempfile.mkstemp(prefix=".adapex-probe-", dir=parent)
     except OSError as exc:
-        raise DseError(
+        raise _storage_error(
             f"storage: directory {parent} is not writable ({exc.strerror}); make it writable, "
-            "or pass --storage with a database in a writable folder"
+            "or pass `storage` with a database in a writable folder"
         ) from None
     os.close(fd)
     os.unlink(probe)
@@ -112,25 +117,27 @@ def check_reachable(url: str, *, must_exist: bool) -> None:
     path = sqlite_path(url)
     if path is not None:
         if path.exists() and not path.is_file():
-            raise DseError(f"storage: {path} is not a file; {_FIX}")
+            raise _storage_error(f"storage: {path} is not a file; {_FIX}")
         if must_exist and not path.exists():
-            raise DseError(
-                f"storage: no database at {path}; run `adapex run` first or pass --storage with an existing database"
+            raise _storage_error(
+                f"storage: no database at {path}; run `adapex run` first or pass `storage` with an existing database"
             )
         if path.is_file():
             try:
                 with path.open("rb") as fh:
                     head = fh.read(16)
             except OSError as exc:
-                raise DseError(f"storage: {path} cannot be read ({exc.strerror}); {_FIX}") from None
+                raise _storage_error(
+                    f"storage: {path} cannot be read ({exc.strerror}); {_FIX}"
+                ) from None
             if head and head != b"SQLite format 3\x00":
-                raise DseError(
-                    f"storage: {path} is not a SQLite database; point --storage at a studies "
+                raise _storage_error(
+                    f"storage: {path} is not a SQLite database; point `storage` at a studies "
                     "database, or at a new file name to create one"
                 )
         parent = path.resolve().parent
         if not parent.is_dir():
-            raise DseError(f"storage: directory {parent} does not exist; create it or {_FIX}")
+            raise _storage_error(f"storage: directory {parent} does not exist; create it or {_FIX}")
         if not must_exist:
             _check_writable(path, parent)
         return
@@ -143,8 +150,8 @@ def check_reachable(url: str, *, must_exist: bool) -> None:
     except Exception as exc:  # noqa: BLE001 - any failure to connect is reported the same way
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()
         detail = reason[0] if reason else type(exc).__name__
-        raise DseError(
-            f"storage: cannot connect to {redact(url)} ({detail}); start the server or fix --storage"
+        raise _storage_error(
+            f"storage: cannot connect to {redact(url)} ({detail}); start the server or fix `storage`"
         ) from None
     finally:
         engine.dispose()

@@ -154,7 +154,8 @@ def optimal_choice(
             raise HwError(
                 f"target: {target_wcycles:.0f} weighted cycles per frame cannot be met within "
                 f"the budget; the best folding that fits needs "
-                f"{FoldingSpace.objective(best):.0f} cycles; lower --target-fps or raise the budget"
+                f"{FoldingSpace.objective(best):.0f} cycles; lower `target_fps` or raise the budget",
+                arguments=("target_fps",),
             )
         return _shrink(groups, got, limits)
     lower = max(min(o.wcycles for o in g.options) for g in groups)

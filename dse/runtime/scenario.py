@@ -1,0 +1,162 @@
+"""A simulation scenario: the user's workload and manager settings, checked once, and the
+comparison of every policy of a runtime library under them (``adapex runtime simulate``).
+
+:class:`Scenario` names its fields as the library does; its errors name them between
+backticks (``InputError.arguments``), so the CLI shows its own flags.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from dse.runtime.errors import RuntimeManagerError
+
+
+def _positive(name: str, value: float, what: str = "a positive number") -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise RuntimeManagerError(f"`{name}` {value!r} must be {what}", arguments=(name,))
+
+
+def check_accuracy_threshold(value: float | None) -> None:
+    """RuntimeManagerError naming ``accuracy_threshold`` unless it is None or in [0, 1]."""
+    if value is not None and not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise RuntimeManagerError(
+            f"`accuracy_threshold` {value!r} is out of range; give a number in [0, 1], e.g. 0.9",
+            arguments=("accuracy_threshold",),
+        )
+
+
+def check_objective(value: str) -> None:
+    """RuntimeManagerError naming ``objective`` unless the selection table knows it."""
+    from dse.runtime.table import OBJECTIVES
+
+    if value not in OBJECTIVES:
+        raise RuntimeManagerError(
+            f"`objective` {value!r} is unknown; use one of {', '.join(OBJECTIVES)}",
+            arguments=("objective",),
+        )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """The workload and the manager's settings of one simulation.
+
+    Attributes:
+        trace: A built-in trace's name, a CSV file, or None (the default trace).
+        accuracy_threshold: The user's threshold (None: static FINN's accuracy minus 0.01).
+        peak_load: Built-in traces: the peak rate as a multiple of static FINN's throughput.
+        duration_s: Built-in traces: their length.
+        dt_s: The simulation interval.
+        buffer_size: The input FIFO's capacity (inferences).
+        hold_intervals: Intervals a new design must stay desired before a reconfiguration.
+        min_dwell_s: The least time between two reconfigurations.
+        seed: Seed of the trace's bursts and the arrivals.
+        objective: What the selection table minimises (``energy`` or ``edp``).
+
+    Raises:
+        RuntimeManagerError: a field is out of range (the message names it).
+    """
+
+    trace: str | None = None
+    accuracy_threshold: float | None = None
+    peak_load: float = 1.5
+    duration_s: float = 86_400.0
+    dt_s: float = 1.0
+    buffer_size: int = 1024
+    hold_intervals: int = 3
+    min_dwell_s: float = 30.0
+    seed: int = 0
+    objective: str = "energy"
+
+    def __post_init__(self) -> None:
+        check_accuracy_threshold(self.accuracy_threshold)
+        check_objective(self.objective)
+        _positive("peak_load", self.peak_load, "a positive number, e.g. 1.5")
+        if self.buffer_size < 0:
+            raise RuntimeManagerError(
+                f"`buffer_size` {self.buffer_size} must be >= 0", arguments=("buffer_size",)
+            )
+        _positive("dt_s", self.dt_s, "a positive number of seconds")
+        _positive("duration_s", self.duration_s, "a positive number of seconds")
+        if self.dt_s > self.duration_s:
+            raise RuntimeManagerError(
+                f"`dt_s` {self.dt_s!r} is longer than `duration_s` {self.duration_s!r}; give a "
+                "shorter interval",
+                arguments=("dt_s", "duration_s"),
+            )
+        if self.hold_intervals < 1:
+            raise RuntimeManagerError(
+                f"`hold_intervals` {self.hold_intervals} must be at least 1 interval",
+                arguments=("hold_intervals",),
+            )
+        if not (math.isfinite(self.min_dwell_s) and self.min_dwell_s >= 0):
+            raise RuntimeManagerError(
+                f"`min_dwell_s` {self.min_dwell_s!r} must be a number >= 0",
+                arguments=("min_dwell_s",),
+            )
+
+    @property
+    def from_file(self) -> bool:
+        """Whether the trace is a user's CSV file (absolute rates, no peak load)."""
+        from dse.runtime.traces import is_trace_file
+
+        return is_trace_file(self.trace)
+
+    def check_trace_file(self) -> None:
+        """Read a user's trace file now (before any study is read), so a bad one is refused
+        first; a built-in trace needs the library's static FINN throughput."""
+        if self.from_file:
+            self.make_trace(None)
+
+    def make_trace(self, lib: Any) -> Any:
+        """The scenario's :class:`~dse.runtime.traces.Trace`; a built-in one scaled to
+        ``peak_load`` x the library's static FINN throughput."""
+        from dse.runtime.traces import get_trace
+
+        if self.from_file:
+            return get_trace(self.trace, dt_s=self.dt_s)
+        return get_trace(
+            self.trace,
+            duration_s=self.duration_s,
+            dt_s=self.dt_s,
+            seed=self.seed,
+            peak_fps=self.peak_load * lib.static_finn.throughput_fps,
+        )
+
+
+def simulate_library(lib: Any, study: str, scenario: Scenario) -> dict[str, Any]:
+    """Every policy of a runtime library on the scenario's trace, compared with static FINN
+    (:func:`dse.runtime.compare.compare_policies`), as JSON-ready data.
+
+    Args:
+        lib: The study's :class:`~dse.runtime.library.RuntimeLibrary`.
+        study: The study's name (recorded in the result).
+        scenario: The workload and settings.
+    """
+    from dse.jsonable import jsonable
+    from dse.runtime.compare import compare_policies
+    from dse.runtime.simulator import HysteresisPolicy
+    from dse.runtime.sweep import default_threshold
+
+    threshold = scenario.accuracy_threshold
+    if threshold is None:
+        threshold = default_threshold(lib)
+    result = compare_policies(
+        lib.point_sets(),
+        scenario.make_trace(lib),
+        accuracy_threshold=threshold,
+        policy=HysteresisPolicy(
+            hold_intervals=scenario.hold_intervals, min_dwell_s=scenario.min_dwell_s
+        ),
+        buffer_size=scenario.buffer_size,
+        seed=scenario.seed,
+        objective=scenario.objective,
+    )
+    result["study"] = study
+    result["static_finn_point"] = lib.static_finn.to_dict()
+    result["static_best_point"] = lib.static_best.to_dict()
+    if not scenario.from_file:
+        result["trace"]["peak_load_vs_static"] = scenario.peak_load
+    return jsonable(result)
