@@ -174,7 +174,6 @@ def train_model(
         Loss and per-output validation accuracy.
     """
     import torch
-    import torch.nn.functional as F
 
     n_epochs = recipe.epochs if epochs is None else int(epochs)
     peak_lr = recipe.lr if lr is None else float(lr)
@@ -186,20 +185,9 @@ def train_model(
     if n == 0:
         raise DseError("dataset: the training split is empty; use a larger dataset or limit")
     steps_per_epoch = max(1, (n + recipe.batch_size - 1) // recipe.batch_size)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if recipe.optimizer == "adam":
-        opt: torch.optim.Optimizer = torch.optim.AdamW(
-            params, lr=peak_lr, weight_decay=recipe.weight_decay
-        )
-    else:
-        opt = torch.optim.SGD(
-            params, lr=peak_lr, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay
-        )
-    total_steps = max(1, n_epochs * steps_per_epoch)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
+    opt, sched = _optimiser(model, recipe, peak_lr, max(1, n_epochs * steps_per_epoch))
     gen = torch.Generator().manual_seed(seed)
-    clip = getattr(model, "clip_weights", None)
-    weights: list[float] | None = list(loss_weights) if loss_weights is not None else None
+    step = _Step(model, recipe, opt, sched, loss_weights)
     history: list[dict[str, Any]] = []
     bar = _progress(n_epochs, desc)
     t0 = time.perf_counter()
@@ -209,36 +197,11 @@ def train_model(
         for epoch in range(n_epochs):
             model.train()
             perm = torch.randperm(n, generator=gen).to(device)
-            loss_sum = 0.0
-            for step in range(steps_per_epoch):
-                idx = perm[step * recipe.batch_size : (step + 1) * recipe.batch_size]
-                if idx.numel() == 0:
-                    continue
-                outs = model(x_train[idx])
-                if weights is None:
-                    weights = recipe.loss_weights(len(outs))
-                if len(weights) != len(outs):
-                    raise DseError(
-                        f"loss weights: {len(weights)} given for {len(outs)} model outputs"
-                    )
-                yb = y_train[idx]
-                loss = sum(w * F.cross_entropy(z, yb) for w, z in zip(weights, outs, strict=True))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                if callable(clip):
-                    clip()
-                loss_sum += float(loss.detach())
-            mean_loss = loss_sum / steps_per_epoch
-            last = epoch == n_epochs - 1
-            val_acc = (
-                output_accuracies(
+            mean_loss = step.epoch(x_train, y_train, perm, steps_per_epoch)
+            if epoch == n_epochs - 1 or bar is not None or log.isEnabledFor(logging.INFO):
+                val_acc = output_accuracies(
                     model, data.x_val, data.y_val, device=device, batch_size=recipe.eval_batch_size
                 )
-                if (last or bar is not None or log.isEnabledFor(logging.INFO))
-                else val_acc
-            )
             record = {
                 "epoch": epoch + 1,
                 "loss": round(mean_loss, 5),
@@ -247,20 +210,7 @@ def train_model(
             history.append(record)
             if on_epoch is not None:
                 on_epoch(record)
-            if bar is not None:
-                bar.set_postfix(
-                    loss=f"{mean_loss:.3f}", val=f"{val_acc[-1]:.3f}" if val_acc else ""
-                )
-                bar.update(1)
-            else:
-                log.info(
-                    "%s epoch %d/%d loss %.4f val_acc %s",
-                    desc,
-                    epoch + 1,
-                    n_epochs,
-                    mean_loss,
-                    " ".join(f"{a:.3f}" for a in val_acc),
-                )
+            _show_epoch(bar, desc, record, n_epochs, mean_loss, val_acc)
     finally:
         if bar is not None:
             bar.close()
@@ -275,4 +225,88 @@ def train_model(
         train_loss=mean_loss,
         val_accuracy=val_acc,
         history=history,
+    )
+
+
+def _optimiser(model: Any, recipe: TrainRecipe, peak_lr: float, total_steps: int) -> Any:
+    """The recipe's optimiser over the trainable parameters, with its cosine schedule."""
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    if recipe.optimizer == "adam":
+        opt: torch.optim.Optimizer = torch.optim.AdamW(
+            params, lr=peak_lr, weight_decay=recipe.weight_decay
+        )
+    else:
+        opt = torch.optim.SGD(
+            params, lr=peak_lr, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay
+        )
+    return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
+
+
+class _Step:
+    """One optimisation step of the joint multi-exit loss, and an epoch of them."""
+
+    def __init__(
+        self,
+        model: Any,
+        recipe: TrainRecipe,
+        opt: Any,
+        sched: Any,
+        loss_weights: Sequence[float] | None,
+    ) -> None:
+        self.model, self.recipe, self.opt, self.sched = model, recipe, opt, sched
+        self.clip = getattr(model, "clip_weights", None)
+        self.weights: list[float] | None = list(loss_weights) if loss_weights is not None else None
+
+    def epoch(self, x_train: Any, y_train: Any, perm: Any, steps_per_epoch: int) -> float:
+        """Every batch of ``perm`` once; the mean loss per step."""
+        batch = self.recipe.batch_size
+        loss_sum = 0.0
+        for step in range(steps_per_epoch):
+            idx = perm[step * batch : (step + 1) * batch]
+            if idx.numel() == 0:
+                continue
+            loss_sum += self(x_train[idx], y_train[idx])
+        return loss_sum / steps_per_epoch
+
+    def __call__(self, xb: Any, yb: Any) -> float:
+        """One step on a batch; returns its loss."""
+        import torch.nn.functional as F
+
+        outs = self.model(xb)
+        if self.weights is None:
+            self.weights = self.recipe.loss_weights(len(outs))
+        if len(self.weights) != len(outs):
+            raise DseError(f"loss weights: {len(self.weights)} given for {len(outs)} model outputs")
+        loss = sum(w * F.cross_entropy(z, yb) for w, z in zip(self.weights, outs, strict=True))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.sched.step()
+        if callable(self.clip):
+            self.clip()
+        return float(loss.detach())
+
+
+def _show_epoch(
+    bar: Any,
+    desc: str,
+    record: dict[str, Any],
+    n_epochs: int,
+    mean_loss: float,
+    val_acc: list[float],
+) -> None:
+    """An epoch on the progress bar, or as a log line."""
+    if bar is not None:
+        bar.set_postfix(loss=f"{mean_loss:.3f}", val=f"{val_acc[-1]:.3f}" if val_acc else "")
+        bar.update(1)
+        return
+    log.info(
+        "%s epoch %d/%d loss %.4f val_acc %s",
+        desc,
+        record["epoch"],
+        n_epochs,
+        mean_loss,
+        " ".join(f"{a:.3f}" for a in val_acc),
     )
