@@ -145,116 +145,27 @@ class CnvFamily(Family):
     def lower_dict(
         self, arch: ArchSpec, *, exits: Sequence[int] | None = None, name: str | None = None
     ) -> dict[str, Any]:
-        """FINN dataflow graph dict of the cnv ``arch`` with the exits in use."""
+        """FINN dataflow graph dict of the cnv ``arch`` with the exits in use: the input
+        quantiser, per block two convolutions (and a max pool), an exit head after each block
+        in use, then the classifier."""
         ex = self._exits_in_use(arch, exits)
         geo = geometry(arch)
-        wb, ab = arch.weight_bits, arch.act_bits
-        xnor_net = wb == 1
+        wb = arch.weight_bits
         g = GraphBuilder(self._graph_name(arch, name))
+        src, dt = _input_quantiser(g, arch)
+        adt = activation_datatype(arch.act_bits, xnor_consumer=wb == 1)
         c = arch.input_shape[0]
         s = arch.input_shape[1]
-        src: list[str] = []
-        dt = "UINT8"
-        if arch.in_bits < 8:
-            out_dt = activation_datatype(arch.in_bits, xnor_consumer=xnor_net)
-            src = [
-                g.add(
-                    "Thresholding",
-                    src,
-                    _thresholding_attrs(c, [1, s, s], "UINT8", out_dt, arch.in_bits),
-                )
-            ]
-            dt = out_dt
-        adt = activation_datatype(ab, xnor_consumer=xnor_net)
         for b in range(N_BLOCKS):
             for j in range(2):
                 i = 2 * b + j
-                cout = arch.widths[i]
-                ifm = geo.conv_in[i]
-                if geo.pad:
-                    src = [
-                        g.add(
-                            "FMPadding",
-                            src,
-                            {
-                                "ImgDim": [ifm, ifm],
-                                "Padding": [1, 1, 1, 1],
-                                "NumChannels": c,
-                                "SIMD": 1,
-                                "inputDataType": dt,
-                                "numInputVectors": 1,
-                            },
-                            impl="rtl",
-                        )
-                    ]
-                    ifm += 2
-                ofm = geo.conv_out[i]
-                src = [
-                    g.add(
-                        "ConvolutionInputGenerator",
-                        src,
-                        {
-                            "ConvKernelDim": [3, 3],
-                            "IFMChannels": c,
-                            "IFMDim": [ifm, ifm],
-                            "OFMDim": [ofm, ofm],
-                            "Stride": [1, 1],
-                            "Dilation": [1, 1],
-                            "SIMD": 1,
-                            "inputDataType": dt,
-                            "outputDataType": dt,
-                            "depthwise": 0,
-                        },
-                    )
-                ]
-                src = [
-                    mvau(
-                        g,
-                        src[0],
-                        mw=9 * c,
-                        mh=cout,
-                        nvec=[1, ofm, ofm],
-                        idt=dt,
-                        weight_bits=wb,
-                        odt=adt,
-                    )
-                ]
-                dt = adt
-                c = cout
-                s = ofm
+                src = _conv(g, src, geo, i, c=c, cout=arch.widths[i], dt=dt, adt=adt, wb=wb)
+                dt, c, s = adt, arch.widths[i], geo.conv_out[i]
             if b in POOLED_BLOCKS:
                 src = [g.add("StreamingMaxPool", src, _maxpool_attrs(c, s, 2, dt))]
                 s //= 2
             if b in ex:
-                dup = g.add(
-                    "DuplicateStreams",
-                    src,
-                    {
-                        "NumChannels": c,
-                        "PE": 1,
-                        "NumOutputStreams": 2,
-                        "numInputVectors": [1, s, s],
-                        "inputDataType": dt,
-                    },
-                )
-                kp = geo.head_pool[b]
-                hsrc = dup
-                if kp > 1:
-                    hsrc = g.add("StreamingMaxPool", [dup], _maxpool_attrs(c, s, kp, dt), exit=b)
-                hs = s // kp
-                # the exit's logits leave the stage: the host takes the exit decision
-                mvau(
-                    g,
-                    hsrc,
-                    mw=c * hs * hs,
-                    mh=arch.num_classes,
-                    nvec=[1],
-                    idt=dt,
-                    weight_bits=wb,
-                    odt=None,
-                    exit=b,
-                )
-                src = [dup]
+                src = [_exit_head(g, src, arch, geo, b, c=c, s=s, dt=dt)]
         mw = c * s * s
         for i in (6, 7):
             src = [
@@ -265,6 +176,104 @@ class CnvFamily(Family):
         fc = mvau(g, src[0], mw=mw, mh=arch.num_classes, nvec=[1], idt=dt, weight_bits=wb, odt=None)
         label_select(g, fc, labels=arch.num_classes, idt=g.layers[-1]["outputDataType"])
         return g.to_dict()
+
+
+def _input_quantiser(g: GraphBuilder, arch: ArchSpec) -> tuple[list[str], str]:
+    """The Thresholding that quantises UINT8 pixels to ``in_bits`` (none at 8 bits): the
+    first layer's inputs and the datatype it reads."""
+    if arch.in_bits >= 8:
+        return [], "UINT8"
+    c, s = arch.input_shape[0], arch.input_shape[1]
+    out_dt = activation_datatype(arch.in_bits, xnor_consumer=arch.weight_bits == 1)
+    attrs = _thresholding_attrs(c, [1, s, s], "UINT8", out_dt, arch.in_bits)
+    return [g.add("Thresholding", [], attrs)], out_dt
+
+
+def _conv(
+    g: GraphBuilder,
+    src: list[str],
+    geo: Any,
+    i: int,
+    *,
+    c: int,
+    cout: int,
+    dt: str,
+    adt: str,
+    wb: int,
+) -> list[str]:
+    """Convolution ``i`` as FINN lowers it: [FMPadding] + ConvolutionInputGenerator + MVAU
+    (thresholds embedded)."""
+    ifm = geo.conv_in[i]
+    if geo.pad:
+        attrs = {
+            "ImgDim": [ifm, ifm],
+            "Padding": [1, 1, 1, 1],
+            "NumChannels": c,
+            "SIMD": 1,
+            "inputDataType": dt,
+            "numInputVectors": 1,
+        }
+        src = [g.add("FMPadding", src, attrs, impl="rtl")]
+        ifm += 2
+    ofm = geo.conv_out[i]
+    swg = {
+        "ConvKernelDim": [3, 3],
+        "IFMChannels": c,
+        "IFMDim": [ifm, ifm],
+        "OFMDim": [ofm, ofm],
+        "Stride": [1, 1],
+        "Dilation": [1, 1],
+        "SIMD": 1,
+        "inputDataType": dt,
+        "outputDataType": dt,
+        "depthwise": 0,
+    }
+    src = [g.add("ConvolutionInputGenerator", src, swg)]
+    return [mvau(g, src[0], mw=9 * c, mh=cout, nvec=[1, ofm, ofm], idt=dt, weight_bits=wb, odt=adt)]
+
+
+def _exit_head(
+    g: GraphBuilder,
+    src: list[str],
+    arch: ArchSpec,
+    geo: Any,
+    b: int,
+    *,
+    c: int,
+    s: int,
+    dt: str,
+) -> str:
+    """The exit after block ``b``: a DuplicateStreams whose second stream feeds the exit's
+    [max pool +] classifier MVAU; returns the stream the backbone continues on."""
+    dup = g.add(
+        "DuplicateStreams",
+        src,
+        {
+            "NumChannels": c,
+            "PE": 1,
+            "NumOutputStreams": 2,
+            "numInputVectors": [1, s, s],
+            "inputDataType": dt,
+        },
+    )
+    kp = geo.head_pool[b]
+    hsrc = dup
+    if kp > 1:
+        hsrc = g.add("StreamingMaxPool", [dup], _maxpool_attrs(c, s, kp, dt), exit=b)
+    hs = s // kp
+    # the exit's logits leave the stage: the host takes the exit decision
+    mvau(
+        g,
+        hsrc,
+        mw=c * hs * hs,
+        mh=arch.num_classes,
+        nvec=[1],
+        idt=dt,
+        weight_bits=arch.weight_bits,
+        odt=None,
+        exit=b,
+    )
+    return dup
 
 
 def _maxpool_attrs(c: int, s: int, k: int, dt: str) -> dict[str, Any]:
