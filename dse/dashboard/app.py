@@ -252,6 +252,51 @@ class Dashboard:
         study = (parse_qs((search or "").lstrip("?")).get("study") or [None])[0]
         return self.study_page(study)
 
+    # -- callbacks -----------------------------------------------------------------------------
+    def studies_table(self, _n: int) -> Any:
+        """The studies page's table, refreshed periodically."""
+        rows = F.studies_rows(self.store.list_studies())
+        for r in rows:
+            r["study"] = _study_link(r["study"])
+        return _table(rows) if rows else html.P("no studies in this database yet")
+
+    def figures(
+        self, _n: int, study: str | None, x: str, y: str, z: str, seen: dict[str, Any] | None
+    ) -> Any:
+        """Every figure of a study page; a periodic refresh redraws only what changed in the
+        database (per browser tab: ``seen``)."""
+        seen = dict(seen or {})
+        periodic = dash.ctx.triggered_id == "refresh" and seen.get("study") == study
+        key = self.designs_key(study)
+        table, sim, sweep, digest = self.runtime_data(study)
+        if periodic and seen.get("designs") == key:
+            pareto: tuple[Any, ...] = (dash.no_update,) * 5
+        else:
+            pareto = self._pareto_outputs(study, x, y, z)
+        if periodic and seen.get("runtime") == digest:
+            runtime: tuple[Any, ...] = (dash.no_update,) * 4
+        else:
+            runtime = _runtime_outputs(table, sim, sweep)
+        return (
+            *pareto[:2],
+            *runtime,
+            *pareto[2:],
+            {"study": study, "designs": key, "runtime": digest},
+        )
+
+    def _pareto_outputs(self, study: str | None, x: str, y: str, z: str) -> tuple[Any, ...]:
+        """The 2-D and 3-D Pareto figures and the axis options."""
+        designs = self.designs(study)
+        options = F.axis_options(designs)
+        title = str(study or "")
+        fig2 = F.pareto_figure(
+            designs, x, y, title=f"{title}: {F.axis_label(y)} vs {F.axis_label(x)}"
+        )
+        fig3 = F.pareto_figure_3d(designs, (x, y, z), title=f"{title} (3D)")
+        for fig in (fig2, fig3):
+            fig.update_layout(uirevision=f"{study}|{x}|{y}|{z}")
+        return (fig2, fig3, options, options, options)
+
     # -- app ----------------------------------------------------------------------------------
     def _build(self) -> dash.Dash:
         import flask
@@ -270,34 +315,14 @@ class Dashboard:
             websocket_callbacks=False,
             include_assets_files=False,
         )
-        app.layout = html.Div(
-            [
-                dcc.Location(id="url", refresh=False),
-                dcc.Interval(id="refresh", interval=self.refresh_ms, n_intervals=0),
-                html.Div(
-                    [
-                        html.H1("adapex", style={"margin": "0 16px 0 0", "fontSize": "1.5em"}),
-                        dcc.Link("studies", href="/"),
-                    ],
-                    style={"display": "flex", "alignItems": "baseline"},
-                ),
-                html.Div(id="page"),
-            ],
-            style={"fontFamily": "system-ui, sans-serif", "margin": "12px 24px"},
+        app.layout = _layout(self.refresh_ms)
+        app.callback(Output("page", "children"), Input("url", "pathname"), Input("url", "search"))(
+            self.route
         )
-
-        @app.callback(Output("page", "children"), Input("url", "pathname"), Input("url", "search"))
-        def _page(pathname: str | None, search: str | None) -> Any:
-            return self.route(pathname, search)
-
-        @app.callback(Output("studies-table", "children"), Input("refresh", "n_intervals"))
-        def _studies(_n: int) -> Any:
-            rows = F.studies_rows(self.store.list_studies())
-            for r in rows:
-                r["study"] = _study_link(r["study"])
-            return _table(rows) if rows else html.P("no studies in this database yet")
-
-        @app.callback(
+        app.callback(Output("studies-table", "children"), Input("refresh", "n_intervals"))(
+            self.studies_table
+        )
+        app.callback(
             Output("pareto-2d", "figure"),
             Output("pareto-3d", "figure"),
             Output("runtime-table", "figure"),
@@ -314,66 +339,59 @@ class Dashboard:
             Input("axis-y", "value"),
             Input("axis-z", "value"),
             State("seen", "data"),
-        )
-        def _figures(
-            _n: int, study: str | None, x: str, y: str, z: str, seen: dict[str, Any] | None
-        ) -> Any:
-            # a periodic refresh redraws only what changed in the database (per browser tab)
-            seen = dict(seen or {})
-            periodic = dash.ctx.triggered_id == "refresh" and seen.get("study") == study
-            key = self.designs_key(study)
-            table, sim, sweep, digest = self.runtime_data(study)
-            if periodic and seen.get("designs") == key:
-                pareto: tuple[Any, ...] = (dash.no_update,) * 5
-            else:
-                designs = self.designs(study)
-                options = F.axis_options(designs)
-                title = str(study or "")
-                fig2 = F.pareto_figure(
-                    designs, x, y, title=f"{title}: {F.axis_label(y)} vs {F.axis_label(x)}"
-                )
-                fig3 = F.pareto_figure_3d(designs, (x, y, z), title=f"{title} (3D)")
-                for fig in (fig2, fig3):
-                    fig.update_layout(uirevision=f"{study}|{x}|{y}|{z}")
-                pareto = (fig2, fig3, options, options, options)
-            if periodic and seen.get("runtime") == digest:
-                runtime: tuple[Any, ...] = (dash.no_update,) * 4
-            else:
-                ids = F.runtime_design_ids(table)
-                links: list[Any] = []
-                for i in ids:
-                    links += [dcc.Link(f"design {i}", href=f"/design/{i}"), " "]
-                runtime = (
-                    F.runtime_heatmap(table),
-                    F.simulation_figure(sim),
-                    F.sweep_figure(sweep),
-                    links or "none yet (run `adapex runtime table`)",
-                )
-            return (
-                *pareto[:2],
-                *runtime,
-                *pareto[2:],
-                {"study": study, "designs": key, "runtime": digest},
-            )
-
-        @app.callback(
+        )(self.figures)
+        app.callback(
             Output("url", "pathname"),
             Output("url", "search"),
             Input("pareto-2d", "clickData"),
             Input("pareto-3d", "clickData"),
             prevent_initial_call=True,
-        )
-        def _open_design(click2: Any, click3: Any) -> Any:
-            click = click2 if dash.ctx.triggered_id == "pareto-2d" else click3
-            points = (click or {}).get("points") or []
-            custom = points[0].get("customdata") if points else None
-            if isinstance(custom, list):
-                custom = custom[0] if custom else None
-            if custom is None:
-                return dash.no_update, dash.no_update
-            return f"/design/{int(custom)}", ""
-
+        )(_open_design)
         return app
+
+
+def _layout(refresh_ms: int) -> html.Div:
+    """The page frame: location, refresh timer, header and the routed page."""
+    return html.Div(
+        [
+            dcc.Location(id="url", refresh=False),
+            dcc.Interval(id="refresh", interval=refresh_ms, n_intervals=0),
+            html.Div(
+                [
+                    html.H1("adapex", style={"margin": "0 16px 0 0", "fontSize": "1.5em"}),
+                    dcc.Link("studies", href="/"),
+                ],
+                style={"display": "flex", "alignItems": "baseline"},
+            ),
+            html.Div(id="page"),
+        ],
+        style={"fontFamily": "system-ui, sans-serif", "margin": "12px 24px"},
+    )
+
+
+def _runtime_outputs(table: Any, sim: Any, sweep: Any) -> tuple[Any, ...]:
+    """The runtime table heat map, the simulation and sweep figures and the design links."""
+    links: list[Any] = []
+    for i in F.runtime_design_ids(table):
+        links += [dcc.Link(f"design {i}", href=f"/design/{i}"), " "]
+    return (
+        F.runtime_heatmap(table),
+        F.simulation_figure(sim),
+        F.sweep_figure(sweep),
+        links or "none yet (run `adapex runtime table`)",
+    )
+
+
+def _open_design(click2: Any, click3: Any) -> Any:
+    """A click on a Pareto point opens its design's page."""
+    click = click2 if dash.ctx.triggered_id == "pareto-2d" else click3
+    points = (click or {}).get("points") or []
+    custom = points[0].get("customdata") if points else None
+    if isinstance(custom, list):
+        custom = custom[0] if custom else None
+    if custom is None:
+        return dash.no_update, dash.no_update
+    return f"/design/{int(custom)}", ""
 
 
 def create_app(storage: str | None = None, *, refresh_s: float = REFRESH_S) -> dash.Dash:
