@@ -230,14 +230,7 @@ def staged_performance(
     if folding is not None:
         cfg = folding if isinstance(folding, FoldingConfig) else FoldingConfig.from_dict(folding)
         graph = cfg.apply(graph)
-    if buffer_depth is None:
-        buffer_depth = DEFAULT_BUFFER_DEPTH
-    if (
-        isinstance(buffer_depth, bool)
-        or not isinstance(buffer_depth, (int, float))
-        or not (buffer_depth >= 0)
-    ):
-        raise HwError(f"buffer_depth={buffer_depth!r}: must be a number of frames >= 0")
+    depth = _buffer_depth(buffer_depth)
     stages = split_stages(graph)
     r = check_reach([1.0] if reach is None and len(stages) == 1 else reach or [], len(stages))
     # the Device itself, not its board's name: a calibrated power model or edited resources
@@ -247,37 +240,14 @@ def staged_performance(
     max_cycles = [max(1, int(rep.performance["max_cycles"])) for rep in reports]
     t_stage = [f_clk / c for c in max_cycles]
     service = [c * clk * 1e-9 for c in max_cycles]
-    thr = tandem_throughput(service, r, float(buffer_depth))
-    bound = tandem_throughput(service, r, math.inf)
-
-    cycles = {lr.name: int(lr.cycles) for rep in reports for lr in rep.layers}
-    paths = _critical_paths(graph, cycles)
-    backbone, exits = exit_groups(graph)
-    sinks = [_sink(layers, graph) for _, _, layers in exits]
-    final_layers = [layer for layer in backbone]
-    consumed = {i for layer in graph.layers for i in layer.inputs}
-    final_sinks = [layer.name for layer in final_layers if layer.name not in consumed]
-    sinks.append(final_sinks[-1] if final_sinks else backbone[-1].name)
-    latency = [paths[s] * clk * 1e-9 for s in sinks]
-    frac = [r[k] - (r[k + 1] if k + 1 < len(r) else 0.0) for k in range(len(r))]
-    mean_lat = sum(f * lat for f, lat in zip(frac, latency, strict=False))
-
+    thr = tandem_throughput(service, r, depth)
+    latency, frac, mean_lat = _latencies(graph, reports, r, clk)
     static_w = float(dev.power.static_w)
     dyn = [max(0.0, float(rep.power_w or 0.0) - static_w) for rep in reports]
     activity = [min(1.0, rk * thr / tk) for rk, tk in zip(r, t_stage, strict=False)]
     power = static_w + sum(a * d for a, d in zip(activity, dyn, strict=False))
     energy = sum(rk * d / tk for rk, d, tk in zip(r, dyn, t_stage, strict=False)) + static_w / thr
-    total = {
-        k: int(sum(rep.total.get(k, 0) for rep in reports))
-        for k in ("LUT", "BRAM_18K", "URAM", "DSP")
-    }
-    util = {
-        k: (
-            total[k] / dev.resources[k] if dev.resources.get(k) else (math.inf if total[k] else 0.0)
-        )
-        for k in total
-    }
-    fits = device_fits(total, dev, limits)
+    total, util = _resources(reports, dev)
     return StagedReport(
         throughput_fps=thr,
         latency_s_per_exit=latency,
@@ -288,7 +258,7 @@ def staged_performance(
         stages=reports,
         total=total,
         utilisation=util,
-        fits=fits,
+        fits=device_fits(total, dev, limits),
         reach=r,
         exit_fraction=frac,
         exits=exit_ids(graph),
@@ -296,11 +266,58 @@ def staged_performance(
         activity=activity,
         static_power_w=static_w,
         stage_dynamic_power_w=dyn,
-        buffer_depth=float(buffer_depth),
-        unbuffered_bound_fps=bound,
+        buffer_depth=depth,
+        unbuffered_bound_fps=tandem_throughput(service, r, math.inf),
         clk_ns=clk,
         device=dev.name,
     )
+
+
+def _buffer_depth(buffer_depth: float | None) -> float:
+    """The inter-stage FIFO depth in frames (None: DEFAULT_BUFFER_DEPTH); HwError unless a
+    number >= 0."""
+    if buffer_depth is None:
+        return float(DEFAULT_BUFFER_DEPTH)
+    if (
+        isinstance(buffer_depth, bool)
+        or not isinstance(buffer_depth, (int, float))
+        or not (buffer_depth >= 0)
+    ):
+        raise HwError(f"buffer_depth={buffer_depth!r}: must be a number of frames >= 0")
+    return float(buffer_depth)
+
+
+def _latencies(
+    graph: Any, reports: Sequence[Any], r: Sequence[float], clk: float
+) -> tuple[list[float], list[float], float]:
+    """Per exit (then the final classifier), the latency to its sink along the critical
+    path; the share of inputs leaving there; the mean latency."""
+    cycles = {lr.name: int(lr.cycles) for rep in reports for lr in rep.layers}
+    paths = _critical_paths(graph, cycles)
+    backbone, exits = exit_groups(graph)
+    sinks = [_sink(layers, graph) for _, _, layers in exits]
+    consumed = {i for layer in graph.layers for i in layer.inputs}
+    final_sinks = [layer.name for layer in backbone if layer.name not in consumed]
+    sinks.append(final_sinks[-1] if final_sinks else backbone[-1].name)
+    latency = [paths[s] * clk * 1e-9 for s in sinks]
+    frac = [r[k] - (r[k + 1] if k + 1 < len(r) else 0.0) for k in range(len(r))]
+    mean_lat = sum(f * lat for f, lat in zip(frac, latency, strict=False))
+    return latency, frac, mean_lat
+
+
+def _resources(reports: Sequence[Any], dev: Any) -> tuple[dict[str, int], dict[str, float]]:
+    """The design's resources (every stage on one device) and their utilisation."""
+    total = {
+        k: int(sum(rep.total.get(k, 0) for rep in reports))
+        for k in ("LUT", "BRAM_18K", "URAM", "DSP")
+    }
+    util = {
+        k: (
+            total[k] / dev.resources[k] if dev.resources.get(k) else (math.inf if total[k] else 0.0)
+        )
+        for k in total
+    }
+    return total, util
 
 
 __all__ = [
