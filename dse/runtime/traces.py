@@ -276,6 +276,24 @@ def load_trace_csv(path: str | os.PathLike, *, dt_s: float = 1.0) -> Trace:
         A count trace (``timestamp`` files) or a rate trace (``start,rate`` / ``interval_s,rate``).
     """
     path = Path(path)
+    rows = _csv_rows(path, dt_s)
+    header_line, header = rows[0]
+    cols = [h.lower() for h in header]
+    data = rows[1:]
+    if not data:
+        raise TraceError(f"trace {path.name}: no data rows after the header; add rows")
+    if cols == ["timestamp"]:
+        return _timestamp_trace(path, data, dt_s)
+    if cols in (["start", "rate"], ["interval_s", "rate"]):
+        return _step_trace(path, data, cols[0], dt_s)
+    raise TraceError(
+        f"trace {path.name} line {header_line}: header {','.join(header)!r} is not a trace "
+        "header; use `timestamp`, `start,rate` or `interval_s,rate`"
+    )
+
+
+def _csv_rows(path: Path, dt_s: float) -> list[tuple[int, list[str]]]:
+    """The file's non-empty, non-comment rows with their line numbers (the header first)."""
     if path.is_dir():
         raise TraceError(
             f"`trace` {path}: is a folder; give a .csv file in it, or a built-in name",
@@ -306,71 +324,68 @@ def load_trace_csv(path: str | os.PathLike, *, dt_s: float = 1.0) -> Trace:
         raise TraceError(
             f"trace {path.name}: empty; write a header (timestamp | start,rate | interval_s,rate)"
         )
-    header_line, header = rows[0]
-    cols = [h.lower() for h in header]
-    data = rows[1:]
-    if not data:
-        raise TraceError(f"trace {path.name}: no data rows after the header; add rows")
-    if cols == ["timestamp"]:
-        ts = []
-        for lineno, f in data:
-            if len(f) != 1:
-                raise TraceError(
-                    f"trace {path.name} line {lineno}: {len(f)} fields; write one timestamp per line"
-                )
-            v = _number(path, lineno, "timestamp", f[0], "write seconds since the start, e.g. 12.5")
-            if v < 0:
-                raise TraceError(
-                    f"trace {path.name} line {lineno}: timestamp {f[0]!r} is negative; "
-                    "write seconds since the start (>= 0)"
-                )
-            ts.append(v)
-        times = np.asarray(ts)
-        n = max(1, int(math.floor(times.max() / dt_s)) + 1)
-        _check_intervals(n, dt_s)
-        counts = np.bincount(np.minimum((times / dt_s).astype(np.int64), n - 1), minlength=n)
-        return Trace(path.name, dt_s, counts=counts)
-    if cols in (["start", "rate"], ["interval_s", "rate"]):
-        first = cols[0]
-        keys, rates = [], []
-        for lineno, f in data:
-            if len(f) != 2:
-                raise TraceError(
-                    f"trace {path.name} line {lineno}: {len(f)} fields; write {first},rate"
-                )
-            k = _number(path, lineno, first, f[0], "write seconds, e.g. 60")
-            r = _number(path, lineno, "rate", f[1], "write inferences per second, e.g. 120")
-            if r < 0:
-                raise TraceError(
-                    f"trace {path.name} line {lineno}: rate {f[1]!r} is negative; write a rate >= 0"
-                )
-            if first == "start":
-                if k < 0 or (keys and k <= keys[-1]):
-                    raise TraceError(
-                        f"trace {path.name} line {lineno}: start {f[0]!r} must be >= 0 and "
-                        "greater than the previous start; sort the rows by start"
-                    )
-            elif k <= 0:
-                raise TraceError(
-                    f"trace {path.name} line {lineno}: interval_s {f[0]!r} must be > 0; "
-                    "write the interval length in seconds"
-                )
-            keys.append(k)
-            rates.append(r)
-        kk = np.asarray(keys)
-        rr = np.asarray(rates)
+    return rows
+
+
+def _timestamp_trace(path: Path, data: list[tuple[int, list[str]]], dt_s: float) -> Trace:
+    """A count trace from one arrival timestamp per row."""
+    ts = []
+    for lineno, f in data:
+        if len(f) != 1:
+            raise TraceError(
+                f"trace {path.name} line {lineno}: {len(f)} fields; write one timestamp per line"
+            )
+        v = _number(path, lineno, "timestamp", f[0], "write seconds since the start, e.g. 12.5")
+        if v < 0:
+            raise TraceError(
+                f"trace {path.name} line {lineno}: timestamp {f[0]!r} is negative; "
+                "write seconds since the start (>= 0)"
+            )
+        ts.append(v)
+    times = np.asarray(ts)
+    n = max(1, int(math.floor(times.max() / dt_s)) + 1)
+    _check_intervals(n, dt_s)
+    counts = np.bincount(np.minimum((times / dt_s).astype(np.int64), n - 1), minlength=n)
+    return Trace(path.name, dt_s, counts=counts)
+
+
+def _step_trace(path: Path, data: list[tuple[int, list[str]]], first: str, dt_s: float) -> Trace:
+    """A rate trace from ``start,rate`` or ``interval_s,rate`` rows."""
+    keys, rates = [], []
+    for lineno, f in data:
+        if len(f) != 2:
+            raise TraceError(
+                f"trace {path.name} line {lineno}: {len(f)} fields; write {first},rate"
+            )
+        k = _number(path, lineno, first, f[0], "write seconds, e.g. 60")
+        r = _number(path, lineno, "rate", f[1], "write inferences per second, e.g. 120")
+        if r < 0:
+            raise TraceError(
+                f"trace {path.name} line {lineno}: rate {f[1]!r} is negative; write a rate >= 0"
+            )
         if first == "start":
-            last = kk[-1] - kk[-2] if len(kk) > 1 else dt_s
-            starts = kk - kk[0]
-            ends = np.concatenate([starts[1:], [starts[-1] + last]])
-        else:
-            ends = np.cumsum(kk)
-            starts = ends - kk
-        return Trace(path.name, dt_s, rates=_rates_from_steps(starts, ends, rr, dt_s))
-    raise TraceError(
-        f"trace {path.name} line {header_line}: header {','.join(header)!r} is not a trace "
-        "header; use `timestamp`, `start,rate` or `interval_s,rate`"
-    )
+            if k < 0 or (keys and k <= keys[-1]):
+                raise TraceError(
+                    f"trace {path.name} line {lineno}: start {f[0]!r} must be >= 0 and "
+                    "greater than the previous start; sort the rows by start"
+                )
+        elif k <= 0:
+            raise TraceError(
+                f"trace {path.name} line {lineno}: interval_s {f[0]!r} must be > 0; "
+                "write the interval length in seconds"
+            )
+        keys.append(k)
+        rates.append(r)
+    kk = np.asarray(keys)
+    rr = np.asarray(rates)
+    if first == "start":
+        last = kk[-1] - kk[-2] if len(kk) > 1 else dt_s
+        starts = kk - kk[0]
+        ends = np.concatenate([starts[1:], [starts[-1] + last]])
+    else:
+        ends = np.cumsum(kk)
+        starts = ends - kk
+    return Trace(path.name, dt_s, rates=_rates_from_steps(starts, ends, rr, dt_s))
 
 
 def is_trace_file(spec: str | os.PathLike | None) -> bool:
