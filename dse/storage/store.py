@@ -366,23 +366,11 @@ class Store:
             TrialNotRunning: the trial is no longer RUNNING (nothing was written).
             DseError: the study was never registered, or no design ``repeat_of``.
         """
-        import datetime
-
-        from optuna.trial import TrialState
-
         from dse.optuna_bridge import trial_tables
 
         tables = trial_tables()
-        trials, trial_values, user_attrs = tables.trials, tables.values, tables.user_attrs
         with self._writer() as conn, conn.begin():
-            state = conn.execute(
-                sa.select(trials.c.state).where(trials.c.trial_id == trial_id).with_for_update()
-            ).scalar_one_or_none()
-            if state != TrialState.RUNNING:
-                raise TrialNotRunning(
-                    f"Optuna trial {trial_id} is {getattr(state, 'name', state)}, not RUNNING; "
-                    "its result is discarded"
-                )
+            _lock_running_trial(conn, tables, trial_id)
             if repeat_of is None and record is not None and dedupe:
                 repeat_of = self._same_params(conn, record.study, record.params)
                 trial_number = record.trial_number
@@ -391,48 +379,27 @@ class Store:
                     raise DseError("complete_trial: give a record or repeat_of")
                 stored = self._insert_design(conn, record, replaces)
             else:
-                row = conn.execute(
-                    sa.select(T.designs).where(T.designs.c.id == repeat_of).with_for_update()
-                ).first()
-                if row is None:
-                    raise DseError(f"design {repeat_of}: no such design")
-                prov = dict(row.provenance or {})
-                prov["repeats"] = sorted({*prov.get("repeats", []), int(trial_number or 0)})
-                conn.execute(
-                    sa.update(T.designs)
-                    .where(T.designs.c.id == repeat_of)
-                    .values(provenance=jsonable(prov))
-                )
-                stored = self._record(
-                    conn.execute(sa.select(T.designs).where(T.designs.c.id == repeat_of)).one()
-                )
-            conn.execute(sa.delete(trial_values).where(trial_values.c.trial_id == trial_id))
-            for objective, value in enumerate(values):
-                stored_value, value_type = tables.stored_value(value)
-                conn.execute(
-                    sa.insert(trial_values).values(
-                        trial_id=trial_id,
-                        objective=objective,
-                        value=stored_value,
-                        value_type=value_type,
-                    )
-                )
-            conn.execute(
-                sa.delete(user_attrs).where(
-                    user_attrs.c.trial_id == trial_id, user_attrs.c.key == "design_id"
-                )
-            )
-            conn.execute(
-                sa.insert(user_attrs).values(
-                    trial_id=trial_id, key="design_id", value_json=json.dumps(stored.id)
-                )
-            )
-            conn.execute(
-                sa.update(trials)
-                .where(trials.c.trial_id == trial_id)
-                .values(state=TrialState.COMPLETE, datetime_complete=datetime.datetime.now())
-            )
+                stored = self._add_repeat(conn, repeat_of, int(trial_number or 0))
+            _complete_optuna_trial(conn, tables, trial_id, values, stored.id)
             return stored
+
+    def _add_repeat(self, conn: sa.Connection, design_id: int, trial_number: int) -> DesignRecord:
+        """Record ``trial_number`` among the repeats of the stored design ``design_id``."""
+        row = conn.execute(
+            sa.select(T.designs).where(T.designs.c.id == design_id).with_for_update()
+        ).first()
+        if row is None:
+            raise DseError(f"design {design_id}: no such design")
+        prov = dict(row.provenance or {})
+        prov["repeats"] = sorted({*prov.get("repeats", []), trial_number})
+        conn.execute(
+            sa.update(T.designs)
+            .where(T.designs.c.id == design_id)
+            .values(provenance=jsonable(prov))
+        )
+        return self._record(
+            conn.execute(sa.select(T.designs).where(T.designs.c.id == design_id)).one()
+        )
 
     @staticmethod
     def _same_params(conn: sa.Connection, study: str, params: Mapping[str, Any]) -> int | None:
@@ -601,3 +568,53 @@ class Store:
         """The runtime manager's cache of a study: operating points and baselines computed
         for one state of the study (its designs), and the load sweeps run on them."""
         return self._blob(T.simulations, self.CACHE_PREFIX + study)
+
+
+def _lock_running_trial(conn: sa.Connection, tables: Any, trial_id: int) -> None:
+    """Lock Optuna's trial row; TrialNotRunning unless the trial is still RUNNING."""
+    from optuna.trial import TrialState
+
+    trials = tables.trials
+    state = conn.execute(
+        sa.select(trials.c.state).where(trials.c.trial_id == trial_id).with_for_update()
+    ).scalar_one_or_none()
+    if state != TrialState.RUNNING:
+        raise TrialNotRunning(
+            f"Optuna trial {trial_id} is {getattr(state, 'name', state)}, not RUNNING; "
+            "its result is discarded"
+        )
+
+
+def _complete_optuna_trial(
+    conn: sa.Connection, tables: Any, trial_id: int, values: Sequence[float], design_id: int
+) -> None:
+    """Write the trial's values, its ``design_id`` user attribute and its COMPLETE state, as
+    Optuna's ``RDBStorage.set_trial_state_values`` writes them."""
+    import datetime
+
+    from optuna.trial import TrialState
+
+    trials, trial_values, user_attrs = tables.trials, tables.values, tables.user_attrs
+    conn.execute(sa.delete(trial_values).where(trial_values.c.trial_id == trial_id))
+    for objective, value in enumerate(values):
+        stored_value, value_type = tables.stored_value(value)
+        conn.execute(
+            sa.insert(trial_values).values(
+                trial_id=trial_id, objective=objective, value=stored_value, value_type=value_type
+            )
+        )
+    conn.execute(
+        sa.delete(user_attrs).where(
+            user_attrs.c.trial_id == trial_id, user_attrs.c.key == "design_id"
+        )
+    )
+    conn.execute(
+        sa.insert(user_attrs).values(
+            trial_id=trial_id, key="design_id", value_json=json.dumps(design_id)
+        )
+    )
+    conn.execute(
+        sa.update(trials)
+        .where(trials.c.trial_id == trial_id)
+        .values(state=TrialState.COMPLETE, datetime_complete=datetime.datetime.now())
+    )
