@@ -68,6 +68,45 @@ class _FigureWriter:
         )
 
 
+def _pareto_section(study: str, dicts: list[dict[str, Any]], fig_html: _FigureWriter) -> list[str]:
+    """The Pareto front in every 2-D projection of REPORT_AXES_2D the designs have, and 3-D."""
+    parts = ["<h2>Pareto front</h2>"]
+    options = F.axis_options(dicts)
+    for x, y in REPORT_AXES_2D:
+        if x in options and y in options:
+            title = f"{study}: {F.axis_label(y)} vs {F.axis_label(x)}"
+            parts.append(fig_html(F.pareto_figure(dicts, x, y, title=title)))
+    if all(a in options for a in F.DEFAULT_AXES_3D):
+        parts.append(fig_html(F.pareto_figure_3d(dicts, F.DEFAULT_AXES_3D, title=f"{study} (3D)")))
+    if fig_html.count == 0:
+        parts.append(fig_html(F.pareto_figure(dicts)))
+    return parts
+
+
+def _designs_table(shown: list[dict[str, Any]], used: set[int]) -> list[str]:
+    """The shown designs' summaries, marking those the runtime table uses."""
+    rows = [
+        {**dict(F.design_summary(d)), "in runtime table": "yes" if int(d["id"]) in used else "no"}
+        for d in shown
+    ]
+    return ["<h2>Pareto designs and the designs the runtime table uses</h2>", _table(rows)]
+
+
+def _design_details(shown: list[dict[str, Any]], fig_html: _FigureWriter) -> list[str]:
+    """A folded section per shown design: its summary and its figures."""
+    parts = ["<h2>Design details</h2>"]
+    for d in shown:
+        parts.append(
+            f"<details><summary>design {html.escape(str(d.get('id')))} "
+            f"(trial {html.escape(str(d.get('trial_number')))})</summary>"
+        )
+        parts.append(_table([dict(F.design_summary(d))]))
+        for fig in F.design_figures(d).values():
+            parts.append(fig_html(fig))
+        parts.append("</details>")
+    return parts
+
+
 def render_report(
     study: str,
     designs: Iterable[Any],
@@ -112,49 +151,15 @@ def render_report(
     ]
     if summary is not None:
         parts.append(_table(F.studies_rows([summary])))
-    parts.append("<h2>Pareto front</h2>")
-    options = F.axis_options(dicts)
-    for x, y in REPORT_AXES_2D:
-        if x in options and y in options:
-            parts.append(
-                fig_html(
-                    F.pareto_figure(
-                        dicts, x, y, title=f"{study}: {F.axis_label(y)} vs {F.axis_label(x)}"
-                    )
-                )
-            )
-    if all(a in options for a in F.DEFAULT_AXES_3D):
-        parts.append(fig_html(F.pareto_figure_3d(dicts, F.DEFAULT_AXES_3D, title=f"{study} (3D)")))
-    if fig_html.count == 0:
-        parts.append(fig_html(F.pareto_figure(dicts)))
-    parts.append("<h2>Pareto designs and the designs the runtime table uses</h2>")
-    parts.append(
-        _table(
-            [
-                {
-                    **dict(F.design_summary(d)),
-                    "in runtime table": "yes" if int(d["id"]) in used else "no",
-                }
-                for d in shown
-            ]
-        )
-    )
+    parts += _pareto_section(study, dicts, fig_html)
+    parts += _designs_table(shown, used)
     parts.append("<h2>Runtime selection table</h2>")
     parts.append(fig_html(F.runtime_heatmap(runtime_table)))
     parts.append("<h2>Runtime simulation</h2>")
     parts.append(fig_html(F.simulation_figure(simulation)))
     parts.append("<h2>Load sweep against the baselines</h2>")
     parts.append(fig_html(F.sweep_figure(sweep)))
-    parts.append("<h2>Design details</h2>")
-    for d in shown:
-        parts.append(
-            f"<details><summary>design {html.escape(str(d.get('id')))} "
-            f"(trial {html.escape(str(d.get('trial_number')))})</summary>"
-        )
-        parts.append(_table([dict(F.design_summary(d))]))
-        for fig in F.design_figures(d).values():
-            parts.append(fig_html(fig))
-        parts.append("</details>")
+    parts += _design_details(shown, fig_html)
     parts.append("</body></html>")
     return "\n".join(parts)
 

@@ -179,11 +179,8 @@ def train_model(
     peak_lr = recipe.lr if lr is None else float(lr)
     seed_everything(seed)
     model.to(device)
-    x_train = torch.from_numpy(np.ascontiguousarray(data.x_train)).to(device)
-    y_train = torch.from_numpy(np.asarray(data.y_train, dtype=np.int64)).to(device)
+    x_train, y_train = _training_tensors(data, device)
     n = x_train.shape[0]
-    if n == 0:
-        raise DseError("dataset: the training split is empty; use a larger dataset or limit")
     steps_per_epoch = max(1, (n + recipe.batch_size - 1) // recipe.batch_size)
     opt, sched = _optimiser(model, recipe, peak_lr, max(1, n_epochs * steps_per_epoch))
     gen = torch.Generator().manual_seed(seed)
@@ -226,6 +223,17 @@ def train_model(
         val_accuracy=val_acc,
         history=history,
     )
+
+
+def _training_tensors(data: Any, device: str) -> tuple[Any, Any]:
+    """The training split on ``device``; DseError when it is empty."""
+    import torch
+
+    x_train = torch.from_numpy(np.ascontiguousarray(data.x_train)).to(device)
+    y_train = torch.from_numpy(np.asarray(data.y_train, dtype=np.int64)).to(device)
+    if x_train.shape[0] == 0:
+        raise DseError("dataset: the training split is empty; use a larger dataset or limit")
+    return x_train, y_train
 
 
 def _optimiser(model: Any, recipe: TrainRecipe, peak_lr: float, total_steps: int) -> Any:

@@ -271,6 +271,22 @@ class Evaluator:
             # design gets the smallest folding, and the device-fit constraint decides.
             return self._fold_sampled(graph, lambda _name, _n: 0)[0]
 
+    def _constraints(self, report: Any, metrics: dict[str, Any]) -> dict[str, float]:
+        """Optuna's constraints (<= 0 is satisfied): fitting the device within the
+        utilisation limits, and the minimum accuracy when the config sets one."""
+        # <= 0 when the design fits the device; else how far the worst resource is over its
+        # utilisation limit (relative to the limit).
+        limits = self.config.hardware.max_utilisation
+        util = metrics["utilisation"]
+        worst = max((u / limits.get(k, 1.0) for k, u in util.items()), default=0.0)
+        fit = min(worst, 1e6) - 1.0
+        fit = max(fit, 1e-6) if not report.fits else min(fit, 0.0)
+        constraints = {"fits_device": fit}
+        min_acc = self.config.objectives.min_accuracy
+        if min_acc is not None:
+            constraints["min_accuracy"] = float(min_acc - metrics["accuracy"])
+        return constraints
+
     def _budget(self, share: float | None) -> dict[str, float] | None:
         """The sampled budget as a share of each resource's usable amount (its limit)."""
         if share is None:
@@ -339,38 +355,11 @@ class Evaluator:
         )
         report = cost(hardware, reach)
         t2 = time.perf_counter()
-        util = {k: float(v) for k, v in report.utilisation.items()}
-        metrics: dict[str, Any] = {
-            "accuracy": float(ev.accuracy),
-            "throughput_fps": float(report.throughput_fps),
-            "latency_s": float(report.mean_latency_s),
-            "latency_s_per_exit": [float(v) for v in report.latency_s_per_exit],
-            "power_w": float(report.power_w),
-            "energy_per_inference_j": float(report.energy_per_inference_j),
-            "edp": float(report.edp),
-            **{k: int(v) for k, v in report.total.items()},
-            "utilisation": util,
-            "fits": bool(report.fits),
-            "reach": reach,
-            "exit_fraction": [float(v) for v in ev.exit_fraction],
-            "exit_accuracy": [None if math.isnan(v) else float(v) for v in ev.exit_accuracy],
-            "stage_throughput_fps": [float(v) for v in report.stage_throughput_fps],
-            "widths": list(arch.widths),
-            "final_accuracy": float(pruned.profile.exit_accuracies()[-1]),
-        }
+        metrics = _metrics(ev, report, arch, pruned.profile)
         objectives = {s.name: get_objective(s.name).value(report, metrics) for s in self.specs}
         for name, value in objectives.items():  # a registered objective's own figure
             metrics.setdefault(name, value)
-        # <= 0 when the design fits the device; else how far the worst resource is over its
-        # utilisation limit (relative to the limit).
-        limits = self.config.hardware.max_utilisation
-        worst = max((u / limits.get(k, 1.0) for k, u in util.items()), default=0.0)
-        fit = min(worst, 1e6) - 1.0
-        fit = max(fit, 1e-6) if not report.fits else min(fit, 0.0)
-        constraints = {"fits_device": fit}
-        min_acc = self.config.objectives.min_accuracy
-        if min_acc is not None:
-            constraints["min_accuracy"] = float(min_acc - metrics["accuracy"])
+        constraints = self._constraints(report, metrics)
         feasible = all(v <= 0.0 for v in constraints.values())
         return Evaluation(
             point=point,
@@ -388,3 +377,25 @@ class Evaluator:
             checkpoint=str(pruned.checkpoint),
             seconds={"accuracy": t1 - t0, "hardware": t2 - t1},
         )
+
+
+def _metrics(ev: Any, report: Any, arch: Any, profile: Any) -> dict[str, Any]:
+    """Every figure stored with a design: accuracy and exits (``ev``), its staged report."""
+    return {
+        "accuracy": float(ev.accuracy),
+        "throughput_fps": float(report.throughput_fps),
+        "latency_s": float(report.mean_latency_s),
+        "latency_s_per_exit": [float(v) for v in report.latency_s_per_exit],
+        "power_w": float(report.power_w),
+        "energy_per_inference_j": float(report.energy_per_inference_j),
+        "edp": float(report.edp),
+        **{k: int(v) for k, v in report.total.items()},
+        "utilisation": {k: float(v) for k, v in report.utilisation.items()},
+        "fits": bool(report.fits),
+        "reach": [float(r) for r in ev.reach],
+        "exit_fraction": [float(v) for v in ev.exit_fraction],
+        "exit_accuracy": [None if math.isnan(v) else float(v) for v in ev.exit_accuracy],
+        "stage_throughput_fps": [float(v) for v in report.stage_throughput_fps],
+        "widths": list(arch.widths),
+        "final_accuracy": float(profile.exit_accuracies()[-1]),
+    }
