@@ -187,3 +187,15 @@ def test_one_costing_path() -> None:
         if name.startswith("dse") and "staged_performance" in path.read_text()
     )
     assert callers == ["dse.design.cost"]
+
+
+def test_no_function_is_over_80_lines() -> None:
+    """Functions are split by the steps they name (docstrings and nested functions count)."""
+    long = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 80:
+                    long.append(f"{name}.{node.name}: {lines} lines")
+    assert long == []

@@ -19,6 +19,9 @@ def export(
     bitfile: bool = typer.Option(
         False, "--bitfile", help="Build configs run FINN through the bitfile (default: estimates)."
     ),
+    target: str = typer.Option(
+        "finn", "--target", help="Export target (dse.export.targets): finn, FINN build folders."
+    ),
 ) -> None:
     """Export the design library of a study: one FINN build folder per Pareto design and stage."""
     import json
@@ -54,6 +57,7 @@ def export(
                 force=force,
                 steps="bitfile" if bitfile else "estimate",
                 progress=progress,
+                target=target,
             )
         finally:
             if bar:

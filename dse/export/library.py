@@ -33,7 +33,6 @@ stored report, so the folders reproduce the stored numbers.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
 import tarfile
@@ -43,74 +42,12 @@ from pathlib import Path
 from typing import Any
 
 from dse.errors import DseError
+from dse.export.finn_design import design_entry
+from dse.export.jsonfile import dump_json, utc_now
 from hw_builders.atomic import atomic_directory, atomic_file
-from hw_builders.naming import finn_node_names, rename_folding, rename_graph
 
 #: Version of the library.json format.
 LIBRARY_VERSION = 1
-#: Per-layer figures that must match between the stored report and the exported folders.
-CHECKED_KEYS = ("cycles", "LUT", "BRAM_18K", "URAM", "DSP")
-
-
-def _dump(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-
-
-def _check_stage(
-    design_id: int, k: int, stored: Any, report: Any, names: Mapping[str, str]
-) -> None:
-    """Raise DseError when the recomputed stage estimate (FINN's node names) differs from
-    the stored one (a HardwareReport under adapex's layer names)."""
-    got = {layer.name: layer for layer in report.layers}
-    if len(stored.layers) != len(got):
-        raise DseError(
-            f"design {design_id} stage {k}: {len(stored.layers)} layers stored but {len(got)} "
-            "in the stage graph; the stored design is inconsistent, re-run the study"
-        )
-    for row in stored.layers:
-        layer = got.get(names.get(row.name, row.name))
-        if layer is None:
-            raise DseError(
-                f"design {design_id} stage {k}: stored layer {row.name!r} is not in the "
-                "stage graph; the stored design is inconsistent, re-run the study"
-            )
-        for key in CHECKED_KEYS:
-            if int(getattr(layer, key)) != int(getattr(row, key)):
-                raise DseError(
-                    f"design {design_id} stage {k} layer {row.name}: {key}="
-                    f"{getattr(layer, key)} now but {getattr(row, key)} stored; the cost model "
-                    "changed since the study ran, re-run the study before exporting"
-                )
-
-
-def _stored_report(record: Any) -> Any:
-    """The design's stored StagedReport; DseError when it is unreadable."""
-    from hw_builders.errors import HwError
-
-    try:
-        return record.report()
-    except HwError as exc:
-        raise DseError(
-            f"design {record.id}: its stored hardware report is unreadable ({exc}); re-run "
-            "the study"
-        ) from None
-
-
-def _check_totals(record: Any, stored: Any) -> None:
-    """Raise DseError unless the design, costed now on the one costing path
-    (:func:`dse.design.cost`), has the resource totals it was stored with."""
-    from dse.design import cost
-
-    now = cost(record.hardware(), stored.reach or None)
-    if now.total != stored.total:
-        raise DseError(
-            f"design {record.id}: resources {now.total} now but {stored.total} stored; the "
-            "cost model changed since the study ran, re-run the study before exporting"
-        )
 
 
 def _library_designs(store: Any, study: str, table: Mapping[str, Any] | None) -> list[Any]:
@@ -137,117 +74,6 @@ def _runtime_table(store: Any, study: str) -> tuple[dict[str, Any] | None, str]:
     if not points:
         return None, "none"
     return build_selection_table(points).to_dict(), "computed"
-
-
-def _export_design(record: Any, ddir: Path, *, steps: str, n_verify: int) -> dict[str, Any]:
-    """Write one design's folder; returns its library.json entry (paths relative to DIR)."""
-    from dse.accuracy.finn_export import export_finn_stage
-    from dse.design import load_design_model
-    from hw_builders import estimate, write_finn_reports
-    from hw_builders.finn_build import build_config, write_build_folder
-    from hw_builders.stages import split_stages
-
-    device = record.device
-    model = load_design_model(record.arch, record.checkpoint, record.exits)
-    stored = _stored_report(record)
-    stages = split_stages(record.graph())
-    if len(stages) != len(record.exits) + 1 or len(stored.stages) != len(stages):
-        raise DseError(
-            f"design {record.id}: its graph has {len(stages)} stages and its stored report "
-            f"{len(stored.stages)} for exits {record.exits}; the stored design is "
-            "inconsistent, re-run the study"
-        )
-    _check_totals(record, stored)
-    stored_stages = stored.stages
-    ddir.mkdir(parents=True)
-    stage_entries = []
-    for k, stage in enumerate(stages):
-        names = finn_node_names(stage)
-        graph = rename_graph(stage, names)
-        folding = rename_folding(record.folding or {}, names)
-        sdir = ddir / f"stage_{k}"
-        # the exporter leaves side files (external-data scratch) beside its output: keep them
-        # out of the library
-        with tempfile.TemporaryDirectory(prefix="adapex-export-") as scratch:
-            onnx_path = Path(scratch) / "model.onnx"
-            export_finn_stage(
-                model, onnx_path, stage=k, exits=list(record.exits), n_verify=n_verify
-            )
-            write_build_folder(
-                graph,
-                sdir,
-                folding=folding,
-                device=device,
-                clk_ns=record.clk_ns,
-                model_onnx=onnx_path,
-                steps=steps,
-            )
-        # the same build with FINN's bitfile steps, ready to switch on
-        bitfile = build_config(
-            device=device,
-            clk_ns=record.clk_ns,
-            steps="bitfile",
-            specialize=(sdir / "specialize_layers_config.json").exists(),
-        )
-        _dump(sdir / "dataflow_build_config.bitfile.json", bitfile)
-        report = estimate(graph, device=device, clk_ns=record.clk_ns, folding=folding)
-        _check_stage(record.id, k, stored_stages[k], report, names)
-        write_finn_reports(report, _mkdir(sdir / "adapex_report"))
-        _dump(sdir / "node_names.json", names)
-        stage_entries.append(
-            {
-                "stage": k,
-                "exit": record.exits[k] if k < len(record.exits) else None,
-                "folder": f"{ddir.name}/stage_{k}",
-                "model": f"{ddir.name}/stage_{k}/model.onnx",
-                "estimate": report.performance,
-            }
-        )
-    _dump(ddir / "metrics.json", record.metrics)
-    _dump(ddir / "hw_report.json", record.hw_report)
-    _dump(
-        ddir / "provenance.json",
-        {
-            **(record.provenance or {}),
-            "study": record.study,
-            "design_id": record.id,
-            "trial_number": record.trial_number,
-            "params": record.params,
-            "arch": record.arch,
-            "exits": record.exits,
-            "thresholds": record.thresholds,
-            "board": record.board,
-            "part": record.part,
-            "clk_ns": record.clk_ns,
-            "checkpoint": record.checkpoint,
-            "dataset": record.dataset,
-            "exported_at": _now(),
-        },
-    )
-    return _entry(record, ddir.name, stage_entries)
-
-
-def _entry(record: Any, folder: str, stages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """A design's library.json entry; ``stages`` get the design's own thresholds."""
-    return {
-        "id": record.id,
-        "trial_number": record.trial_number,
-        "folder": folder,
-        "pareto": bool(record.pareto),
-        "feasible": bool(record.feasible),
-        "exits": list(record.exits),
-        "thresholds": list(record.thresholds),
-        "params": record.params,
-        "objectives": record.objectives,
-        "metrics": record.metrics,
-        "board": record.board,
-        "part": record.part,
-        "clk_ns": record.clk_ns,
-        "stages": [
-            {**st, "threshold": record.thresholds[k] if k < len(record.thresholds) else None}
-            for k, st in enumerate(stages)
-        ],
-    }
 
 
 def build_key(record: Any) -> str:
@@ -282,11 +108,6 @@ def _distinct(records: Sequence[Any]) -> list[tuple[Any, list[Any]]]:
         else:
             groups[k] = (r, [])
     return list(groups.values())
-
-
-def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _check_writable(parent: Path, out: Path) -> None:
@@ -413,6 +234,36 @@ def _check_records(records: Sequence[Any]) -> None:
             )
 
 
+def _write_designs(
+    tmp: Path,
+    groups: Sequence[tuple[Any, list[Any]]],
+    export_target: Any,
+    steps: str,
+    n_verify: int,
+    progress: Callable[[int, int, Any], None] | None,
+) -> dict[int, dict[str, Any]]:
+    """Every distinct design's folder through the target; its aliases share it. Returns
+    the library.json entry of every design by id."""
+    entries: dict[int, dict[str, Any]] = {}
+    for i, (primary, aliases) in enumerate(groups):
+        if progress is not None:
+            progress(i, len(groups), primary)
+        entry = export_target.write_design(
+            primary, tmp / f"design_{primary.id}", steps=steps, n_verify=n_verify
+        )
+        entry["aliases"] = [a.id for a in aliases]
+        entries[primary.id] = entry
+        for alias in aliases:
+            # the same folders; its own thresholds, metrics and identity
+            entries[alias.id] = {
+                **design_entry(alias, entry["folder"], entry["stages"]),
+                "alias_of": primary.id,
+            }
+    if progress is not None:
+        progress(len(groups), len(groups), None)
+    return entries
+
+
 def export_library(
     store: Any,
     study: str,
@@ -423,6 +274,7 @@ def export_library(
     progress: Callable[[int, int, Any], None] | None = None,
     steps: str = "estimate",
     n_verify: int = 8,
+    target: str = "finn",
 ) -> Path:
     """Export the design library of a study (see the module doc for the layout).
 
@@ -438,6 +290,8 @@ def export_library(
         steps: ``"estimate"`` (FINN's estimate reports) or ``"bitfile"`` in every
             dataflow_build_config.json.
         n_verify: Random samples each stage model is executed on (qonnx vs PyTorch).
+        target: The export target's name (:mod:`dse.export.targets`; ``"finn"``: FINN
+            build folders).
 
     Returns:
         The library folder.
@@ -447,6 +301,9 @@ def export_library(
             weights, a model that qonnx does not execute faithfully, or stored estimates
             that the cost model no longer reproduces. Nothing is left at ``out`` then.
     """
+    from dse.export.targets import get_target
+
+    export_target = get_target(target)
     out = Path(out).absolute()
     _validate(store, study, out, tar=tar, force=force)
     table, table_source = _runtime_table(store, study)
@@ -454,44 +311,27 @@ def export_library(
     _check_records(records)
     groups = _distinct(records)
     with atomic_directory(out) as tmp:
-        entries: dict[int, dict[str, Any]] = {}
-        for i, (primary, aliases) in enumerate(groups):
-            if progress is not None:
-                progress(i, len(groups), primary)
-            entry = _export_design(
-                primary, tmp / f"design_{primary.id}", steps=steps, n_verify=n_verify
-            )
-            entry["aliases"] = [a.id for a in aliases]
-            entries[primary.id] = entry
-            for alias in aliases:
-                # the same folders; its own thresholds, metrics and identity
-                entries[alias.id] = {
-                    **_entry(alias, entry["folder"], entry["stages"]),
-                    "alias_of": primary.id,
-                }
-        if progress is not None:
-            progress(len(groups), len(groups), None)
+        entries = _write_designs(tmp, groups, export_target, steps, n_verify, progress)
         if table is not None:
-            _dump(tmp / "runtime_table.json", table)
+            dump_json(tmp / "runtime_table.json", table)
         summary = next(s for s in store.list_studies() if s.name == study)
-        _dump(
-            tmp / "library.json",
-            {
-                "format": "adapex-design-library",
-                "version": LIBRARY_VERSION,
-                "study": study,
-                "objectives": summary.objectives,
-                "directions": summary.directions,
-                "exported_at": _now(),
-                "steps": steps,
-                "runtime_table": "runtime_table.json" if table is not None else None,
-                "runtime_table_source": table_source,
-                "distinct_designs": len(groups),
-                "designs": [entries[r.id] for r in records],
-                # every file the export wrote: --force replaces a library holding only these
-                "files": _library_files(tmp) + ["library.json"],
-            },
-        )
+        index = {
+            "format": "adapex-design-library",
+            "version": LIBRARY_VERSION,
+            "study": study,
+            "target": export_target.name,
+            "objectives": summary.objectives,
+            "directions": summary.directions,
+            "exported_at": utc_now(),
+            "steps": steps,
+            "runtime_table": "runtime_table.json" if table is not None else None,
+            "runtime_table_source": table_source,
+            "distinct_designs": len(groups),
+            "designs": [entries[r.id] for r in records],
+        }
+        # every file the export wrote: --force replaces a library holding only these
+        index["files"] = _library_files(tmp) + ["library.json"]
+        dump_json(tmp / "library.json", index)
     if tar:
         write_tar(out)
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,19 @@ def _ratios(result: SimulationResult, static: SimulationResult) -> dict[str, flo
             if result.metrics["energy_per_inference_j"]
             else math.nan
         ),
+    }
+
+
+def _trace_info(trace: Trace, arrivals: np.ndarray, seed: int) -> dict[str, Any]:
+    """What a comparison records of its workload."""
+    return {
+        "name": trace.name,
+        "dt_s": trace.dt_s,
+        "duration_s": trace.duration_s,
+        "mean_fps": float(np.mean(trace.mean_rates())),
+        "peak_fps": trace.peak_fps,
+        "arrivals": int(arrivals.sum()),
+        "seed": seed,
     }
 
 
@@ -104,15 +118,7 @@ def compare_policies(
         # the manager's timeline at the top level, for the dashboard
         "timeline": out[main]["timeline"],
         "accuracy_threshold": accuracy_threshold,
-        "trace": {
-            "name": trace.name,
-            "dt_s": trace.dt_s,
-            "duration_s": trace.duration_s,
-            "mean_fps": float(np.mean(trace.mean_rates())),
-            "peak_fps": trace.peak_fps,
-            "arrivals": int(arrivals.sum()),
-            "seed": seed,
-        },
+        "trace": _trace_info(trace, arrivals, seed),
         "settings": {
             "buffer_size": buffer_size,
             "objective": objective,

@@ -89,6 +89,40 @@ def _time_shares(points: Sequence[Any], used: np.ndarray) -> list[dict[str, Any]
     return out
 
 
+def _row(
+    trace: str, load: float, base: str, a: dict[str, Any], b: dict[str, Any]
+) -> dict[str, Any]:
+    """The ratios of adapex (``a``) to one baseline (``b``) at one trace and load."""
+    return {
+        "trace": trace,
+        "load": float(load),
+        "baseline": base,
+        "processed_ratio": _ratio(a["processed"], b["processed"]),
+        "service_edp_ratio": _ratio(b["edp_service_js"], a["edp_service_js"]),
+        "energy_per_inference_ratio": _ratio(
+            b["energy_per_inference_j"], a["energy_per_inference_j"]
+        ),
+        "mean_accuracy": a["mean_accuracy"],
+    }
+
+
+def _baselines(lib: RuntimeLibrary, sets: dict[str, Any]) -> dict[str, Any]:
+    """The static baselines' points and the sub-spaces' sizes."""
+
+    def size(name: str) -> dict[str, int]:
+        return {
+            "configurations": len(sets[name]),
+            "designs": len({p.design_id for p in sets[name]}),
+        }
+
+    return {
+        "static_finn": lib.static_finn.to_dict(),
+        "static_best": lib.static_best.to_dict(),
+        "pruning_only": size("pruning_only"),
+        "exit_only": size("exit_only"),
+    }
+
+
 def run_sweep(
     lib: RuntimeLibrary,
     *,
@@ -134,36 +168,10 @@ def run_sweep(
                 )
                 per[pol] = {**res.metrics, "time_share": _time_shares(res.points, res.point)}
             breakdown[name][f"{load:g}"] = {pol: _breakdown(m) for pol, m in per.items()}
-            a = per["adapex"]
-            for base in baseline_names():
-                b = per[base]
-                rows.append(
-                    {
-                        "trace": name,
-                        "load": float(load),
-                        "baseline": base,
-                        "processed_ratio": _ratio(a["processed"], b["processed"]),
-                        "service_edp_ratio": _ratio(b["edp_service_js"], a["edp_service_js"]),
-                        "energy_per_inference_ratio": _ratio(
-                            b["energy_per_inference_j"], a["energy_per_inference_j"]
-                        ),
-                        "mean_accuracy": a["mean_accuracy"],
-                    }
-                )
+            rows += [_row(name, load, base, per["adapex"], per[base]) for base in baseline_names()]
     return {
         "accuracy_threshold": threshold,
-        "baselines": {
-            "static_finn": lib.static_finn.to_dict(),
-            "static_best": lib.static_best.to_dict(),
-            "pruning_only": {
-                "configurations": len(sets["pruning_only"]),
-                "designs": len({p.design_id for p in sets["pruning_only"]}),
-            },
-            "exit_only": {
-                "configurations": len(sets["exit_only"]),
-                "designs": len({p.design_id for p in sets["exit_only"]}),
-            },
-        },
+        "baselines": _baselines(lib, sets),
         "rows": rows,
         "breakdown": breakdown,
         "settings": {

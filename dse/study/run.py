@@ -501,6 +501,41 @@ def _execute(
     )
 
 
+def _resumed_config(
+    cfg: StudyConfig, url: str, target: int, explicit: int | None, *, given: bool
+) -> tuple[StudyConfig, int]:
+    """The config and target a run goes on with: an existing study of that name resumes
+    with its stored config (refused when a given config differs), keeping its stored target
+    unless one is given now. Validates the database (kind, schema version) and writes
+    nothing."""
+    from dse.storage.engine import sqlite_path
+
+    existing: dict[str, Any] | None = None
+    path = sqlite_path(url)
+    if path is None or path.exists():
+        with Store(url, read_only=True) as probe:
+            existing = probe.study_info(cfg.study.name)
+    if existing is None:
+        if cfg.study.trials != target:
+            cfg = cfg.with_(study={"trials": target})
+        return cfg, target
+    stored = parse_config(existing["config"], f"stored study {cfg.study.name!r}")
+    a, b = comparable(stored.to_dict()), comparable(cfg.to_dict())
+    # without --config, an existing study resumes with its own stored config (a study
+    # made by an earlier adapex whose built-in defaults differed included)
+    if a != b and given:
+        raise DseError(
+            f"study {cfg.study.name!r} exists in {redact(url)} with a different config "
+            f"({first_difference(a, b)}); pass a new `study` name, or drop `config` to resume",
+            arguments=("study", "config"),
+        )
+    target = stored.study.trials if explicit is None else target
+    cfg = stored.with_(
+        study={"trials": target, "timeout_s": cfg.study.timeout_s}, storage={"url": url}
+    )
+    return cfg, target
+
+
 def run_study(
     config: StudyConfig | str | os.PathLike[str] | None = None,
     *,
@@ -543,33 +578,7 @@ def run_study(
     explicit = trials if trials is not None else (None if config is None else cfg.study.trials)
     target = _validate_target(trials, cfg)
     check_reachable(url, must_exist=False)
-    # Validate the database (kind, schema version) and the config against the real
-    # components before anything is written.
-    existing: dict[str, Any] | None = None
-    from dse.storage.engine import sqlite_path
-
-    path = sqlite_path(url)
-    if path is None or path.exists():
-        with Store(url, read_only=True) as probe:
-            existing = probe.study_info(cfg.study.name)
-    if existing is not None:
-        stored = parse_config(existing["config"], f"stored study {cfg.study.name!r}")
-        a, b = comparable(stored.to_dict()), comparable(cfg.to_dict())
-        # without --config, an existing study resumes with its own stored config (a study
-        # made by an earlier adapex whose built-in defaults differed included)
-        if a != b and config is not None:
-            raise DseError(
-                f"study {cfg.study.name!r} exists in {redact(url)} with a different config "
-                f"({first_difference(a, b)}); pass a new `study` name, or drop `config` to resume",
-                arguments=("study", "config"),
-            )
-        target = stored.study.trials if explicit is None else target
-        cfg = stored.with_(
-            study={"trials": target, "timeout_s": cfg.study.timeout_s},
-            storage={"url": url},
-        )
-    elif cfg.study.trials != target:
-        cfg = cfg.with_(study={"trials": target})
+    cfg, target = _resumed_config(cfg, url, target, explicit, given=config is not None)
     from dse.study.evaluate import Evaluator
 
     evaluator = Evaluator(cfg, cache_dir=cache_dir)

@@ -250,3 +250,14 @@ def test_the_objective_registry_refuses_a_taken_name_and_unknown_direction_or_sc
     with pytest.raises(DseError, match="objective 'nope' is not registered; choose one of"):
         get_objective("nope")
     assert "new_one" not in objective_names()
+
+
+def test_export_targets_by_name() -> None:
+    from dse.export import ExportTarget, get_target, register_target, target_names
+
+    assert target_names()[0] == "finn" and get_target("finn").name == "finn"
+    with pytest.raises(DseError, match="'finn' is registered already"):
+        register_target(ExportTarget("finn", "again", lambda *a, **k: {}))
+    with pytest.raises(DseError, match="`target` 'vivado' is not an export target") as info:
+        get_target("vivado")
+    assert info.value.for_cli().startswith("--target 'vivado' is not an export target")

@@ -1,0 +1,91 @@
+"""Export targets by name: how one design of a library is written.
+
+A target writes a design's folder and returns its ``library.json`` entry; the library's
+index, runtime table, aliases, atomic write and ``--force`` rules are the same for every
+target (:func:`dse.export.export_library`). Built in: ``finn``, FINN build folders
+(:mod:`dse.export.finn_design`). Add one with :func:`register_target`::
+
+    from dse.export.targets import ExportTarget, register_target
+
+    register_target(ExportTarget("mine", "my toolchain's folders", write_design=my_writer))
+
+where ``my_writer(record, folder, *, steps, n_verify) -> entry`` returns at least the
+entry's ``folder`` and ``stages`` (use :func:`dse.export.finn_design.design_entry`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dse.errors import DseError
+
+#: ``write_design(record, folder, *, steps, n_verify) -> library.json entry``
+DesignWriter = Callable[..., dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ExportTarget:
+    """One export target.
+
+    Attributes:
+        name: Its name (``export_library(target=...)``, ``adapex export --target``).
+        description: One line for ``--help``.
+        write_design: Writes one design's folder; returns its library.json entry.
+    """
+
+    name: str
+    description: str
+    write_design: DesignWriter
+
+
+_TARGETS: dict[str, ExportTarget] = {}
+
+
+def register_target(target: ExportTarget) -> ExportTarget:
+    """Make ``target.name`` an export target.
+
+    Raises:
+        DseError: the name is taken or is not an identifier.
+    """
+    if not target.name.isidentifier():
+        raise DseError(f"register_target: name={target.name!r} is not an identifier")
+    if target.name in _TARGETS:
+        raise DseError(
+            f"register_target: {target.name!r} is registered already; choose another name"
+        )
+    _TARGETS[target.name] = target
+    return target
+
+
+def get_target(name: str) -> ExportTarget:
+    """The registered target ``name``.
+
+    Raises:
+        DseError: naming the argument ``target`` and the targets there are.
+    """
+    try:
+        return _TARGETS[name]
+    except KeyError:
+        raise DseError(
+            f"`target` {name!r} is not an export target; choose one of {', '.join(_TARGETS)}",
+            arguments=("target",),
+        ) from None
+
+
+def target_names() -> list[str]:
+    """The registered targets' names, built-ins first."""
+    return list(_TARGETS)
+
+
+def _finn(record: Any, folder: Path, *, steps: str, n_verify: int) -> dict[str, Any]:
+    from dse.export.finn_design import write_finn_design
+
+    return write_finn_design(record, folder, steps=steps, n_verify=n_verify)
+
+
+register_target(ExportTarget("finn", "FINN build folders, one per stage", _finn))
+
+__all__ = ["DesignWriter", "ExportTarget", "get_target", "register_target", "target_names"]
