@@ -112,22 +112,11 @@ class Estimator:
         self._caps = (caps["LUT"], caps["BRAM_18K"], caps["URAM"], caps["DSP"])
 
     def _topological_order(self) -> list[int]:
-        order, seen = [], [0] * self.n
-        for start in range(self.n):
-            if seen[start]:
-                continue
-            stack = [(start, 0)]
-            while stack:
-                node, k = stack.pop()
-                if k < len(self._preds[node]):
-                    stack.append((node, k + 1))
-                    p = self._preds[node][k]
-                    if not seen[p]:
-                        stack.append((p, 0))
-                elif not seen[node]:
-                    seen[node] = 1
-                    order.append(node)
-        return order
+        """Layer indexes with every layer after its producers."""
+        from graphlib import TopologicalSorter
+
+        preds = {i: self._preds[i] for i in range(self.n)}
+        return list(TopologicalSorter(preds).static_order())
 
     # -- per-layer ---------------------------------------------------------------------
     def attrs(self, i: int, values: tuple | None = None) -> dict[str, Any]:

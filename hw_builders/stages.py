@@ -318,15 +318,3 @@ def _resources(reports: Sequence[Any], dev: Any) -> tuple[dict[str, int], dict[s
         for k in total
     }
     return total, util
-
-
-__all__ = [
-    "DEFAULT_BUFFER_DEPTH",
-    "StagedReport",
-    "check_reach",
-    "exit_ids",
-    "split_stages",
-    "stage_index",
-    "staged_performance",
-    "tandem_throughput",
-]

@@ -134,14 +134,22 @@ def stage_integer_inputs(model: Any, x: Any, exits: Sequence[int]) -> list[tuple
     ]
 
 
-def _add_zero_biases(model: Any) -> None:
-    """Give every Gemm without bias a zero C input (qonnx GemmToMatMul needs one)."""
-    for node in model.graph.node:
-        if node.op_type == "Gemm" and len(node.input) == 2:
-            n_out = int(model.get_tensor_shape(node.output[0])[-1])
-            name = f"{node.name or node.output[0]}_bias"
-            model.set_initializer(name, np.zeros((n_out,), dtype=np.float32))
-            node.input.append(name)
+def add_zero_biases() -> Any:
+    """qonnx's ``Transformation`` that gives every Gemm without bias a zero C input (qonnx's
+    GemmToMatMul, in FINN's first steps, needs one)."""
+    from qonnx.transformation.base import Transformation
+
+    class AddZeroBiases(Transformation):
+        def apply(self, model: Any) -> tuple[Any, bool]:
+            for node in model.graph.node:
+                if node.op_type == "Gemm" and len(node.input) == 2:
+                    n_out = int(model.get_tensor_shape(node.output[0])[-1])
+                    name = f"{node.name or node.output[0]}_bias"
+                    model.set_initializer(name, np.zeros((n_out,), dtype=np.float32))
+                    node.input.append(name)
+            return model, False
+
+    return AddZeroBiases()
 
 
 def export_finn_stage(
@@ -197,7 +205,7 @@ def export_finn_stage(
     last = int(stage) == len(ex)
 
     def finn_form(wrapped: Any) -> Any:
-        _add_zero_biases(wrapped)
+        wrapped = wrapped.transform(add_zero_biases(), cleanup=False)
         if last:
             wrapped = cleanup_model(wrapped.transform(InsertTopK(k=1)))
         wrapped.set_tensor_datatype(wrapped.graph.input[0].name, DataType[in_dt])
