@@ -80,8 +80,8 @@ __all__ += [
 _LAZY = {
     "create_app": "dse.dashboard.app",
     "run_dashboard": "dse.dashboard.app",
-    "render_report": "dse.report",
-    "write_report": "dse.report",
+    "render_report": "dse.study_report",
+    "write_report": "dse.study_report",
 }
 
 

@@ -185,7 +185,7 @@ def export_finn_stage(
     from qonnx.transformation.insert_topk import InsertTopK
     from qonnx.util.cleanup import cleanup_model
 
-    from dse.accuracy.export import write_qonnx
+    from dse.accuracy.qonnx_export import write_qonnx
     from search_spaces import SpaceError
 
     model.eval()

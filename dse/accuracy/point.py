@@ -324,8 +324,8 @@ def run_point(
         "checkpoint", "qonnx"}`` plus ``"details"`` (arch, widths, per-exit test accuracy,
         threshold table) for the human-readable output.
     """
-    from dse.accuracy.export import export_qonnx
     from dse.accuracy.pipeline import AccuracyPipeline
+    from dse.accuracy.qonnx_export import export_qonnx
     from dse.design import load_design_model
 
     pipe = AccuracyPipeline(

@@ -70,7 +70,7 @@ def report(
 ) -> None:
     """Write a self-contained HTML report of a study (opens offline)."""
     from dse.cli.common import resolve_study_at
-    from dse.report import write_report
+    from dse.study_report import write_report
 
     study = resolve_study_at(storage, study)
     path = write_report(storage, study, out)

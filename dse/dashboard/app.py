@@ -129,7 +129,7 @@ class Dashboard:
         """The stored runtime table, simulation and load sweep of a study, and a digest."""
         if not study:
             return None, None, None, ""
-        from dse.report import stored_sweep
+        from dse.study_report import stored_sweep
 
         table = self.store.runtime_table(study)
         sim = self.store.simulation(study)

@@ -16,11 +16,31 @@ from dse.errors import DseError
 from dse.storage import tables as T
 from dse.storage.engine import enable_wal, redact
 
+
 # MIGRATIONS[v] upgrades a database from schema version v to v + 1 (called inside one
 # transaction, before the missing tables are created). Version 0 means adapex tables
 # without a version row.
+def _add_params_hash(conn: sa.Connection) -> None:
+    """Version 2: the designs' ``params_hash`` column, filled in, and its index."""
+    inspector = sa.inspect(conn)
+    if "adapex_designs" not in inspector.get_table_names():
+        return  # create_all makes the table with the column and the index
+    if "params_hash" not in {c["name"] for c in inspector.get_columns("adapex_designs")}:
+        conn.execute(sa.text("ALTER TABLE adapex_designs ADD COLUMN params_hash VARCHAR(64)"))
+    rows = conn.execute(sa.select(T.designs.c.id, T.designs.c.params)).all()
+    for row in rows:
+        conn.execute(
+            sa.update(T.designs)
+            .where(T.designs.c.id == row.id)
+            .values(params_hash=T.params_hash(row.params))
+        )
+    for index in T.designs.indexes:
+        index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
     0: lambda _conn: None,  # version 1 only adds tables: create_all below does it
+    1: _add_params_hash,
 }
 
 

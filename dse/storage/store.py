@@ -404,32 +404,16 @@ class Store:
     @staticmethod
     def _same_params(conn: sa.Connection, study: str, params: Mapping[str, Any]) -> int | None:
         """Id of the design of ``study`` with exactly these parameters, if any."""
-        want = json.dumps(jsonable(dict(params)), sort_keys=True)
-        rows = conn.execute(
-            sa.select(T.designs.c.id, T.designs.c.params)
-            .where(T.designs.c.study == study)
-            .order_by(T.designs.c.trial_number)
-        )
-        for row in rows:
-            if json.dumps(row.params, sort_keys=True) == want:
-                return int(row.id)
-        return None
+        row = conn.execute(_same_params_query(study, params, T.designs.c.id)).first()
+        return None if row is None else int(row.id)
 
     def find_design(self, study: str, params: Mapping[str, Any]) -> DesignRecord | None:
         """The stored design of ``study`` whose parameters equal ``params`` (None if none)."""
         if not self.has_tables:
             return None
-        want = json.dumps(jsonable(dict(params)), sort_keys=True)
-        query = (
-            sa.select(T.designs)
-            .where(T.designs.c.study == study)
-            .order_by(T.designs.c.trial_number)
-        )
         with self.engine.connect() as conn:
-            for row in conn.execute(query):
-                if json.dumps(row.params, sort_keys=True) == want:
-                    return self._record(row)
-        return None
+            row = conn.execute(_same_params_query(study, params, T.designs)).first()
+        return None if row is None else self._record(row)
 
     def _insert_design(
         self, conn: sa.Connection, record: DesignRecord, replaces: Iterable[int]
@@ -464,6 +448,7 @@ class Store:
                 clk_ns=float(record.clk_ns),
                 checkpoint=record.checkpoint,
                 created_at=stamp,
+                params_hash=T.params_hash(values["params"]),
                 **values,
             )
             .returning(T.designs.c.id)
@@ -617,4 +602,17 @@ def _complete_optuna_trial(
         sa.update(trials)
         .where(trials.c.trial_id == trial_id)
         .values(state=TrialState.COMPLETE, datetime_complete=datetime.datetime.now())
+    )
+
+
+def _same_params_query(study: str, params: Mapping[str, Any], *columns: Any) -> Any:
+    """The designs of ``study`` with exactly ``params``, first trial first, found through
+    the indexed ``params_hash``."""
+    return (
+        sa.select(*columns)
+        .where(
+            T.designs.c.study == study,
+            T.designs.c.params_hash == T.params_hash(jsonable(dict(params))),
+        )
+        .order_by(T.designs.c.trial_number)
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 PREFIX = "adapex_"
 # Tables that mark a database as Optuna's (any of them is enough).
 OPTUNA_TABLES = frozenset({"studies", "version_info", "alembic_version", "trials"})
@@ -60,8 +60,21 @@ designs = sa.Table(
     sa.Column("dataset", sa.JSON, nullable=False),
     sa.Column("provenance", sa.JSON, nullable=False),
     sa.Column("created_at", sa.String(40), nullable=False),
+    # sha256 of the parameters' canonical JSON (params_hash): a repeat is found by index
+    sa.Column("params_hash", sa.String(64), nullable=True),
     sa.UniqueConstraint("study", "trial_number", name="uq_adapex_designs_study_trial"),
+    sa.Index("ix_adapex_designs_study_params", "study", "params_hash"),
 )
+
+
+def params_hash(params: object) -> str:
+    """The hash a design's parameters are looked up by: sha256 of their JSON, keys sorted
+    (the JSON-ready form the designs table stores)."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+
 
 hypervolume = sa.Table(
     "adapex_hypervolume",

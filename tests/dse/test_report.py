@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fixtures_study import SmallStudy
 
-from dse.report import render_report
 from dse.storage import Store
+from dse.study_report import render_report
 
 pytestmark = pytest.mark.slow  # trains real models
 

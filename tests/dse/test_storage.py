@@ -182,6 +182,20 @@ def test_foreign_database_is_refused_untouched(tmp_path: Path) -> None:
     assert tables == [("customers",)]
 
 
+def assert_repeats_found_by_hash(store: Store, study: str) -> None:
+    """After an upgrade every design has its params_hash, and the first design with given
+    parameters is found through it."""
+    with store.engine.connect() as conn:
+        hashes = conn.execute(sa.text("SELECT params_hash FROM adapex_designs")).scalars().all()
+    assert hashes and all(isinstance(h, str) and len(h) == 64 for h in hashes)
+    designs = store.designs(study)
+    for d in designs:
+        found = store.find_design(study, d.params)
+        first = min((x for x in designs if x.params == d.params), key=lambda x: x.trial_number)
+        assert found is not None and found.id == first.id
+    assert store.find_design(study, {"no": "such params"}) is None
+
+
 def _set_version(path: Path, version: int) -> None:
     con = sqlite3.connect(path)
     con.execute("UPDATE adapex_meta SET value=? WHERE key='schema_version'", (str(version),))
@@ -197,6 +211,9 @@ def test_schema_version_older_newer_and_upgrade(tmp_path: Path) -> None:
     _set_version(path, SCHEMA_VERSION - 1)
     con = sqlite3.connect(path)
     con.execute("DROP TABLE adapex_simulation")
+    # what version 1 lacked: the designs' params_hash column and its index
+    con.execute("DROP INDEX ix_adapex_designs_study_params")
+    con.execute("ALTER TABLE adapex_designs DROP COLUMN params_hash")
     con.commit()
     con.close()
     before = digest(path)
@@ -210,6 +227,7 @@ def test_schema_version_older_newer_and_upgrade(tmp_path: Path) -> None:
     with Store(url) as store:
         assert len(store.designs("v")) == 25
         store.save_simulation("v", {"ok": True})
+        assert_repeats_found_by_hash(store, "v")
     # newer: refused, nothing written, upgrade refuses too
     _set_version(path, SCHEMA_VERSION + 1)
     with pytest.raises(DseError, match="newer than this adapex's"):
@@ -324,7 +342,12 @@ def test_schema_version_older_newer_and_upgrade_postgres(pg_own_database: str) -
                 conn.execute(sa.text(statement))
         engine.dispose()
 
-    set_version(SCHEMA_VERSION - 1, "DROP TABLE adapex_simulation")
+    set_version(
+        SCHEMA_VERSION - 1,
+        "DROP TABLE adapex_simulation",
+        "DROP INDEX ix_adapex_designs_study_params",
+        "ALTER TABLE adapex_designs DROP COLUMN params_hash",
+    )
     with pytest.raises(DseError, match="older than this adapex's") as info:
         Store(url)
     assert "adapex db upgrade --storage" in str(info.value)
@@ -336,6 +359,7 @@ def test_schema_version_older_newer_and_upgrade_postgres(pg_own_database: str) -
         assert len(store.designs("v")) == 25  # every design kept
         store.save_simulation("v", {"ok": True})  # the missing table is back
         assert store.simulation("v") == {"ok": True}
+        assert_repeats_found_by_hash(store, "v")
     set_version(SCHEMA_VERSION + 1)
     with pytest.raises(DseError, match="newer than this adapex's"):
         Store(url, read_only=True)
