@@ -31,6 +31,7 @@ from hw_builders.finn_backend import finn_available, run_finn_build
 from hw_builders.finn_build import write_build_folder
 from hw_builders.folding import FoldingConfig, fold
 from hw_builders.graph import HwGraph, HwLayer, load_graph, save_graph
+from hw_builders.host import NO_HOST, HostLink, host_link_for, host_traffic
 from hw_builders.legality import Refusal, check_buildable, refusals
 from hw_builders.minimize import minimize_bit_widths
 from hw_builders.naming import finn_node_names, rename_folding, rename_graph
@@ -54,7 +55,9 @@ __all__ = [
     "LayerCost",
     "LayerReport",
     "OpModel",
+    "NO_HOST",
     "PARTS",
+    "HostLink",
     "PowerModel",
     "Refusal",
     "StagedReport",
@@ -77,6 +80,8 @@ __all__ = [
     "fold",
     "get_device",
     "get_op",
+    "host_link_for",
+    "host_traffic",
     "known_ops",
     "layer_cost",
     "legal_values",

@@ -47,17 +47,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hw_builders.bounds import limited_by
 from hw_builders.devices import clock_ns, resolve_device
 from hw_builders.devices import fits as device_fits
 from hw_builders.errors import HwError
 from hw_builders.estimate import estimate
 from hw_builders.folding.config import FoldingConfig
+from hw_builders.host import NO_HOST, HostLink, host_link_for, host_traffic
 from hw_builders.queueing import QUEUE_FRAMES, tandem_throughput
 from hw_builders.report import HardwareReport
 from hw_builders.stage_split import check_reach, exit_groups, exit_ids, split_stages, stage_index
 
 __all__ = [
     "DEFAULT_BUFFER_DEPTH",
+    "NO_HOST",
     "QUEUE_FRAMES",
     "StagedReport",
     "check_reach",
@@ -113,6 +116,10 @@ class StagedReport:
     unbuffered_bound_fps: float = 0.0
     clk_ns: float = 0.0
     device: str = ""
+    accelerator_fps: float = 0.0
+    host_fps: float = math.inf
+    host_bytes_per_inference: float = 0.0
+    limited_by: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (stages as their HardwareReport.to_dict())."""
@@ -137,6 +144,10 @@ class StagedReport:
             "unbuffered_bound_fps": self.unbuffered_bound_fps,
             "clk_ns": self.clk_ns,
             "device": self.device,
+            "accelerator_fps": self.accelerator_fps,
+            "host_fps": None if math.isinf(self.host_fps) else self.host_fps,
+            "host_bytes_per_inference": self.host_bytes_per_inference,
+            "limited_by": dict(self.limited_by),
             "stages": [s.to_dict() for s in self.stages],
         }
 
@@ -173,6 +184,10 @@ class StagedReport:
                 unbuffered_bound_fps=float(d.get("unbuffered_bound_fps", 0.0)),
                 clk_ns=float(d.get("clk_ns", 0.0)),
                 device=str(d.get("device", "")),
+                accelerator_fps=float(d.get("accelerator_fps", d["throughput_fps"])),
+                host_fps=math.inf if d.get("host_fps") is None else float(d["host_fps"]),
+                host_bytes_per_inference=float(d.get("host_bytes_per_inference", 0.0)),
+                limited_by=dict(d.get("limited_by") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise HwError(f"staged report: bad or missing field {exc}") from None
@@ -202,6 +217,7 @@ def staged_performance(
     folding: Any = None,
     buffer_depth: float | None = None,
     limits: Mapping[str, float] | None = None,
+    host: HostLink | None = None,
 ) -> StagedReport:
     """Sustained performance, power and energy of an early-exit design.
 
@@ -216,6 +232,8 @@ def staged_performance(
             ``math.inf``: unbounded).
         limits: maximum utilisation share per resource for ``fits`` (e.g. {"LUT": 0.85});
             default 1.0 each (hw_builders.devices.DEFAULT_LIMITS).
+        host: the host's link to the streams (hw_builders.host); None: the one assumed for
+            the device's part; ``NO_HOST``: the accelerator alone.
 
     Returns:
         The StagedReport.
@@ -240,7 +258,11 @@ def staged_performance(
     max_cycles = [max(1, int(rep.performance["max_cycles"])) for rep in reports]
     t_stage = [f_clk / c for c in max_cycles]
     service = [c * clk * 1e-9 for c in max_cycles]
-    thr = tandem_throughput(service, r, depth)
+    fpga = tandem_throughput(service, r, depth)
+    traffic = host_traffic(graph, r)
+    link = host_link_for(dev.part) if host is None else host
+    host_fps = traffic.cap_fps(link)
+    thr = min(fpga, host_fps)
     latency, frac, mean_lat = _latencies(graph, reports, r, clk)
     static_w = float(dev.power.static_w)
     dyn = [max(0.0, float(rep.power_w or 0.0) - static_w) for rep in reports]
@@ -248,6 +270,9 @@ def staged_performance(
     power = static_w + sum(a * d for a, d in zip(activity, dyn, strict=False))
     energy = sum(rk * d / tk for rk, d, tk in zip(r, dyn, t_stage, strict=False)) + static_w / thr
     total, util = _resources(reports, dev)
+    bound = limited_by(
+        graph, stages, reports, r, fpga_fps=fpga, host_fps=host_fps, utilisation=util, limits=limits
+    )
     return StagedReport(
         throughput_fps=thr,
         latency_s_per_exit=latency,
@@ -270,6 +295,10 @@ def staged_performance(
         unbuffered_bound_fps=tandem_throughput(service, r, math.inf),
         clk_ns=clk,
         device=dev.name,
+        accelerator_fps=fpga,
+        host_fps=host_fps,
+        host_bytes_per_inference=traffic.bytes_per_inference,
+        limited_by=bound,
     )
 
 

@@ -283,4 +283,7 @@ def design_summary(design: Any) -> list[tuple[str, str]]:
     ):
         if key in metrics:
             facts.append((axis_label(key), fmt(metrics[key])))
+    bound = metrics.get("limited_by") or (d.get("hw_report") or {}).get("limited_by")
+    if bound:
+        facts.append(("limited by", str(bound.get("detail") or bound.get("kind"))))
     return facts

@@ -28,6 +28,9 @@ class Hardware:
         buffer_depth: Frames each inter-stage FIFO holds (None: the default; ``math.inf``:
             unbounded).
         limits: Maximum utilisation share per resource for ``fits`` (None: 1.0 each).
+        host: The host's link to the streams (``hw_builders.HostLink``; None: the one
+            assumed for the device, ``hw_builders.host.HOST_LINKS``; calibrated from
+            measured timings where a board was measured).
     """
 
     graph: Any
@@ -36,6 +39,7 @@ class Hardware:
     clk_ns: float
     buffer_depth: float | None = None
     limits: Mapping[str, float] | None = field(default=None, hash=False)
+    host: Any = None
 
     def key(self) -> str:
         """A canonical JSON key of everything the cost depends on (for caching)."""
@@ -49,6 +53,7 @@ class Hardware:
                 float(self.clk_ns),
                 None if depth is None else ("inf" if math.isinf(depth) else float(depth)),
                 dict(sorted((self.limits or {}).items())),
+                None if self.host is None else repr(self.host),
             ],
             sort_keys=True,
         )
@@ -79,6 +84,7 @@ def cost(hardware: Hardware, reach: Sequence[float] | None = None) -> Any:
         folding=hardware.folding,
         buffer_depth=hardware.buffer_depth,
         limits=hardware.limits,
+        host=hardware.host,
     )
 
 

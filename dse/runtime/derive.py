@@ -95,6 +95,7 @@ def design_points(
                 latency_s_per_exit=tuple(float(x) for x in rep.latency_s_per_exit),
                 exit_fraction=tuple(float(x) for x in ev.exit_fraction),
                 label=f"#{record.id} p{rate:.2f} exits{exits} thr{list(setting)}",
+                limited_by=dict(rep.limited_by),
             )
         )
     if keep_dominated:
@@ -198,6 +199,7 @@ def static_point(
         latency_s_per_exit=tuple(float(x) for x in rep.latency_s_per_exit),
         exit_fraction=(1.0,),
         label=f"{name} ({how}, {device.name}, {clk_ns:g} ns)",
+        limited_by=dict(rep.limited_by),
     )
 
 

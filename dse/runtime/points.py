@@ -44,6 +44,8 @@ class OperatingPoint:
         latency_s_per_exit: latency per exit, the final classifier last (optional).
         exit_fraction: fraction of inferences leaving at each exit, final last (optional).
         label: a short human-readable name.
+        limited_by: what bounds its throughput (``hw_builders.bounds.limited_by``: a layer
+            and resource, the input stream or the host link).
     """
 
     design_id: int
@@ -61,6 +63,7 @@ class OperatingPoint:
     latency_s_per_exit: tuple[float, ...] = ()
     exit_fraction: tuple[float, ...] = ()
     label: str = field(default="", compare=False)
+    limited_by: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("accuracy", "throughput_fps", "energy_per_inference_j", "power_w"):

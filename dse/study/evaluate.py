@@ -396,6 +396,9 @@ def _metrics(ev: Any, report: Any, arch: Any, profile: Any) -> dict[str, Any]:
         "exit_fraction": [float(v) for v in ev.exit_fraction],
         "exit_accuracy": [None if math.isnan(v) else float(v) for v in ev.exit_accuracy],
         "stage_throughput_fps": [float(v) for v in report.stage_throughput_fps],
+        "accelerator_fps": float(report.accelerator_fps),
+        "host_fps": None if math.isinf(report.host_fps) else float(report.host_fps),
+        "limited_by": dict(report.limited_by),
         "widths": list(arch.widths),
         "final_accuracy": float(profile.exit_accuracies()[-1]),
     }

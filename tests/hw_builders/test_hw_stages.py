@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hw_builders import estimate, get_device, load_graph
 from hw_builders.errors import HwError
 from hw_builders.folding import fold
+from hw_builders.host import NO_HOST
 from hw_builders.power import PowerModel
 from hw_builders.report import HardwareReport
 from hw_builders.stages import (
@@ -191,13 +192,16 @@ def test_staged_report_is_consistent():
     g = two_exit_graph()
     reach = [1.0, 0.5, 0.2]
     cfg = fold(g, strategy="optimised", device=PYNQ, budget=0.3, reach=reach)
-    rep = staged_performance(g, reach, device=PYNQ, folding=cfg, buffer_depth=2)
-    again = staged_performance(g, reach, device=PYNQ, folding=cfg, buffer_depth=2)
+    # the accelerator alone (the host's share: test_the_host_link_caps_the_throughput)
+    rep = staged_performance(g, reach, device=PYNQ, folding=cfg, buffer_depth=2, host=NO_HOST)
+    again = staged_performance(g, reach, device=PYNQ, folding=cfg, buffer_depth=2, host=NO_HOST)
     assert rep.throughput_fps == again.throughput_fps  # deterministic
     bound = min(t / r for t, r in zip(rep.stage_throughput_fps, reach, strict=False))
     assert rep.unbuffered_bound_fps == pytest.approx(bound)
     assert rep.throughput_fps <= bound * (1 + 1e-9)
-    inf = staged_performance(g, reach, device=PYNQ, folding=cfg, buffer_depth=math.inf)
+    inf = staged_performance(
+        g, reach, device=PYNQ, folding=cfg, buffer_depth=math.inf, host=NO_HOST
+    )
     assert inf.throughput_fps == pytest.approx(bound)
     assert rep.exit_fraction == pytest.approx([0.5, 0.3, 0.2])
     assert rep.exits == [0, 2, None]
