@@ -311,6 +311,21 @@ class HardwareSection(_Model):
         return self
 
 
+class RuntimeSection(_Model):
+    """``[runtime]``: how the runtime manager selects among the configurations that sustain
+    the load above the accuracy threshold: least ``energy`` per inference (default), least
+    service ``edp``, or least ``latency`` (``adapex runtime ... --select`` overrides it)."""
+
+    select: str = "energy"
+
+    @field_validator("select")
+    @classmethod
+    def _select(cls, v: str) -> str:
+        from dse.runtime.table import OBJECTIVES
+
+        return _registered(v, list(OBJECTIVES), "a selection objective")
+
+
 class ObjectivesSection(_Model):
     """``[objectives]``: metric names (direction from the metric), an optional minimum
     accuracy (a constraint, like fitting the device) and hypervolume reference overrides."""
@@ -360,6 +375,7 @@ class StudyConfig(_Model):
     folding: FoldingSection = Field(default_factory=FoldingSection)
     hardware: HardwareSection = Field(default_factory=HardwareSection)
     objectives: ObjectivesSection = Field(default_factory=ObjectivesSection)
+    runtime: RuntimeSection = Field(default_factory=RuntimeSection)
     cache_dir: str | None = None
 
     @field_validator("training")

@@ -235,40 +235,25 @@ def staged_performance(
         host: the host's link to the streams (hw_builders.host); None: the one assumed for
             the device's part; ``NO_HOST``: the accelerator alone.
 
-    Returns:
-        The StagedReport.
-
-    Raises:
-        HwError: bad reach, buffer depth, device or folding.
+    Returns the StagedReport; raises HwError on a bad reach, buffer depth, device or folding.
     """
     if device is None:
         raise HwError("device: give a Device (hw_builders.get_device) or a board name")
     dev = resolve_device(device)
     clk = clock_ns(dev, clk_ns)
-    if folding is not None:
-        cfg = folding if isinstance(folding, FoldingConfig) else FoldingConfig.from_dict(folding)
-        graph = cfg.apply(graph)
+    graph = _folded(graph, folding)
     depth = _buffer_depth(buffer_depth)
     stages = split_stages(graph)
     r = check_reach([1.0] if reach is None and len(stages) == 1 else reach or [], len(stages))
-    # the Device itself, not its board's name: a calibrated power model or edited resources
-    # must cost every stage
-    reports = [estimate(s, device=dev, clk_ns=clk) for s in stages]
-    f_clk = 1e9 / clk
-    max_cycles = [max(1, int(rep.performance["max_cycles"])) for rep in reports]
-    t_stage = [f_clk / c for c in max_cycles]
-    service = [c * clk * 1e-9 for c in max_cycles]
+    reports = _stage_reports(stages, dev, clk)
+    t_stage, service = _stage_rates(reports, clk)
     fpga = tandem_throughput(service, r, depth)
     traffic = host_traffic(graph, r)
-    link = host_link_for(dev.part) if host is None else host
-    host_fps = traffic.cap_fps(link)
+    host_fps = traffic.cap_fps(host_link_for(dev.part) if host is None else host)
     thr = min(fpga, host_fps)
     latency, frac, mean_lat = _latencies(graph, reports, r, clk)
     static_w = float(dev.power.static_w)
-    dyn = [max(0.0, float(rep.power_w or 0.0) - static_w) for rep in reports]
-    activity = [min(1.0, rk * thr / tk) for rk, tk in zip(r, t_stage, strict=False)]
-    power = static_w + sum(a * d for a, d in zip(activity, dyn, strict=False))
-    energy = sum(rk * d / tk for rk, d, tk in zip(r, dyn, t_stage, strict=False)) + static_w / thr
+    dyn, activity, power, energy = _power(reports, r, t_stage, thr, static_w)
     total, util = _resources(reports, dev)
     bound = limited_by(
         graph, stages, reports, r, fpga_fps=fpga, host_fps=host_fps, utilisation=util, limits=limits
@@ -302,6 +287,27 @@ def staged_performance(
     )
 
 
+def _stage_rates(reports: Sequence[Any], clk: float) -> tuple[list[float], list[float]]:
+    """Per stage, its own throughput (frames/s) and service time (s per frame): its slowest
+    layer's cycles at the clock."""
+    max_cycles = [max(1, int(rep.performance["max_cycles"])) for rep in reports]
+    return [1e9 / clk / c for c in max_cycles], [c * clk * 1e-9 for c in max_cycles]
+
+
+def _folded(graph: Any, folding: Any) -> Any:
+    """``graph`` with a FoldingConfig or folding dict applied (as it is when None)."""
+    if folding is None:
+        return graph
+    cfg = folding if isinstance(folding, FoldingConfig) else FoldingConfig.from_dict(folding)
+    return cfg.apply(graph)
+
+
+def _stage_reports(stages: Sequence[Any], dev: Any, clk: float) -> list[Any]:
+    """FINN's estimate of every stage, on the Device itself, not its board's name: a
+    calibrated power model or edited resources must cost every stage."""
+    return [estimate(s, device=dev, clk_ns=clk) for s in stages]
+
+
 def _buffer_depth(buffer_depth: float | None) -> float:
     """The inter-stage FIFO depth in frames (None: DEFAULT_BUFFER_DEPTH); HwError unless a
     number >= 0."""
@@ -332,6 +338,22 @@ def _latencies(
     frac = [r[k] - (r[k + 1] if k + 1 < len(r) else 0.0) for k in range(len(r))]
     mean_lat = sum(f * lat for f, lat in zip(frac, latency, strict=False))
     return latency, frac, mean_lat
+
+
+def _power(
+    reports: Sequence[Any],
+    r: Sequence[float],
+    t_stage: Sequence[float],
+    thr: float,
+    static_w: float,
+) -> tuple[list[float], list[float], float, float]:
+    """Per stage its dynamic power and activity at throughput ``thr``; the design's power and
+    energy per inference (sum_k reach_k E_k + static power over throughput)."""
+    dyn = [max(0.0, float(rep.power_w or 0.0) - static_w) for rep in reports]
+    activity = [min(1.0, rk * thr / tk) for rk, tk in zip(r, t_stage, strict=False)]
+    power = static_w + sum(a * d for a, d in zip(activity, dyn, strict=False))
+    energy = sum(rk * d / tk for rk, d, tk in zip(r, dyn, t_stage, strict=False)) + static_w / thr
+    return dyn, activity, power, energy
 
 
 def _resources(reports: Sequence[Any], dev: Any) -> tuple[dict[str, int], dict[str, float]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -11,6 +12,7 @@ import typer
 
 from dse.cli.common import STORAGE_HELP, STUDY_HELP, flags
 from dse.jsonable import jsonable
+from dse.runtime.errors import RuntimeManagerError
 
 runtime_app = typer.Typer(
     name="runtime",
@@ -23,12 +25,27 @@ STORAGE_OPT = typer.Option(None, "--storage", help=STORAGE_HELP)
 JSON_OPT = typer.Option(False, "--json", help="Print machine-readable JSON only.")
 #: the flags of `runtime simulate` whose names differ from the library's arguments
 SIMULATE_FLAGS = {"buffer_size": "--buffer", "hold_intervals": "--hold"}
-OBJECTIVE_OPT = typer.Option(
-    "energy",
+SELECT_OPT = typer.Option(
+    None,
+    "--select",
     "--objective",
-    help="What the table minimises among the designs that sustain a rate: energy "
-    "(energy per inference, default) or edp (the design's energy x latency).",
+    help="What the runtime minimises among the configurations that sustain the load above "
+    "the accuracy threshold: energy (per inference), edp (service EDP: energy x latency) or "
+    "latency. Default: the study's [runtime] select (energy).",
 )
+
+
+def _select(storage: str | None, study: str, select: str | None) -> str:
+    """``--select``, else the study config's ``[runtime] select``."""
+    from dse.runtime.table import check_objective
+    from dse.storage import Store
+
+    if select is None:
+        with Store(storage, read_only=True) as store:
+            config = (store.study_info(study) or {}).get("config") or {}
+        select = str((config.get("runtime") or {}).get("select", "energy"))
+    check_objective(select)
+    return select
 
 
 def _load_study(storage: str | None, study: str | None) -> tuple[str, Any]:
@@ -101,16 +118,17 @@ def table_cmd(
     out: Path | None = typer.Option(
         None, "--out", help="Also export the table to FILE.json or FILE.csv."
     ),
-    objective: str = OBJECTIVE_OPT,
+    select: str | None = SELECT_OPT,
     json_out: bool = JSON_OPT,
 ) -> None:
     """Build the selection table of a study, store it in the database and print it."""
     from dse.runtime.errors import RuntimeManagerError
-    from dse.runtime.scenario import check_accuracy_threshold, check_objective
-    from dse.runtime.table import SelectionTable
+    from dse.runtime.scenario import check_accuracy_threshold
+    from dse.runtime.table import SelectionTable, check_objective
 
     check_accuracy_threshold(accuracy_threshold)
-    check_objective(objective)
+    if select is not None:
+        check_objective(select)
     if out is not None and out.suffix.lower() not in (".json", ".csv"):
         raise RuntimeManagerError(f"--out {out}: unknown extension; use .json or .csv")
     if out is not None:
@@ -119,7 +137,7 @@ def table_cmd(
         check_output_file(out, "--out")  # before the table is computed and stored
     study, lib = _load_study(storage, study)
     library = lib.point_sets()["adapex"]
-    table = SelectionTable(library, objective=objective)
+    table = SelectionTable(library, objective=_select(storage, study, select))
     content = table.to_dict()
     _save(storage, "table", study, content)
     if out is not None:
@@ -185,7 +203,7 @@ def simulate_cmd(
     hold: int = typer.Option(3, "--hold", help="Intervals a new design must stay desired."),
     min_dwell_s: float = typer.Option(30.0, "--min-dwell-s", help="Min time between reconfigs."),
     seed: int = typer.Option(0, "--seed", help="Seed of the trace bursts and arrivals."),
-    objective: str = OBJECTIVE_OPT,
+    select: str | None = SELECT_OPT,
     json_out: bool = JSON_OPT,
 ) -> None:
     """Simulate the runtime manager and every baseline on a workload trace; store the result.
@@ -207,10 +225,12 @@ def simulate_cmd(
             hold_intervals=hold,
             min_dwell_s=min_dwell_s,
             seed=seed,
-            objective=objective,
+            select=select or "energy",
         )
     scenario.check_trace_file()  # a user's file is read before the study is touched
     study, lib = _load_study(storage, study)
+    if select is None:  # the study's own [runtime] select
+        scenario = dataclasses.replace(scenario, select=_select(storage, study, None))
     result = simulate_library(lib, study, scenario)
     _save(storage, "simulation", study, result)
     if json_out:
@@ -292,12 +312,14 @@ def _fmt_ratio(ratio: float | None, up: str, down: str) -> str:
 
 
 _SWEEP_HELP = (
-    "Simulate constant loads and every built-in trace scaled to peak loads of 0.5x to 4x "
-    "static FINN's throughput, and print, per trace, load and baseline (static_finn, "
-    "static_best, pruning_only, exit_only), the ratios of adapex to the baseline (above 1: "
-    "adapex is better): processed_ratio = inferences processed by adapex / by the baseline; "
-    "service_edp_ratio = the baseline's service EDP / adapex's; energy_per_inference_ratio = "
-    "the baseline's energy per inference / adapex's; mean_accuracy = adapex's. Metrics: "
+    "Simulate constant loads and every built-in trace scaled to peak loads of 0.5x to 4x a load "
+    "basis (static FINN's throughput and static best's by default; --load-basis), and print, "
+    "per basis, trace, load and baseline (static_finn, static_best, pruning_only, exit_only), "
+    "the ratios of adapex to the baseline (above 1: adapex is better): processed_ratio = "
+    "inferences processed by adapex / by the baseline; service_edp_ratio = the baseline's "
+    "service EDP / adapex's; energy_per_inference_ratio = the baseline's energy per inference "
+    "/ adapex's; mean_accuracy = adapex's; then adapex's gain over static FINN at the highest "
+    "load as folding x pruning x exits, and what limits it there. Metrics: "
 )
 
 
@@ -309,26 +331,59 @@ def sweep_cmd(
         "--accuracy-threshold",
         help="The user's accuracy threshold (default: static FINN's accuracy minus 0.01).",
     ),
+    load_basis: list[str] | None = typer.Option(
+        None,
+        "--load-basis",
+        help="What the loads are multiples of: static_finn, static_best or max (the "
+        "library's highest-throughput configuration); repeat it for several. Default: "
+        "static_finn and static_best.",
+    ),
+    select: str | None = SELECT_OPT,
     json_out: bool = JSON_OPT,
 ) -> None:
     from dse.runtime.scenario import check_accuracy_threshold
-    from dse.runtime.sweep import cached_sweep
+    from dse.runtime.sweep import DEFAULT_LOAD_BASES, LOAD_BASES, cached_sweep
+    from dse.runtime.table import check_objective
 
     check_accuracy_threshold(accuracy_threshold)
+    bases = tuple(dict.fromkeys(load_basis or DEFAULT_LOAD_BASES))
+    for basis in bases:
+        if basis not in LOAD_BASES:
+            raise RuntimeManagerError(
+                f"--load-basis {basis!r} is unknown; use one of {', '.join(LOAD_BASES)}"
+            )
+    if select is not None:
+        check_objective(select)
     study, lib = _load_study(storage, study)
-    result = cached_sweep(storage, lib, accuracy_threshold=accuracy_threshold)
+    chosen = _select(storage, study, select)
+    result = cached_sweep(
+        storage, lib, accuracy_threshold=accuracy_threshold, load_bases=bases, select=chosen
+    )
     if json_out:
         typer.echo(json.dumps(jsonable(result)))
         return
+    for basis in result["settings"]["load_bases"]:
+        _print_sweep(result, study, basis)
+    where = "" if storage is None else f" --storage {storage}"
+    typer.echo(
+        "each ratio is explained by the breakdown (configurations and their share of time per "
+        f"policy): adapex runtime sweep --study {study}{where} --json | jq .breakdown"
+    )
+
+
+def _print_sweep(result: dict[str, Any], study: str, basis: str) -> None:
+    """One load basis: the ratios per trace, load and baseline, then per trace the
+    attribution at the highest load and what limits adapex there."""
     from rich.table import Table
 
     from dse.cli.output import console
     from dse.runtime.policies import baseline_names, policy_label
 
+    fps = result["settings"]["load_basis_fps"][basis]
     t = Table(
-        title=f"{study}: adapex / baseline (accuracy >= {result['accuracy_threshold']:.4f}; "
-        f"static FINN {lib.static_finn.throughput_fps:.4g} fps; x processed | x service EDP | "
-        "x energy per inference)"
+        title=f"{study}: adapex / baseline, loads x {policy_label(basis) if basis != 'max' else 'the fastest configuration'} "
+        f"({fps:.4g} fps); accuracy >= {result['accuracy_threshold']:.4f}; select "
+        f"{result['select']} (x processed | x service EDP | x energy per inference)"
     )
     t.add_column("trace")
     t.add_column("load", justify="right")
@@ -337,7 +392,8 @@ def sweep_cmd(
     t.add_column("adapex accuracy", justify="right")
     by_key: dict[tuple[str, float], dict[str, Any]] = {}
     for row in result["rows"]:
-        by_key.setdefault((row["trace"], row["load"]), {})[row["baseline"]] = row
+        if row["load_basis"] == basis:
+            by_key.setdefault((row["trace"], row["load"]), {})[row["baseline"]] = row
 
     def r(x: Any) -> str:
         return "-" if x is None else f"{x:.2f}"
@@ -351,11 +407,17 @@ def sweep_cmd(
         acc = next(iter(rows.values()))["mean_accuracy"]
         t.add_row(trace, f"{load:g}x", *cells, "-" if acc is None else f"{acc:.4f}")
     console().print(t)
-    where = "" if storage is None else f" --storage {storage}"
-    typer.echo(
-        "each ratio is explained by the breakdown (configurations and their share of time per "
-        f"policy): adapex runtime sweep --study {study}{where} --json | jq .breakdown"
-    )
+    top = max(load for _trace, load in by_key)
+    for (trace, load), rows in by_key.items():
+        if load != top:
+            continue
+        row = next(iter(rows.values()))
+        a, bound = row["attribution"], row.get("limited_by") or {}
+        typer.echo(
+            f"  {trace} at {load:g}x: adapex / static FINN = folding {r(a['folding'])} x pruning "
+            f"{r(a['pruning'])} x exits {r(a['exits'])} = {r(a['total'])}; limited by "
+            f"{bound.get('detail', 'n/a')}"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -630,61 +630,114 @@ def simulation_figure(result: Mapping[str, Any] | None) -> go.Figure:
 
 
 def sweep_figure(sweep: Mapping[str, Any] | None) -> go.Figure:
-    """The load sweep: adapex / baseline ratios (processed and service EDP) against load,
-    one column per trace, one line per baseline."""
+    """The load sweep: adapex / baseline ratios (processed and service EDP) against load, one
+    column per trace, one line per baseline and load basis (solid: loads x static FINN,
+    dashed: x static best, dotted: x the fastest configuration); the third row splits adapex's
+    gain over static FINN into folding, pruning and exits."""
     if not sweep or not sweep.get("rows"):
         return _empty(
             "load sweep", "no load sweep stored yet: run `adapex runtime sweep --study NAME`"
         )
     rows = sweep["rows"]
     traces = list(dict.fromkeys(r["trace"] for r in rows))
+    bases = list(dict.fromkeys(r.get("load_basis", "static_finn") for r in rows))
     fig = make_subplots(
-        rows=2,
+        rows=3,
         cols=len(traces),
         shared_xaxes=True,
         subplot_titles=[esc(t) for t in traces],
-        vertical_spacing=0.08,
+        vertical_spacing=0.07,
         horizontal_spacing=0.03,
     )
     for c, trace in enumerate(traces, start=1):
-        for base in baseline_names():
-            color = get_policy(base).color
-            mine = sorted(
-                (r for r in rows if r["trace"] == trace and r["baseline"] == base),
-                key=lambda r: r["load"],
-            )
-            if not mine:
-                continue
-            for r_i, key in ((1, "processed_ratio"), (2, "service_edp_ratio")):
-                fig.add_trace(
-                    go.Scatter(
-                        x=[r["load"] for r in mine],
-                        y=[r[key] for r in mine],
-                        mode="lines+markers",
-                        name=esc(get_policy(base).label),
-                        legendgroup=base,
-                        showlegend=(c == 1 and r_i == 1),
-                        line={"color": color},
-                        hovertemplate=f"{esc(base)}: %{{y:.3f}}x at %{{x}}x load<extra></extra>",
-                    ),
-                    row=r_i,
-                    col=c,
-                )
+        for basis in bases:
+            _sweep_ratio_lines(fig, rows, trace, basis, c)
+            _attribution_lines(fig, rows, trace, basis, c)
     fig.update_yaxes(title_text="x inferences processed", row=1, col=1)
     fig.update_yaxes(title_text="x service EDP", type="log", row=2, col=1)
+    fig.update_yaxes(title_text="gain factor", type="log", row=3, col=1)
     for c in range(2, len(traces) + 1):
         fig.update_yaxes(type="log", row=2, col=c)
-    fig.update_xaxes(title_text="peak load (x static FINN)", row=2)
+        fig.update_yaxes(type="log", row=3, col=c)
+    fig.update_xaxes(title_text="peak load (x its basis)", row=3)
     fig.update_layout(
         title=esc(
             f"adapex / baseline per load (accuracy >= {sweep.get('accuracy_threshold', 0):.4f};"
-            " above 1: adapex better)"
+            f" select {sweep.get('select', 'energy')}; above 1: adapex better)"
         ),
-        height=520,
+        height=720,
         margin={"l": 60, "r": 20, "t": 70, "b": 50},
-        legend={"orientation": "h", "y": -0.15},
+        legend={"orientation": "h", "y": -0.1},
     )
     return fig
+
+
+_BASIS_DASH = {"static_finn": "solid", "static_best": "dash", "max": "dot"}
+_FACTOR_COLOURS = {"folding": "#8c564b", "pruning": "#2ca02c", "exits": "#1f77b4"}
+
+
+def _sweep_ratio_lines(fig: go.Figure, rows: list[Any], trace: str, basis: str, c: int) -> None:
+    """Rows 1 and 2: one line per baseline, for one trace and load basis."""
+    for base in baseline_names():
+        mine = sorted(
+            (
+                r
+                for r in rows
+                if r["trace"] == trace
+                and r["baseline"] == base
+                and r.get("load_basis", "static_finn") == basis
+            ),
+            key=lambda r: r["load"],
+        )
+        if not mine:
+            continue
+        name = f"{get_policy(base).label} (x {basis})"
+        for r_i, key in ((1, "processed_ratio"), (2, "service_edp_ratio")):
+            fig.add_trace(
+                go.Scatter(
+                    x=[r["load"] for r in mine],
+                    y=[r[key] for r in mine],
+                    mode="lines+markers",
+                    name=esc(name),
+                    legendgroup=f"{base}|{basis}",
+                    showlegend=(c == 1 and r_i == 1),
+                    line={"color": get_policy(base).color, "dash": _BASIS_DASH.get(basis)},
+                    hovertemplate=f"{esc(name)}: %{{y:.3f}}x at %{{x}}x load<extra></extra>",
+                ),
+                row=r_i,
+                col=c,
+            )
+
+
+def _attribution_lines(fig: go.Figure, rows: list[Any], trace: str, basis: str, c: int) -> None:
+    """Row 3: adapex's gain over static FINN as folding x pruning x exits, per load."""
+    seen: dict[float, dict[str, Any]] = {}
+    for r in rows:
+        if (
+            r["trace"] == trace
+            and r.get("load_basis", "static_finn") == basis
+            and "attribution" in r
+        ):
+            seen.setdefault(float(r["load"]), r["attribution"])
+    if not seen:
+        return
+    loads = sorted(seen)
+    for factor, colour in _FACTOR_COLOURS.items():
+        name = f"{factor} (x {basis})"
+        fig.add_trace(
+            go.Scatter(
+                x=loads,
+                y=[seen[x].get(factor) for x in loads],
+                mode="lines+markers",
+                name=esc(name),
+                legendgroup=f"factor|{factor}|{basis}",
+                showlegend=c == 1,
+                line={"color": colour, "dash": _BASIS_DASH.get(basis)},
+                hovertemplate=f"{esc(name)}: %{{y:.3f}}x at %{{x}}x load<extra></extra>",
+            ),
+            row=3,
+            col=c,
+        )
 
 
 def design_figures(design: Any) -> dict[str, go.Figure]:

@@ -35,7 +35,7 @@ from dse.runtime.policies import point_sets
 __all__ = ["RuntimeLibrary", "load_library"]
 
 #: bumped when what the cache holds changes meaning
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: the host link caps throughput; points say what limits them
 
 
 @dataclass

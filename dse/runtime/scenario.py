@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dse.runtime.errors import RuntimeManagerError
+from dse.runtime.table import check_objective
 
 
 def _positive(name: str, value: float, what: str = "a positive number") -> None:
@@ -25,17 +26,6 @@ def check_accuracy_threshold(value: float | None) -> None:
         raise RuntimeManagerError(
             f"`accuracy_threshold` {value!r} is out of range; give a number in [0, 1], e.g. 0.9",
             arguments=("accuracy_threshold",),
-        )
-
-
-def check_objective(value: str) -> None:
-    """RuntimeManagerError naming ``objective`` unless the selection table knows it."""
-    from dse.runtime.table import OBJECTIVES
-
-    if value not in OBJECTIVES:
-        raise RuntimeManagerError(
-            f"`objective` {value!r} is unknown; use one of {', '.join(OBJECTIVES)}",
-            arguments=("objective",),
         )
 
 
@@ -53,7 +43,8 @@ class Scenario:
         hold_intervals: Intervals a new design must stay desired before a reconfiguration.
         min_dwell_s: The least time between two reconfigurations.
         seed: Seed of the trace's bursts and the arrivals.
-        objective: What the selection table minimises (``energy`` or ``edp``).
+        select: What the selection table minimises among the configurations that sustain
+            the load (``energy``, ``edp``: service EDP, or ``latency``).
 
     Raises:
         RuntimeManagerError: a field is out of range (the message names it).
@@ -68,11 +59,11 @@ class Scenario:
     hold_intervals: int = 3
     min_dwell_s: float = 30.0
     seed: int = 0
-    objective: str = "energy"
+    select: str = "energy"
 
     def __post_init__(self) -> None:
         check_accuracy_threshold(self.accuracy_threshold)
-        check_objective(self.objective)
+        check_objective(self.select)
         _positive("peak_load", self.peak_load, "a positive number, e.g. 1.5")
         if self.buffer_size < 0:
             raise RuntimeManagerError(
@@ -152,7 +143,7 @@ def simulate_library(lib: Any, study: str, scenario: Scenario) -> dict[str, Any]
         ),
         buffer_size=scenario.buffer_size,
         seed=scenario.seed,
-        objective=scenario.objective,
+        objective=scenario.select,
     )
     result["study"] = study
     result["static_finn_point"] = lib.static_finn.to_dict()

@@ -195,8 +195,9 @@ class _Run:
         self.thr = [p.throughput_fps for p in pts]
         self.busy_p = [p.power_w for p in pts]
         self.idle_p = [p.idle_power_w for p in pts]
-        self.use_edp = table.objective == "edp"
-        self.own_edp = [point_cost(p, 0.0, "edp") for p in pts]
+        # selecting by a design's own figure (EDP, latency) rather than energy at the rate
+        self.use_own = table.objective != "energy"
+        self.own_cost = [point_cost(p, 0.0, table.objective) for p in pts]
         self.dyn_e = [max(p.power_w - p.idle_power_w, 0.0) / p.throughput_fps for p in pts]
         self.design_of = [p.design_id for p in pts]
         self.rtime = [float(p.reconfig_time_s) for p in pts]
@@ -255,8 +256,8 @@ class _Run:
         thr, margin1 = self.thr, self.margin1
         if thr[d] < want:
             return thr[stay] * margin1 >= thr[d]
-        if self.use_edp:
-            better = self.own_edp[stay] <= self.own_edp[d] * margin1
+        if self.use_own:
+            better = self.own_cost[stay] <= self.own_cost[d] * margin1
         else:
             idle_p, dyn_e = self.idle_p, self.dyn_e
             better = idle_p[stay] / want + dyn_e[stay] <= (idle_p[d] / want + dyn_e[d]) * margin1
@@ -455,8 +456,8 @@ def simulate(
         reconfig_power_w: board power while reconfiguring (default: the idle power of the
             design being loaded).
         timeline_step_s: resolution of the returned timeline (a multiple of ``trace.dt_s``).
-        objective: selection objective of the table (``"energy"`` or ``"edp"``; ignored when
-            a table is given).
+        objective: selection objective of the table (``"energy"``, ``"edp"`` or
+            ``"latency"``; ignored when a table is given).
 
     Returns:
         The :class:`SimulationResult`.

@@ -6,8 +6,9 @@ sorted by throughput; the workload levels (input-rate buckets) of a row are deli
 distinct candidate throughputs, so that bucket ``(t_{i-1}, t_i]`` is exactly the set of rates
 that the candidates with throughput ``>= t_i`` sustain. Each bucket holds the candidate that
 sustains its upper rate with the least energy per inference at that rate
-(:meth:`OperatingPoint.energy_at_rate`; with ``objective="edp"``, the least design EDP,
-see :func:`point_cost`); the last bucket ``(t_max, inf)`` holds the
+(:meth:`OperatingPoint.energy_at_rate`; with ``objective="edp"``, the least service EDP of
+the design, with ``objective="latency"`` the least mean latency, see :func:`point_cost`);
+the last bucket ``(t_max, inf)`` holds the
 highest-throughput candidate (nothing sustains that rate; the simulator drops and counts the
 shortfall). Because the bucket edges are the breakpoints of the choice, a lookup is exact, not
 an approximation on a grid. Ties: less energy, then higher accuracy, then higher throughput,
@@ -77,19 +78,33 @@ class TableRow:
         return self.choice[bisect_left(self.edges, rate_fps)]
 
 
-#: what a bucket minimises: energy per inference, or energy per inference x latency
-OBJECTIVES = ("energy", "edp")
+#: what a bucket minimises: energy per inference, energy per inference x latency (service
+#: EDP), or mean latency
+OBJECTIVES = ("energy", "edp", "latency")
+
+
+def check_objective(value: str, argument: str = "select") -> None:
+    """RuntimeManagerError naming ``argument`` unless the selection table knows the
+    objective ``value``."""
+    if value not in OBJECTIVES:
+        raise RuntimeManagerError(
+            f"`{argument}` {value!r} is unknown; use one of {', '.join(OBJECTIVES)}",
+            arguments=(argument,),
+        )
 
 
 def point_cost(point: OperatingPoint, rate_fps: float, objective: str = "energy") -> float:
     """What the table minimises for a point serving ``rate_fps``.
 
     ``"energy"``: energy per inference at that rate (:meth:`OperatingPoint.energy_at_rate`);
-    ``"edp"``: the design's own EDP, energy per inference at full throughput x mean latency
-    (independent of the rate, so that the choice is constant within a bucket).
+    ``"edp"``: the design's own EDP, energy per inference at full throughput x mean latency;
+    ``"latency"``: its mean latency (both independent of the rate, so that the choice is
+    constant within a bucket).
     """
     if objective == "edp":
         return point.energy_per_inference_j * point.latency_s
+    if objective == "latency":
+        return point.latency_s
     return point.energy_at_rate(rate_fps)
 
 
@@ -107,8 +122,8 @@ def _row(
     acc = np.array([points[i].accuracy for i in idx])
     edges = np.unique(thr)  # ascending distinct throughputs
     # cost[e, c]: point_cost of candidate c at rate edges[e]; inf where it cannot sustain it
-    if objective == "edp":
-        own = np.array([point_cost(points[i], 0.0, "edp") for i in idx])
+    if objective != "energy":  # a design's own figure, the same at every rate
+        own = np.array([point_cost(points[i], 0.0, objective) for i in idx])
         cost = np.broadcast_to(own[None, :], (len(edges), len(idx)))
         top_cost = own
     else:
@@ -145,7 +160,8 @@ class SelectionTable:
             default: every distinct accuracy of the points (the exact breakpoints). Lookups
             work for any threshold, listed or not (rows are computed on demand and exact).
         objective: ``"energy"`` (default: least energy per inference among the points that
-            sustain the rate) or ``"edp"`` (least design EDP: energy per inference x latency).
+            sustain the rate), ``"edp"`` (least design EDP: energy per inference x latency)
+            or ``"latency"`` (least mean latency).
     """
 
     def __init__(

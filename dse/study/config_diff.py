@@ -8,11 +8,17 @@ from typing import Any
 __all__ = ["comparable", "first_difference"]
 
 # Config keys that may differ between the stored config and a resumed run.
-_RUNTIME_KEYS = {("study", "trials"), ("study", "timeout_s"), ("storage", "url")}
+_RUNTIME_KEYS = {
+    ("study", "trials"),
+    ("study", "timeout_s"),
+    ("storage", "url"),
+    ("runtime", "select"),  # how the runtime selects among the designs, not what they are
+}
 
 
 def comparable(config: dict[str, Any]) -> dict[str, Any]:
-    """The config without the keys a resumed run may change (target trials, timeout, URL)."""
+    """The config without the keys a resumed run may change (target trials, timeout, URL,
+    the runtime's selection objective)."""
     out = {}
     for section, values in config.items():
         if isinstance(values, dict):
