@@ -306,33 +306,101 @@ def test_sweep_json_ratios_and_breakdown(study_url, capsys):
     keys = {
         "trace",
         "load",
+        "load_basis",
         "baseline",
         "processed_ratio",
         "service_edp_ratio",
         "energy_per_inference_ratio",
         "mean_accuracy",
+        "attribution",
+        "limited_by",
     }
     assert all(set(r) == keys for r in res["rows"])
     traces = {r["trace"] for r in res["rows"]}
     assert traces == {"smart-iot", "camera", "traffic", "bursty", "constant"}
     assert {r["load"] for r in res["rows"]} == {0.5, 1.0, 1.5, 2.0, 3.0, 4.0}
-    assert len(res["rows"]) == 5 * 6 * 4
+    # loads against static FINN's throughput and against static best's, the stronger one
+    assert {r["load_basis"] for r in res["rows"]} == {"static_finn", "static_best"}
+    assert res["settings"]["load_basis_fps"] == {
+        "static_finn": pytest.approx(static["throughput_fps"]),
+        "static_best": pytest.approx(res["baselines"]["static_best"]["throughput_fps"]),
+    }
+    assert len(res["rows"]) == 2 * 5 * 6 * 4
+    assert res["select"] == "energy"
     for r in res["rows"]:
         assert r["mean_accuracy"] >= res["accuracy_threshold"] - 1e-9
         if r["trace"] == "constant":  # no reconfiguration: adapex's library holds every one
             assert r["processed_ratio"] >= 1 - 1e-9, r
         if r["baseline"] == "static_finn":
             assert r["energy_per_inference_ratio"] >= 1 - 1e-9, r
+            # the attribution: folding x pruning x exits is adapex's ratio over static FINN
+            a = r["attribution"]
+            assert a["total"] == pytest.approx(r["processed_ratio"])
+            assert a["folding"] * a["pruning"] * a["exits"] == pytest.approx(a["total"])
+        # what limits the fastest configuration adapex used, named
+        bound = r["limited_by"]
+        assert bound["kind"] in {"layer", "input_stream", "host_link"} and bound["detail"]
+        assert bound["design_id"] is not None and bound["throughput_fps"] > 0
     # the breakdown explains each ratio: shares of time per configuration, per policy
-    for by_load in res["breakdown"].values():
-        for per_policy in by_load.values():
-            assert set(per_policy) == {*res["baselines"], "adapex"}
-            for b in per_policy.values():
-                assert sum(c["share"] for c in b["configurations"]) == pytest.approx(1.0)
+    assert set(res["breakdown"]) == {"static_finn", "static_best"}
+    for by_trace in res["breakdown"].values():
+        for by_load in by_trace.values():
+            for per_policy in by_load.values():
+                assert set(per_policy) == {*res["baselines"], "adapex"}
+                for b in per_policy.values():
+                    assert sum(c["share"] for c in b["configurations"]) == pytest.approx(1.0)
     # stored with the study's runtime cache: the same call answers from it
     with Store(study_url, read_only=True) as store:
         assert list((store.runtime_cache(STUDY) or {}).get("sweeps", {}).values()) == [res]
     code, human, _ = run_cli(capsys, "runtime", "sweep", "--study", STUDY, "--storage", study_url)
     assert code == 0 and "static FINN" in human and "constant" in human
+    assert "loads x static best" in human and "folding" in human and "limited by" in human
     # the hint to the breakdown names its study and database: it works beside other studies
     assert f"adapex runtime sweep --study {STUDY} --storage {study_url} --json | jq" in human
+
+
+def test_sweep_select_edp_never_loses_service_edp_where_both_sustain(study_url, capsys):
+    """--select edp: wherever adapex and a baseline both serve the whole constant load, the
+    service EDP of adapex is at least as good as the baseline's."""
+    code, out, err = run_cli(
+        capsys,
+        "runtime",
+        "sweep",
+        "--study",
+        STUDY,
+        "--storage",
+        study_url,
+        "--select",
+        "edp",
+        "--load-basis",
+        "static_best",
+        "--json",
+    )
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["select"] == "edp" and res["settings"]["load_bases"] == ["static_best"]
+    checked = 0
+    for r in res["rows"]:
+        if r["trace"] != "constant":
+            continue
+        per = res["breakdown"]["static_best"]["constant"][f"{r['load']:g}"]
+        if per["adapex"]["drop_rate"] == 0 and per[r["baseline"]]["drop_rate"] == 0:
+            assert r["service_edp_ratio"] >= 1 - 1e-9, r
+            checked += 1
+    assert checked > 0
+    code, _out, err = run_cli(
+        capsys, "runtime", "sweep", "--study", STUDY, "--storage", study_url, "--select", "speed"
+    )
+    assert code == 2 and "--select 'speed' is unknown; use one of energy, edp, latency" in err
+    code, _out, err = run_cli(
+        capsys,
+        "runtime",
+        "sweep",
+        "--study",
+        STUDY,
+        "--storage",
+        study_url,
+        "--load-basis",
+        "nope",
+    )
+    assert code == 2 and "--load-basis 'nope' is unknown" in err
