@@ -252,6 +252,34 @@ class HardwareSection(_Model):
     max_utilisation: dict[str, float] = Field(
         default_factory=lambda: {"LUT": 0.85, "BRAM_18K": 0.9, "URAM": 0.9, "DSP": 0.9}
     )
+    # the host's link to the accelerator's streams, measured on the board (e.g. with
+    # hw_builders.host.calibrate): {bandwidth_mb_s = .., decision_us = ..}; default: the
+    # figures hw_builders.host assumes for the part's family
+    host_link: dict[str, float] | None = None
+
+    @field_validator("host_link")
+    @classmethod
+    def _host_link(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        if v is None:
+            return None
+        keys = {"bandwidth_mb_s", "decision_us"}
+        if set(v) != keys:
+            raise ValueError("give {bandwidth_mb_s = .., decision_us = ..} (both, nothing else)")
+        if not (v["bandwidth_mb_s"] > 0 and v["decision_us"] >= 0):
+            raise ValueError("bandwidth_mb_s must be > 0 and decision_us >= 0")
+        return {k: float(x) for k, x in v.items()}
+
+    def link(self) -> Any:
+        """The configured ``hw_builders.HostLink`` (None: the part family's assumed one)."""
+        if self.host_link is None:
+            return None
+        from hw_builders.host import HostLink
+
+        return HostLink(
+            self.host_link["bandwidth_mb_s"] * 1e6,
+            self.host_link["decision_us"] * 1e-6,
+            "[hardware] host_link of the study config",
+        )
 
     @field_validator("clk_ns")
     @classmethod

@@ -25,7 +25,7 @@ its source; ``adapex deploy`` can measure them on a board and a calibrated
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -36,6 +36,7 @@ __all__ = [
     "NO_HOST",
     "HostLink",
     "HostTraffic",
+    "calibrate",
     "host_link_for",
     "host_traffic",
     "shape_size",
@@ -59,13 +60,49 @@ class HostLink:
     source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
+        """JSON-ready form (an unbounded bandwidth is None)."""
+        d = asdict(self)
+        if math.isinf(self.bandwidth_bytes_s):
+            d["bandwidth_bytes_s"] = None
+        return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> HostLink:
+    def from_dict(cls, d: Mapping[str, Any]) -> HostLink:
         """The link of :meth:`to_dict`."""
-        return cls(float(d["bandwidth_bytes_s"]), float(d["decision_s"]), str(d.get("source", "")))
+        bw = d.get("bandwidth_bytes_s")
+        return cls(
+            math.inf if bw is None else float(bw),
+            float(d.get("decision_s", 0.0)),
+            str(d.get("source", "")),
+        )
+
+
+def calibrate(timings: Sequence[Mapping[str, float]], *, source: str = "measured") -> HostLink:
+    """A host link from measured timings, e.g. the per-stage timings of the deploy runtime.
+
+    Args:
+        timings: Records of ``bytes`` moved in ``transfer_s`` seconds and ``decisions``
+            taken in ``decision_s`` seconds (either pair may be absent from a record).
+        source: Where the timings come from (kept in the link).
+
+    Returns:
+        The link whose bandwidth is all bytes over all transfer time and whose time per
+        decision is all decision time over all decisions.
+
+    Raises:
+        HwError: no record holds a transfer, or none a decision.
+    """
+    from hw_builders.errors import HwError
+
+    moved = sum(float(t.get("bytes", 0.0)) for t in timings)
+    busy = sum(float(t.get("transfer_s", 0.0)) for t in timings)
+    decided = sum(float(t.get("decisions", 0.0)) for t in timings)
+    deciding = sum(float(t.get("decision_s", 0.0)) for t in timings)
+    if moved <= 0 or busy <= 0:
+        raise HwError("timings: no transfer measured; give records with bytes and transfer_s > 0")
+    if decided <= 0 or deciding < 0:
+        raise HwError("timings: no decision measured; give records with decisions > 0")
+    return HostLink(moved / busy, deciding / decided, source)
 
 
 #: The accelerator alone: no host traffic or decision limits it.

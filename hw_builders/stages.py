@@ -120,6 +120,7 @@ class StagedReport:
     host_fps: float = math.inf
     host_bytes_per_inference: float = 0.0
     limited_by: dict[str, Any] = field(default_factory=dict)
+    host_link: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (stages as their HardwareReport.to_dict())."""
@@ -148,6 +149,7 @@ class StagedReport:
             "host_fps": None if math.isinf(self.host_fps) else self.host_fps,
             "host_bytes_per_inference": self.host_bytes_per_inference,
             "limited_by": dict(self.limited_by),
+            "host_link": dict(self.host_link),
             "stages": [s.to_dict() for s in self.stages],
         }
 
@@ -188,6 +190,7 @@ class StagedReport:
                 host_fps=math.inf if d.get("host_fps") is None else float(d["host_fps"]),
                 host_bytes_per_inference=float(d.get("host_bytes_per_inference", 0.0)),
                 limited_by=dict(d.get("limited_by") or {}),
+                host_link=dict(d.get("host_link") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise HwError(f"staged report: bad or missing field {exc}") from None
@@ -249,7 +252,8 @@ def staged_performance(
     t_stage, service = _stage_rates(reports, clk)
     fpga = tandem_throughput(service, r, depth)
     traffic = host_traffic(graph, r)
-    host_fps = traffic.cap_fps(host_link_for(dev.part) if host is None else host)
+    link = host_link_for(dev.part) if host is None else host
+    host_fps = traffic.cap_fps(link)
     thr = min(fpga, host_fps)
     latency, frac, mean_lat = _latencies(graph, reports, r, clk)
     static_w = float(dev.power.static_w)
@@ -284,6 +288,7 @@ def staged_performance(
         host_fps=host_fps,
         host_bytes_per_inference=traffic.bytes_per_inference,
         limited_by=bound,
+        host_link=link.to_dict(),
     )
 
 

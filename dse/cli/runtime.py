@@ -418,6 +418,9 @@ def _print_sweep(result: dict[str, Any], study: str, basis: str) -> None:
             f"{r(a['pruning'])} x exits {r(a['exits'])} = {r(a['total'])}; limited by "
             f"{bound.get('detail', 'n/a')}"
         )
+        for base_row in rows.values():
+            if base_row.get("why"):
+                typer.echo(f"    vs {policy_label(base_row['baseline'])}: {base_row['why']}")
 
 
 def register(app: typer.Typer) -> None:

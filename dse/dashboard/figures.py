@@ -712,6 +712,7 @@ def _sweep_ratio_lines(fig: go.Figure, rows: list[Any], trace: str, basis: str, 
 def _attribution_lines(fig: go.Figure, rows: list[Any], trace: str, basis: str, c: int) -> None:
     """Row 3: adapex's gain over static FINN as folding x pruning x exits, per load."""
     seen: dict[float, dict[str, Any]] = {}
+    bound: dict[float, str] = {}
     for r in rows:
         if (
             r["trace"] == trace
@@ -719,6 +720,7 @@ def _attribution_lines(fig: go.Figure, rows: list[Any], trace: str, basis: str, 
             and "attribution" in r
         ):
             seen.setdefault(float(r["load"]), r["attribution"])
+            bound.setdefault(float(r["load"]), str((r.get("limited_by") or {}).get("detail", "")))
     if not seen:
         return
     loads = sorted(seen)
@@ -733,7 +735,9 @@ def _attribution_lines(fig: go.Figure, rows: list[Any], trace: str, basis: str, 
                 legendgroup=f"factor|{factor}|{basis}",
                 showlegend=c == 1,
                 line={"color": colour, "dash": _BASIS_DASH.get(basis)},
-                hovertemplate=f"{esc(name)}: %{{y:.3f}}x at %{{x}}x load<extra></extra>",
+                customdata=[esc(bound[x]) for x in loads],
+                hovertemplate=f"{esc(name)}: %{{y:.3f}}x at %{{x}}x load<br>limited by "
+                "%{customdata}<extra></extra>",
             ),
             row=3,
             col=c,

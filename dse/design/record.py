@@ -144,15 +144,18 @@ class DesignRecord:
 
     def hardware(self) -> Any:
         """What the design is costed from (:class:`dse.design.Hardware`): its graph, folding,
-        device, clock and buffer depth, as stored."""
+        device, clock, buffer depth and host link, as stored."""
         from dse.design.cost import Hardware
+        from hw_builders.host import HostLink
 
+        link = (self.hw_report or {}).get("host_link")
         return Hardware(
             graph=self.graph(),
             folding=self.folding_config(),
             device=self.device,
             clk_ns=float(self.clk_ns),
             buffer_depth=self.buffer_depth,
+            host=HostLink.from_dict(link) if link else None,
         )
 
     def to_dict(self) -> dict[str, Any]:

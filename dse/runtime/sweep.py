@@ -47,6 +47,7 @@ __all__ = [
     "cached_sweep",
     "attribution",
     "basis_fps",
+    "why_behind",
     "default_threshold",
     "run_sweep",
 ]
@@ -141,6 +142,45 @@ def attribution(per: dict[str, dict[str, Any]]) -> dict[str, float | None]:
     }
 
 
+_RATIOS = (
+    ("processed_ratio", "inferences processed"),
+    ("service_edp_ratio", "service EDP"),
+    ("energy_per_inference_ratio", "energy per inference"),
+)
+
+
+def why_behind(
+    row: dict[str, Any], a: dict[str, Any], b: dict[str, Any], select: str, threshold: float
+) -> str | None:
+    """Where adapex loses against the baseline on a metric (a ratio below 1), why: what
+    each mostly ran, what adapex selects by and holds to, and what it dropped or spent
+    reconfiguring. None where it loses on nothing."""
+    lost = [label for key, label in _RATIOS if row[key] is not None and row[key] < 1 - 1e-9]
+    if not lost:
+        return None
+
+    def main(policy: dict[str, Any]) -> str:
+        shares = policy.get("time_share") or []
+        if not shares:
+            return "nothing"
+        top = shares[0]
+        return f"{top['label'] or top['design_id']} ({100 * top['share']:.0f}% of the time)"
+
+    parts = [
+        f"adapex loses on {', '.join(lost)}: it selects the least {select} among the "
+        f"configurations that sustain the load at accuracy >= {threshold:.4f} and mostly ran "
+        f"{main(a)} at accuracy {a['mean_accuracy']:.4f}; {row['baseline']} mostly ran "
+        f"{main(b)} at accuracy {b['mean_accuracy']:.4f}"
+    ]
+    if "inferences processed" in lost:
+        parts.append(
+            f"adapex dropped {100 * a['drop_rate']:.2f}% of arrivals ({a['reconfigurations']} "
+            f"reconfigurations, nothing served while one loads), {row['baseline']} "
+            f"{100 * b['drop_rate']:.2f}%"
+        )
+    return "; ".join(parts)
+
+
 def _peak_configuration(res: Any) -> dict[str, Any]:
     """The highest-throughput configuration a run used, and what limits it."""
     used = sorted(set(np.asarray(res.point).tolist()))
@@ -232,10 +272,10 @@ def run_sweep(
                 )
                 breakdown[basis][name][f"{load:g}"] = {pol: _breakdown(m) for pol, m in per.items()}
                 extra = {"load_basis": basis, "attribution": attribution(per), "limited_by": peak}
-                rows += [
-                    {**_row(name, load, base, per["adapex"], per[base]), **extra}
-                    for base in baseline_names()
-                ]
+                for base in baseline_names():
+                    row = {**_row(name, load, base, per["adapex"], per[base]), **extra}
+                    row["why"] = why_behind(row, per["adapex"], per[base], select, threshold)
+                    rows.append(row)
     return {
         "accuracy_threshold": threshold,
         "select": select,

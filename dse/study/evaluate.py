@@ -352,6 +352,7 @@ class Evaluator:
             clk_ns=point.clk_ns,
             buffer_depth=self.config.hardware.buffer_depth,
             limits=self.config.hardware.max_utilisation,
+            host=self.config.hardware.link(),
         )
         report = cost(hardware, reach)
         t2 = time.perf_counter()

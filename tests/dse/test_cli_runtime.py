@@ -314,6 +314,7 @@ def test_sweep_json_ratios_and_breakdown(study_url, capsys):
         "mean_accuracy",
         "attribution",
         "limited_by",
+        "why",
     }
     assert all(set(r) == keys for r in res["rows"])
     traces = {r["trace"] for r in res["rows"]}
@@ -337,6 +338,14 @@ def test_sweep_json_ratios_and_breakdown(study_url, capsys):
             a = r["attribution"]
             assert a["total"] == pytest.approx(r["processed_ratio"])
             assert a["folding"] * a["pruning"] * a["exits"] == pytest.approx(a["total"])
+        # where adapex loses on a metric, the row says why; where it does not, nothing
+        ratios = [
+            r[k] for k in ("processed_ratio", "service_edp_ratio", "energy_per_inference_ratio")
+        ]
+        loses = any(x is not None and x < 1 - 1e-9 for x in ratios)
+        assert (r["why"] is not None) == loses, r
+        if loses:
+            assert "adapex loses on" in r["why"] and "mostly ran" in r["why"]
         # what limits the fastest configuration adapex used, named
         bound = r["limited_by"]
         assert bound["kind"] in {"layer", "input_stream", "host_link"} and bound["detail"]

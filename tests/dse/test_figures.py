@@ -252,3 +252,44 @@ def test_projection_front_is_the_non_dominated_staircase() -> None:
     assert list(line.x) == [10.0, 30.0] and line.line.shape == "vh"
     front = next(t for t in fig.data if t.customdata is not None and t.name.startswith("Pareto"))
     assert list(front.marker.color) == [1e-6, 2e-6, 3e-6]  # coloured by the third objective
+
+
+def test_the_sweep_figure_plots_both_load_bases_and_the_attribution() -> None:
+    rows = []
+    for basis in ("static_finn", "static_best"):
+        for load in (0.5, 4.0):
+            for base in ("static_finn", "static_best", "pruning_only", "exit_only"):
+                rows.append(
+                    {
+                        "trace": "constant",
+                        "load": load,
+                        "load_basis": basis,
+                        "baseline": base,
+                        "processed_ratio": 1.0 + load,
+                        "service_edp_ratio": 2.0,
+                        "energy_per_inference_ratio": 1.5,
+                        "mean_accuracy": 0.9,
+                        "attribution": {
+                            "folding": 2.0,
+                            "pruning": 1.5,
+                            "exits": load,
+                            "total": 3 * load,
+                        },
+                        "limited_by": {
+                            "kind": "input_stream",
+                            "detail": "<b>SWG</b> one pixel per cycle",
+                        },
+                    }
+                )
+    fig = F.sweep_figure({"rows": rows, "accuracy_threshold": 0.9, "select": "edp"})
+    names = [t.name for t in fig.data]
+    # one line per baseline and basis in each of the two ratio rows, and three factors per basis
+    assert sum("(x static_best)" in n for n in names) == 4 * 2 + 3
+    assert sum("(x static_finn)" in n for n in names) == 4 * 2 + 3
+    dashes = {t.line.dash for t in fig.data if "(x static_best)" in t.name}
+    assert dashes == {"dash"}
+    exits = next(t for t in fig.data if t.name == "exits (x static_best)")
+    assert list(exits.y) == [0.5, 4.0]
+    # what limits the configuration is in the hover, escaped
+    assert "&lt;b&gt;SWG&lt;/b&gt;" in exits.customdata[0]
+    assert "select edp" in fig.layout.title.text

@@ -159,3 +159,39 @@ def test_more_reach_or_a_slower_host_never_serves_more(r1: float, bandwidth: flo
     assert more.bytes_per_inference >= t.bytes_per_inference
     assert more.cap_fps(link) <= t.cap_fps(link) * (1 + 1e-12)
     assert t.cap_fps(HostLink(bandwidth / 2, dec)) <= t.cap_fps(link) * (1 + 1e-12)
+
+
+def test_measured_timings_calibrate_the_host_link() -> None:
+    from hw_builders import HwError
+    from hw_builders.host import calibrate
+
+    # two stages measured: 3 MB in 10 ms and 1 MB in 10 ms; 2000 decisions in 3 ms
+    link = calibrate(
+        [
+            {"bytes": 3e6, "transfer_s": 0.010, "decisions": 1500, "decision_s": 0.002},
+            {"bytes": 1e6, "transfer_s": 0.010, "decisions": 500, "decision_s": 0.001},
+        ],
+        source="deploy run",
+    )
+    assert link.bandwidth_bytes_s == pytest.approx(200e6)
+    assert link.decision_s == pytest.approx(1.5e-6) and link.source == "deploy run"
+    assert HostLink.from_dict(link.to_dict()) == link
+    assert HostLink.from_dict(NO_HOST.to_dict()).bandwidth_bytes_s == math.inf
+    with pytest.raises(HwError, match="no transfer measured"):
+        calibrate([{"decisions": 3, "decision_s": 1.0}])
+    with pytest.raises(HwError, match="no decision measured"):
+        calibrate([{"bytes": 3, "transfer_s": 1.0}])
+
+
+def test_a_study_config_can_set_its_measured_host_link(tmp_path) -> None:
+    from dse.config import load_config
+    from dse.errors import DseError
+
+    toml = tmp_path / "h.toml"
+    toml.write_text("[hardware]\nhost_link = { bandwidth_mb_s = 250, decision_us = 2 }\n")
+    link = load_config(toml).hardware.link()
+    assert link.bandwidth_bytes_s == pytest.approx(250e6) and link.decision_s == pytest.approx(2e-6)
+    assert load_config().hardware.link() is None  # the family's assumed link
+    toml.write_text("[hardware]\nhost_link = { bandwidth_mb_s = 0, decision_us = 2 }\n")
+    with pytest.raises(DseError, match="hardware.host_link: bandwidth_mb_s must be > 0"):
+        load_config(toml)
