@@ -28,6 +28,7 @@ from typing import Any
 
 from dse.errors import DseError
 from dse.pareto import ObjectiveSpec
+from dse.registry import Registry
 
 #: ``read(report, metrics) -> value`` of an objective.
 Reader = Callable[[Any, Mapping[str, Any]], float]
@@ -96,7 +97,10 @@ class Objective:
         return self.label or self.name
 
 
-_OBJECTIVES: dict[str, Objective] = {}
+_OBJECTIVES: Registry[Objective] = Registry(
+    "register_objective",
+    lambda name, choices: f"objective {name!r} is not registered; choose one of {choices}",
+)
 
 
 def register_objective(objective: Objective) -> Objective:
@@ -105,12 +109,6 @@ def register_objective(objective: Objective) -> Objective:
     Raises:
         DseError: the name is taken, or the direction or scale is unknown.
     """
-    if not objective.name.isidentifier():
-        raise DseError(f"register_objective: name={objective.name!r} is not an identifier")
-    if objective.name in _OBJECTIVES:
-        raise DseError(
-            f"register_objective: {objective.name!r} is registered already; choose another name"
-        )
     if objective.direction not in DIRECTIONS:
         raise DseError(
             f"register_objective: direction={objective.direction!r}; choose one of "
@@ -124,8 +122,7 @@ def register_objective(objective: Objective) -> Objective:
         raise DseError(
             f"register_objective: reference={objective.reference!r} must be > 0 on a log scale"
         )
-    _OBJECTIVES[objective.name] = objective
-    return objective
+    return _OBJECTIVES.register(objective.name, objective)
 
 
 def get_objective(name: str) -> Objective:
@@ -134,17 +131,12 @@ def get_objective(name: str) -> Objective:
     Raises:
         DseError: no objective has that name (names the ones there are).
     """
-    try:
-        return _OBJECTIVES[name]
-    except KeyError:
-        raise DseError(
-            f"objective {name!r} is not registered; choose one of {', '.join(_OBJECTIVES)}"
-        ) from None
+    return _OBJECTIVES.lookup(name)
 
 
 def objective_names() -> list[str]:
     """The registered objectives' names, built-ins first."""
-    return list(_OBJECTIVES)
+    return _OBJECTIVES.names()
 
 
 for _objective in (

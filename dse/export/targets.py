@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dse.errors import DseError
+from dse.registry import Registry
 
 #: ``write_design(record, folder, *, steps, n_verify) -> library.json entry``
 DesignWriter = Callable[..., dict[str, Any]]
@@ -41,7 +41,11 @@ class ExportTarget:
     write_design: DesignWriter
 
 
-_TARGETS: dict[str, ExportTarget] = {}
+_TARGETS: Registry[ExportTarget] = Registry(
+    "register_target",
+    lambda name, choices: f"`target` {name!r} is not an export target; choose one of {choices}",
+    arguments=("target",),
+)
 
 
 def register_target(target: ExportTarget) -> ExportTarget:
@@ -50,14 +54,7 @@ def register_target(target: ExportTarget) -> ExportTarget:
     Raises:
         DseError: the name is taken or is not an identifier.
     """
-    if not target.name.isidentifier():
-        raise DseError(f"register_target: name={target.name!r} is not an identifier")
-    if target.name in _TARGETS:
-        raise DseError(
-            f"register_target: {target.name!r} is registered already; choose another name"
-        )
-    _TARGETS[target.name] = target
-    return target
+    return _TARGETS.register(target.name, target)
 
 
 def get_target(name: str) -> ExportTarget:
@@ -66,18 +63,12 @@ def get_target(name: str) -> ExportTarget:
     Raises:
         DseError: naming the argument ``target`` and the targets there are.
     """
-    try:
-        return _TARGETS[name]
-    except KeyError:
-        raise DseError(
-            f"`target` {name!r} is not an export target; choose one of {', '.join(_TARGETS)}",
-            arguments=("target",),
-        ) from None
+    return _TARGETS.lookup(name)
 
 
 def target_names() -> list[str]:
     """The registered targets' names, built-ins first."""
-    return list(_TARGETS)
+    return _TARGETS.names()
 
 
 def _finn(record: Any, folder: Path, *, steps: str, n_verify: int) -> dict[str, Any]:

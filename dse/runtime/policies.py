@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from dse.registry import Registry
 from dse.runtime.errors import RuntimeManagerError
 from dse.runtime.points import OperatingPoint
 
@@ -61,7 +62,11 @@ class Policy:
     baseline: bool = True
 
 
-_POLICIES: dict[str, Policy] = {}
+_POLICIES: Registry[Policy] = Registry(
+    "register_policy",
+    lambda name, choices: f"policy={name!r}: unknown; choose one of {choices}",
+    error=RuntimeManagerError,
+)
 
 
 def register_policy(policy: Policy) -> Policy:
@@ -71,12 +76,7 @@ def register_policy(policy: Policy) -> Policy:
     Raises:
         RuntimeManagerError: the name is taken.
     """
-    if policy.name in _POLICIES:
-        raise RuntimeManagerError(
-            f"register_policy: {policy.name!r} is registered already; choose another name"
-        )
-    _POLICIES[policy.name] = policy
-    return policy
+    return _POLICIES.register(policy.name, policy)
 
 
 def get_policy(name: str) -> Policy:
@@ -85,12 +85,7 @@ def get_policy(name: str) -> Policy:
     Raises:
         RuntimeManagerError: an unknown name.
     """
-    try:
-        return _POLICIES[name]
-    except KeyError:
-        raise RuntimeManagerError(
-            f"policy={name!r}: unknown; choose one of {', '.join(_POLICIES)}"
-        ) from None
+    return _POLICIES.lookup(name)
 
 
 def policy_names() -> list[str]:

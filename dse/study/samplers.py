@@ -17,8 +17,8 @@ from optuna.samplers import BaseSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from dse.errors import DseError
 from dse.optuna_bridge import LazyRandomState
+from dse.registry import Registry
 from dse.study.seeds import trial_seed
 
 
@@ -94,7 +94,10 @@ class TrialSeededSampler(BaseSampler):
 #: ``(seed, population_size) -> sampler``: how each registered sampler is built.
 SamplerFactory = Callable[[int, int], BaseSampler]
 
-_SAMPLERS: dict[str, SamplerFactory] = {}
+_SAMPLERS: Registry[SamplerFactory] = Registry(
+    "register_sampler",
+    lambda name, choices: f"study.sampler={name!r}: unknown sampler; choose one of {choices}",
+)
 
 
 def register_sampler(name: str, factory: SamplerFactory) -> None:
@@ -106,16 +109,12 @@ def register_sampler(name: str, factory: SamplerFactory) -> None:
     Raises:
         DseError: ``name`` is registered already, or is not a plain identifier.
     """
-    if not name.isidentifier():
-        raise DseError(f"register_sampler: name={name!r} is not an identifier")
-    if name in _SAMPLERS:
-        raise DseError(f"register_sampler: {name!r} is registered already; choose another name")
-    _SAMPLERS[name] = factory
+    _SAMPLERS.register(name, factory)
 
 
 def sampler_names() -> list[str]:
     """The names ``[study] sampler`` accepts, built-ins first."""
-    return list(_SAMPLERS)
+    return _SAMPLERS.names()
 
 
 register_sampler(
@@ -141,9 +140,5 @@ def make_sampler(name: str, *, seed: int, population_size: int = 12) -> BaseSamp
     Raises:
         DseError: an unknown sampler name.
     """
-    factory = _SAMPLERS.get(name)
-    if factory is None:
-        raise DseError(
-            f"study.sampler={name!r}: unknown sampler; choose one of {', '.join(_SAMPLERS)}"
-        )
+    factory = _SAMPLERS.lookup(name)
     return TrialSeededSampler(factory(seed, population_size), seed)
