@@ -4,8 +4,9 @@ With reach_k the share of inputs entering stage k and T_k the stage's own throug
 accelerator sustains at most min_k T_k / reach_k; the slowest stage's slowest layer (FINN's
 ``max_cycles_node_name``) sets T_k. That layer is limited by
 
-* the **input stream** when it is folded as far as FINN allows and takes about one cycle
-  per pixel of the graph's input frame (nothing can make it faster but a faster clock);
+* the **input stream** when it reads the input image (no MVAU before it), is folded as far
+  as FINN allows and takes about one cycle per pixel of its frame (the padded image for a
+  sliding window): nothing but a faster clock makes it faster;
 * its **parallelism** when it is folded as far as FINN allows (every folding attribute at
   its largest legal value);
 * a **resource** otherwise: the resource nearest its utilisation limit is what kept the
@@ -27,15 +28,26 @@ __all__ = ["PIXEL_RATE_SLACK", "limited_by"]
 PIXEL_RATE_SLACK = 1.05
 
 
-def _frame_pixels(graph: Any) -> int:
-    """Pixels of one input frame (H x W; the input size of a fully connected graph)."""
+def _frame_pixels(layer: Any) -> int:
+    """Pixels of the frame a layer reads (H x W; its input vectors without a spatial shape)."""
     from hw_builders.host import shape_size
 
-    a = graph.layers[0].attrs
+    a = layer.resolved_attrs()
     for key in ("IFMDim", "ImgDim"):
-        if key in a:
+        if a.get(key) is not None:
             return shape_size(a[key])
-    return shape_size(a.get("numInputVectors", 1))
+    return shape_size(a.get("numInputVectors") or 1)
+
+
+def _on_the_image_side(graph: Any, name: str) -> bool:
+    """Whether the layer reads the input image: no MVAU comes before it (the input
+    quantiser, padding, the first sliding window)."""
+    for layer in graph.layers:
+        if layer.name == name:
+            return True
+        if layer.op_type in ("MVAU", "VVAU"):
+            return False
+    return False
 
 
 def _at_max_parallelism(layer: Any) -> bool:
@@ -95,8 +107,8 @@ def limited_by(
     cycles = int(reports[k].performance["max_cycles"])
     out = {"stage": k, "layer": name, "op_type": layer.op_type, "fps": fpga_fps}
     if _at_max_parallelism(layer):
-        pixels = _frame_pixels(graph)
-        if cycles <= PIXEL_RATE_SLACK * pixels:
+        pixels = _frame_pixels(layer)
+        if _on_the_image_side(graph, name) and cycles <= PIXEL_RATE_SLACK * pixels:
             return {
                 **out,
                 "kind": "input_stream",
