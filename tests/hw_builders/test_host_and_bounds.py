@@ -195,3 +195,15 @@ def test_a_study_config_can_set_its_measured_host_link(tmp_path) -> None:
     toml.write_text("[hardware]\nhost_link = { bandwidth_mb_s = 0, decision_us = 2 }\n")
     with pytest.raises(DseError, match="hardware.host_link: bandwidth_mb_s must be > 0"):
         load_config(toml)
+
+
+def test_a_padded_sliding_window_at_one_pixel_per_cycle_is_the_input_stream() -> None:
+    cnv = get_family("cnv")
+    arch = cnv.default_arch((1, 16, 16), 10, width_mult=0.25, weight_bits=2, act_bits=2, exits=())
+    g = cnv.lower(arch)  # 16x16 pads to 18x18 ("same"): the first window reads 324 pixels
+    big = get_device(board="U250")
+    rep = staged_performance(g, device=big, folding=fold(g, strategy="optimised", device=big))
+    bound = rep.limited_by
+    assert bound["kind"] == "input_stream", bound
+    assert bound["op_type"] in ("ConvolutionInputGenerator", "FMPadding", "Thresholding")
+    assert "(324 pixels)" in bound["detail"] or "(256 pixels)" in bound["detail"]
