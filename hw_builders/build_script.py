@@ -1,9 +1,15 @@
-"""The ``build.py`` of a stage with an early exit (finn-examples style).
+"""The ``build.py`` of a stage FINN's standard steps cannot build alone (finn-examples style).
 
 FINN's standard steps build a chain of layers. A stage with an exit forks: its last
 backbone tensor feeds the exit classifier *and* leaves the accelerator as the features the
-next stage reads. Two custom steps, inserted into FINN's own step list, build that fork with
-FINN's layers; everything else is FINN's builder unchanged:
+next stage reads. A 1-bit stage may hold only ``BipolarQuant`` quantisers, which FINN's
+``step_qonnx_to_finn`` skips (it looks for ``Quant``, ``BinaryQuant`` and ``Trunc`` nodes
+only). Custom steps, inserted into FINN's own step list, handle both with FINN's own
+transformations; everything else is FINN's builder unchanged:
+
+``step_adapex_bipolar_qonnx_to_finn`` (before ``step_qonnx_to_finn``)
+    When the model's only quantisers are ``BipolarQuant`` nodes: the same QONNX cleanup and
+    ``ConvertQONNXtoFINN`` that ``step_qonnx_to_finn`` runs (a no-op otherwise).
 
 ``step_adapex_split_exit_fork`` (after ``step_streamline``)
     The feature output and the exit head share one tensor behind the activation's float
@@ -25,9 +31,11 @@ BUILD_PY = '''\
 """FINN build of one adapex stage with an early exit (written by adapex export).
 
 Run in this folder with FINN's environment: ``python build.py [CONFIG.json]`` (default
-dataflow_build_config.json). It runs FINN's builder with the config's steps plus two custom
-steps that build the fork to the exit classifier (see adapex's docs/DESIGN.md, "Early exits
-in hardware"). Outputs land in the config's output_dir, as with build_dataflow_directory.
+dataflow_build_config.json). It runs FINN's builder with the config's steps plus custom
+steps: one converts a model whose only quantisers are BipolarQuant nodes (which FINN's
+step_qonnx_to_finn skips), two build the fork to the exit classifier (see adapex's
+docs/DESIGN.md, "Early exits in hardware"). Outputs land in the config's output_dir, as
+with build_dataflow_directory.
 """
 
 import copy
@@ -38,15 +46,37 @@ import finn.builder.build_dataflow_steps as finn_steps
 from finn.builder.build_dataflow import build_dataflow_cfg
 from finn.builder.build_dataflow_config import DataflowBuildConfig
 from finn.transformation.fpgadataflow.convert_to_hw_layers import InferDuplicateStreamsLayer
+from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
+from finn.transformation.qonnx.quant_act_to_multithreshold import (
+    default_filter_function_generator,
+)
 from finn.transformation.streamline import absorb
 from finn.transformation.streamline.reorder import MakeMaxPoolNHWC
 from qonnx.transformation.general import GiveUniqueNodeNames, SortGraph
 from qonnx.transformation.infer_data_layouts import InferDataLayouts
 from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
+from qonnx.util.cleanup import cleanup_model
 
 # ops between the last integer tensor and a graph output (scale, layout) on the host side
 _OUTPUT_CHAIN_OPS = {"Mul", "Add", "Transpose", "Reshape", "Flatten"}
+
+
+def step_adapex_bipolar_qonnx_to_finn(model, cfg):
+    """step_qonnx_to_finn for a model whose only quantisers are BipolarQuant nodes."""
+    others = ("Quant", "BinaryQuant", "Trunc")
+    if not model.get_nodes_by_op_type("BipolarQuant") or any(
+        model.get_nodes_by_op_type(op) for op in others
+    ):
+        return model
+    model = cleanup_model(model)
+    return model.transform(
+        ConvertQONNXtoFINN(
+            filter_function=default_filter_function_generator(
+                max_multithreshold_bit_width=cfg.max_multithreshold_bit_width
+            )
+        )
+    )
 
 
 def step_adapex_split_exit_fork(model, cfg):
@@ -98,6 +128,8 @@ def step_adapex_duplicate_streams(model, cfg):
     return model
 
 
+# custom steps run before / after the FINN step they are keyed by
+BEFORE_STEPS = {"step_qonnx_to_finn": step_adapex_bipolar_qonnx_to_finn}
 CUSTOM_STEPS = {
     "step_streamline": step_adapex_split_exit_fork,
     "step_convert_to_hw": step_adapex_duplicate_streams,
@@ -111,6 +143,8 @@ def main(config="dataflow_build_config.json"):
         cfg = DataflowBuildConfig.from_json(f.read())
     steps = []
     for step in cfg.steps:
+        if step in BEFORE_STEPS:
+            steps.append(BEFORE_STEPS[step])
         steps.append(step)
         if step in CUSTOM_STEPS:
             steps.append(CUSTOM_STEPS[step])

@@ -209,9 +209,18 @@ def write_build_folder(
     return out
 
 
+#: FINN's 1-bit datatypes: a stage quantised only to them holds only BipolarQuant nodes
+_ONE_BIT = {"BIPOLAR", "BINARY"}
+
+
 def needs_build_script(graph: Any) -> bool:
-    """Whether FINN's standard steps cannot build ``graph`` alone (it forks to an exit)."""
-    return any(layer.op_type == "DuplicateStreams" for layer in graph.layers)
+    """Whether FINN's standard steps cannot build ``graph`` alone: it forks to an exit, or
+    it is quantised to 1 bit (its model may hold only BipolarQuant nodes, which FINN's
+    step_qonnx_to_finn skips)."""
+    if any(layer.op_type == "DuplicateStreams" for layer in graph.layers):
+        return True
+    keys = ("inputDataType", "weightDataType", "outputDataType")
+    return any(str(layer.attrs.get(k)) in _ONE_BIT for layer in graph.layers for k in keys)
 
 
 def read_build_config(folder: str | os.PathLike[str]) -> Mapping[str, Any]:

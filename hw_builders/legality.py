@@ -67,8 +67,47 @@ def _pad_needs_zero(layer: HwLayer) -> Refusal | None:
     )
 
 
-#: Every rule, in the order they are reported.
+def _xnor_conv_on_stage_input(graph: HwGraph) -> Iterator[Refusal]:
+    """qonnx/transformation/bipolar_to_xnor.py (FINN's step_streamline,
+    ``ConvertBipolarMatMulToXnorPopcount``): a bipolar MatMul needs a bipolar MultiThreshold
+    upstream, or must read the graph input itself ("Could not find upstream bipolar
+    MultiThreshold, and the MatMul is not the first node on graph input"). A later stage
+    reads the previous stage's 1-bit features from its graph input. Only a flat feature
+    vector (a fully connected network's fork: ``numInputVectors`` [1]) reaches the XNOR
+    MatMul directly, as FINN's builder showed for tfc W1A1; a feature map ([1, H, W]) goes
+    through a sliding window, or a reshape before a fully connected layer, first (cnv W1A1
+    failed so at every exit)."""
+    from hw_builders.stage_split import exit_groups, split_stages
+
+    backbone, exits = exit_groups(graph)
+    if not exits:
+        return
+    stages = split_stages(graph)
+    for k, (pos, _exit, _head) in enumerate(exits, start=1):
+        fork = backbone[pos].resolved_attrs()
+        vectors = fork.get("numInputVectors") or [1]
+        # a [1, 1, 1] map is still a map: it is reshaped before the fully connected layer
+        flat = isinstance(vectors, int) or len(vectors) <= 1
+        mvau = next((layer for layer in stages[k].layers if layer.op_type == "MVAU"), None)
+        if mvau is None or not int(mvau.attrs.get("binaryXnorMode", 0)):
+            continue
+        if flat and stages[k].layers[0].op_type == "MVAU":
+            continue
+        yield Refusal(
+            stages[k].layers[0].name,
+            "xnor_conv_on_stage_input",
+            f"FINN cannot build stage {k}: its binary XNOR layer ({mvau.name}) reads the "
+            "previous stage's 1-bit feature map from the stage input, where FINN's "
+            "ConvertBipolarMatMulToXnorPopcount finds no bipolar MultiThreshold",
+            "use act_bits of 2 or more with weight_bits 1, or no exits (cnv W1A1; tfc W1A1 "
+            "builds with its exits)",
+        )
+
+
+#: Every rule on one layer, in the order they are reported.
 RULES: tuple[Callable[[HwLayer], Refusal | None], ...] = (_pad_needs_zero,)
+#: Every rule on the whole graph (its stages), reported after the layers'.
+GRAPH_RULES: tuple[Callable[[HwGraph], Iterator[Refusal]], ...] = (_xnor_conv_on_stage_input,)
 
 
 def _each(graph: HwGraph) -> Iterator[Refusal]:
@@ -77,6 +116,8 @@ def _each(graph: HwGraph) -> Iterator[Refusal]:
             found = rule(layer)
             if found is not None:
                 yield found
+    for graph_rule in GRAPH_RULES:
+        yield from graph_rule(graph)
 
 
 def refusals(graph: HwGraph) -> list[Refusal]:

@@ -213,7 +213,7 @@ def test_stage_models_take_finns_form_and_match_the_hardware_graph(library: Path
             assert np.all(
                 [layer.name.startswith(layer.specialized_op_type) for layer in graph.layers]
             )
-            # build.py exactly where the stage forks to an exit
+            # build.py exactly where the stage forks to an exit (this study is W2A2)
             dup = any(layer.op_type == "DuplicateStreams" for layer in graph.layers)
             assert (folder / "build.py").exists() == dup == (not last)
             if dup:
@@ -221,8 +221,8 @@ def test_stage_models_take_finns_form_and_match_the_hardware_graph(library: Path
 
 
 def _check_build_script(folder: Path) -> None:
-    """build.py compiles, defines the two custom steps and inserts each after the FINN step
-    it follows, and both of those steps are in the folder's build configs."""
+    """build.py compiles, defines its custom steps and inserts each beside the FINN step it
+    is keyed by, and those steps are in the folder's build configs."""
     import ast
 
     text = (folder / "build.py").read_text()
@@ -247,6 +247,17 @@ def _check_build_script(folder: Path) -> None:
     for name in ("dataflow_build_config.json", "dataflow_build_config.bitfile.json"):
         steps = json.loads((folder / name).read_text())["steps"]
         assert {"step_streamline", "step_convert_to_hw"} <= set(steps), (name, steps)
+    # and the conversion of a 1-bit model, before FINN's step_qonnx_to_finn
+    before = next(
+        n.value
+        for n in tree.body
+        if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "BEFORE_STEPS"
+    )
+    assert {ast.literal_eval(k): v.id for k, v in zip(before.keys, before.values, strict=True)} == {
+        "step_qonnx_to_finn": "step_adapex_bipolar_qonnx_to_finn"
+    }
+    for name in ("dataflow_build_config.json", "dataflow_build_config.bitfile.json"):
+        assert "step_qonnx_to_finn" in json.loads((folder / name).read_text())["steps"]
 
 
 def test_folding_configs_name_only_finn_nodes_of_the_stage(library: Path) -> None:
