@@ -120,9 +120,61 @@ def step_adapex_split_exit_fork(model, cfg):
     return model
 
 
+def _fork_graph_outputs(model):
+    """A DuplicateStreams for every graph output that a node also reads (a 1-bit stage's
+    features leave a MultiThreshold directly, so no scale chain was split to make two
+    consumers, and FINN's InferDuplicateStreamsLayer counts consumers only)."""
+    from onnx import TensorProto, helper
+
+    changed = False
+    for out in list(model.graph.output):
+        consumers = model.find_consumers(out.name) or []
+        if not consumers:
+            continue
+        dt = model.get_tensor_datatype(out.name)
+        if not dt.is_integer():
+            continue
+        shape = model.get_tensor_shape(out.name)
+        producer = model.find_producer(out.name)
+        if producer is None:
+            continue
+        fork = model.make_new_valueinfo_name()
+        head = model.make_new_valueinfo_name()
+        for name in (fork, head):
+            model.graph.value_info.append(
+                helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+            )
+            model.set_tensor_datatype(name, dt)
+        producer.output[0] = fork
+        for consumer in consumers:
+            for i, name in enumerate(consumer.input):
+                if name == out.name:
+                    consumer.input[i] = head
+        model.graph.node.append(
+            helper.make_node(
+                "DuplicateStreams",
+                [fork],
+                [out.name, head],
+                domain="finn.custom_op.fpgadataflow",
+                backend="fpgadataflow",
+                NumChannels=int(shape[-1]),
+                PE=1,
+                inputDataType=dt.name,
+                numInputVectors=list(shape[:-1]),
+                NumOutputStreams=2,
+                outFIFODepths=[2, 2],
+            )
+        )
+        changed = True
+    if changed:
+        model = model.transform(SortGraph())
+    return model
+
+
 def step_adapex_duplicate_streams(model, cfg):
     """One DuplicateStreams layer where the stage forks to its exit."""
     model = model.transform(InferDuplicateStreamsLayer())
+    model = _fork_graph_outputs(model)
     model = model.transform(GiveUniqueNodeNames())
     model = model.transform(InferDataLayouts())
     return model

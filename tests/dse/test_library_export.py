@@ -534,3 +534,52 @@ def test_an_unwritable_out_is_one_line(
         lines = capsys.readouterr().err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], lines
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_build_script_forks_a_graph_output_that_a_node_also_reads() -> None:
+    """A 1-bit stage's features leave a MultiThreshold directly: build.py gives that graph
+    output a DuplicateStreams of its own (FINN's InferDuplicateStreamsLayer counts
+    consumers only, not graph outputs). Run on a real qonnx model, without FINN."""
+    import ast
+
+    from onnx import TensorProto, helper
+    from qonnx.core.datatype import DataType
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.general import SortGraph
+
+    from hw_builders.build_script import BUILD_PY
+
+    tree = ast.parse(BUILD_PY)
+    fork_fn = next(
+        n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "_fork_graph_outputs"
+    )
+    namespace: dict = {"SortGraph": SortGraph}
+    exec(compile(ast.Module([fork_fn], []), "build.py", "exec"), namespace)  # noqa: S102
+
+    shape = [1, 16]
+    graph = helper.make_graph(
+        [
+            helper.make_node("Relu", ["x"], ["features"], name="act"),
+            helper.make_node("Neg", ["features"], ["logits"], name="exit_head"),
+        ],
+        "stage",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [
+            helper.make_tensor_value_info("features", TensorProto.FLOAT, shape),
+            helper.make_tensor_value_info("logits", TensorProto.FLOAT, shape),
+        ],
+    )
+    model = ModelWrapper(helper.make_model(graph))
+    model.set_tensor_datatype("features", DataType["BIPOLAR"])
+    model = namespace["_fork_graph_outputs"](model)
+    (dup,) = [n for n in model.graph.node if n.op_type == "DuplicateStreams"]
+    assert dup.output[0] == "features" and [o.name for o in model.graph.output][0] == "features"
+    head = model.find_consumers(dup.output[1])
+    assert [n.name for n in head] == ["exit_head"]
+    assert model.find_producer(dup.input[0]).name == "act"
+    attrs = {a.name: helper.get_attribute_value(a) for a in dup.attribute}
+    assert attrs["NumChannels"] == 16 and attrs["NumOutputStreams"] == 2
+    assert attrs["inputDataType"] == b"BIPOLAR"
+    # a graph output no node reads is left alone
+    again = namespace["_fork_graph_outputs"](model)
+    assert sum(n.op_type == "DuplicateStreams" for n in again.graph.node) == 1
