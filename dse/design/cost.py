@@ -41,8 +41,10 @@ class Hardware:
     limits: Mapping[str, float] | None = field(default=None, hash=False)
     host: Any = None
 
+    @functools.cached_property
     def key(self) -> str:
-        """A canonical JSON key of everything the cost depends on (for caching)."""
+        """A canonical JSON key of everything the cost depends on (for caching; computed
+        once per Hardware)."""
         folding = self.folding.to_dict() if hasattr(self.folding, "to_dict") else self.folding
         depth = self.buffer_depth
         return json.dumps(
@@ -97,14 +99,28 @@ class CostCache:
     """
 
     def __init__(self, maxsize: int = 4096) -> None:
-        self._hardware: dict[str, Hardware] = {}
-        self._cost = functools.lru_cache(maxsize=maxsize)(self._cost_key)
-
-    def _cost_key(self, key: str, reach: tuple[float, ...] | None) -> Any:
-        return cost(self._hardware[key], reach)
+        self._cost = functools.lru_cache(maxsize=maxsize)(_cost_keyed)
 
     def __call__(self, hardware: Hardware, reach: Sequence[float] | None = None) -> Any:
         """:func:`cost`, from the cache when the same hardware and reach were costed."""
-        key = hardware.key()
-        self._hardware.setdefault(key, hardware)
-        return self._cost(key, None if reach is None else tuple(round(float(r), 9) for r in reach))
+        rounded = None if reach is None else tuple(round(float(r), 9) for r in reach)
+        return self._cost(_Keyed(hardware), rounded)
+
+
+class _Keyed:
+    """A Hardware as a cache key: equal and hashed by :attr:`Hardware.key`."""
+
+    __slots__ = ("hardware",)
+
+    def __init__(self, hardware: Hardware) -> None:
+        self.hardware = hardware
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Keyed) and other.hardware.key == self.hardware.key
+
+    def __hash__(self) -> int:
+        return hash(self.hardware.key)
+
+
+def _cost_keyed(keyed: _Keyed, reach: tuple[float, ...] | None) -> Any:
+    return cost(keyed.hardware, reach)

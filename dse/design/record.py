@@ -142,20 +142,27 @@ class DesignRecord:
 
         return StagedReport.from_dict(self.hw_report or {})
 
+    @property
+    def host_link(self) -> Any:
+        """The host link the design was costed with (``hw_builders.HostLink``; None for a
+        design stored before links were recorded: the part family's assumed one)."""
+        from hw_builders.host import HostLink
+
+        link = (self.hw_report or {}).get("host_link")
+        return HostLink.from_dict(link) if link else None
+
     def hardware(self) -> Any:
         """What the design is costed from (:class:`dse.design.Hardware`): its graph, folding,
         device, clock, buffer depth and host link, as stored."""
         from dse.design.cost import Hardware
-        from hw_builders.host import HostLink
 
-        link = (self.hw_report or {}).get("host_link")
         return Hardware(
             graph=self.graph(),
             folding=self.folding_config(),
             device=self.device,
             clk_ns=float(self.clk_ns),
             buffer_depth=self.buffer_depth,
-            host=HostLink.from_dict(link) if link else None,
+            host=self.host_link,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -150,7 +150,6 @@ def static_point(
     """
     from dse.accuracy.profile import ExitProfile
     from hw_builders.folding import fold
-    from hw_builders.host import HostLink
     from search_spaces import ArchSpec
 
     unpruned = [r for r in records if pruning_rate(r) <= 1e-9 and r.arch and r.exit_profile]
@@ -176,9 +175,8 @@ def static_point(
         graph, strategy=strategy, device=device, clk_ns=clk_ns, budget=dict(limits or {}) or None
     )
     # the study's host link (calibrated or assumed), as its designs were costed with
-    link = (rec.hw_report or {}).get("host_link")
-    host = HostLink.from_dict(link) if link else None
-    rep = cost(Hardware(graph, folding, device, clk_ns, limits=limits, host=host), [1.0])
+    hardware = Hardware(graph, folding, device, clk_ns, limits=limits, host=rec.host_link)
+    rep = cost(hardware, [1.0])
     if not rep.fits:
         raise RuntimeManagerError(
             f"{name} baseline: the unpruned network does not fit {device.name}; choose a "
