@@ -20,6 +20,7 @@ __all__ = [
     "datatype",
     "dot_product_datatype",
     "quantised_weight_datatype",
+    "label_datatype",
     "range_datatype",
 ]
 
@@ -110,7 +111,7 @@ def bitwidth(name: str) -> int:
 
 def range_datatype(lo: int, hi: int) -> str:
     """The smallest UINT<n> (when ``lo >= 0``) or INT<n> holding every integer of
-    ``[lo, hi]``: FINN's choice for an accumulator or a LabelSelect's output.
+    ``[lo, hi]``: FINN's choice for an accumulator.
 
     Raises:
         HwError: ``lo > hi``.
@@ -122,6 +123,14 @@ def range_datatype(lo: int, hi: int) -> str:
         return f"UINT{max(1, hi.bit_length())}"
     need = max(-lo, hi + 1)
     return f"INT{(need - 1).bit_length() + 1}"
+
+
+def label_datatype(labels: int) -> str:
+    """FINN's LabelSelect output datatype (labelselect.py, ``__init__`` when
+    InferLabelSelectLayer sets none): the smallest UINT holding ``labels - 1``, widened to a
+    multiple of 8 bits (it may end the accelerator)."""
+    bits = int(range_datatype(0, max(int(labels) - 1, 0))[4:])
+    return f"UINT{-(-bits // 8) * 8}"
 
 
 def dot_product_datatype(length: int, idt: str, wdt: str) -> str:

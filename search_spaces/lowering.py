@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from hw_builders.datatypes import (
     dot_product_datatype,
+    label_datatype,
     quantised_weight_datatype,
-    range_datatype,
 )
 from hw_builders.registry import get_op
 
@@ -121,7 +121,7 @@ def label_select(
         "PE": 1,
         "K": 1,
         "inputDataType": idt,
-        "outputDataType": range_datatype(0, labels - 1),
+        "outputDataType": label_datatype(labels),
     }
     return g.add("LabelSelect", [src], attrs, exit=exit)
 
