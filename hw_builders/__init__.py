@@ -34,7 +34,14 @@ from hw_builders.graph import HwGraph, HwLayer, load_graph, save_graph
 from hw_builders.host import NO_HOST, HostLink, host_link_for, host_traffic
 from hw_builders.legality import Refusal, check_buildable, refusals
 from hw_builders.minimize import minimize_bit_widths
-from hw_builders.naming import finn_node_names, rename_folding, rename_graph
+from hw_builders.naming import (
+    finn_design_graph,
+    finn_design_names,
+    finn_design_order,
+    finn_node_names,
+    rename_folding,
+    rename_graph,
+)
 from hw_builders.power import PowerModel
 from hw_builders.registry import OpModel, divisors, get_op, known_ops, register_op
 from hw_builders.report import HardwareReport, LayerReport, read_finn_reports, write_finn_reports
@@ -75,6 +82,9 @@ __all__ = [
     "divisors",
     "estimate",
     "finn_available",
+    "finn_design_graph",
+    "finn_design_names",
+    "finn_design_order",
     "finn_node_names",
     "fits",
     "fold",

@@ -100,6 +100,14 @@ def step_adapex_split_exit_fork(model, cfg):
             clone.name = ""
             clone.input[0] = source
             clone.output[0] = model.make_new_valueinfo_name()
+            # its own parameters: streamlining the head rewrites them in place, and the
+            # feature output's host-side scale must keep its value
+            for i, name in enumerate(clone.input[1:], start=1):
+                value = model.get_initializer(name)
+                if value is not None:
+                    own = model.make_new_valueinfo_name()
+                    model.set_initializer(own, value.copy())
+                    clone.input[i] = own
             model.graph.node.append(clone)
             source = clone.output[0]
         for consumer in consumers:
@@ -172,12 +180,103 @@ def _fork_graph_outputs(model):
 
 
 def step_adapex_duplicate_streams(model, cfg):
-    """One DuplicateStreams layer where the stage forks to its exit."""
+    """One DuplicateStreams layer where a stage forks to its exit; every node tagged with
+    its stage."""
     model = model.transform(InferDuplicateStreamsLayer())
     model = _fork_graph_outputs(model)
     model = model.transform(GiveUniqueNodeNames())
     model = model.transform(InferDataLayouts())
+    _tag_stages(model)
     return model
+
+
+_STAGE_TAG = "adapex_stage="
+
+
+def _tag_stages(model):
+    """Tag every node (its doc_string) with its stage: the stages are the model's
+    disconnected sub-graphs, numbered in the order of their first graph output (FINN keeps
+    the outputs' order, while streamlining may reorder the inputs; adapex writes each
+    stage's outputs before the next stage's)."""
+    stage = -1
+    for out in model.graph.output:
+        producer = model.find_producer(out.name)
+        if producer is None or producer.doc_string.startswith(_STAGE_TAG):
+            continue
+        stage += 1
+        todo = [producer]
+        while todo:
+            node = todo.pop()
+            if node.doc_string.startswith(_STAGE_TAG):
+                continue
+            node.doc_string = _STAGE_TAG + str(stage)
+            todo.extend(model.find_direct_predecessors(node) or [])
+
+
+def _stage_of(node):
+    tag = node.doc_string
+    return int(tag[len(_STAGE_TAG) :]) if tag.startswith(_STAGE_TAG) else 0
+
+
+def step_adapex_order_streams(model, cfg):
+    """Order the dataflow model's streams and nodes by stage (a no-op for one stage).
+
+    The stages are disconnected sub-graphs of one model. qonnx's SortGraph, run after every
+    transformation, orders nodes level by level (longest path from an input) and keeps the
+    current order within a level; FINN names nodes in that order. This step puts each
+    level's nodes in stage order, the inputs in stage order and the outputs in stage order
+    (exit logits, then features; the final stage's label), so that FINN's node names and
+    the stitched IP's s_axis_i / m_axis_i are the ones adapex's deployment.json lists. The
+    dataflow parent model saved by step_create_dataflow_partition gets the same order on
+    its StreamingDataflowPartition node.
+    """
+    nodes = list(model.graph.node)
+    if len({_stage_of(n) for n in nodes}) < 2:
+        return model
+    index = {id(n): i for i, n in enumerate(nodes)}
+    level = {}
+    for node in nodes:  # topologically sorted already
+        preds = model.find_direct_predecessors(node) or []
+        level[id(node)] = 1 + max(level[id(p)] for p in preds) if preds else 0
+    nodes.sort(key=lambda n: (level[id(n)], _stage_of(n), index[id(n)]))
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+
+    def in_key(vi):
+        consumers = model.find_consumers(vi.name) or []
+        return min(_stage_of(c) for c in consumers) if consumers else 0
+
+    def out_key(vi):
+        producer = model.find_producer(vi.name)
+        features = producer is not None and producer.op_type.startswith("DuplicateStreams")
+        return (_stage_of(producer) if producer is not None else 0, 1 if features else 0)
+
+    inputs = sorted(model.graph.input, key=in_key)
+    outputs = sorted(model.graph.output, key=out_key)
+    del model.graph.input[:]
+    model.graph.input.extend(inputs)
+    del model.graph.output[:]
+    model.graph.output.extend(outputs)
+    model = model.transform(GiveUniqueNodeNames())
+    _reorder_parent(cfg, [vi.name for vi in inputs], [vi.name for vi in outputs])
+    return model
+
+
+def _reorder_parent(cfg, inputs, outputs):
+    """The saved dataflow parent's partition node reads and writes in the new order."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    path = os.path.join(cfg.output_dir, "intermediate_models", "dataflow_parent.onnx")
+    if not os.path.isfile(path):
+        return
+    parent = ModelWrapper(path)
+    for node in parent.get_nodes_by_op_type("StreamingDataflowPartition"):
+        if sorted(node.input) == sorted(inputs) and sorted(node.output) == sorted(outputs):
+            del node.input[:]
+            node.input.extend(inputs)
+            del node.output[:]
+            node.output.extend(outputs)
+    parent.save(path)
 
 
 # custom steps run before / after the FINN step they are keyed by
@@ -185,6 +284,7 @@ BEFORE_STEPS = {"step_qonnx_to_finn": step_adapex_bipolar_qonnx_to_finn}
 CUSTOM_STEPS = {
     "step_streamline": step_adapex_split_exit_fork,
     "step_convert_to_hw": step_adapex_duplicate_streams,
+    "step_create_dataflow_partition": step_adapex_order_streams,
 }
 
 
