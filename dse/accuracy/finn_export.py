@@ -233,7 +233,8 @@ def verify_finn_stage(path: Any, module: Any, xi: Any, *, last: bool, atol: floa
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx
 
-    wrapped = ModelWrapper(str(path))
+    wrapped = path if isinstance(path, ModelWrapper) else ModelWrapper(str(path))
+    label = wrapped.graph.name if isinstance(path, ModelWrapper) else str(path)
     in_name = wrapped.graph.input[0].name
     out_names = [o.name for o in wrapped.graph.output]
     with torch.no_grad():
@@ -246,7 +247,7 @@ def verify_finn_stage(path: Any, module: Any, xi: Any, *, last: bool, atol: floa
             res = execute_onnx(wrapped, {in_name: xi[i : i + 1].numpy().astype(np.float32)})
         except Exception as exc:  # noqa: BLE001 - one line for any execution failure
             raise DseError(
-                f"{path}: qonnx cannot execute the stage model ({type(exc).__name__}: "
+                f"{label}: qonnx cannot execute the stage model ({type(exc).__name__}: "
                 f"{str(exc).splitlines()[0] if str(exc) else ''}); re-export it"
             ) from exc
         logits = refs[0][i]
@@ -255,7 +256,7 @@ def verify_finn_stage(path: Any, module: Any, xi: Any, *, last: bool, atol: floa
             want = int(np.argmax(logits))
             if got != want and logits[got] < logits[want] - atol:
                 raise DseError(
-                    f"{path}: sample {i}: label {got} but PyTorch says {want}; the export is "
+                    f"{label}: sample {i}: label {got} but PyTorch says {want}; the export is "
                     "not faithful (check the quantisers)"
                 )
             continue
@@ -263,7 +264,7 @@ def verify_finn_stage(path: Any, module: Any, xi: Any, *, last: bool, atol: floa
         a, b = int(np.argmax(got_logits)), int(np.argmax(logits))
         if a != b and logits[a] < logits[b] - atol:
             raise DseError(
-                f"{path}: sample {i}: exit argmax {a} but PyTorch says {b}; the export is not "
+                f"{label}: sample {i}: exit argmax {a} but PyTorch says {b}; the export is not "
                 "faithful (check the quantisers)"
             )
         feats = np.asarray(res[out_names[1]], dtype=np.float64).reshape(refs[1][i].shape)
@@ -271,7 +272,91 @@ def verify_finn_stage(path: Any, module: Any, xi: Any, *, last: bool, atol: floa
         max_diff = max(max_diff, diff)
         if diff > 1e-3 * max(1.0, float(np.max(np.abs(refs[1][i])))):
             raise DseError(
-                f"{path}: sample {i}: features differ from PyTorch's by {diff:.3g}; the export "
+                f"{label}: sample {i}: features differ from PyTorch's by {diff:.3g}; the export "
                 "is not faithful (check the quantisers)"
             )
     return {"samples": int(xi.shape[0]), "outputs": out_names, "max_abs_diff": max_diff}
+
+
+def exit_logits_scale(model: Any, k: int, exits: Sequence[int], xi: Any) -> float:
+    """The scale of stage ``k``'s exit logits: ``logits = accumulator * scale``, where the
+    accumulator is the integer dot product the head's last FINN layer (an MVAU without
+    activation) streams out. ``xi``: integer inputs of the stage, to check the result.
+
+    Raises:
+        DseError: the head does not end in a quantised linear layer (and a LogitScale), or
+            its logits are not integers times the scale.
+    """
+    import torch
+    from brevitas.nn import QuantLinear
+
+    from search_spaces.families.quant import LogitScale, is_act_quant
+
+    module, _dt, _scale = finn_stage(model, int(k), [int(e) for e in exits])
+    head = module.head
+    if head is None:
+        raise DseError(f"stage {k} has no exit head")
+    mods = list(head.children()) if list(head.children()) else [head]
+    fcs = [i for i, m in enumerate(mods) if isinstance(m, QuantLinear)]
+    if not fcs:
+        raise DseError(f"stage {k}: its exit head has no quantised linear layer")
+    fc = mods[fcs[-1]]
+    after = mods[fcs[-1] + 1 :]
+    if any(not isinstance(m, LogitScale) for m in after):
+        raise DseError(
+            f"stage {k}: its exit head ends in {[type(m).__name__ for m in after]} after its "
+            "last linear layer; only a LogitScale can stay on the host"
+        )
+    quants = [m for m in mods[: fcs[-1]] if is_act_quant(m)]
+    # the head's input is the stage's features, on the next stage's input grid
+    in_scale = _act_scale(quants[-1]) if quants else float(finn_stage(model, k + 1, exits)[2])
+    module.eval()
+    with torch.no_grad():
+        logits, _ = module(xi.float())
+    w_scale = fc.quant_weight().scale.detach().reshape(-1)
+    if w_scale.numel() != 1:
+        raise DseError(f"stage {k}: the exit head's weights have per-channel scales")
+    scale = in_scale * float(w_scale[0])
+    for m in after:
+        scale *= float(torch.exp(m.log_scale.detach()))
+    acc = logits.detach().double() / scale
+    off = float((acc - torch.round(acc)).abs().max()) if acc.numel() else 0.0
+    if off > 1e-2:
+        raise DseError(
+            f"stage {k}: its exit logits are not integers times {scale:.6g} (off by {off:.3g}); "
+            "the host cannot rebuild them from the accelerator's stream"
+        )
+    return scale
+
+
+def verification_inputs(model: Any, exits: Sequence[int], n: int = 8, seed: int = 0) -> list[Any]:
+    """Per stage, integer inputs for ``n`` seeded random images on the UINT8 grid (what the
+    stage reads when those images enter the design)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 256, (n, *model.arch.input_shape), generator=gen) / 255.0
+    ex = [int(e) for e in exits]
+    return [
+        torch.round(xf / finn_stage(model, k, ex)[2])
+        for k, xf in enumerate(model.stage_inputs(x, ex))
+    ]
+
+
+def verify_design_model(wrapped: Any, model: Any, exits: Sequence[int], n: int = 8) -> list[dict]:
+    """Execute a design's one model (:mod:`dse.accuracy.design_model`) stage by stage with
+    qonnx, each stage on its own input stream, against PyTorch's stages.
+
+    Raises:
+        DseError: a stage differs from PyTorch or cannot be executed.
+    """
+    from dse.accuracy.design_model import stage_submodel
+
+    ex = [int(e) for e in exits]
+    model.eval()
+    out = []
+    for k, xi in enumerate(verification_inputs(model, ex, n)):
+        module = finn_stage(model, k, ex)[0].eval()
+        sub = stage_submodel(wrapped, k)
+        out.append(verify_finn_stage(sub, module, xi, last=k == len(ex)))
+    return out

@@ -20,7 +20,7 @@ def export(
         False, "--bitfile", help="Build configs run FINN through the bitfile (default: estimates)."
     ),
     target: str = typer.Option(
-        "finn", "--target", help="Export target (dse.export.targets): finn, FINN build folders."
+        "finn", "--target", help="Export target (dse.export.targets): finn, one FINN build folder per design."
     ),
 ) -> None:
     """Export the design library of a study: one FINN build folder per Pareto design and stage."""
@@ -65,7 +65,10 @@ def export(
     index = json.loads((path / "library.json").read_text())
     n_designs = len(index.get("designs", []))
     n_distinct = int(index.get("distinct_designs", n_designs))
-    n_stages = sum(1 for _ in path.glob("design_*/stage_*"))
+    n_streams = sum(
+        len(json.loads(p.read_text()).get("inputs", []))
+        for p in path.glob("design_*/deployment.json")
+    )
     also = f" and {path}.tar.gz" if tar else ""
     shared = (
         f", {n_designs - n_distinct} sharing another's folders (thresholds only differ)"
@@ -73,8 +76,9 @@ def export(
         else ""
     )
     typer.echo(
-        f"exported {n_designs} designs ({n_distinct} distinct builds{shared}; {n_stages} FINN "
-        f"build folders) of study {study} to {path}{also}"
+        f"exported {n_designs} designs ({n_distinct} distinct builds{shared}: one FINN "
+        f"accelerator each, {n_streams} stage input streams in all) of study {study} to "
+        f"{path}{also}"
     )
 
 

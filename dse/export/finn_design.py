@@ -1,10 +1,12 @@
-"""The ``finn`` export target: a design as FINN build folders, one per stage.
+"""The ``finn`` export target: a design as one FINN build folder, one accelerator.
 
-Each stage folder holds the stage's QONNX model (made from the cached weights and checked
-by executing it with qonnx against PyTorch), FINN's build configs, the folding and
-specialisation configs under FINN's node names, adapex's graph of the stage, and
-``adapex_report/``: adapex's FINN-format estimates, recomputed from the written graph and
-folding and checked against the stored report, layer by layer.
+The folder holds the design's one QONNX model (every stage, each with its own input and
+output streams; :mod:`dse.accuracy.design_model`, made from the cached weights and checked
+stage by stage by executing it with qonnx against PyTorch), FINN's build configs, the
+folding and specialisation configs under FINN's node names, adapex's graph of the design as
+FINN builds it, ``deployment.json`` (:mod:`dse.export.deployment`) and ``adapex_report/``:
+adapex's FINN-format estimates of the whole accelerator, recomputed from the written graph
+and folding and checked against the stored report, layer by layer and in total.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from dse.errors import DseError
+from dse.export.deployment import deployment
 from dse.export.jsonfile import dump_json, utc_now
-from hw_builders.naming import finn_node_names, rename_folding, rename_graph
+from hw_builders.naming import finn_design_graph, rename_folding
 
 #: Per-layer figures that must match between the stored report and the exported folders.
 CHECKED_KEYS = ("cycles", "LUT", "BRAM_18K", "URAM", "DSP")
@@ -25,20 +28,15 @@ CHECKED_KEYS = ("cycles", "LUT", "BRAM_18K", "URAM", "DSP")
 def _check_stage(
     design_id: int, k: int, stored: Any, report: Any, names: Mapping[str, str]
 ) -> None:
-    """Raise DseError when the recomputed stage estimate (FINN's node names) differs from
-    the stored one (a HardwareReport under adapex's layer names)."""
+    """Raise DseError when the recomputed estimate of the design's model (FINN's node
+    names) differs from stage ``k``'s stored one (a HardwareReport under adapex's names)."""
     got = {layer.name: layer for layer in report.layers}
-    if len(stored.layers) != len(got):
-        raise DseError(
-            f"design {design_id} stage {k}: {len(stored.layers)} layers stored but {len(got)} "
-            "in the stage graph; the stored design is inconsistent, re-run the study"
-        )
     for row in stored.layers:
-        layer = got.get(names.get(row.name, row.name))
+        layer = got.get(names.get(row.name, ""))
         if layer is None:
             raise DseError(
                 f"design {design_id} stage {k}: stored layer {row.name!r} is not in the "
-                "stage graph; the stored design is inconsistent, re-run the study"
+                "design's graph; the stored design is inconsistent, re-run the study"
             )
         for key in CHECKED_KEYS:
             if int(getattr(layer, key)) != int(getattr(row, key)):
@@ -78,20 +76,22 @@ def _check_totals(record: Any, stored: Any) -> None:
 def write_finn_design(
     record: Any, ddir: Path, *, steps: str = "estimate", n_verify: int = 8
 ) -> dict[str, Any]:
-    """Write one design's folder of FINN builds; returns its library.json entry (paths
-    relative to the library folder).
+    """Write one design's FINN build folder (one accelerator holding every stage); returns
+    its library.json entry (paths relative to the library folder).
 
     Args:
         record: The stored design (``dse.design.DesignRecord``).
         ddir: Its folder (created).
-        steps: ``"estimate"`` or ``"bitfile"`` in every dataflow_build_config.json.
-        n_verify: Random samples each stage model is executed on (qonnx vs PyTorch).
+        steps: ``"estimate"`` or ``"bitfile"`` in dataflow_build_config.json.
+        n_verify: Random samples each stage of the model is executed on (qonnx vs PyTorch).
 
     Raises:
         DseError: the stored design is inconsistent, or the cost model no longer
             reproduces its stored figures.
     """
     from dse.design import load_design_model
+    from hw_builders import estimate, write_finn_reports
+    from hw_builders.finn_build import build_config, shell_flow_type, write_build_folder
     from hw_builders.stages import split_stages
 
     model = load_design_model(record.arch, record.checkpoint, record.exits)
@@ -104,71 +104,106 @@ def write_finn_design(
             "inconsistent, re-run the study"
         )
     _check_totals(record, stored)
-    ddir.mkdir(parents=True)
-    stage_entries = [
-        _write_stage(record, model, stage, k, stored.stages[k], ddir, steps, n_verify)
-        for k, stage in enumerate(stages)
-    ]
-    _write_design_files(record, ddir)
-    return design_entry(record, ddir.name, stage_entries)
-
-
-def _write_stage(
-    record: Any,
-    model: Any,
-    stage: Any,
-    k: int,
-    stored: Any,
-    ddir: Path,
-    steps: str,
-    n_verify: int,
-) -> dict[str, Any]:
-    """Stage ``k``'s FINN build folder (model, configs, graph, adapex_report/), checked
-    against its stored report; returns its library.json entry."""
-    from dse.accuracy.finn_export import export_finn_stage
-    from hw_builders import estimate, write_finn_reports
-    from hw_builders.finn_build import build_config, write_build_folder
-
-    device = record.device
-    names = finn_node_names(stage)
-    graph = rename_graph(stage, names)
+    graph, names = finn_design_graph(stages, f"design_{record.id}")
     folding = rename_folding(record.folding or {}, names)
-    sdir = ddir / f"stage_{k}"
-    # the exporter leaves side files (external-data scratch) beside its output: keep them
-    # out of the library
     with tempfile.TemporaryDirectory(prefix="adapex-export-") as scratch:
-        onnx_path = Path(scratch) / "model.onnx"
-        export_finn_stage(model, onnx_path, stage=k, exits=list(record.exits), n_verify=n_verify)
+        onnx_path, io = _write_model(record, model, Path(scratch), n_verify)
         write_build_folder(
             graph,
-            sdir,
+            ddir,
             folding=folding,
-            device=device,
+            device=record.device,
             clk_ns=record.clk_ns,
             model_onnx=onnx_path,
             steps=steps,
         )
     # the same build with FINN's bitfile steps, ready to switch on
     bitfile = build_config(
-        device=device,
+        device=record.device,
         clk_ns=record.clk_ns,
         steps="bitfile",
-        specialize=(sdir / "specialize_layers_config.json").exists(),
+        specialize=(ddir / "specialize_layers_config.json").exists(),
     )
-    dump_json(sdir / "dataflow_build_config.bitfile.json", bitfile)
-    report = estimate(graph, device=device, clk_ns=record.clk_ns, folding=folding)
-    _check_stage(record.id, k, stored, report, names)
-    out = sdir / "adapex_report"
+    dump_json(ddir / "dataflow_build_config.bitfile.json", bitfile)
+    report = estimate(graph, device=record.device, clk_ns=record.clk_ns, folding=folding)
+    if len(report.layers) != sum(len(st.layers) for st in stored.stages):
+        raise DseError(
+            f"design {record.id}: {len(report.layers)} layers in its graph but "
+            f"{sum(len(st.layers) for st in stored.stages)} stored; the stored design is "
+            "inconsistent, re-run the study"
+        )
+    for k, st in enumerate(stored.stages):
+        _check_stage(record.id, k, st, report, names)
+    out = ddir / "adapex_report"
     out.mkdir(parents=True, exist_ok=True)
     write_finn_reports(report, out)
-    dump_json(sdir / "node_names.json", names)
-    return {
-        "stage": k,
-        "exit": record.exits[k] if k < len(record.exits) else None,
-        "folder": f"{ddir.name}/stage_{k}",
-        "model": f"{ddir.name}/stage_{k}/model.onnx",
-        "estimate": report.performance,
-    }
+    dump_json(ddir / "node_names.json", names)
+    dump_json(
+        ddir / "deployment.json",
+        deployment(record, _folded(record), names, io, shell_flow_type(record.device)),
+    )
+    _write_design_files(record, ddir)
+    stage_entries = [
+        {
+            "stage": k,
+            "exit": record.exits[k] if k < len(record.exits) else None,
+            "input": k,
+            "estimate": stored.stages[k].performance,
+        }
+        for k in range(len(stages))
+    ]
+    return design_entry(record, ddir.name, stage_entries)
+
+
+def _folded(record: Any) -> list[Any]:
+    """The stage graphs with the design's folding applied (its streams' widths)."""
+    from hw_builders.folding.config import FoldingConfig
+    from hw_builders.stages import split_stages
+
+    return split_stages(FoldingConfig.from_dict(record.folding or {}).apply(record.graph()))
+
+
+def _write_model(
+    record: Any, model: Any, scratch: Path, n_verify: int
+) -> tuple[Path, list[dict[str, Any]]]:
+    """The design's one model (every stage, checked with qonnx against PyTorch stage by
+    stage) in ``scratch``, and per stage what deployment.json needs of its tensors."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from dse.accuracy.design_model import write_design_model
+    from dse.accuracy.finn_export import (
+        exit_logits_scale,
+        export_finn_stage,
+        finn_stage,
+        verification_inputs,
+        verify_design_model,
+    )
+
+    exits = [int(e) for e in record.exits]
+    paths, io = [], []
+    xis = verification_inputs(model, exits, n_verify)
+    for k in range(len(exits) + 1):
+        path = scratch / f"stage_{k}.onnx"
+        export_finn_stage(model, path, stage=k, exits=exits, n_verify=n_verify)
+        wrapped = ModelWrapper(str(path))
+        shapes = [list(wrapped.get_tensor_shape(o.name)) for o in wrapped.graph.output]
+        row: dict[str, Any] = {
+            "input_shape": list(wrapped.get_tensor_shape(wrapped.graph.input[0].name)),
+            "input_scale": float(finn_stage(model, k, exits)[2]),
+        }
+        if k < len(exits):
+            row["logits_shape"], row["features_shape"] = shapes
+            row["logits_scale"] = exit_logits_scale(model, k, exits, xis[k])
+        io.append(row)
+        paths.append(path)
+    out = scratch / "model.onnx"
+    write_design_model(
+        paths,
+        out,
+        name=f"design_{record.id}",
+        check=lambda w: verify_design_model(w, model, exits, n_verify),
+    )
+    return out, io
 
 
 def _write_design_files(record: Any, ddir: Path) -> None:
@@ -202,6 +237,8 @@ def design_entry(record: Any, folder: str, stages: Sequence[Mapping[str, Any]]) 
         "id": record.id,
         "trial_number": record.trial_number,
         "folder": folder,
+        "model": f"{folder}/model.onnx",
+        "deployment": f"{folder}/deployment.json",
         "pareto": bool(record.pareto),
         "feasible": bool(record.feasible),
         "exits": list(record.exits),

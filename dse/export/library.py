@@ -4,31 +4,37 @@ Layout of ``DIR``::
 
     library.json                     index: study, designs, their stages and files
     runtime_table.json               the runtime selection table (stored, or computed)
-    design_<id>/                     one per distinct build: designs that differ only in their
-                                     exit thresholds (run-time registers) share it; library.json
+    design_<id>/                     one FINN build per distinct design (one accelerator, one
+                                     bitstream); designs that differ only in their exit
+                                     thresholds (run-time registers) share it; library.json
                                      lists them with "alias_of" (and "aliases" on the first)
+        model.onnx                   the design's QONNX model: every stage, each with its own
+                                     input and output streams (dse.accuracy.design_model)
+        deployment.json              the host's contract: every stream's index, datatype,
+                                     shapes, packing and scale, which output feeds which
+                                     stage, the exit thresholds, the bitfile's file names
+        dataflow_build_config.json   FINN's estimate steps (the default build)
+        dataflow_build_config.bitfile.json   the same through the bitfile (switch it on by
+                                     using it as dataflow_build_config.json)
+        build.py                     FINN's builder plus adapex's custom steps, when the
+                                     design has exits or 1-bit layers (run ``python build.py``)
+        folding_config.json          FINN's node names in the design's model
+        specialize_layers_config.json  (when a layer uses a non-default impl)
+        hw_graph.json                adapex's graph of the design as FINN builds it
+        node_names.json              adapex's layer name -> FINN's node name
+        adapex_report/               adapex's FINN-format estimates of the accelerator (to
+                                     compare with FINN's output/report/)
         metrics.json                 the metrics stored for the design (identical)
         provenance.json              where it came from (trial, params, checkpoint, versions)
-        hw_report.json               the stored staged hardware report
-        stage_<k>/                   one FINN build folder per stage (hw_builders.finn_build)
-            model.onnx               the stage's QONNX model, made from the cached weights
-            dataflow_build_config.json   FINN's estimate steps (the default build)
-            dataflow_build_config.bitfile.json   the same through the bitfile (switch it on by
-                                     using it as dataflow_build_config.json)
-            folding_config.json      FINN's node names for this stage model
-            specialize_layers_config.json  (when a layer uses a non-default impl)
-            hw_graph.json            adapex's graph of the stage (FINN's names)
-            node_names.json          adapex's layer name -> FINN's node name
-            adapex_report/           adapex's FINN-format estimates of the stage (to compare
-                                     with FINN's output/report/)
+        hw_report.json               the stored staged hardware report (per stage)
 
 The library is written to a temporary folder beside ``DIR`` and renamed into place; an
 existing ``DIR`` is refused unless ``force``, and even then it is replaced only when it
 holds an exported library and nothing more (the files its library.json lists), so an export
-never deletes what it did not write. Every stage model is executed with qonnx and
-compared with PyTorch before it is written (:func:`dse.accuracy.export_qonnx`), and every
-stage's estimate is recomputed from the written graph and folding and checked against the
-stored report, so the folders reproduce the stored numbers.
+never deletes what it did not write. Every design model is executed with qonnx stage by
+stage and compared with PyTorch before it is written, and the design's estimate is
+recomputed from the written graph and folding and checked against the stored report,
+layer by layer and in total, so the folders reproduce the stored numbers.
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ from dse.export.jsonfile import dump_json, utc_now
 from hw_builders.atomic import atomic_directory, atomic_file
 
 #: Version of the library.json format.
-LIBRARY_VERSION = 1
+LIBRARY_VERSION = 2
 
 
 def _library_designs(store: Any, study: str, table: Mapping[str, Any] | None) -> list[Any]:

@@ -2,7 +2,7 @@
 
 A target writes a design's folder and returns its ``library.json`` entry; the library's
 index, runtime table, aliases, atomic write and ``--force`` rules are the same for every
-target (:func:`dse.export.export_library`). Built in: ``finn``, FINN build folders
+target (:func:`dse.export.export_library`). Built in: ``finn``, one FINN build folder per design
 (:mod:`dse.export.finn_design`). Add one with :func:`register_target`::
 
     from dse.export.targets import ExportTarget, register_target
@@ -77,6 +77,6 @@ def _finn(record: Any, folder: Path, *, steps: str, n_verify: int) -> dict[str, 
     return write_finn_design(record, folder, steps=steps, n_verify=n_verify)
 
 
-register_target(ExportTarget("finn", "FINN build folders, one per stage", _finn))
+register_target(ExportTarget("finn", "one FINN build folder per design (every stage in one accelerator)", _finn))
 
 __all__ = ["DesignWriter", "ExportTarget", "get_target", "register_target", "target_names"]

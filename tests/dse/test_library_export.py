@@ -15,7 +15,6 @@ from dse.errors import DseError
 from dse.export import export_library, read_library
 from dse.export.library import build_key
 from dse.storage import Store
-from hw_builders import finn_node_names
 
 pytestmark = pytest.mark.slow  # trains real models
 
@@ -70,6 +69,9 @@ def test_library_json_matches_the_database(library: Path, small_study: SmallStud
         assert entry["pareto"] == rec.pareto and entry["trial_number"] == rec.trial_number
         folder = library / entry["folder"]
         assert len(entry["stages"]) == len(rec.exits) + 1
+        assert [st["input"] for st in entry["stages"]] == list(range(len(rec.exits) + 1))
+        assert entry["model"] == f"{entry['folder']}/model.onnx"
+        assert entry["deployment"] == f"{entry['folder']}/deployment.json"
         if "alias_of" in entry:
             # the same build as another design: only the thresholds differ
             primary = records[entry["alias_of"]]
@@ -92,22 +94,34 @@ def test_library_json_matches_the_database(library: Path, small_study: SmallStud
     assert json.loads((library / "runtime_table.json").read_text()) == table
 
 
-def test_every_stage_model_executes_like_pytorch(library: Path, small_study: SmallStudy) -> None:
-    import torch
+def _distinct_entries(library: Path) -> list[dict]:
+    return [e for e in read_library(library)["designs"] if "alias_of" not in e]
 
+
+def test_every_stage_of_the_design_model_executes_like_pytorch(
+    library: Path, small_study: SmallStudy
+) -> None:
+    """The design's one model, each stage executed with qonnx on its own input stream
+    (the other stages' nodes left out), equals PyTorch's stage on integer inputs."""
+    import torch
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from dse.accuracy.design_model import stage_submodel
     from dse.accuracy.finn_export import finn_stage, stage_integer_inputs, verify_finn_stage
     from dse.design import load_design_model
 
     torch.set_num_threads(1)
     records = _records(small_study)
-    n_models = 0
-    for entry in read_library(library)["designs"]:
+    n_stages = 0
+    for entry in _distinct_entries(library):
         rec = records[entry["id"]]
         model = load_design_model(rec.arch, rec.checkpoint, rec.exits)
         x = torch.randint(
             0, 256, (3, *model.arch.input_shape), generator=torch.Generator().manual_seed(7)
         )
         inputs = stage_integer_inputs(model, x / 255.0, rec.exits)
+        design = ModelWrapper(str(library / entry["model"]))
+        assert len(design.graph.input) == len(entry["stages"])
         for stage in entry["stages"]:
             k = stage["stage"]
             last = k == len(rec.exits)
@@ -118,11 +132,96 @@ def test_every_stage_model_executes_like_pytorch(library: Path, small_study: Sma
                 want, got = model.stage(k, rec.exits)(xf), module(xi)
             for a, b in zip(want if not last else [want], got if not last else [got], strict=True):
                 assert torch.allclose(a, b, atol=1e-5)
-            checked = verify_finn_stage(library / stage["model"], module, xi, last=last)
+            sub = stage_submodel(design, k)
+            assert all(n.output[0].startswith(f"s{k}_") for n in sub.graph.node)
+            checked = verify_finn_stage(sub, module, xi, last=last)
             assert checked["samples"] == 3
             assert len(checked["outputs"]) == (1 if last else 2)
-            n_models += 1
-    assert n_models >= 2
+            n_stages += 1
+    assert n_stages >= 2
+
+
+def _serve_like_the_host(design: object, deploy: dict, images: object) -> tuple[list, list]:
+    """Run a design model as the host would: stage 0 on every image, the exit decision on
+    each exit's logits, the features of the samples it does not answer on to the next
+    stage's input (integers, by deployment.json's scale). Returns (label, exit stage)."""
+    import numpy as np
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from dse.accuracy.design_model import stage_submodel
+
+    stages = deploy["stages"]
+    subs = [stage_submodel(design, st["stage"]) for st in stages]
+    labels, answered = [], []
+    for img in images:
+        x = img[None].astype(np.float32)
+        for st, sub in zip(stages, subs, strict=True):
+            inp = deploy["inputs"][st["input"]]
+            out = execute_onnx(sub, {inp["onnx"]["name"]: x})
+            if "label" in st:
+                name = deploy["outputs"][st["label"]]["onnx"]["name"]
+                labels.append(int(np.asarray(out[name]).reshape(-1)[0]))
+                answered.append(st["stage"])
+                break
+            logits = np.asarray(out[deploy["outputs"][st["logits"]]["onnx"]["name"]], float)
+            p = np.exp(logits - logits.max())
+            p /= p.sum()
+            if p.max() >= st["threshold"]:
+                labels.append(int(np.argmax(logits)))
+                answered.append(st["stage"])
+                break
+            feats = deploy["outputs"][st["features"]]
+            nxt = deploy["inputs"][st["feeds"]["input"]]
+            assert feats["scale"] == nxt["scale"]
+            x = np.round(np.asarray(out[feats["onnx"]["name"]]) / nxt["scale"]).astype(np.float32)
+    return labels, answered
+
+
+def test_the_design_model_served_like_the_host_gives_pytorchs_labels_and_exits(
+    library: Path, small_study: SmallStudy
+) -> None:
+    """Exit decisions and forwarded features through the exported model (qonnx, stage by
+    stage, as the host runs the accelerator) give the labels and answering exits of
+    PyTorch's multi-exit model at the design's thresholds."""
+    import numpy as np
+    import torch
+
+    from dse.design import load_design_model
+
+    torch.set_num_threads(1)
+    records = _records(small_study)
+    with_exit = 0
+    for entry in _distinct_entries(library):
+        rec = records[entry["id"]]
+        if not rec.exits:
+            continue
+        with_exit += 1
+        from qonnx.core.modelwrapper import ModelWrapper
+
+        deploy = json.loads((library / entry["deployment"]).read_text())
+        model = load_design_model(rec.arch, rec.checkpoint, rec.exits)
+        gen = torch.Generator().manual_seed(3)
+        x = torch.randint(0, 256, (6, *model.arch.input_shape), generator=gen).float()
+        # PyTorch: the multi-exit model on the same images, the same thresholds
+        with torch.no_grad():
+            inputs = model.stage_inputs(x / 255.0, rec.exits)
+            want_label, want_exit = [], []
+            for i in range(x.shape[0]):
+                for k in range(len(rec.exits) + 1):
+                    out = model.stage(k, rec.exits)(inputs[k][i : i + 1])
+                    logits = out if k == len(rec.exits) else out[0]
+                    conf = torch.softmax(logits.double(), dim=-1).max()
+                    if k == len(rec.exits) or conf >= rec.thresholds[k]:
+                        want_label.append(int(logits.argmax()))
+                        want_exit.append(k)
+                        break
+        got_label, got_exit = _serve_like_the_host(
+            ModelWrapper(str(library / entry["model"])), deploy, x.numpy()
+        )
+        assert got_exit == want_exit, (rec.id, got_exit, want_exit)
+        assert got_label == want_label, (rec.id, got_label, want_label)
+        assert len(np.unique(got_exit)) >= 1
+    assert with_exit >= 1
 
 
 def _onnx_weight_layers(model: object) -> list[tuple[str, object]]:
@@ -148,9 +247,24 @@ def _onnx_weight_layers(model: object) -> list[tuple[str, object]]:
     return out
 
 
-def test_stage_models_take_finns_form_and_match_the_hardware_graph(library: Path) -> None:
-    """What FINN's first steps need (qonnx's own transformations run on every model), and
-    the layers, datatypes and names adapex costs follow from the exported weights."""
+def _stage_of_finn_layer(rec: object, folder: Path) -> dict[str, int]:
+    """Per FINN node name of a design's folder, its stage."""
+    from hw_builders import split_stages
+
+    names = json.loads((folder / "node_names.json").read_text())
+    return {
+        names[layer.name]: k
+        for k, stage in enumerate(split_stages(rec.graph()))
+        for layer in stage.layers
+    }
+
+
+def test_design_models_take_finns_form_and_match_the_hardware_graph(
+    library: Path, small_study: SmallStudy
+) -> None:
+    """What FINN's first steps need (qonnx's own transformations run on every design
+    model), and the layers, datatypes and names adapex costs follow from the exported
+    weights, stage by stage."""
     import numpy as np
     from qonnx.core.datatype import DataType
     from qonnx.core.modelwrapper import ModelWrapper
@@ -161,63 +275,122 @@ def test_stage_models_take_finns_form_and_match_the_hardware_graph(library: Path
     from qonnx.transformation.infer_shapes import InferShapes
     from qonnx.util.cleanup import cleanup_model
 
+    from dse.accuracy.design_model import input_name, output_names
     from hw_builders import load_graph, minimize_bit_widths
 
-    seen = set()
-    for entry in read_library(library)["designs"]:
-        for stage in entry["stages"]:
-            if stage["folder"] in seen:
-                continue
-            seen.add(stage["folder"])
-            folder = library / stage["folder"]
-            model = ModelWrapper(str(folder / "model.onnx"))
-            last = stage["exit"] is None
-            in_dt = model.get_tensor_datatype(model.graph.input[0].name)
+    records = _records(small_study)
+    for entry in _distinct_entries(library):
+        rec = records[entry["id"]]
+        folder = library / entry["folder"]
+        model = ModelWrapper(str(folder / "model.onnx"))
+        n = len(rec.exits) + 1
+        # one input per stage, the outputs of every stage in stage order
+        assert [i.name for i in model.graph.input] == [input_name(k) for k in range(n)]
+        assert [o.name for o in model.graph.output] == [
+            name for k in range(n) for name in output_names(k, k == n - 1)
+        ]
+        for k in range(n):
+            in_dt = model.get_tensor_datatype(input_name(k))
             assert in_dt.is_integer()
-            assert in_dt == DataType["UINT8"] if stage["stage"] == 0 else in_dt.bitwidth() <= 8
-            for node in model.graph.node:
-                if node.op_type == "Gemm":
-                    assert len(node.input) == 3  # biases present
-                if node.op_type == "Quant" and model.find_producer(node.input[0]) is not None:
-                    signed = next(a.i for a in node.attribute if a.name == "signed")
-                    producer = model.find_producer(node.input[0])
-                    # FINN converts an unsigned activation quantiser only after a ReLU
-                    assert signed or producer.op_type == "Relu"
-            outputs = [o.name for o in model.graph.output]
-            assert len(outputs) == (1 if last else 2)
-            if last:
-                assert model.find_producer(outputs[0]).op_type == "TopK"
-            # qonnx's own transformations that FINN's first steps call
-            m = cleanup_model(model)
-            for t in (
-                GemmToMatMul(),
-                InferShapes(),
-                FoldConstants(),
-                GiveUniqueNodeNames(),
-                GiveReadableTensorNames(),
-                InferDataTypes(),
-            ):
-                m = m.transform(t)
-            assert not m.get_nodes_by_op_type("Gemm")
-            # the hardware graph's MVAUs are the model's weight layers, with FINN's
-            # minimised datatypes for these very weights
-            graph = load_graph(folder / "hw_graph.json")
-            mvaus = [layer for layer in graph.layers if layer.op_type == "MVAU"]
-            weights = _onnx_weight_layers(model)
-            assert len(mvaus) == len(weights)
-            for layer, (_, w) in zip(mvaus, weights, strict=True):
+            assert in_dt == DataType["UINT8"] if k == 0 else in_dt.bitwidth() <= 8
+        label = output_names(n - 1, True)[0]
+        assert model.find_producer(label).op_type == "TopK"
+        assert len(model.get_nodes_by_op_type("TopK")) == 1
+        for node in model.graph.node:
+            if node.op_type == "Gemm":
+                assert len(node.input) == 3  # biases present
+            if node.op_type == "Quant" and model.find_producer(node.input[0]) is not None:
+                signed = next(a.i for a in node.attribute if a.name == "signed")
+                producer = model.find_producer(node.input[0])
+                # FINN converts an unsigned activation quantiser only after a ReLU
+                assert signed or producer.op_type == "Relu"
+        # qonnx's own transformations that FINN's first steps call, on the whole model
+        m = cleanup_model(model)
+        for t in (
+            GemmToMatMul(),
+            InferShapes(),
+            FoldConstants(),
+            GiveUniqueNodeNames(),
+            GiveReadableTensorNames(),
+            InferDataTypes(),
+        ):
+            m = m.transform(t)
+        assert not m.get_nodes_by_op_type("Gemm")
+        assert len(m.graph.input) == n and len(m.graph.output) == len(model.graph.output)
+        # the hardware graph's MVAUs are the model's weight layers, stage by stage, with
+        # FINN's minimised datatypes for these very weights
+        graph = load_graph(folder / "hw_graph.json")
+        stage_of = _stage_of_finn_layer(rec, folder)
+        weights = _onnx_weight_layers(model)
+        by_layer = {}
+        for k in range(n):
+            mvaus = [la for la in graph.layers if la.op_type == "MVAU" and stage_of[la.name] == k]
+            ws = [w for name, w in weights if name.startswith(f"s{k}_")]
+            assert len(mvaus) == len(ws)
+            for layer, w in zip(mvaus, ws, strict=True):
                 assert (layer.attrs["MW"], layer.attrs["MH"]) == w.shape
-            by_layer = {lay.name: w for lay, (_, w) in zip(mvaus, weights, strict=True)}
-            again = minimize_bit_widths(graph, by_layer)
-            assert again.to_dict() == graph.to_dict()
-            assert np.all(
-                [layer.name.startswith(layer.specialized_op_type) for layer in graph.layers]
-            )
-            # build.py exactly where the stage forks to an exit (this study is W2A2)
-            dup = any(layer.op_type == "DuplicateStreams" for layer in graph.layers)
-            assert (folder / "build.py").exists() == dup == (not last)
-            if dup:
-                _check_build_script(folder)
+                by_layer[layer.name] = w
+        again = minimize_bit_widths(graph, by_layer)
+        assert again.to_dict() == graph.to_dict()
+        assert np.all([layer.name.startswith(layer.specialized_op_type) for layer in graph.layers])
+        # build.py exactly where a stage forks to an exit (this study is W2A2)
+        dup = any(layer.op_type == "DuplicateStreams" for layer in graph.layers)
+        assert (folder / "build.py").exists() == dup == bool(rec.exits)
+        if dup:
+            _check_build_script(folder)
+
+
+def test_deployment_json_matches_the_model_and_the_hardware_graph(
+    library: Path, small_study: SmallStudy
+) -> None:
+    """deployment.json: every stream of model.onnx, in order, with its datatype and shapes;
+    each features stream is exactly what the next stage's input stream reads."""
+    import numpy as np
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from hw_builders import bitwidth, load_graph
+
+    records = _records(small_study)
+    for entry in _distinct_entries(library):
+        rec = records[entry["id"]]
+        folder = library / entry["folder"]
+        deploy = json.loads((folder / "deployment.json").read_text())
+        model = ModelWrapper(str(folder / "model.onnx"))
+        layers = {la.name: la for la in load_graph(folder / "hw_graph.json").layers}
+        assert deploy["design_id"] == rec.id and deploy["model"] == "model.onnx"
+        for side, vis, kind in (
+            ("inputs", model.graph.input, "s_axis"),
+            ("outputs", model.graph.output, "m_axis"),
+        ):
+            streams = deploy[side]
+            assert [s["onnx"]["name"] for s in streams] == [vi.name for vi in vis]
+            for i, st in enumerate(streams):
+                assert st["index"] == i and st["stream"] == f"{kind}_{i}"
+                shape = list(model.get_tensor_shape(st["onnx"]["name"]))
+                assert st["onnx"]["shape"] == shape
+                nhwc = [shape[0], *shape[2:], shape[1]] if len(shape) == 4 else shape
+                if st["role"] != "label":
+                    assert st["shape_normal"] == nhwc
+                assert np.prod(st["shape_normal"]) == np.prod(st["shape_folded"])
+                bits = st["shape_folded"][-1] * bitwidth(st["datatype"])
+                assert st["shape_packed"] == [*st["shape_folded"][:-1], -(-bits // 8)]
+                assert st["layer"] in layers
+                if side == "inputs":
+                    annotated = model.get_tensor_datatype(st["onnx"]["name"]).name
+                    assert st["datatype"] == annotated
+        rows = deploy["stages"]
+        assert [r["exit"] for r in rows] == [*rec.exits, None]
+        assert [r["threshold"] for r in rows[:-1]] == list(rec.thresholds)
+        for r in rows[:-1]:
+            feats = deploy["outputs"][r["features"]]
+            nxt = deploy["inputs"][r["feeds"]["input"]]
+            assert r["feeds"]["stage"] == r["stage"] + 1 == nxt["stage"]
+            for key in ("datatype", "shape_normal", "scale"):
+                assert feats[key] == nxt[key]
+            assert feats["onnx"]["shape"] == nxt["onnx"]["shape"]
+            assert deploy["outputs"][r["logits"]]["scale"] > 0
+        assert deploy["outputs"][rows[-1]["label"]]["role"] == "label"
+        assert deploy["bitfile"]["bitfile"].endswith(("finn-accel.bit", "finn-accel.xclbin"))
 
 
 def _check_build_script(folder: Path) -> None:
@@ -228,7 +401,12 @@ def _check_build_script(folder: Path) -> None:
     text = (folder / "build.py").read_text()
     tree = ast.parse(compile(text, str(folder / "build.py"), "exec", ast.PyCF_ONLY_AST))
     functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-    assert {"step_adapex_split_exit_fork", "step_adapex_duplicate_streams", "main"} <= functions
+    assert {
+        "step_adapex_split_exit_fork",
+        "step_adapex_duplicate_streams",
+        "step_adapex_order_streams",
+        "main",
+    } <= functions
     custom = next(
         n.value
         for n in tree.body
@@ -243,10 +421,11 @@ def _check_build_script(folder: Path) -> None:
     assert inserted == {
         "step_streamline": "step_adapex_split_exit_fork",
         "step_convert_to_hw": "step_adapex_duplicate_streams",
+        "step_create_dataflow_partition": "step_adapex_order_streams",
     }
     for name in ("dataflow_build_config.json", "dataflow_build_config.bitfile.json"):
         steps = json.loads((folder / name).read_text())["steps"]
-        assert {"step_streamline", "step_convert_to_hw"} <= set(steps), (name, steps)
+        assert set(inserted) <= set(steps), (name, steps)
     # and the conversion of a 1-bit model, before FINN's step_qonnx_to_finn
     before = next(
         n.value
@@ -260,66 +439,70 @@ def _check_build_script(folder: Path) -> None:
         assert "step_qonnx_to_finn" in json.loads((folder / name).read_text())["steps"]
 
 
-def test_folding_configs_name_only_finn_nodes_of_the_stage(library: Path) -> None:
-    from hw_builders import load_graph
+def test_folding_configs_name_every_finn_node_of_the_design(
+    library: Path, small_study: SmallStudy
+) -> None:
+    from hw_builders import finn_design_names, load_graph, split_stages
 
-    for entry in read_library(library)["designs"]:
-        for stage in entry["stages"]:
-            folder = library / stage["folder"]
-            graph = load_graph(folder / "hw_graph.json")
-            names = [layer.name for layer in graph.layers]
-            # FINN's names for the stage built on its own: per specialised op type, from 0
-            assert finn_node_names(graph) == {n: n for n in names}
-            folding = json.loads((folder / "folding_config.json").read_text())
-            nodes = set(folding) - {"Defaults"}
-            assert nodes <= set(names), nodes - set(names)
-            assert nodes == set(names)  # every layer's folding is explicit
-            config = json.loads((folder / "dataflow_build_config.json").read_text())
-            assert config["folding_config_file"] == "folding_config.json"
-            assert config["generate_outputs"] == ["estimate_reports"]
-            bitfile = json.loads((folder / "dataflow_build_config.bitfile.json").read_text())
-            assert "bitfile" in bitfile["generate_outputs"]
-            assert bitfile["steps"][: len(config["steps"])] == config["steps"]
+    records = _records(small_study)
+    for entry in _distinct_entries(library):
+        rec = records[entry["id"]]
+        folder = library / entry["folder"]
+        graph = load_graph(folder / "hw_graph.json")
+        names = [layer.name for layer in graph.layers]
+        # FINN's names for the design's one model, every stage in it
+        design_names = finn_design_names(split_stages(rec.graph()))
+        assert json.loads((folder / "node_names.json").read_text()) == design_names
+        assert sorted(design_names.values()) == sorted(names)
+        assert len(set(names)) == len(names) == len(rec.graph().layers)
+        folding = json.loads((folder / "folding_config.json").read_text())
+        assert set(folding) - {"Defaults"} == set(names)  # every layer's folding is explicit
+        config = json.loads((folder / "dataflow_build_config.json").read_text())
+        assert config["folding_config_file"] == "folding_config.json"
+        assert config["generate_outputs"] == ["estimate_reports"]
+        bitfile = json.loads((folder / "dataflow_build_config.bitfile.json").read_text())
+        assert "bitfile" in bitfile["generate_outputs"]
+        assert bitfile["steps"][: len(config["steps"])] == config["steps"]
 
 
 def test_exported_folders_reproduce_the_stored_estimates(
     library: Path,
     small_study: SmallStudy,
 ) -> None:
-    from hw_builders import estimate, get_device, load_graph, read_finn_reports
+    from hw_builders import HwGraph, estimate, get_device, load_graph, read_finn_reports
 
     records = _records(small_study)
-    for entry in read_library(library)["designs"]:
+    for entry in _distinct_entries(library):
         rec = records[entry["id"]]
         device = get_device(board=rec.board)
         stored = rec.hw_report
-        totals = dict.fromkeys(("LUT", "BRAM_18K", "URAM", "DSP"), 0)
-        for stage in entry["stages"]:
-            k = stage["stage"]
-            folder = library / stage["folder"]
-            graph = load_graph(folder / "hw_graph.json")
-            folding = json.loads((folder / "folding_config.json").read_text())
-            report = estimate(graph, device=device, clk_ns=rec.clk_ns, folding=folding)
-            names = json.loads((folder / "node_names.json").read_text())
-            # per layer, the estimate from the exported files equals the stored one
-            got = {layer.name: layer for layer in report.layers}
-            stored_layers = stored["stages"][k]["layers"]
-            assert len(stored_layers) == len(report.layers)
-            for row in stored_layers:
+        folder = library / entry["folder"]
+        graph = load_graph(folder / "hw_graph.json")
+        folding = json.loads((folder / "folding_config.json").read_text())
+        report = estimate(graph, device=device, clk_ns=rec.clk_ns, folding=folding)
+        names = json.loads((folder / "node_names.json").read_text())
+        got = {layer.name: layer for layer in report.layers}
+        # per layer, the estimate of the one accelerator equals the stored stage's
+        assert len(got) == sum(len(st["layers"]) for st in stored["stages"])
+        for k, st in enumerate(stored["stages"]):
+            for row in st["layers"]:
                 layer = got[names[row["name"]]]
                 for key in _LAYER_KEYS:
                     assert getattr(layer, key) == row[key], (rec.id, k, row["name"], key)
-            # FINN-format reports written beside equal the recomputed ones
-            written = read_finn_reports(folder / "adapex_report")
-            assert written.performance == report.performance
-            assert written.total == report.total
-            fps = (1e9 / rec.clk_ns) / report.performance["max_cycles"]
+            # each stage's own throughput, from its layers in the accelerator
+            members = {names[r["name"]] for r in st["layers"]}
+            stage = HwGraph(f"s{k}", [la for la in graph.layers if la.name in members])
+            own = {n: f for n, f in folding.items() if n == "Defaults" or n in members}
+            sub = estimate(stage, device=device, clk_ns=rec.clk_ns, folding=own)
+            fps = (1e9 / rec.clk_ns) / sub.performance["max_cycles"]
             assert math.isclose(fps, stored["stage_throughput_fps"][k], rel_tol=1e-12)
-            for key in totals:
-                totals[key] += report.total[key]
-        # the design's resources (what the study stored as its metrics) add up
-        for key, value in totals.items():
-            assert value == rec.metrics[key], (rec.id, key)
+        # FINN-format reports written beside equal the recomputed ones
+        written = read_finn_reports(folder / "adapex_report")
+        assert written.performance == report.performance
+        assert written.total == report.total
+        # the design's resources (what the study stored as its metrics) are the accelerator's
+        for key in ("LUT", "BRAM_18K", "URAM", "DSP"):
+            assert report.total[key] == rec.metrics[key] == stored["total"][key], (rec.id, key)
 
 
 def _hashes(folder: Path) -> dict[str, str]:
@@ -447,9 +630,9 @@ def test_tarball_holds_the_library(library: Path) -> None:
     assert "lib/library.json" in names and "lib/runtime_table.json" in names
     index = read_library(library)
     for entry in index["designs"]:
-        for stage in entry["stages"]:
-            assert f"lib/{stage['model']}" in names
-            assert f"lib/{stage['folder']}/folding_config.json" in names
+        for key in ("model", "deployment"):
+            assert f"lib/{entry[key]}" in names
+        assert f"lib/{entry['folder']}/folding_config.json" in names
 
 
 def test_study_without_runtime_table_and_missing_weights(
