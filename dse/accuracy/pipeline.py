@@ -283,8 +283,12 @@ class AccuracyPipeline:
 
     def profile(self, entry: CacheEntry) -> ExitProfile:
         """The exit profile of a cached model on the test split (calibrated once, cached)."""
+        from dse.accuracy.profile import PROFILE_FORMAT
+
         if entry.has(PROFILE_FILE):
-            return ExitProfile.from_dict(entry.read_json(PROFILE_FILE))
+            cached = entry.read_json(PROFILE_FILE)
+            if cached.get("format") == PROFILE_FORMAT:
+                return ExitProfile.from_dict(cached)
         model = self._load(entry)
         prof = calibrate(
             model,
@@ -294,7 +298,7 @@ class AccuracyPipeline:
             batch_size=self.recipe.eval_batch_size,
         )
         entry.write_json(PROFILE_FILE, prof.to_dict())
-        # what is cached is the rounded form: use it, so a reload gives identical answers
+        # what is cached is the float32 form: use it, so a reload gives identical answers
         return ExitProfile.from_dict(prof.to_dict())
 
     def evaluate(self, arch: Any, pruning: float | Sequence[float] = 0.0) -> PrunedResult:

@@ -26,6 +26,14 @@ from dse.jsonable import jsonable
 FINAL = -1
 """Index of the final classifier in :attr:`ExitProfile.exits` (always last)."""
 
+PROFILE_FORMAT = 2
+"""Version of :meth:`ExitProfile.to_dict` (2: ties to the lowest class, unrounded
+confidences); a cached profile of another version is calibrated again."""
+
+TIE_RTOL = 1e-5
+"""Logits within this share of the largest magnitude of the top logit tie (the float
+model's rounding noise on logits that are integers times a scale)."""
+
 DEFAULT_GRID: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(10)) + (
     0.99,
     1.0,
@@ -253,10 +261,12 @@ class ExitProfile:
 
     # ---------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
-        """Compact JSON-ready form (lists; confidences rounded to float32, 5 decimals)."""
+        """JSON-ready form (lists; confidences as float32, unrounded: a rounded confidence
+        could pass a threshold that the deployed design's does not)."""
         return {
+            "format": PROFILE_FORMAT,
             "exits": list(self.exits),
-            "confidences": np.round(self.confidences.astype(np.float32), 5).tolist(),
+            "confidences": self.confidences.astype(np.float32).tolist(),
             "predictions": self.predictions.astype(np.int64).tolist(),
             "labels": self.labels.astype(np.int64).tolist(),
         }
@@ -307,11 +317,15 @@ class ExitProfile:
         conf, pred = [], []
         for z in logits:
             z = np.asarray(z, dtype=np.float64)
-            z = z - z.max(axis=1, keepdims=True)
-            p = np.exp(z)
+            top = z.max(axis=1, keepdims=True)
+            # the accelerator's logits are integers times a scale, so classes tie exactly
+            # where the float model differs by rounding noise: a tie goes to the lowest
+            # class index, as the deployed design decides (argmax, ONNX TopK)
+            tol = TIE_RTOL * np.maximum(np.abs(z).max(axis=1, keepdims=True), 1e-30)
+            pred.append(np.argmax(z >= top - tol, axis=1))
+            p = np.exp(z - top)
             p /= p.sum(axis=1, keepdims=True)
             conf.append(p.max(axis=1))
-            pred.append(p.argmax(axis=1))
         return cls(ex, np.stack(conf).astype(np.float32), np.stack(pred), np.asarray(labels))
 
 

@@ -20,10 +20,12 @@ def export(
         False, "--bitfile", help="Build configs run FINN through the bitfile (default: estimates)."
     ),
     target: str = typer.Option(
-        "finn", "--target", help="Export target (dse.export.targets): finn, one FINN build folder per design."
+        "finn",
+        "--target",
+        help="Export target (dse.export.targets): finn, one FINN build folder per design.",
     ),
 ) -> None:
-    """Export the design library of a study: one FINN build folder per Pareto design and stage."""
+    """Export the design library of a study: one FINN build folder (one accelerator) per design."""
     import json
     import sys
 

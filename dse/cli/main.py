@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from dse.cli import export, hw, runtime, study, train, web
+from dse.cli import deploy, export, hw, runtime, study, train, web
 from hw_builders.errors import InputError
 
 app = typer.Typer(
@@ -22,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (hw, train, study, runtime, web, export):
+for _module in (hw, train, study, runtime, web, export, deploy):
     _module.register(app)
 
 

@@ -32,7 +32,13 @@ from dse.runtime.policies import (
     policy_names,
     register_policy,
 )
-from dse.runtime.simulator import NO_HYSTERESIS, HysteresisPolicy, SimulationResult, simulate
+from dse.runtime.simulator import (
+    NO_HYSTERESIS,
+    HysteresisPolicy,
+    ManagerState,
+    SimulationResult,
+    simulate,
+)
 from dse.runtime.sweep import LOADS, cached_sweep, run_sweep
 from dse.runtime.table import (
     OBJECTIVES,
@@ -82,6 +88,7 @@ __all__ = [
     "NO_HYSTERESIS",
     "STATIC_FINN_ID",
     "HysteresisPolicy",
+    "ManagerState",
     "OperatingPoint",
     "RuntimeManagerError",
     "SelectionTable",

@@ -344,6 +344,12 @@ class _Run:
         self.ewma += self.policy.ewma_alpha * (a / dt - self.ewma)
 
 
+#: The manager's state stepped one interval at a time: ``decide(t, ai)`` then ``serve(t)``
+#: (what :func:`simulate` runs; the live manager of :mod:`dse.deploy` steps the same state,
+#: so it switches exactly where the simulator does for the same arrivals).
+ManagerState = _Run
+
+
 def _served_figures(run: _Run, acc_arr: np.ndarray) -> dict[str, float]:
     """Mean accuracy, latency distribution and service latency of what was served, and the
     intervals served below the threshold while a compliant configuration existed."""

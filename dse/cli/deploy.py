@@ -1,0 +1,216 @@
+"""CLI commands: ``adapex deploy run|verify``, thin wrappers over :mod:`dse.deploy` (the host
+runtime; it reads the exported library only, never the study database)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from dse.jsonable import jsonable
+
+deploy_app = typer.Typer(
+    name="deploy",
+    help="Run an exported design library as its host program does, and verify it.",
+    no_args_is_help=True,
+)
+
+LIBRARY_OPT = typer.Option(..., "--library", help="The exported library folder (adapex export).")
+DATA_OPT = typer.Option(
+    None,
+    "--data",
+    help="Where the study's dataset lies when not where the study read it: PATH, or "
+    "NAME:PATH (default: the dataset named in library.json).",
+)
+BACKEND_OPT = typer.Option("software", "--backend", help="software (qonnx) or pynq (a board).")
+JSON_OPT = typer.Option(False, "--json", help="Print machine-readable JSON only.")
+
+
+def _bar(total: int, desc: str, quiet: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="sample", file=sys.stderr, leave=False, disable=quiet)
+
+
+def verify(
+    library: Path = LIBRARY_OPT,
+    data: str | None = DATA_OPT,
+    backend: str = BACKEND_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Serve every design's test split at its stored thresholds; compare accuracy, per-exit
+    accuracy and exit fractions with the stored ones (exit 1 on any difference)."""
+    from dse.deploy import load_deployed_library, verify_library
+
+    lib = load_deployed_library(library)
+    bar: list[Any] = []
+
+    def progress(done: int, total: int) -> None:
+        if not bar:
+            bar.append(_bar(total, "verify", as_json))
+        bar[0].update(done)
+
+    try:
+        checks = verify_library(lib, data=data, backend=backend, progress=progress)
+    finally:
+        if bar:
+            bar[0].close()
+    ok = all(c.ok for c in checks)
+    if as_json:
+        typer.echo(json.dumps(jsonable({"ok": ok, "designs": [c.to_dict() for c in checks]})))
+    else:
+        for c in checks:
+            fr_s = ", ".join(f"{f:.4f}" for f in c.stored["exit_fraction"] or [])
+            fr_m = ", ".join(f"{f:.4f}" for f in c.measured["exit_fraction"])
+            verdict = "ok" if c.ok else "DIFFERS: " + "; ".join(c.differences)
+            typer.echo(
+                f"design {c.design_id} thresholds {c.thresholds}: accuracy stored "
+                f"{c.stored['accuracy']:.4f} measured {c.measured['accuracy']:.4f}; exit "
+                f"fractions stored [{fr_s}] measured [{fr_m}] ({c.samples} samples): {verdict}"
+            )
+    if not ok:
+        raise typer.Exit(1)
+
+
+def _thresholds(text: str | None) -> list[float] | None:
+    from dse.deploy import DeployError
+
+    if text is None:
+        return None
+    try:
+        return [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise DeployError(
+            f"--thresholds {text!r}: give comma-separated numbers, e.g. 0.9,0.95"
+        ) from None
+
+
+def run(
+    library: Path = LIBRARY_OPT,
+    design: int | None = typer.Option(
+        None, "--design", help="Serve this design (default: live, with the runtime table)."
+    ),
+    thresholds: str | None = typer.Option(
+        None, "--thresholds", help="Exit thresholds of --design, comma-separated."
+    ),
+    data: str | None = DATA_OPT,
+    backend: str = BACKEND_OPT,
+    trace: str | None = typer.Option(
+        None,
+        "--trace",
+        help="Serve this workload live: a CSV trace file or a built-in trace name (with "
+        "--duration-s and --peak-fps).",
+    ),
+    rate: float | None = typer.Option(None, "--rate", help="Serve a constant rate (req/s) live."),
+    duration_s: float = typer.Option(
+        600.0, "--duration-s", help="Duration of --rate or a built-in trace."
+    ),
+    peak_fps: float = typer.Option(1000.0, "--peak-fps", help="Peak rate of a built-in trace."),
+    accuracy_threshold: float = typer.Option(0.0, "--accuracy-threshold", help="Minimum accuracy."),
+    execute: int = typer.Option(
+        8, "--execute", help="Requests run on the backend per interval at most (0: all served)."
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Serve the test split through one design (--design), or a workload live (--trace or
+    --rate) with the runtime table switching designs."""
+    from dse.deploy import AdaptiveRunner, DeployError, load_deployed_library, load_test_split
+
+    lib = load_deployed_library(library)
+    live = trace is not None or rate is not None
+    if live == (design is not None):
+        raise DeployError("give --design (one design) or --trace / --rate (live), not both")
+    x, y, _ = load_test_split(lib, data)
+    if not live:
+        runner = AdaptiveRunner(lib, int(design), _thresholds(thresholds), backend)
+        bar = _bar(len(y), "serve", as_json)
+        labels, stages = [], []
+        import numpy as np
+
+        for start in range(0, len(y), 64):
+            res = runner.serve(x[start : start + 64])
+            labels.append(res.labels)
+            stages.append(res.stage)
+            bar.update(len(res.labels))
+        bar.close()
+        lab, st = np.concatenate(labels), np.concatenate(stages)
+        out = {
+            "design_id": runner.design.id,
+            "thresholds": runner.thresholds,
+            "samples": len(y),
+            "accuracy": float(np.mean(lab == y)),
+            "exit_fraction": [float(np.mean(st == k)) for k in range(len(runner.design.stages))],
+            "load_s": runner.load_seconds,
+        }
+        _emit(out, as_json)
+        return
+    _run_live(
+        lib, trace, rate, duration_s, peak_fps, x, y, backend, accuracy_threshold, execute, as_json
+    )
+
+
+def _run_live(
+    lib: Any,
+    trace: str | None,
+    rate: float | None,
+    duration_s: float,
+    peak_fps: float,
+    x: Any,
+    y: Any,
+    backend: str,
+    accuracy_threshold: float,
+    execute: int,
+    as_json: bool,
+) -> None:
+    import logging
+
+    from dse.deploy import serve_trace
+    from dse.runtime import get_trace
+    from dse.runtime.traces import builtin_trace
+
+    if trace is not None:
+        workload = get_trace(trace, duration_s=duration_s, peak_fps=peak_fps)
+    else:
+        workload = builtin_trace("constant", duration_s=duration_s, peak_fps=float(rate or 0))
+    if not as_json:
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    bar = _bar(workload.n_intervals, "live", as_json)
+
+    def progress(done: int, _total: int) -> None:
+        bar.n = done
+        bar.refresh()
+
+    try:
+        result = serve_trace(
+            lib,
+            workload,
+            x,
+            y,
+            accuracy_threshold=accuracy_threshold,
+            backend=backend,
+            execute=None if execute == 0 else execute,
+            progress=progress,
+        )
+    finally:
+        bar.close()
+    _emit(result.to_dict(), as_json, skip=("configurations",))
+
+
+def _emit(out: dict[str, Any], as_json: bool, skip: tuple[str, ...] = ()) -> None:
+    if as_json:
+        typer.echo(json.dumps(jsonable(out)))
+        return
+    for key, value in out.items():
+        if key in skip:
+            continue
+        typer.echo(f"{key}: {json.dumps(jsonable(value))}")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``adapex deploy`` to the ``adapex`` app."""
+    deploy_app.command("run")(run)
+    deploy_app.command("verify")(verify)
+    app.add_typer(deploy_app)

@@ -1,0 +1,245 @@
+"""The runtime manager, live: serve a request source with a library's designs.
+
+Every interval of the source (a trace file, a built-in trace, or a constant rate):
+
+1. the manager estimates the load and picks a configuration from the library's
+   ``runtime_table.json`` for that load and the accuracy threshold, with the simulator's
+   hysteresis (it steps :class:`dse.runtime.ManagerState`, the state the simulator steps,
+   so it switches where ``adapex runtime simulate`` predicts for the same arrivals);
+2. a new design is loaded on the backend (a reconfiguration: on ``software`` another
+   model, on ``pynq`` another bitstream), timed; new thresholds of the same design are set
+   without reconfiguring;
+3. the requests the configuration serves in the interval (the manager's queue: arrivals,
+   finite buffer, drops) run through :class:`dse.deploy.AdaptiveRunner` on samples of the
+   test split; ``execute`` caps how many run per interval (the software backend executes
+   the model in Python), the rest being counted by the queue alone.
+
+Every switch is logged. The result reports, with :mod:`dse.runtime.metrics`' names and
+units, processed, dropped, drop rate, reconfigurations, the mean accuracy and exit
+fractions measured on the requests run, and the simulator's figures for the same arrivals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dse.deploy.library import DeployedLibrary, DeployError
+from dse.deploy.runner import AdaptiveRunner
+
+log = logging.getLogger("adapex.deploy")
+
+
+@dataclass
+class LiveResult:
+    """What a live run did.
+
+    Attributes:
+        metrics: processed, dropped, drop_rate, reconfigurations, reconfig_load_s,
+            mean_accuracy and exit_fraction (per exit, of the requests run), executed (the
+            requests run on the backend), ...
+        switches: one entry per reconfiguration or threshold change.
+        configurations: per interval, the selection table's point in use.
+        simulated: the simulator's metrics for the same arrivals and table.
+    """
+
+    metrics: dict[str, Any]
+    switches: list[dict[str, Any]] = field(default_factory=list)
+    configurations: list[int] = field(default_factory=list)
+    simulated: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.metrics,
+            "switches": self.switches,
+            "configurations": self.configurations,
+            "simulated": self.simulated,
+        }
+
+
+def _table(library: DeployedLibrary, objective: str | None) -> Any:
+    from dse.runtime import SelectionTable
+
+    if library.runtime_table is None:
+        raise DeployError(
+            f"`library` {library.folder}: has no runtime_table.json; store one with `adapex "
+            "runtime table` and export again",
+            arguments=("library",),
+        )
+    table = SelectionTable.from_dict(library.runtime_table)
+    missing = {p.design_id for p in table.points} - set(library.design_ids)
+    if missing:
+        raise DeployError(
+            f"`library` {library.folder}: its runtime table uses designs {sorted(missing)} "
+            "that are not in it; export the library again",
+            arguments=("library",),
+        )
+    if objective is not None and objective != table.objective:
+        table = SelectionTable(table.points, objective=objective)
+    return table
+
+
+class _Live:
+    """One live run: the manager's state and the runner it drives."""
+
+    def __init__(
+        self, library: DeployedLibrary, table: Any, state: Any, runner: AdaptiveRunner
+    ) -> None:
+        self.library, self.table, self.state, self.runner = library, table, state, runner
+        self.point = state.cur
+        self.switches: list[dict[str, Any]] = []
+        self.load_s = 0.0
+        self.labels: list[np.ndarray] = []
+        self.truth: list[np.ndarray] = []
+        self.stages: list[np.ndarray] = []
+
+    def apply(self, t: int, dt: float) -> None:
+        """Step 2 (module doc): bring the runner to the state's configuration."""
+        cur = self.state.cur
+        if cur == self.point:
+            return
+        new, old = self.table.points[cur], self.table.points[self.point]
+        entry = {
+            "interval": t,
+            "time_s": t * dt,
+            "from_design": old.design_id,
+            "to_design": new.design_id,
+            "thresholds": list(new.thresholds),
+        }
+        if new.design_id != old.design_id:
+            seconds = self.runner.switch(new.design_id, new.thresholds)
+            self.load_s += seconds
+            entry.update(kind="reconfigure", load_s=seconds)
+            log.info(
+                "t=%.0fs reconfigure design %d -> %d (thresholds %s), loaded in %.3fs",
+                t * dt,
+                old.design_id,
+                new.design_id,
+                list(new.thresholds),
+                seconds,
+            )
+        else:
+            self.runner.set_thresholds(new.thresholds)
+            entry.update(kind="thresholds", load_s=0.0)
+            log.info(
+                "t=%.0fs design %d thresholds -> %s", t * dt, new.design_id, list(new.thresholds)
+            )
+        self.switches.append(entry)
+        self.point = cur
+
+    def execute(self, n: int, x: np.ndarray, y: np.ndarray, offset: int) -> int:
+        """Step 3: run ``n`` requests (test samples from ``offset`` on, cycling)."""
+        if n <= 0:
+            return offset
+        idx = (offset + np.arange(n)) % len(y)
+        res = self.runner.serve(x[idx])
+        self.labels.append(res.labels)
+        self.truth.append(np.asarray(y)[idx])
+        exits = [row["exit"] for row in self.runner.design.stages]
+        self.stages.append(
+            np.array(["final" if exits[k] is None else f"exit_{exits[k]}" for k in res.stage])
+        )
+        return int((offset + n) % len(y))
+
+
+def serve_trace(
+    library: DeployedLibrary,
+    trace: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    accuracy_threshold: float = 0.0,
+    backend: str = "software",
+    execute: int | None = 8,
+    policy: Any = None,
+    buffer_size: int = 1024,
+    seed: int = 0,
+    objective: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> LiveResult:
+    """Serve ``trace`` live with the library's runtime table (module doc).
+
+    Args:
+        library: The library.
+        trace: A :class:`dse.runtime.Trace`.
+        x, y: The requests' inputs (images in [0, 1]) and labels, used in turn.
+        accuracy_threshold: The user's accuracy threshold.
+        backend: The backend's name.
+        execute: Requests run on the backend per interval at most (None: all served).
+        policy: :class:`dse.runtime.HysteresisPolicy` (default: the simulator's).
+        buffer_size: Input buffer in requests.
+        seed: Seed of the arrivals of a rate trace.
+        objective: Re-select the table by ``energy``, ``edp`` or ``latency``.
+        progress: Called with (intervals done, intervals in all).
+
+    Raises:
+        DeployError: the library has no runtime table, or it uses designs not in it.
+    """
+    from dse.runtime import HysteresisPolicy, ManagerState, simulate
+
+    table = _table(library, objective)
+    pol = policy or HysteresisPolicy()
+    arr = trace.arrivals(seed)
+    acc = np.full(len(arr), float(accuracy_threshold))
+    state = ManagerState(
+        table, pol, arr, acc, dt=float(trace.dt_s), buffer_size=buffer_size, reconfig_power_w=None
+    )
+    first = table.points[state.cur]
+    runner = AdaptiveRunner(library, first.design_id, first.thresholds, backend)
+    live = _Live(library, table, state, runner)
+    log.info("start: design %d thresholds %s", first.design_id, list(first.thresholds))
+    single, offset = len(table.points) == 1, 0
+    for t in range(len(arr)):
+        if not single and state.dead <= 0.0:
+            state.decide(t, 0)
+        live.apply(t, float(trace.dt_s))
+        state.serve(t)
+        n = state.served[t] if execute is None else min(state.served[t], int(execute))
+        offset = live.execute(n, x, y, offset)
+        if progress is not None:
+            progress(t + 1, len(arr))
+    sim = simulate(
+        table,
+        trace,
+        accuracy_threshold=accuracy_threshold,
+        policy=pol,
+        buffer_size=buffer_size,
+        arrivals=arr,
+    ).metrics
+    return LiveResult(
+        _metrics(live, arr),
+        live.switches,
+        [int(p) for p in state.used],
+        {
+            k: sim[k]
+            for k in ("processed", "dropped", "drop_rate", "reconfigurations", "mean_accuracy")
+        },
+    )
+
+
+def _metrics(live: _Live, arr: np.ndarray) -> dict[str, Any]:
+    state = live.state
+    processed = int(sum(state.served))
+    dropped = int(sum(state.dropped))
+    labels = np.concatenate(live.labels) if live.labels else np.zeros(0, np.int64)
+    truth = np.concatenate(live.truth) if live.truth else np.zeros(0, np.int64)
+    stages = np.concatenate(live.stages) if live.stages else np.zeros(0, dtype=str)
+    names = sorted(set(stages.tolist()), key=lambda s: (s == "final", s))
+    return {
+        "arrivals": int(arr.sum()),
+        "processed": processed,
+        "dropped": dropped,
+        "queued_at_end": int(state.queue[-1]) if len(arr) else 0,
+        "drop_rate": float(dropped / arr.sum()) if arr.sum() else 0.0,
+        "reconfigurations": int(state.n_reconf),
+        "reconfig_load_s": live.load_s,
+        "executed": int(labels.size),
+        "mean_accuracy": float(np.mean(labels == truth)) if labels.size else float("nan"),
+        "exit_fraction": {k: float(np.mean(stages == k)) for k in names},
+        "designs_used": sorted({live.table.points[p].design_id for p in set(state.used)}),
+        "duration_s": len(arr) * float(state.dt),
+    }

@@ -1,0 +1,180 @@
+"""``verify_library``: run every design of a library on the study's test split, as the host
+runs it, and compare accuracy, per-exit accuracy and exit fractions with the stored ones.
+
+The comparison is in samples: a stored fraction f of n test samples is the count
+``round(f * n)``; any difference in any count is a failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dse.deploy.library import DeployedLibrary, DeployError
+from dse.deploy.runner import AdaptiveRunner
+
+
+def load_test_split(library: DeployedLibrary, data: str | None = None) -> tuple[Any, Any, dict]:
+    """The test images and labels of the study's dataset: ``(x, y, dataset)``.
+
+    Args:
+        library: The library.
+        data: Where the dataset lies when not where the study read it: a path, or
+            ``NAME:PATH`` for another dataset of the same split settings.
+
+    Raises:
+        DeployError: the dataset cannot be loaded (one line).
+    """
+    from search_spaces import SpaceError, load_dataset
+
+    ds = dict(library.dataset())
+    if data:
+        name, sep, path = data.partition(":")
+        if sep and name and not Path(data).exists():
+            ds["name"], ds["path"] = name, path
+        else:
+            ds["path"] = data
+    try:
+        splits = load_dataset(
+            ds["name"],
+            ds.get("path"),
+            seed=int(ds.get("seed", 0)),
+            image_size=ds.get("image_size"),
+            val_fraction=float(ds.get("val_fraction", 0.15)),
+            test_fraction=float(ds.get("test_fraction", 0.2)),
+            limit=ds.get("limit"),
+        )
+    except SpaceError as exc:
+        raise DeployError(f"`data`: {exc}", arguments=("data",)) from None
+    want = ds.get("n_test")
+    if want is not None and len(splits.y_test) != int(want):
+        raise DeployError(
+            f"`data`: the test split has {len(splits.y_test)} samples, the study's had {want}; "
+            "pass the dataset the study used",
+            arguments=("data",),
+        )
+    return splits.x_test, splits.y_test, ds
+
+
+@dataclass
+class DesignCheck:
+    """Stored against measured figures of one design on the test split."""
+
+    design_id: int
+    thresholds: list[float]
+    samples: int
+    stored: dict[str, Any]
+    measured: dict[str, Any]
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "design_id": self.design_id,
+            "thresholds": self.thresholds,
+            "samples": self.samples,
+            "stored": self.stored,
+            "measured": self.measured,
+            "ok": self.ok,
+            "differences": self.differences,
+        }
+
+
+def _count(fraction: Any, n: int) -> int | None:
+    if fraction is None or (isinstance(fraction, float) and np.isnan(fraction)):
+        return None
+    return int(round(float(fraction) * n))
+
+
+def _compare(stored: Mapping[str, Any], measured: Mapping[str, Any], n: int) -> list[str]:
+    diffs = []
+    if _count(stored.get("accuracy"), n) != _count(measured["accuracy"], n):
+        diffs.append(f"accuracy {stored.get('accuracy')} stored, {measured['accuracy']} measured")
+    fr_s, fr_m = stored.get("exit_fraction") or [], measured["exit_fraction"]
+    for k, (a, b) in enumerate(zip(fr_s, fr_m, strict=False)):
+        if _count(a, n) != _count(b, n):
+            diffs.append(f"stage {k} exit fraction {a} stored, {b} measured")
+    if len(fr_s) != len(fr_m):
+        diffs.append(f"{len(fr_s)} stages stored, {len(fr_m)} measured")
+    acc_s, acc_m = stored.get("exit_accuracy") or [], measured["exit_accuracy"]
+    for k, (a, b) in enumerate(zip(acc_s, acc_m, strict=False)):
+        left = _count(fr_m[k], n) if k < len(fr_m) else 0
+        if left and _count(a, left) != _count(b, left):
+            diffs.append(f"stage {k} accuracy {a} stored, {b} measured")
+    return diffs
+
+
+def check_design(
+    library: DeployedLibrary,
+    design_id: int,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    backend: str = "software",
+    batch: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> DesignCheck:
+    """One design at its stored thresholds on ``(x, y)``."""
+    runner = AdaptiveRunner(library, design_id, backend=backend)
+    labels, stage = [], []
+    for start in range(0, len(y), batch):
+        res = runner.serve(x[start : start + batch])
+        labels.append(res.labels)
+        stage.append(res.stage)
+        if progress is not None:
+            progress(len(res.labels))
+    lab, st = np.concatenate(labels), np.concatenate(stage)
+    n, n_stages = len(y), len(runner.design.stages)
+    correct = lab == np.asarray(y)
+    fractions = [float(np.mean(st == k)) for k in range(n_stages)]
+    exit_acc = [
+        float(np.mean(correct[st == k])) if np.any(st == k) else None for k in range(n_stages)
+    ]
+    measured = {
+        "accuracy": float(np.mean(correct)),
+        "exit_fraction": fractions,
+        "exit_accuracy": exit_acc,
+    }
+    m = runner.design.entry.get("metrics") or {}
+    stored = {k: m.get(k) for k in ("accuracy", "exit_fraction", "exit_accuracy")}
+    return DesignCheck(
+        design_id, list(runner.thresholds), n, stored, measured, _compare(stored, measured, n)
+    )
+
+
+def verify_library(
+    library: DeployedLibrary,
+    *,
+    data: str | None = None,
+    backend: str = "software",
+    progress: Callable[[int, int], None] | None = None,
+) -> list[DesignCheck]:
+    """Every design of the library at its stored thresholds (module doc).
+
+    Args:
+        library: The library.
+        data: See :func:`load_test_split`.
+        backend: The backend's name.
+        progress: Called with (samples just served, samples in all).
+
+    Raises:
+        DeployError: the library, a design folder or the data is unusable.
+    """
+    x, y, _ = load_test_split(library, data)
+    ids = library.design_ids
+    if not ids:
+        raise DeployError(f"`library` {library.folder}: holds no design", arguments=("library",))
+    total = len(ids) * len(y)
+
+    def step(k: int) -> None:
+        if progress is not None:
+            progress(k, total)
+
+    return [check_design(library, d, x, y, backend=backend, progress=step) for d in ids]
