@@ -279,9 +279,11 @@ def verify_finn_stage(path: Any, module: Any, xi: Any, *, last: bool, atol: floa
 
 
 def exit_logits_scale(model: Any, k: int, exits: Sequence[int], xi: Any) -> float:
-    """The scale of stage ``k``'s exit logits: ``logits = accumulator * scale``, where the
-    accumulator is the integer dot product the head's last FINN layer (an MVAU without
-    activation) streams out. ``xi``: integer inputs of the stage, to check the result.
+    """The scale of stage ``k``'s logits (its exit's, or the final classifier's for the
+    last stage): ``logits = accumulator * scale``, where the accumulator is the integer dot
+    product the stage's last FINN MVAU (no activation) computes: what an exit's stream
+    carries, and what the final stage's LabelSelect compares. ``xi``: integer inputs of the
+    stage, to check the result.
 
     Raises:
         DseError: the head does not end in a quantised linear layer (and a LogitScale), or
@@ -292,30 +294,35 @@ def exit_logits_scale(model: Any, k: int, exits: Sequence[int], xi: Any) -> floa
 
     from search_spaces.families.quant import LogitScale, is_act_quant
 
-    module, _dt, _scale = finn_stage(model, int(k), [int(e) for e in exits])
-    head = module.head
-    if head is None:
-        raise DseError(f"stage {k} has no exit head")
+    ex = [int(e) for e in exits]
+    module, _dt, _scale = finn_stage(model, int(k), ex)
+    last = int(k) == len(ex)
+    head = module.classifier if last else module.head
     mods = list(head.children()) if list(head.children()) else [head]
     fcs = [i for i, m in enumerate(mods) if isinstance(m, QuantLinear)]
     if not fcs:
-        raise DseError(f"stage {k}: its exit head has no quantised linear layer")
+        raise DseError(f"stage {k}: its classifier has no quantised linear layer")
     fc = mods[fcs[-1]]
     after = mods[fcs[-1] + 1 :]
     if any(not isinstance(m, LogitScale) for m in after):
         raise DseError(
-            f"stage {k}: its exit head ends in {[type(m).__name__ for m in after]} after its "
+            f"stage {k}: its classifier ends in {[type(m).__name__ for m in after]} after its "
             "last linear layer; only a LogitScale can stay on the host"
         )
     quants = [m for m in mods[: fcs[-1]] if is_act_quant(m)]
-    # the head's input is the stage's features, on the next stage's input grid
-    in_scale = _act_scale(quants[-1]) if quants else float(finn_stage(model, k + 1, exits)[2])
+    if quants:
+        in_scale = _act_scale(quants[-1])
+    else:  # the classifier reads the features of the block before it
+        block = len(model.blocks) - 1 if last else ex[int(k)]
+        requant = model.requantiser(block)
+        in_scale = _act_scale(requant) if hasattr(requant, "act_quant") else 1.0
     module.eval()
     with torch.no_grad():
-        logits, _ = module(xi.float())
+        out = module(xi.float())
+    logits = out if last else out[0]
     w_scale = fc.quant_weight().scale.detach().reshape(-1)
     if w_scale.numel() != 1:
-        raise DseError(f"stage {k}: the exit head's weights have per-channel scales")
+        raise DseError(f"stage {k}: the classifier's weights have per-channel scales")
     scale = in_scale * float(w_scale[0])
     for m in after:
         scale *= float(torch.exp(m.log_scale.detach()))
@@ -323,7 +330,7 @@ def exit_logits_scale(model: Any, k: int, exits: Sequence[int], xi: Any) -> floa
     off = float((acc - torch.round(acc)).abs().max()) if acc.numel() else 0.0
     if off > 1e-2:
         raise DseError(
-            f"stage {k}: its exit logits are not integers times {scale:.6g} (off by {off:.3g}); "
+            f"stage {k}: its logits are not integers times {scale:.6g} (off by {off:.3g}); "
             "the host cannot rebuild them from the accelerator's stream"
         )
     return scale

@@ -152,6 +152,8 @@ def deployment(
                     names[head.name],
                 )
             )
+            # what LabelSelect compares: the final classifier's integer logits, this scale
+            outputs[-1]["logits_scale"] = io[k]["logits_scale"]
             row["label"] = outputs[-1]["index"]
         else:
             if fork is None:

@@ -191,9 +191,9 @@ def _write_model(
             "input_shape": list(wrapped.get_tensor_shape(wrapped.graph.input[0].name)),
             "input_scale": float(finn_stage(model, k, exits)[2]),
         }
+        row["logits_scale"] = exit_logits_scale(model, k, exits, xis[k])
         if k < len(exits):
             row["logits_shape"], row["features_shape"] = shapes
-            row["logits_scale"] = exit_logits_scale(model, k, exits, xis[k])
         io.append(row)
         paths.append(path)
     out = scratch / "model.onnx"

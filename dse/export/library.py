@@ -330,6 +330,7 @@ def export_library(
             "directions": summary.directions,
             "exported_at": utc_now(),
             "steps": steps,
+            "dataset": records[0].dataset if records else None,
             "runtime_table": "runtime_table.json" if table is not None else None,
             "runtime_table_source": table_source,
             "distinct_designs": len(groups),

@@ -77,6 +77,8 @@ def _finn(record: Any, folder: Path, *, steps: str, n_verify: int) -> dict[str, 
     return write_finn_design(record, folder, steps=steps, n_verify=n_verify)
 
 
-register_target(ExportTarget("finn", "one FINN build folder per design (every stage in one accelerator)", _finn))
+register_target(
+    ExportTarget("finn", "one FINN build folder per design (every stage in one accelerator)", _finn)
+)
 
 __all__ = ["DesignWriter", "ExportTarget", "get_target", "register_target", "target_names"]
