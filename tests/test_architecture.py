@@ -199,3 +199,16 @@ def test_no_function_is_over_80_lines() -> None:
                 if lines > 80:
                     long.append(f"{name}.{node.name}: {lines} lines")
     assert long == []
+
+
+def test_the_host_runtime_never_reads_the_study_database() -> None:
+    """dse.deploy runs where the database is not: it reads the exported library only."""
+    wrong = [
+        (a, b)
+        for a, targets in _imports().items()
+        if a.startswith("dse.deploy")
+        for b in targets
+        if b.startswith(("dse.storage", "dse.study", "dse.optuna_bridge", "dse.export"))
+    ]
+    assert wrong == []
+    assert any(a.startswith("dse.deploy") for a in _imports())  # the check sees the package

@@ -126,30 +126,44 @@ def run(
     x, y, _ = load_test_split(lib, data)
     if not live:
         runner = AdaptiveRunner(lib, int(design), _thresholds(thresholds), backend)
-        bar = _bar(len(y), "serve", as_json)
-        labels, stages = [], []
-        import numpy as np
-
-        for start in range(0, len(y), 64):
-            res = runner.serve(x[start : start + 64])
-            labels.append(res.labels)
-            stages.append(res.stage)
-            bar.update(len(res.labels))
-        bar.close()
-        lab, st = np.concatenate(labels), np.concatenate(stages)
-        out = {
-            "design_id": runner.design.id,
-            "thresholds": runner.thresholds,
-            "samples": len(y),
-            "accuracy": float(np.mean(lab == y)),
-            "exit_fraction": [float(np.mean(st == k)) for k in range(len(runner.design.stages))],
-            "load_s": runner.load_seconds,
-        }
-        _emit(out, as_json)
+        _emit(_serve_split(runner, x, y, as_json), as_json)
         return
     _run_live(
-        lib, trace, rate, duration_s, peak_fps, x, y, backend, accuracy_threshold, execute, as_json
+        lib,
+        trace,
+        rate,
+        duration_s,
+        peak_fps,
+        x,
+        y,
+        backend,
+        accuracy_threshold,
+        execute,
+        as_json,
     )
+
+
+def _serve_split(runner: Any, x: Any, y: Any, quiet: bool) -> dict[str, Any]:
+    """The test split through one design, with a progress bar."""
+    import numpy as np
+
+    bar = _bar(len(y), "serve", quiet)
+    labels, stages = [], []
+    for start in range(0, len(y), 64):
+        res = runner.serve(x[start : start + 64])
+        labels.append(res.labels)
+        stages.append(res.stage)
+        bar.update(len(res.labels))
+    bar.close()
+    lab, st = np.concatenate(labels), np.concatenate(stages)
+    return {
+        "design_id": runner.design.id,
+        "thresholds": runner.thresholds,
+        "samples": len(y),
+        "accuracy": float(np.mean(lab == y)),
+        "exit_fraction": [float(np.mean(st == k)) for k in range(len(runner.design.stages))],
+        "load_s": runner.load_seconds,
+    }
 
 
 def _run_live(

@@ -183,11 +183,5 @@ def backend_names() -> list[str]:
     return _BACKENDS.names()
 
 
-def _pynq() -> Backend:
-    from dse.deploy.pynq import PynqBackend
-
-    return PynqBackend()
-
-
 register_backend("software", SoftwareBackend)
-register_backend("pynq", _pynq)
+# "pynq" registers itself in dse.deploy.pynq (imported by the package)

@@ -43,13 +43,13 @@ class LiveResult:
             mean_accuracy and exit_fraction (per exit, of the requests run), executed (the
             requests run on the backend), ...
         switches: one entry per reconfiguration or threshold change.
-        configurations: per interval, the selection table's point in use.
+        configurations: per interval, the configuration in use (design and thresholds).
         simulated: the simulator's metrics for the same arrivals and table.
     """
 
     metrics: dict[str, Any]
     switches: list[dict[str, Any]] = field(default_factory=list)
-    configurations: list[int] = field(default_factory=list)
+    configurations: list[dict[str, Any]] = field(default_factory=list)
     simulated: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,7 +61,13 @@ class LiveResult:
         }
 
 
-def _table(library: DeployedLibrary, objective: str | None) -> Any:
+def _table(library: DeployedLibrary, objective: str | None) -> tuple[Any, Any]:
+    """The library's runtime table over its own designs, and the stored table whole.
+
+    The stored table lists every operating point of the study (and its baselines); the
+    export puts every design its entries select in the library, so the table over the
+    library's designs makes the same choices (:func:`serve_trace` checks it against the
+    whole table's simulation)."""
     from dse.runtime import SelectionTable
 
     if library.runtime_table is None:
@@ -70,17 +76,18 @@ def _table(library: DeployedLibrary, objective: str | None) -> Any:
             "runtime table` and export again",
             arguments=("library",),
         )
-    table = SelectionTable.from_dict(library.runtime_table)
-    missing = {p.design_id for p in table.points} - set(library.design_ids)
-    if missing:
+    whole = SelectionTable.from_dict(library.runtime_table)
+    if objective is not None and objective != whole.objective:
+        whole = SelectionTable(whole.points, objective=objective)
+    present = set(library.design_ids)
+    points = [p for p in whole.points if p.design_id in present]
+    if not points:
         raise DeployError(
-            f"`library` {library.folder}: its runtime table uses designs {sorted(missing)} "
-            "that are not in it; export the library again",
+            f"`library` {library.folder}: its runtime table uses none of its designs; export "
+            "the library again",
             arguments=("library",),
         )
-    if objective is not None and objective != table.objective:
-        table = SelectionTable(table.points, objective=objective)
-    return table
+    return SelectionTable(points, objective=whole.objective), whole
 
 
 class _Live:
@@ -152,7 +159,7 @@ def serve_trace(
     x: np.ndarray,
     y: np.ndarray,
     *,
-    accuracy_threshold: float = 0.0,
+    accuracy_threshold: float | Any = 0.0,
     backend: str = "software",
     execute: int | None = 8,
     policy: Any = None,
@@ -167,7 +174,7 @@ def serve_trace(
         library: The library.
         trace: A :class:`dse.runtime.Trace`.
         x, y: The requests' inputs (images in [0, 1]) and labels, used in turn.
-        accuracy_threshold: The user's accuracy threshold.
+        accuracy_threshold: The user's accuracy threshold, constant or one per interval.
         backend: The backend's name.
         execute: Requests run on the backend per interval at most (None: all served).
         policy: :class:`dse.runtime.HysteresisPolicy` (default: the simulator's).
@@ -179,12 +186,12 @@ def serve_trace(
     Raises:
         DeployError: the library has no runtime table, or it uses designs not in it.
     """
-    from dse.runtime import HysteresisPolicy, ManagerState, simulate
+    from dse.runtime import HysteresisPolicy, ManagerState
 
-    table = _table(library, objective)
+    table, whole = _table(library, objective)
     pol = policy or HysteresisPolicy()
     arr = trace.arrivals(seed)
-    acc = np.full(len(arr), float(accuracy_threshold))
+    acc = np.broadcast_to(np.asarray(accuracy_threshold, dtype=np.float64), arr.shape).copy()
     state = ManagerState(
         table, pol, arr, acc, dt=float(trace.dt_s), buffer_size=buffer_size, reconfig_power_w=None
     )
@@ -195,30 +202,60 @@ def serve_trace(
     single, offset = len(table.points) == 1, 0
     for t in range(len(arr)):
         if not single and state.dead <= 0.0:
-            state.decide(t, 0)
+            state.decide(t, 0 if state.ai_list is None else state.ai_list[t])
         live.apply(t, float(trace.dt_s))
         state.serve(t)
         n = state.served[t] if execute is None else min(state.served[t], int(execute))
         offset = live.execute(n, x, y, offset)
         if progress is not None:
             progress(t + 1, len(arr))
-    sim = simulate(
-        table,
-        trace,
-        accuracy_threshold=accuracy_threshold,
-        policy=pol,
-        buffer_size=buffer_size,
-        arrivals=arr,
-    ).metrics
+    configs, simulated = _against_the_simulator(
+        table, whole, trace, state, accuracy_threshold, pol, buffer_size, arr
+    )
     return LiveResult(
         _metrics(live, arr),
         live.switches,
-        [int(p) for p in state.used],
-        {
-            k: sim[k]
-            for k in ("processed", "dropped", "drop_rate", "reconfigurations", "mean_accuracy")
-        },
+        configs,
+        simulated,
     )
+
+
+def _against_the_simulator(
+    table: Any,
+    whole: Any,
+    trace: Any,
+    state: Any,
+    accuracy_threshold: Any,
+    policy: Any,
+    buffer_size: int,
+    arr: np.ndarray,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The configurations the live run used, checked interval by interval against the
+    simulator's for the whole stored table and the same arrivals; its summary figures."""
+    from dse.runtime import simulate
+
+    sim = simulate(
+        whole,
+        trace,
+        accuracy_threshold=accuracy_threshold,
+        policy=policy,
+        buffer_size=buffer_size,
+        arrivals=arr,
+    )
+    configs = [_config(table.points[int(p)]) for p in state.used]
+    predicted = [_config(sim.points[int(p)]) for p in sim.point]
+    if configs != predicted:
+        t = next(i for i, (a, b) in enumerate(zip(configs, predicted, strict=True)) if a != b)
+        raise DeployError(
+            f"interval {t}: the live manager runs {configs[t]} but the simulator of the whole "
+            f"runtime table predicts {predicted[t]}; export the library again"
+        )
+    keys = ("processed", "dropped", "drop_rate", "reconfigurations", "mean_accuracy")
+    return configs, {k: sim.metrics[k] for k in keys}
+
+
+def _config(point: Any) -> dict[str, Any]:
+    return {"design": int(point.design_id), "thresholds": [float(t) for t in point.thresholds]}
 
 
 def _metrics(live: _Live, arr: np.ndarray) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from dse.deploy.backends import Backend
+from dse.deploy.backends import Backend, register_backend
 from dse.deploy.library import DeployedDesign, DeployError
 from hw_builders.datatypes import datatype
 
@@ -206,3 +206,6 @@ class PynqBackend(Backend):
             obufs[k].invalidate()
             out[k] = unpack_stream(dep["outputs"][j], np.array(obufs[k]))
         return out
+
+
+register_backend("pynq", PynqBackend)

@@ -96,6 +96,72 @@ def _stage_layers(stage: Any) -> tuple[Any, Any | None, Any]:
     return first, fork, heads[0]
 
 
+def _add_label(
+    outputs: list[dict[str, Any]], k: int, head: Any, names: Mapping[str, str], io: Any
+) -> int:
+    """The final stage's label stream; its index."""
+    from hw_builders.streams import output_stream
+
+    entry = _stream_entry(
+        len(outputs),
+        "m_axis",
+        "label",
+        k,
+        output_names(k, True)[0],
+        [1, 1],
+        output_stream(head),
+        None,
+        names[head.name],
+    )
+    # what LabelSelect compares: the final classifier's integer logits, at this scale
+    entry["logits_scale"] = io["logits_scale"]
+    outputs.append(entry)
+    return entry["index"]
+
+
+def _add_exit(
+    outputs: list[dict[str, Any]],
+    k: int,
+    fork: Any,
+    head: Any,
+    names: Mapping[str, str],
+    io: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """An early stage's logits and features streams; its row's stream fields."""
+    from hw_builders.streams import output_stream
+
+    logits_name, features_name = output_names(k, False)
+    logits = _stream_entry(
+        len(outputs),
+        "m_axis",
+        "logits",
+        k,
+        logits_name,
+        io[k]["logits_shape"],
+        output_stream(head),
+        io[k]["logits_scale"],
+        names[head.name],
+    )
+    outputs.append(logits)
+    features = _stream_entry(
+        len(outputs),
+        "m_axis",
+        "features",
+        k,
+        features_name,
+        io[k]["features_shape"],
+        output_stream(fork),
+        io[k + 1]["input_scale"],
+        names[fork.name],
+    )
+    outputs.append(features)
+    return {
+        "logits": logits["index"],
+        "features": features["index"],
+        "feeds": {"stage": k + 1, "input": k + 1},
+    }
+
+
 def deployment(
     record: Any,
     stages: Sequence[Any],
@@ -114,20 +180,19 @@ def deployment(
             ``features_shape``.
         shell: FINN's shell flow type (``vivado_zynq`` or ``vitis_alveo``).
     """
-    from hw_builders.streams import input_stream, output_stream
+    from hw_builders.streams import input_stream
 
-    n = len(stages)
     inputs: list[dict[str, Any]] = []
     outputs: list[dict[str, Any]] = []
     stage_rows: list[dict[str, Any]] = []
     for k, stage in enumerate(stages):
-        last = k == n - 1
         first, fork, head = _stage_layers(stage)
+        role = "image" if k == 0 else "features"
         inputs.append(
             _stream_entry(
                 k,
                 "s_axis",
-                "image" if k == 0 else "features",
+                role,
                 k,
                 input_name(k),
                 io[k]["input_shape"],
@@ -137,56 +202,12 @@ def deployment(
             )
         )
         row: dict[str, Any] = {"stage": k, "input": k, "exit": None, "threshold": None}
-        outs = output_names(k, last)
-        if last:
-            outputs.append(
-                _stream_entry(
-                    len(outputs),
-                    "m_axis",
-                    "label",
-                    k,
-                    outs[0],
-                    [1, 1],
-                    output_stream(head),
-                    None,
-                    names[head.name],
-                )
-            )
-            # what LabelSelect compares: the final classifier's integer logits, this scale
-            outputs[-1]["logits_scale"] = io[k]["logits_scale"]
-            row["label"] = outputs[-1]["index"]
+        if k == len(stages) - 1:
+            row["label"] = _add_label(outputs, k, head, names, io[k])
         else:
             if fork is None:
                 raise DseError(f"stage {k} of design {record.id}: no DuplicateStreams fork")
-            outputs.append(
-                _stream_entry(
-                    len(outputs),
-                    "m_axis",
-                    "logits",
-                    k,
-                    outs[0],
-                    io[k]["logits_shape"],
-                    output_stream(head),
-                    io[k]["logits_scale"],
-                    names[head.name],
-                )
-            )
-            row["logits"] = outputs[-1]["index"]
-            outputs.append(
-                _stream_entry(
-                    len(outputs),
-                    "m_axis",
-                    "features",
-                    k,
-                    outs[1],
-                    io[k]["features_shape"],
-                    output_stream(fork),
-                    io[k + 1]["input_scale"],
-                    names[fork.name],
-                )
-            )
-            row["features"] = outputs[-1]["index"]
-            row["feeds"] = {"stage": k + 1, "input": k + 1}
+            row.update(_add_exit(outputs, k, fork, head, names, io))
             row["exit"] = int(record.exits[k])
             row["threshold"] = float(record.thresholds[k]) if k < len(record.thresholds) else None
         stage_rows.append(row)

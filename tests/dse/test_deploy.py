@@ -1,0 +1,260 @@
+"""The host runtime on a real small study's exported library (dse.deploy, adapex deploy)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fixtures_study import SmallStudy
+
+from dse.deploy import (
+    AdaptiveRunner,
+    DeployError,
+    get_backend,
+    load_deployed_library,
+    load_test_split,
+    pack_stream,
+    serve_trace,
+    unpack_stream,
+)
+
+pytestmark = pytest.mark.slow  # trains real models
+
+
+@pytest.fixture(scope="module")
+def library(small_study: SmallStudy, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from dse.export import export_library
+    from dse.storage import Store
+
+    out = tmp_path_factory.mktemp("deploy") / "lib"
+    with Store(small_study.url, read_only=True) as store:
+        export_library(store, small_study.name, out, n_verify=2)
+    return out
+
+
+def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from dse.cli.main import main
+
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_deploy_verify_measures_what_the_study_stored(
+    library: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _cli(["deploy", "verify", "--library", str(library), "--json"], capsys)
+    assert code == 0, (out, err)
+    report = json.loads(out)
+    index = json.loads((library / "library.json").read_text())
+    assert report["ok"] is True
+    assert [d["design_id"] for d in report["designs"]] == [d["id"] for d in index["designs"]]
+    for d in report["designs"]:
+        n = d["samples"]
+        assert n == index["dataset"]["n_test"]
+        assert round(d["stored"]["accuracy"] * n) == round(d["measured"]["accuracy"] * n)
+        for a, b in zip(d["stored"]["exit_fraction"], d["measured"]["exit_fraction"], strict=True):
+            assert round(a * n) == round(b * n)
+        assert d["differences"] == []
+
+
+def test_the_runner_gives_the_labels_and_exits_of_pytorchs_multi_exit_model(
+    library: Path, small_study: SmallStudy
+) -> None:
+    """AdaptiveRunner against PyTorch's multi-exit model with the same thresholds, the
+    study's own exit rule (dse.accuracy.profile: top-1 softmax >= threshold, ties to the
+    lowest class) on the float model."""
+    import torch
+
+    from dse.accuracy.profile import ExitProfile
+    from dse.design import load_design_model
+    from dse.storage import Store
+
+    torch.set_num_threads(1)
+    lib = load_deployed_library(library)
+    x, y, _ = load_test_split(lib)
+    x, y = x[:96], y[:96]
+    with Store(small_study.url, read_only=True) as store:
+        records = {r.id: r for r in store.designs(small_study.name)}
+    checked = 0
+    for design_id in lib.design_ids:
+        rec = records[design_id]
+        model = load_design_model(rec.arch, rec.checkpoint, rec.exits)
+        with torch.no_grad():
+            inputs = model.stage_inputs(torch.from_numpy(x), rec.exits)
+            logits = []
+            for k in range(len(rec.exits) + 1):
+                out = model.stage(k, rec.exits)(inputs[k])
+                logits.append((out if k == len(rec.exits) else out[0]).numpy())
+        prof = ExitProfile.from_logits([*rec.exits], logits, y)
+        # thresholds where some samples leave early: the median confidence of each exit
+        thresholds = [float(np.median(prof.confidences[k])) for k in range(len(rec.exits))]
+        for thr in (list(rec.thresholds), thresholds):
+            want = prof.evaluate(thr, list(rec.exits)) if rec.exits else None
+            res = AdaptiveRunner(lib, design_id, thr).serve(x)
+            leaves = np.ones(len(y), dtype=np.int64) * len(rec.exits)
+            for k in reversed(range(len(rec.exits))):
+                leaves[prof.confidences[k] >= thr[k]] = k
+            label = prof.predictions[leaves, np.arange(len(y))]
+            assert res.stage.tolist() == leaves.tolist(), (design_id, thr)
+            assert res.labels.tolist() == label.tolist(), (design_id, thr)
+            assert res.entered[0] == len(y) and sum(res.answered) == len(y)
+            if want is not None:
+                assert res.exit_fraction() == pytest.approx(want.exit_fraction)
+            checked += 1
+    assert checked >= 2
+
+
+def test_the_live_manager_switches_as_the_runtime_table_and_the_simulator_say(
+    library: Path,
+) -> None:
+    """A stepped load and an accuracy threshold that rises halfway: the live manager's
+    configuration in every interval is the simulator's for the same arrivals, every
+    configuration it runs meets the threshold, and every switch is logged."""
+    from dse.runtime import SelectionTable, Trace, simulate
+
+    lib = load_deployed_library(library)
+    x, y, _ = load_test_split(lib)
+    table = SelectionTable.from_dict(lib.runtime_table)
+    accs = sorted(lib.runtime_table["accuracy_thresholds"])
+    peak = max(p.throughput_fps for p in table.points if p.design_id in lib.design_ids)
+    counts = np.array([0.05, 0.5, 1.5, 0.5, 0.05] * 8) * peak
+    trace = Trace("steps", 1.0, counts=counts.astype(np.int64))
+    acc = np.array([accs[0]] * 20 + [accs[-1]] * 20)
+    result = serve_trace(lib, trace, x, y, accuracy_threshold=acc, execute=2)
+    sim = simulate(table, trace, accuracy_threshold=acc, arrivals=trace.counts)
+    predicted = [
+        {"design": sim.points[p].design_id, "thresholds": list(sim.points[p].thresholds)}
+        for p in sim.point
+    ]
+    assert result.configurations == predicted
+    by_config = {(p.design_id, tuple(p.thresholds)): p for p in table.points}
+    for t, conf in enumerate(result.configurations):
+        point = by_config[(conf["design"], tuple(conf["thresholds"]))]
+        assert point.accuracy >= acc[t] - 1e-9 or not table.row(float(acc[t])).compliant
+    m = result.metrics
+    assert m["processed"] == sim.metrics["processed"] and m["dropped"] == sim.metrics["dropped"]
+    assert m["reconfigurations"] == sim.metrics["reconfigurations"]
+    assert m["executed"] == sum(min(int(s), 2) for s in sim.served)
+    switches = [s for s in result.switches if s["kind"] == "reconfigure"]
+    assert len(switches) == m["reconfigurations"]
+    changes = sum(a != b for a, b in zip(predicted, predicted[1:], strict=False))
+    assert len(result.switches) == changes
+    assert all(s["load_s"] >= 0 for s in switches)
+    assert 0.0 <= m["mean_accuracy"] <= 1.0 and abs(sum(m["exit_fraction"].values()) - 1) < 1e-9
+
+
+def test_deploy_run_serves_one_design(library: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    index = json.loads((library / "library.json").read_text())
+    entry = next(d for d in index["designs"] if d["exits"])
+    args = ["deploy", "run", "--library", str(library), "--design", str(entry["id"]), "--json"]
+    code, out, err = _cli(args, capsys)
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["accuracy"] == pytest.approx(entry["metrics"]["accuracy"], abs=0.5 / got["samples"])
+    assert got["exit_fraction"] == pytest.approx(entry["metrics"]["exit_fraction"], abs=1e-9)
+    # bad thresholds: one line, exit 2
+    code, _, err = _cli([*args[:-1], "--thresholds", "0.5,0.5,0.5,0.5"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "--thresholds" in err
+
+
+@pytest.mark.parametrize("damage", ["model", "deployment", "index"])
+def test_a_damaged_library_is_one_line_and_exit_2(
+    library: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    lib = tmp_path / "lib"
+    shutil.copytree(library, lib)
+    folder = next(lib.glob("design_*"))
+    if damage == "model":
+        (folder / "model.onnx").unlink()
+        needle = "model.onnx: missing"
+    elif damage == "deployment":
+        dep = json.loads((folder / "deployment.json").read_text())
+        dep["inputs"][0]["onnx"]["shape"][-1] += 1
+        (folder / "deployment.json").write_text(json.dumps(dep))
+        needle = "do not match"
+    else:
+        (lib / "library.json").write_text("{not json")
+        needle = "invalid JSON"
+    before = sorted(p.name for p in lib.rglob("*"))
+    code, out, err = _cli(["deploy", "verify", "--library", str(lib)], capsys)
+    assert code == 2 and err.count("\n") == 1 and needle in err, err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in lib.rglob("*")) == before
+
+
+def test_stream_packing_round_trips_and_matches_finns_layout(library: Path) -> None:
+    """pack_stream/unpack_stream on every stream of the library, from deployment.json alone,
+    with values from the software backend's own outputs; and FINN's packing on a hand
+    example (element 0 in the low bits, little-endian bytes, BIPOLAR -1 as 0)."""
+    lib = load_deployed_library(library)
+    x, _, _ = load_test_split(lib)
+    rng = np.random.default_rng(0)
+    backend = get_backend("software")
+    for design_id in lib.design_ids:
+        design = lib.design(design_id)
+        backend.load(design)
+        dep = design.deployment
+        runner = AdaptiveRunner(lib, design_id, backend=backend)
+        batch = runner.stage0_input(x[:3])
+        for row in dep["stages"]:
+            inp = dep["inputs"][row["input"]]
+            packed = pack_stream(inp, batch)
+            assert packed.dtype == np.uint8 and list(packed.shape[1:]) == inp["shape_packed"][1:]
+            assert np.array_equal(unpack_stream(inp, packed), batch)
+            out = backend.run_stage(row["stage"], batch)
+            for role, values in out.items():
+                stream = dep["outputs"][row[role]]
+                if role == "logits":  # an accumulator: any value of its datatype
+                    continue
+                assert np.array_equal(unpack_stream(stream, pack_stream(stream, values)), values)
+            if "features" in out:
+                batch = out["features"]
+        for stream in dep["outputs"]:
+            from hw_builders import datatype
+
+            dt = datatype(stream["datatype"])
+            shape = [2, *stream["onnx"]["shape"][1:]]
+            lo, hi = int(dt.min), int(dt.max)
+            values = rng.integers(lo, hi + 1, size=shape)
+            if dt.name == "BIPOLAR":
+                values = np.where(values > 0, 1, -1)
+            assert np.array_equal(unpack_stream(stream, pack_stream(stream, values)), values)
+    word = {
+        "stream": "s_axis_0",
+        "onnx": {"layout": "NC"},
+        "layout": "NC",
+        "shape_normal": [1, 4],
+        "shape_folded": [1, 1, 4],
+        "shape_packed": [1, 1, 1],
+    }
+    assert pack_stream({**word, "datatype": "UINT2"}, np.array([[1, 2, 3, 0]])).tolist() == [
+        [[0b00111001]]
+    ]
+    bipolar = {**word, "datatype": "BIPOLAR"}
+    assert pack_stream(bipolar, np.array([[-1, 1, 1, -1]])).tolist() == [[[0b0110]]]
+    signed = {**word, "datatype": "INT4", "shape_packed": [1, 1, 2]}
+    packed = pack_stream(signed, np.array([[-1, 2, -8, 7]]))
+    assert packed.tolist() == [[[0x2F, 0x78]]]
+    assert unpack_stream(signed, packed).tolist() == [[-1, 2, -8, 7]]
+
+
+def test_backends_by_name_and_a_missing_pynq_is_one_line() -> None:
+    from dse.deploy import backend_names
+
+    assert {"software", "pynq"} <= set(backend_names())
+    with pytest.raises(DeployError, match="`backend` 'nope': unknown"):
+        get_backend("nope")
+    try:
+        import pynq  # noqa: F401
+    except ImportError:
+        with pytest.raises(DeployError) as exc:
+            get_backend("pynq")
+        assert "\n" not in str(exc.value) and "pynq package is not installed" in str(exc.value)
