@@ -162,8 +162,7 @@ def test_versal_costs_and_export(study: tuple[str, list], tmp_path: Path) -> Non
     index = read_library(out)
     assert index["designs"]
     for entry in index["designs"]:
-        for stage in entry["stages"]:
-            folder = out / stage["folder"]
-            assert (folder / "model.onnx").is_file()
-            build = json.loads((folder / "dataflow_build_config.json").read_text())
-            assert build["fpga_part"] == VERSAL_PART and build["board"] == "VCK190"
+        folder = out / entry["folder"]
+        assert (folder / "model.onnx").is_file() and (folder / "deployment.json").is_file()
+        build = json.loads((folder / "dataflow_build_config.json").read_text())
+        assert build["fpga_part"] == VERSAL_PART and build["board"] == "VCK190"
