@@ -11,8 +11,10 @@ the accelerator FINN builds from the folder's ``model.onnx``:
 Each stream gives its ONNX tensor in ``model.onnx`` (name, shape, layout), its FINN datatype,
 its normal, folded and packed shapes on the accelerator (channels last; FINN's PYNQ driver
 packing) and how its integers become values (``value = integer * scale``). ``stages`` say
-which output feeds which stage's input and where each exit's threshold sits; ``bitfile``
-names the files FINN's bitfile steps write.
+which output feeds which stage's input and each exit's stored threshold;
+``runtime_table_thresholds`` lists the threshold settings the library's runtime table
+selects for the design (written by the library export); ``bitfile`` names the files FINN's
+bitfile steps write.
 """
 
 from __future__ import annotations

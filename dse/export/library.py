@@ -270,6 +270,26 @@ def _write_designs(
     return entries
 
 
+def _add_table_thresholds(tmp: Path, groups: Sequence[tuple[Any, list[Any]]], table: Any) -> None:
+    """Each design's deployment.json gets the exit thresholds the runtime table sets on it
+    (per selection-table entry using the design or one of its aliases)."""
+    for primary, aliases in groups:
+        path = tmp / f"design_{primary.id}" / "deployment.json"
+        if not path.is_file():
+            continue
+        ids = {primary.id, *(a.id for a in aliases)}
+        settings = sorted(
+            {
+                tuple(float(t) for t in e.get("thresholds") or [])
+                for e in table.get("entries") or []
+                if int(e.get("design_id", -1)) in ids
+            }
+        )
+        deployment = json.loads(path.read_text())
+        deployment["runtime_table_thresholds"] = [list(t) for t in settings]
+        dump_json(path, deployment)
+
+
 def export_library(
     store: Any,
     study: str,
@@ -320,6 +340,7 @@ def export_library(
         entries = _write_designs(tmp, groups, export_target, steps, n_verify, progress)
         if table is not None:
             dump_json(tmp / "runtime_table.json", table)
+            _add_table_thresholds(tmp, groups, table)
         summary = next(s for s in store.list_studies() if s.name == study)
         index = {
             "format": "adapex-design-library",

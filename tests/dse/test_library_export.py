@@ -391,6 +391,12 @@ def test_deployment_json_matches_the_model_and_the_hardware_graph(
             assert deploy["outputs"][r["logits"]]["scale"] > 0
         assert deploy["outputs"][rows[-1]["label"]]["role"] == "label"
         assert deploy["bitfile"]["bitfile"].endswith(("finn-accel.bit", "finn-accel.xclbin"))
+        # the settings the runtime table selects for this design (the study stored a table)
+        table = json.loads((library / "runtime_table.json").read_text())
+        ids = {rec.id, *entry.get("aliases", [])}
+        want = {tuple(e["thresholds"]) for e in table["entries"] if int(e["design_id"]) in ids}
+        assert {tuple(t) for t in deploy["runtime_table_thresholds"]} == want
+        assert all(len(t) == len(rec.exits) for t in want)
 
 
 def _check_build_script(folder: Path) -> None:
