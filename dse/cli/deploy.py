@@ -122,7 +122,9 @@ def run(
     lib = load_deployed_library(library)
     live = trace is not None or rate is not None
     if live == (design is not None):
-        raise DeployError("give --design (one design) or --trace / --rate (live), not both")
+        raise DeployError(
+            "give either --design (serve one design) or --trace or --rate (serve live)"
+        )
     x, y, _ = load_test_split(lib, data)
     if not live:
         runner = AdaptiveRunner(lib, int(design), _thresholds(thresholds), backend)
