@@ -8,6 +8,12 @@ One ONNX file per stage of a design (docs/DESIGN.md, "Early exits in hardware"):
   requantisation to fewer bits is a ReLU + unsigned ``Quant`` (FINN's input Thresholding
   layer). Stage k > 0 reads the previous stage's integer features (``UINT<act bits>``,
   or ``BIPOLAR``) and multiplies by their quantiser's scale.
+* **flat input**: a later stage that begins with its classifier's flatten (the last exit
+  follows the last convolution block) reads the features already flattened, channel-major:
+  a Flatten or Reshape on a graph input breaks FINN's ``RemoveCNVtoFCFlatten`` (it looks
+  for the flatten's producer, and the graph input has none) in a model that also holds
+  convolutions, as a design's one model does. The host flattens (deployment.json's
+  ``feeds.reshape``).
 * **biases present**: every ``Gemm`` carries its bias input C (zero for bias-free layers),
   which qonnx's ``GemmToMatMul`` needs.
 * **outputs**: an early stage returns the exit classifier's logits, then the features the
@@ -51,12 +57,16 @@ def _torch_modules() -> Any:
     class FinnStage(nn.Module):
         """A stage on integer inputs: ``pre`` (scaling), blocks, head or classifier."""
 
-        def __init__(self, pre: nn.Module, stage: nn.Module) -> None:
+        def __init__(self, pre: nn.Module, stage: nn.Module, flat_input: bool = False) -> None:
             super().__init__()
             self.pre = pre
             self.blocks = stage.blocks
             self.head = stage.head
             self.classifier = stage.classifier
+            #: the stage reads its input flattened (module doc, "flat input")
+            self.flat_input = flat_input
+            if flat_input:
+                self.classifier = nn.Sequential(*list(stage.classifier.children())[1:])
 
         def forward(self, x: torch.Tensor) -> Any:
             x = self.pre(x)
@@ -116,11 +126,28 @@ def finn_stage(model: Any, k: int, exits: Sequence[int]) -> tuple[Any, str, floa
         return stage_cls(nn.Sequential(*pre), stage), "UINT8", scale
     requant = model.requantiser(ex[k - 1])
     bits = int(model.arch.act_bits)
+    flat = _starts_with_flatten(stage)
     if isinstance(requant, QuantReLU):
         scale = _act_scale(requant)
-        return stage_cls(scale_cls(scale), stage), f"UINT{bits}", scale
+        return stage_cls(scale_cls(scale), stage, flat), f"UINT{bits}", scale
     # a bipolar quantiser: its values -1/+1 are the integers themselves
-    return stage_cls(nn.Identity(), stage), "BIPOLAR", 1.0
+    return stage_cls(nn.Identity(), stage, flat), "BIPOLAR", 1.0
+
+
+def _starts_with_flatten(stage: Any) -> bool:
+    """Whether a later stage begins with its classifier's flatten (no block before it)."""
+    from torch import nn
+
+    if len(stage.blocks) or stage.classifier is None:
+        return False
+    first = next(iter(stage.classifier.children()), None)
+    return isinstance(first, nn.Flatten)
+
+
+def stage_input(module: Any, x: Any) -> Any:
+    """A stage's input as its FINN-form module reads it: flattened (channel-major, as
+    PyTorch's Flatten) when the stage begins with its classifier's flatten."""
+    return x.flatten(1) if getattr(module, "flat_input", False) else x
 
 
 def stage_integer_inputs(model: Any, x: Any, exits: Sequence[int]) -> list[tuple[Any, Any]]:
@@ -128,10 +155,11 @@ def stage_integer_inputs(model: Any, x: Any, exits: Sequence[int]) -> list[tuple
     import torch
 
     ex = [int(e) for e in exits]
-    return [
-        (torch.round(xf / finn_stage(model, k, ex)[2]), xf)
-        for k, xf in enumerate(model.stage_inputs(x, ex))
-    ]
+    out = []
+    for k, xf in enumerate(model.stage_inputs(x, ex)):
+        module, _dt, scale = finn_stage(model, k, ex)
+        out.append((stage_input(module, torch.round(xf / scale)), xf))
+    return out
 
 
 def add_zero_biases() -> Any:
@@ -198,7 +226,7 @@ def export_finn_stage(
     x = torch.round(x.float() * 255.0) / 255.0  # the raw-pixel grid the accelerator reads
     try:
         module, in_dt, scale = finn_stage(model, int(stage), ex)
-        xi = torch.round(model.stage_inputs(x, ex)[int(stage)] / scale)
+        xi = stage_input(module, torch.round(model.stage_inputs(x, ex)[int(stage)] / scale))
     except SpaceError as exc:
         raise DseError(str(exc)) from exc
     module.eval()
@@ -344,10 +372,11 @@ def verification_inputs(model: Any, exits: Sequence[int], n: int = 8, seed: int 
     gen = torch.Generator().manual_seed(seed)
     x = torch.randint(0, 256, (n, *model.arch.input_shape), generator=gen) / 255.0
     ex = [int(e) for e in exits]
-    return [
-        torch.round(xf / finn_stage(model, k, ex)[2])
-        for k, xf in enumerate(model.stage_inputs(x, ex))
-    ]
+    out = []
+    for k, xf in enumerate(model.stage_inputs(x, ex)):
+        module, _dt, scale = finn_stage(model, k, ex)
+        out.append(stage_input(module, torch.round(xf / scale)))
+    return out
 
 
 def verify_design_model(wrapped: Any, model: Any, exits: Sequence[int], n: int = 8) -> list[dict]:

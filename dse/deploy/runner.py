@@ -147,7 +147,9 @@ class AdaptiveRunner:
             answered_by[idx[done]] = k
             answered.append(int(done.sum()))
             idx = idx[~done]
-            batch = out["features"][~done]
+            # the next stage's input: the same integers (flattened when it reads them flat)
+            nxt = dep["inputs"][row["feeds"]["input"]]["onnx"]["shape"]
+            batch = out["features"][~done].reshape(-1, *nxt[1:])
         answered += [0] * (len(stages) - len(answered))
         entered += [0] * (len(stages) - len(entered))
         seconds += [0.0] * (len(stages) - len(seconds))

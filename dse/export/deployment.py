@@ -157,11 +157,12 @@ def _add_exit(
         names[fork.name],
     )
     outputs.append(features)
-    return {
-        "logits": logits["index"],
-        "features": features["index"],
-        "feeds": {"stage": k + 1, "input": k + 1},
-    }
+    feeds: dict[str, Any] = {"stage": k + 1, "input": k + 1}
+    if list(io[k]["features_shape"]) != list(io[k + 1]["input_shape"]):
+        # the next stage reads the features flattened: the features in model.onnx's layout,
+        # reshaped in C order (NCHW: channel-major, as the classifier's Flatten)
+        feeds["reshape"] = list(io[k + 1]["input_shape"])
+    return {"logits": logits["index"], "features": features["index"], "feeds": feeds}
 
 
 def deployment(
@@ -232,12 +233,21 @@ def deployment(
 
 
 def _check_feeds(outputs: Sequence[Mapping[str, Any]], inputs: Sequence[Mapping[str, Any]]) -> None:
-    """Every features stream carries exactly what the next stage's input stream reads."""
+    """Every features stream carries exactly what the next stage's input stream reads (the
+    same integers: datatype, scale and element count; a flattening reshape at most)."""
+    import math
+
     for out in outputs:
         if out["role"] != "features":
             continue
         nxt = inputs[out["stage"] + 1]
-        for key in ("datatype", "shape_normal", "scale"):
+        if math.prod(out["shape_normal"]) != math.prod(nxt["shape_normal"]):
+            raise DseError(
+                f"stage {out['stage']}: its features stream has shape {out['shape_normal']} "
+                f"but stage {nxt['stage']} reads {nxt['shape_normal']}; the design cannot be "
+                "deployed as costed"
+            )
+        for key in ("datatype", "scale"):
             if out[key] != nxt[key]:
                 raise DseError(
                     f"stage {out['stage']}: its features stream has {key} {out[key]} but stage "

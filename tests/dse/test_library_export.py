@@ -174,6 +174,7 @@ def _serve_like_the_host(design: object, deploy: dict, images: object) -> tuple[
             nxt = deploy["inputs"][st["feeds"]["input"]]
             assert feats["scale"] == nxt["scale"]
             x = np.round(np.asarray(out[feats["onnx"]["name"]]) / nxt["scale"]).astype(np.float32)
+            x = x.reshape(nxt["onnx"]["shape"])  # flattened when the next stage reads it flat
     return labels, answered
 
 
@@ -385,9 +386,14 @@ def test_deployment_json_matches_the_model_and_the_hardware_graph(
             feats = deploy["outputs"][r["features"]]
             nxt = deploy["inputs"][r["feeds"]["input"]]
             assert r["feeds"]["stage"] == r["stage"] + 1 == nxt["stage"]
-            for key in ("datatype", "shape_normal", "scale"):
+            for key in ("datatype", "scale"):
                 assert feats[key] == nxt[key]
-            assert feats["onnx"]["shape"] == nxt["onnx"]["shape"]
+            if "reshape" in r["feeds"]:  # the next stage reads the features flattened
+                assert r["feeds"]["reshape"] == nxt["onnx"]["shape"] == nxt["shape_normal"]
+                assert np.prod(feats["onnx"]["shape"]) == np.prod(nxt["onnx"]["shape"])
+            else:
+                assert feats["shape_normal"] == nxt["shape_normal"]
+                assert feats["onnx"]["shape"] == nxt["onnx"]["shape"]
             assert deploy["outputs"][r["logits"]]["scale"] > 0
         assert deploy["outputs"][rows[-1]["label"]]["role"] == "label"
         assert deploy["bitfile"]["bitfile"].endswith(("finn-accel.bit", "finn-accel.xclbin"))
