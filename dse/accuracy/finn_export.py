@@ -231,6 +231,7 @@ def export_finn_stage(
         raise DseError(str(exc)) from exc
     module.eval()
     last = int(stage) == len(ex)
+    step = None if last else float(finn_stage(model, int(stage) + 1, ex)[2])
 
     def finn_form(wrapped: Any) -> Any:
         wrapped = wrapped.transform(add_zero_biases(), cleanup=False)
@@ -244,15 +245,28 @@ def export_finn_stage(
         xi[:1],
         out_path,
         transform=finn_form,
-        check=(lambda path: verify_finn_stage(path, module, xi, last=last)) if verify else None,
+        check=(lambda path: verify_finn_stage(path, module, xi, last=last, step=step))
+        if verify
+        else None,
     )
 
 
-def verify_finn_stage(path: Any, module: Any, xi: Any, *, last: bool, atol: float = 1e-4) -> dict:
+def verify_finn_stage(
+    path: Any,
+    module: Any,
+    xi: Any,
+    *,
+    last: bool,
+    atol: float = 1e-4,
+    step: float | None = None,
+) -> dict:
     """Execute a FINN-form stage file with qonnx on integer inputs against PyTorch.
 
     The last stage's label must equal PyTorch's argmax (up to ties within ``atol``); an
-    early stage's exit logits must have the same argmax and its features must match.
+    early stage's exit logits must have the same argmax and its features must match. With
+    ``step`` (the features' quantisation step), a feature may be one step off where the
+    float rounding of PyTorch and qonnx puts a value on either side of a quantiser's
+    boundary (at 8 bits it happens), on at most 1% of the features of a sample.
 
     Raises:
         DseError: a difference, or the graph cannot be executed.
@@ -296,9 +310,14 @@ def verify_finn_stage(path: Any, module: Any, xi: Any, *, last: bool, atol: floa
                 "faithful (check the quantisers)"
             )
         feats = np.asarray(res[out_names[1]], dtype=np.float64).reshape(refs[1][i].shape)
-        diff = float(np.max(np.abs(feats - refs[1][i]))) if feats.size else 0.0
+        err = np.abs(feats - refs[1][i])
+        diff = float(np.max(err)) if feats.size else 0.0
         max_diff = max(max_diff, diff)
-        if diff > 1e-3 * max(1.0, float(np.max(np.abs(refs[1][i])))):
+        tol = 1e-3 * max(1.0, float(np.max(np.abs(refs[1][i])))) if feats.size else 0.0
+        one_step = (
+            step is not None and diff <= 1.001 * step + 1e-6 and float(np.mean(err > tol)) <= 0.01
+        )
+        if diff > tol and not one_step:
             raise DseError(
                 f"{label}: sample {i}: features differ from PyTorch's by {diff:.3g}; the export "
                 "is not faithful (check the quantisers)"
@@ -356,7 +375,8 @@ def exit_logits_scale(model: Any, k: int, exits: Sequence[int], xi: Any) -> floa
         scale *= float(torch.exp(m.log_scale.detach()))
     acc = logits.detach().double() / scale
     off = float((acc - torch.round(acc)).abs().max()) if acc.numel() else 0.0
-    if off > 1e-2:
+    # PyTorch's float32 dot products carry rounding relative to the accumulator's size
+    if off > max(1e-2, 1e-5 * float(acc.abs().max()) if acc.numel() else 0.0):
         raise DseError(
             f"stage {k}: its logits are not integers times {scale:.6g} (off by {off:.3g}); "
             "the host cannot rebuild them from the accelerator's stream"
@@ -394,5 +414,7 @@ def verify_design_model(wrapped: Any, model: Any, exits: Sequence[int], n: int =
     for k, xi in enumerate(verification_inputs(model, ex, n)):
         module = finn_stage(model, k, ex)[0].eval()
         sub = stage_submodel(wrapped, k)
-        out.append(verify_finn_stage(sub, module, xi, last=k == len(ex)))
+        last = k == len(ex)
+        step = None if last else float(finn_stage(model, k + 1, ex)[2])
+        out.append(verify_finn_stage(sub, module, xi, last=last, step=step))
     return out
