@@ -70,37 +70,30 @@ def _pad_needs_zero(layer: HwLayer) -> Refusal | None:
 def _xnor_conv_on_stage_input(graph: HwGraph) -> Iterator[Refusal]:
     """qonnx/transformation/bipolar_to_xnor.py (FINN's step_streamline,
     ``ConvertBipolarMatMulToXnorPopcount``): a bipolar MatMul needs a bipolar MultiThreshold
-    upstream, or must read the graph input itself ("Could not find upstream bipolar
-    MultiThreshold, and the MatMul is not the first node on graph input"). A later stage
-    reads the previous stage's 1-bit features from its graph input. Only a flat feature
-    vector (a fully connected network's fork: ``numInputVectors`` [1]) reaches the XNOR
-    MatMul directly, as FINN's builder showed for tfc W1A1; a feature map ([1, H, W]) goes
-    through a sliding window, or a reshape before a fully connected layer, first (cnv W1A1
-    failed so at every exit)."""
+    upstream, or must read the model's *first* graph input itself ("Could not find upstream
+    bipolar MultiThreshold, and the MatMul is not the first node on graph input"). A later
+    stage of a design's one model reads the previous stage's 1-bit features from its own
+    graph input, which is never the first: its XNOR layer cannot be converted. cnv W1A1
+    failed so at every exit (its feature map goes through a sliding window or a reshape
+    first), and tfc W1A1 with two exits in one model (with one exit it built only because
+    streamlining happened to move that stage's input first)."""
     from hw_builders.stage_split import exit_groups, split_stages
 
-    backbone, exits = exit_groups(graph)
+    _backbone, exits = exit_groups(graph)
     if not exits:
         return
     stages = split_stages(graph)
-    for k, (pos, _exit, _head) in enumerate(exits, start=1):
-        fork = backbone[pos].resolved_attrs()
-        vectors = fork.get("numInputVectors") or [1]
-        # a [1, 1, 1] map is still a map: it is reshaped before the fully connected layer
-        flat = isinstance(vectors, int) or len(vectors) <= 1
+    for k in range(1, len(stages)):
         mvau = next((layer for layer in stages[k].layers if layer.op_type == "MVAU"), None)
         if mvau is None or not int(mvau.attrs.get("binaryXnorMode", 0)):
-            continue
-        if flat and stages[k].layers[0].op_type == "MVAU":
             continue
         yield Refusal(
             stages[k].layers[0].name,
             "xnor_conv_on_stage_input",
             f"FINN cannot build stage {k}: its binary XNOR layer ({mvau.name}) reads the "
-            "previous stage's 1-bit feature map from the stage input, where FINN's "
+            "previous stage's 1-bit features from the stage's input stream, where FINN's "
             "ConvertBipolarMatMulToXnorPopcount finds no bipolar MultiThreshold",
-            "use act_bits of 2 or more with weight_bits 1, or no exits (cnv W1A1; tfc W1A1 "
-            "builds with its exits)",
+            "use act_bits of 2 or more with weight_bits 1, or no exits (W1A1)",
         )
 
 
