@@ -75,8 +75,8 @@ def _xnor_conv_on_stage_input(graph: HwGraph) -> Iterator[Refusal]:
     stage of a design's one model reads the previous stage's 1-bit features from its own
     graph input, which is never the first: its XNOR layer cannot be converted. cnv W1A1
     failed so at every exit (its feature map goes through a sliding window or a reshape
-    first), and tfc W1A1 with two exits in one model (with one exit it built only because
-    streamlining happened to move that stage's input first)."""
+    first), and so did tfc W1A1 in one model with two exits, and with one exit in one study
+    of two (it builds only where streamlining happens to move that stage's input first)."""
     from hw_builders.stage_split import exit_groups, split_stages
 
     _backbone, exits = exit_groups(graph)
