@@ -26,6 +26,7 @@ before it is written (argmax of logits, exact labels, features within float roun
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -325,54 +326,71 @@ def verify_finn_stage(
     return {"samples": int(xi.shape[0]), "outputs": out_names, "max_abs_diff": max_diff}
 
 
-def exit_logits_scale(model: Any, k: int, exits: Sequence[int], xi: Any) -> float:
-    """The scale of stage ``k``'s logits (its exit's, or the final classifier's for the
-    last stage): ``logits = accumulator * scale``, where the accumulator is the integer dot
-    product the stage's last FINN MVAU (no activation) computes: what an exit's stream
-    carries, and what the final stage's LabelSelect compares. ``xi``: integer inputs of the
-    stage, to check the result.
+def logits_scale(model: Any, exit_index: int | None) -> float:
+    """The scale of an exit's logits (``exit_index``; None: the final classifier's):
+    ``logits = accumulator * scale``, where the accumulator is the integer dot product the
+    head's last FINN MVAU (no activation) computes, which is what an exit's stream carries
+    and what the final stage's LabelSelect compares.
+
+    The one definition of a logits scale, used by the host (deployment.json) and by the
+    exit profiles alike: the head's input quantiser scale times its weight scale times its
+    ``LogitScale`` factor, multiplied in float64 from the trained parameters (the float32
+    constant an ONNX exporter folds for the factor may differ in its last bit).
 
     Raises:
-        DseError: the head does not end in a quantised linear layer (and a LogitScale), or
-            its logits are not integers times the scale.
+        DseError: the head does not end in a quantised linear layer (and a LogitScale).
     """
-    import torch
     from brevitas.nn import QuantLinear
 
     from search_spaces.families.quant import LogitScale, is_act_quant
 
-    ex = [int(e) for e in exits]
-    module, _dt, _scale = finn_stage(model, int(k), ex)
-    last = int(k) == len(ex)
-    head = module.classifier if last else module.head
+    head = model.classifier if exit_index is None else model.heads[str(int(exit_index))]
     mods = list(head.children()) if list(head.children()) else [head]
     fcs = [i for i, m in enumerate(mods) if isinstance(m, QuantLinear)]
+    what = "the final classifier" if exit_index is None else f"exit {exit_index}"
     if not fcs:
-        raise DseError(f"stage {k}: its classifier has no quantised linear layer")
+        raise DseError(f"{what}: its classifier has no quantised linear layer")
     fc = mods[fcs[-1]]
     after = mods[fcs[-1] + 1 :]
     if any(not isinstance(m, LogitScale) for m in after):
         raise DseError(
-            f"stage {k}: its classifier ends in {[type(m).__name__ for m in after]} after its "
+            f"{what}: its classifier ends in {[type(m).__name__ for m in after]} after its "
             "last linear layer; only a LogitScale can stay on the host"
         )
     quants = [m for m in mods[: fcs[-1]] if is_act_quant(m)]
     if quants:
         in_scale = _act_scale(quants[-1])
     else:  # the classifier reads the features of the block before it
-        block = len(model.blocks) - 1 if last else ex[int(k)]
+        block = len(model.blocks) - 1 if exit_index is None else int(exit_index)
         requant = model.requantiser(block)
         in_scale = _act_scale(requant) if hasattr(requant, "act_quant") else 1.0
+    w_scale = fc.quant_weight().scale.detach().reshape(-1)
+    if w_scale.numel() != 1:
+        raise DseError(f"{what}: the classifier's weights have per-channel scales")
+    scale = in_scale * float(w_scale[0])
+    for m in after:
+        scale *= math.exp(float(m.log_scale.detach()))
+    return scale
+
+
+def exit_logits_scale(model: Any, k: int, exits: Sequence[int], xi: Any) -> float:
+    """The scale of stage ``k``'s logits (:func:`logits_scale` of its exit, or of the final
+    classifier for the last stage), checked on the stage's integer inputs ``xi``.
+
+    Raises:
+        DseError: the head is not a quantised linear layer (and a LogitScale), or its
+            logits are not integers times the scale.
+    """
+    import torch
+
+    ex = [int(e) for e in exits]
+    last = int(k) == len(ex)
+    scale = logits_scale(model, None if last else ex[int(k)])
+    module, _dt, _scale = finn_stage(model, int(k), ex)
     module.eval()
     with torch.no_grad():
         out = module(xi.float())
     logits = out if last else out[0]
-    w_scale = fc.quant_weight().scale.detach().reshape(-1)
-    if w_scale.numel() != 1:
-        raise DseError(f"stage {k}: the classifier's weights have per-channel scales")
-    scale = in_scale * float(w_scale[0])
-    for m in after:
-        scale *= float(torch.exp(m.log_scale.detach()))
     acc = logits.detach().double() / scale
     off = float((acc - torch.round(acc)).abs().max()) if acc.numel() else 0.0
     # PyTorch's float32 dot products carry rounding relative to the accumulator's size
@@ -418,3 +436,98 @@ def verify_design_model(wrapped: Any, model: Any, exits: Sequence[int], n: int =
         step = None if last else float(finn_stage(model, k + 1, ex)[2])
         out.append(verify_finn_stage(sub, module, xi, last=last, step=step))
     return out
+
+
+def write_design_onnx(
+    model: Any,
+    exits: Sequence[int],
+    out_path: str | os.PathLike[str],
+    *,
+    name: str,
+    n_verify: int = 8,
+) -> list[dict[str, Any]]:
+    """Write a design's one model (:mod:`dse.accuracy.design_model`): every stage in FINN's
+    form, each checked with qonnx against PyTorch, merged and checked again stage by stage.
+
+    Args:
+        model: The design's ``MultiExitNet`` (eval mode, CPU).
+        exits: The exits in use.
+        out_path: The ``model.onnx`` to write (atomically).
+        name: The graph's name.
+        n_verify: Random samples each stage is executed on.
+
+    Returns:
+        Per stage, what deployment.json needs of its tensors: ``input_shape``,
+        ``input_scale``, ``logits_scale`` and, for an early stage, ``logits_shape`` and
+        ``features_shape``.
+
+    Raises:
+        DseError: a stage disagrees with PyTorch.
+    """
+    import tempfile
+
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from dse.accuracy.design_model import write_design_model
+
+    ex = [int(e) for e in exits]
+    paths, io = [], []
+    xis = verification_inputs(model, ex, n_verify)
+    with tempfile.TemporaryDirectory(prefix="adapex-stages-") as scratch:
+        for k in range(len(ex) + 1):
+            path = Path(scratch) / f"stage_{k}.onnx"
+            export_finn_stage(model, path, stage=k, exits=ex, n_verify=n_verify)
+            wrapped = ModelWrapper(str(path))
+            shapes = [list(wrapped.get_tensor_shape(o.name)) for o in wrapped.graph.output]
+            row: dict[str, Any] = {
+                "input_shape": list(wrapped.get_tensor_shape(wrapped.graph.input[0].name)),
+                "input_scale": float(finn_stage(model, k, ex)[2]),
+            }
+            row["logits_scale"] = exit_logits_scale(model, k, ex, xis[k])
+            if k < len(ex):
+                row["logits_shape"], row["features_shape"] = shapes
+            io.append(row)
+            paths.append(path)
+
+        def check(wrapped: Any) -> None:
+            verify_design_model(wrapped, model, ex, n_verify)
+            _integer_scales(wrapped, io, xis)
+
+        write_design_model(paths, out_path, name=name, check=check)
+    return io
+
+
+#: How far (relative) a stream's scale may lie from the one the exported model gives it
+#: (the float32 constants an exporter folds against the float64 definition).
+SCALE_RTOL = 1e-6
+
+
+def _integer_scales(wrapped: Any, io: list[dict[str, Any]], xis: Sequence[Any]) -> None:
+    """Check the scales of ``io`` against the ones the integer executor finds in the
+    design's model.
+
+    Raises:
+        DseError: a scale differs beyond float32 rounding.
+    """
+    from dse.accuracy.design_model import input_name, output_names
+    from dse.integer_exec import CompiledGraph, output_integers
+
+    last = len(io) - 1
+    for k, row in enumerate(io):
+        outs = output_names(k, k == last)
+        graph = CompiledGraph(wrapped.model, inputs=[input_name(k)], outputs=outs)
+        scales = {"input_scale": graph.input_scale(input_name(k))}
+        if k < last:
+            got = graph.run({input_name(k): np.asarray(xis[k][:1].numpy())})
+            scales["logits_scale"] = output_integers(got[outs[0]], outs[0])[1]
+        else:  # the final logits: the TopK's input
+            topk = next(n for n, _ in graph.nodes if n.op_type == "TopK")
+            graph = CompiledGraph(wrapped.model, inputs=[input_name(k)], outputs=[topk.input[0]])
+            got = graph.run({input_name(k): np.asarray(xis[k][:1].numpy())})
+            scales["logits_scale"] = output_integers(got[topk.input[0]], topk.input[0])[1]
+        for key, value in scales.items():
+            if not math.isclose(value, float(row[key]), rel_tol=SCALE_RTOL):
+                raise DseError(
+                    f"stage {k}: {key} {value!r} in the exported model but {row[key]!r} in "
+                    "PyTorch; the export is not faithful (check the quantisers)"
+                )

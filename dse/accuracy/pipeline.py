@@ -3,9 +3,11 @@
 Per architecture family/shape/bit widths there is one joint training of the unpruned
 model with every candidate exit attached; every pruning rate is reached by the
 iterative schedule of :mod:`dse.accuracy.prune` (each step fine-tuned and cached); each
-pruned model is calibrated once on the test split and its :class:`ExitProfile` stored as
-``profile.json`` next to the checkpoint. Exit placement and thresholds are then
-evaluated from the profile, so a trial costs nothing once its pruning rate is cached.
+pruned model is profiled once, with the integer arithmetic of its exported accelerator, on
+the calibration split (every choice reads it) and on the held-out test split (reported,
+never chosen on), and both :class:`ExitProfile` are stored as ``profile.json`` next to the
+checkpoint. Exit placement and thresholds are then evaluated from the profiles, so a trial
+costs nothing once its pruning rate is cached.
 Safe to use from several processes sharing ``cache_dir`` (per-key file locks).
 """
 
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from dse.accuracy.cache import CacheEntry, CheckpointCache, cache_key, library_versions
-from dse.accuracy.profile import ExitProfile, calibrate
+from dse.accuracy.profile import PROFILE_FORMAT, ExitProfile, integer_profiles
 from dse.accuracy.prune import Rates, normalise_rates, prune_to, pruning_chain
 from dse.accuracy.recipe import TrainRecipe
 from dse.accuracy.train import resolve_torch_device, seed_everything, torch_threads, train_model
@@ -82,14 +84,17 @@ class PrunedResult:
     Attributes:
         arch: ``ArchSpec`` of the pruned model (pruned widths, all candidate exits).
         checkpoint: The ``model.pt`` of its weights in the cache.
-        profile: Its :class:`ExitProfile` over every candidate exit and the final.
-        metrics: ``key``, ``rates``, ``widths``, ``exit_accuracy`` (test, per exit, no
-            thresholds), ``val_accuracy``, ``seconds`` (spent in this call), ``reused``.
+        profile: Its integer model's :class:`ExitProfile` on the calibration split, over
+            every candidate exit and the final (what every choice reads).
+        test_profile: The same on the held-out test split (reported beside it only).
+        metrics: ``key``, ``rates``, ``widths``, ``exit_accuracy`` (calibration, per exit,
+            no thresholds), ``val_accuracy``, ``seconds`` (spent in this call), ``reused``.
     """
 
     arch: Any
     checkpoint: Path
     profile: ExitProfile
+    test_profile: ExitProfile
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
@@ -281,25 +286,28 @@ class AccuracyPipeline:
                 log.info("pruning step %s cached: %s", chain[i], entry.dir)
         return entry
 
-    def profile(self, entry: CacheEntry) -> ExitProfile:
-        """The exit profile of a cached model on the test split (calibrated once, cached)."""
-        from dse.accuracy.profile import PROFILE_FORMAT
-
+    def profiles(self, entry: CacheEntry) -> dict[str, ExitProfile]:
+        """The integer model's exit profiles of a cached model on the calibration and test
+        splits (computed once, cached in ``profile.json``)."""
         if entry.has(PROFILE_FILE):
             cached = entry.read_json(PROFILE_FILE)
-            if cached.get("format") == PROFILE_FORMAT:
-                return ExitProfile.from_dict(cached)
+            splits = cached.get("splits")
+            if cached.get("format") == PROFILE_FORMAT and isinstance(splits, dict):
+                return {k: ExitProfile.from_dict(v) for k, v in splits.items()}
         model = self._load(entry)
-        prof = calibrate(
+        profs = integer_profiles(
             model,
-            self.data.x_test,
-            self.data.y_test,
-            device=self.device,
-            batch_size=self.recipe.eval_batch_size,
+            {
+                "calibration": (self.data.x_val, self.data.y_val),
+                "test": (self.data.x_test, self.data.y_test),
+            },
+            batch_size=min(self.recipe.eval_batch_size, 256),
         )
-        entry.write_json(PROFILE_FILE, prof.to_dict())
-        # what is cached is the float32 form: use it, so a reload gives identical answers
-        return ExitProfile.from_dict(prof.to_dict())
+        entry.write_json(
+            PROFILE_FILE,
+            {"format": PROFILE_FORMAT, "splits": {k: p.to_dict() for k, p in profs.items()}},
+        )
+        return profs
 
     def evaluate(self, arch: Any, pruning: float | Sequence[float] = 0.0) -> PrunedResult:
         """Trained, pruned and calibrated model of a design point (all cached).
@@ -327,7 +335,8 @@ class AccuracyPipeline:
         with torch_threads(self.threads):
             entry = self.prune_chain(full, rates)
             reused = reused and entry.has(PROFILE_FILE)
-            prof = self.profile(entry)
+            profs = self.profiles(entry)
+        prof = profs["calibration"]
         from search_spaces import ArchSpec
 
         pruned_arch = ArchSpec.from_dict(entry.arch())
@@ -337,6 +346,7 @@ class AccuracyPipeline:
             arch=pruned_arch,
             checkpoint=entry.model_path,
             profile=prof,
+            test_profile=profs["test"],
             metrics={
                 "key": entry.key,
                 "rates": list(rates) if isinstance(rates, tuple) else rates,

@@ -1,9 +1,18 @@
 """Exit calibration: per-sample confidences of every exit, and threshold evaluation.
 
 An :class:`ExitProfile` holds, for every candidate exit of a trained model and for its
-final classifier, the top-1 softmax confidence and the prediction on every test sample.
-Everything a trial samples about exits (which exits are in use, their thresholds) is then
-evaluated from these arrays in microseconds, without touching the model again.
+final classifier, the top-1 softmax confidence and the prediction on every sample of one
+data split. Everything a design chooses about exits (which exits are in use, their
+thresholds) is then evaluated from these arrays in microseconds, without touching the model
+again.
+
+The profiles the study stores are the integer model's own (:func:`integer_profiles`): the
+model exported to QONNX and executed by :mod:`dse.integer_exec`, the executor the host
+runtime's ``software`` backend runs too, with the host's exit rule
+(:func:`dse.integer_exec.exit_confidence`, :func:`~dse.integer_exec.exit_prediction`). A
+stored accuracy or exit fraction is therefore what the exported accelerator gives, sample
+for sample, on every machine. :func:`calibrate` (PyTorch's float forward) remains for
+comparison.
 
 Semantics of :meth:`ExitProfile.evaluate`: the stages are the exits in use in dataflow
 order followed by the final classifier; a sample leaves at the first exit in use whose
@@ -26,9 +35,9 @@ from dse.jsonable import jsonable
 FINAL = -1
 """Index of the final classifier in :attr:`ExitProfile.exits` (always last)."""
 
-PROFILE_FORMAT = 2
-"""Version of :meth:`ExitProfile.to_dict` (2: ties to the lowest class, unrounded
-confidences); a cached profile of another version is calibrated again."""
+PROFILE_FORMAT = 3
+"""Version of the cached profiles (3: the integer model's figures, float64 confidences,
+calibration and test splits); a cached profile of another version is computed again."""
 
 TIE_RTOL = 1e-5
 """Logits within this share of the largest magnitude of the top logit tie (the float
@@ -85,7 +94,7 @@ class ExitProfile:
 
     Attributes:
         exits: Candidate exit indices in dataflow order, then ``-1`` (the final classifier).
-        confidences: ``(E, N)`` float32 top-1 softmax of each entry of ``exits``.
+        confidences: ``(E, N)`` float64 top-1 softmax of each entry of ``exits``.
         predictions: ``(E, N)`` int64 argmax of each entry of ``exits``.
         labels: ``(N,)`` int64 true labels.
     """
@@ -98,7 +107,7 @@ class ExitProfile:
 
     def __post_init__(self) -> None:
         self.exits = [int(e) for e in self.exits]
-        self.confidences = np.asarray(self.confidences, dtype=np.float32)
+        self.confidences = np.asarray(self.confidences, dtype=np.float64)
         self.predictions = np.asarray(self.predictions, dtype=np.int64)
         self.labels = np.asarray(self.labels, dtype=np.int64)
         if not self.exits or self.exits[-1] != FINAL or FINAL in self.exits[:-1]:
@@ -205,7 +214,7 @@ class ExitProfile:
             )
         conf = self.confidences[rows]
         leaves = np.empty((n_stages, n), dtype=bool)
-        leaves[:-1] = conf[:-1] >= thr[:, None].astype(np.float32)
+        leaves[:-1] = conf[:-1] >= thr[:, None]
         leaves[-1] = True
         stage = np.argmax(leaves, axis=0)  # first stage whose exit is confident
         pred = self.predictions[rows][stage, np.arange(n)]
@@ -239,12 +248,12 @@ class ExitProfile:
             Rows ``{"exit", "threshold", "fraction", "accuracy"}`` (accuracy ``None`` when
             no sample is confident).
         """
-        g = np.asarray(DEFAULT_GRID if grid is None else list(grid), dtype=np.float32)
+        g = np.asarray(DEFAULT_GRID if grid is None else list(grid), dtype=np.float64)
         rows: list[dict[str, Any]] = []
         n = max(self.n_samples, 1)
         correct = self.predictions == self.labels[None, :]
         for i, e in enumerate(self.exits):
-            ts = np.asarray([0.0], dtype=np.float32) if e == FINAL else g
+            ts = np.asarray([0.0], dtype=np.float64) if e == FINAL else g
             confident = self.confidences[i][None, :] >= ts[:, None]
             count = confident.sum(axis=1)
             good = (confident & correct[i][None, :]).sum(axis=1)
@@ -261,12 +270,12 @@ class ExitProfile:
 
     # ---------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (lists; confidences as float32, unrounded: a rounded confidence
-        could pass a threshold that the deployed design's does not)."""
+        """JSON-ready form (lists; confidences as float64, unrounded: JSON keeps every bit, and
+        a rounded confidence could pass a threshold that the deployed design's does not)."""
         return {
             "format": PROFILE_FORMAT,
             "exits": list(self.exits),
-            "confidences": self.confidences.astype(np.float32).tolist(),
+            "confidences": self.confidences.astype(np.float64).tolist(),
             "predictions": self.predictions.astype(np.int64).tolist(),
             "labels": self.labels.astype(np.int64).tolist(),
         }
@@ -283,7 +292,7 @@ class ExitProfile:
             n_rows = len(data["exits"])
             return cls(
                 exits=list(data["exits"]),
-                confidences=np.asarray(data["confidences"], dtype=np.float32).reshape(
+                confidences=np.asarray(data["confidences"], dtype=np.float64).reshape(
                     n_rows, labels.shape[0]
                 ),
                 predictions=np.asarray(data["predictions"], dtype=np.int64).reshape(
@@ -326,7 +335,35 @@ class ExitProfile:
             p = np.exp(z - top)
             p /= p.sum(axis=1, keepdims=True)
             conf.append(p.max(axis=1))
-        return cls(ex, np.stack(conf).astype(np.float32), np.stack(pred), np.asarray(labels))
+        return cls(ex, np.stack(conf), np.stack(pred), np.asarray(labels))
+
+    @classmethod
+    def from_integer_logits(
+        cls, exits: Sequence[int], logits: Sequence[tuple[Any, float]], labels: Any
+    ) -> ExitProfile:
+        """Build a profile from the accelerator's integer logits, with the host's rule.
+
+        Args:
+            exits: Candidate exit indices in dataflow order (``-1`` appended if absent).
+            logits: Per exit, then the final classifier: ``(integers (N, classes), scale)``.
+            labels: ``(N,)`` true labels.
+
+        Returns:
+            The profile: each exit's confidence is :func:`dse.integer_exec.exit_confidence`
+            and its prediction :func:`dse.integer_exec.exit_prediction` (the lowest class
+            among equal integers), exactly what the host runtime computes.
+        """
+        from dse.integer_exec import exit_confidence, exit_prediction
+
+        ex = [int(e) for e in exits]
+        if not ex or ex[-1] != FINAL:
+            ex.append(FINAL)
+        conf = [exit_confidence(q, scale) for q, scale in logits]
+        pred = [exit_prediction(q) for q, _ in logits]
+        n = len(np.asarray(labels).reshape(-1))
+        if not logits or n == 0:
+            return cls(ex, np.zeros((len(ex), n)), np.zeros((len(ex), n)), np.asarray(labels))
+        return cls(ex, np.stack(conf), np.stack(pred), np.asarray(labels))
 
 
 def calibrate(
@@ -371,3 +408,101 @@ def calibrate(
             "plus the final classifier"
         )
     return ExitProfile.from_logits(exits, merged, y)
+
+
+#: Samples per execution of the integer model when profiling.
+PROFILE_BATCH = 256
+
+#: Below this share of samples on which the integer model's final prediction equals the
+#: float model's, the export is taken for broken rather than for rounding at quantiser
+#: boundaries (which moves a few samples in a thousand).
+MIN_FLOAT_AGREEMENT = 0.9
+
+
+def integer_profiles(
+    model: Any,
+    splits: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    batch_size: int = PROFILE_BATCH,
+) -> dict[str, ExitProfile]:
+    """The integer model's exit profile on each data split (module doc).
+
+    The multi-exit model, with every attached exit, is exported once to QONNX (Brevitas'
+    export through torch's TorchScript exporter, cleaned by qonnx) and executed by :class:`dse.integer_exec.CompiledGraph` on
+    the images as the host feeds them (:func:`dse.integer_exec.image_integers`'s pixel
+    grid). Every exit's integer logits and scale give its confidences and predictions by
+    the host's rule. This whole-model graph computes the same integers as every design's
+    ``model.onnx`` (each stage reads the previous stage's integer features times the same
+    scale); a test holds the two equal on every bit width.
+
+    Args:
+        model: A ``MultiExitNet`` (eval mode).
+        splits: ``name -> (images in [0, 1] NCHW, labels)``.
+        batch_size: Samples per execution.
+
+    Returns:
+        ``name -> ExitProfile`` over the model's attached exits and the final classifier.
+
+    Raises:
+        DseError: the integer model cannot be executed, or disagrees with PyTorch's float
+            model on more than ``1 - MIN_FLOAT_AGREEMENT`` of a split's samples.
+    """
+    import tempfile
+    from pathlib import Path
+
+    import onnx
+
+    from dse.accuracy.finn_export import logits_scale
+    from dse.accuracy.qonnx_export import export_qonnx
+    from dse.integer_exec import CompiledGraph, output_integers
+
+    exits = [int(e) for e in getattr(model.arch, "exits", ())]
+    with tempfile.TemporaryDirectory(prefix="adapex-profile-") as tmp:
+        path = export_qonnx(
+            model.cpu().eval(), Path(tmp) / "model.onnx", verify=False, dynamo=False
+        )
+        graph = CompiledGraph(onnx.load(str(path)))
+    if len(graph.outputs) != len(exits) + 1:
+        raise DseError(
+            f"integer model: {len(graph.outputs)} outputs for exits {exits}; expected one per "
+            "exit plus the final classifier"
+        )
+    # the host's scale of each exit's logits (one definition, shared with deployment.json)
+    scales = [logits_scale(model, e) for e in exits] + [logits_scale(model, None)]
+    profiles: dict[str, ExitProfile] = {}
+    for name, (x, y) in splits.items():
+        parts: list[list[np.ndarray]] = [[] for _ in graph.outputs]
+        for start in range(0, len(x), batch_size):
+            chunk = np.asarray(x[start : start + batch_size], dtype=np.float64)
+            got = graph.run({graph.inputs[0]: chunk})
+            for i, out in enumerate(graph.outputs):
+                q, found = output_integers(got[out], out)
+                if not math.isclose(found, scales[i], rel_tol=1e-6):
+                    raise DseError(
+                        f"integer model: output {out} has scale {found!r} but its head's "
+                        f"quantisers give {scales[i]!r}; the QONNX export is not faithful"
+                    )
+                parts[i].append(q.reshape(len(chunk), -1))
+        logits = [
+            (np.concatenate(p) if p else np.zeros((0, 1), np.int64), s)
+            for p, s in zip(parts, scales, strict=True)
+        ]
+        profiles[name] = ExitProfile.from_integer_logits(exits, logits, y)
+        _check_agreement(model, name, x, profiles[name], batch_size)
+    return profiles
+
+
+def _check_agreement(
+    model: Any, split: str, x: np.ndarray, prof: ExitProfile, batch_size: int
+) -> None:
+    """DseError when the integer model's final predictions and PyTorch's differ on more
+    than ``1 - MIN_FLOAT_AGREEMENT`` of the split (a broken export, not rounding)."""
+    if prof.n_samples == 0:
+        return
+    flt = calibrate(model, x, prof.labels, batch_size=batch_size)
+    agree = float(np.mean(flt.predictions[-1] == prof.predictions[-1]))
+    if agree < MIN_FLOAT_AGREEMENT:
+        raise DseError(
+            f"integer model: its final predictions equal PyTorch's on only {agree:.1%} of the "
+            f"{split} split; the QONNX export is not faithful (check the quantisers)"
+        )

@@ -118,6 +118,7 @@ def export_qonnx(
     sample: Any = None,
     verify: bool = True,
     n_verify: int = 4,
+    dynamo: bool | None = None,
 ) -> Path:
     """Export the whole multi-exit model, or one stage of it, to cleaned QONNX.
 
@@ -132,6 +133,8 @@ def export_qonnx(
             random batch in [0, 1]); a stage is checked on the features this batch yields.
         verify: Execute the file with qonnx and compare with PyTorch (argmax).
         n_verify: Number of random samples when ``sample`` is None.
+        dynamo: torch's exporter: None for Brevitas' default (torch.export), False for the
+            TorchScript exporter (a few times faster; the same integer graph).
 
     Returns:
         The written path.
@@ -168,6 +171,7 @@ def export_qonnx(
         stage_x[:1],
         out_path,
         check=(lambda path: verify_qonnx(path, module, stage_x)) if verify else None,
+        dynamo=dynamo,
     )
 
 
@@ -178,6 +182,7 @@ def write_qonnx(
     *,
     transform: Callable[[Any], Any] | None = None,
     check: Callable[[Path], Any] | None = None,
+    dynamo: bool | None = None,
 ) -> Path:
     """Brevitas' QONNX export of ``module``, cleaned with qonnx, written atomically.
 
@@ -188,6 +193,7 @@ def write_qonnx(
         transform: Applied to the cleaned ``ModelWrapper`` before saving (returns it).
         check: Called with the saved temporary file before it replaces ``out_path``
             (raises to refuse it).
+        dynamo: torch's exporter (None: Brevitas' default; False: TorchScript).
 
     Returns:
         The written path (nothing is written when the export or ``check`` fails).
@@ -205,7 +211,8 @@ def write_qonnx(
     try:
         # torch.onnx prints progress on stdout: keep stdout clean for --json callers
         with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
-            brevitas_export_qonnx(module, example, export_path=str(tmp))
+            kwargs = {} if dynamo is None else {"dynamo": bool(dynamo)}
+            brevitas_export_qonnx(module, example, export_path=str(tmp), **kwargs)
         wrapped = cleanup_model(ModelWrapper(str(tmp)))
         if transform is not None:
             wrapped = transform(wrapped)

@@ -117,7 +117,7 @@ def run(
 ) -> None:
     """Serve the test split through one design (--design), or a workload live (--trace or
     --rate) with the runtime table switching designs."""
-    from dse.deploy import AdaptiveRunner, DeployError, load_deployed_library, load_test_split
+    from dse.deploy import AdaptiveRunner, DeployError, load_deployed_library, load_split
 
     lib = load_deployed_library(library)
     live = trace is not None or rate is not None
@@ -125,7 +125,7 @@ def run(
         raise DeployError(
             "give either --design (serve one design) or --trace or --rate (serve live)"
         )
-    x, y, _ = load_test_split(lib, data)
+    x, y, _ = load_split(lib, data)
     if not live:
         runner = AdaptiveRunner(lib, int(design), _thresholds(thresholds), backend)
         _emit(_serve_split(runner, x, y, as_json), as_json)

@@ -32,7 +32,7 @@ from dse.deploy.library import (
 from dse.deploy.manager import LiveResult, serve_trace
 from dse.deploy.pynq import pack_stream, unpack_stream
 from dse.deploy.runner import AdaptiveRunner, RunResult, confidence
-from dse.deploy.verify import DesignCheck, check_design, load_test_split, verify_library
+from dse.deploy.verify import DesignCheck, check_design, load_split, verify_library
 
 __all__ = [
     "AdaptiveRunner",
@@ -50,7 +50,7 @@ __all__ = [
     "confidence",
     "get_backend",
     "load_deployed_library",
-    "load_test_split",
+    "load_split",
     "pack_stream",
     "register_backend",
     "serve_trace",

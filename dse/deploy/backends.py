@@ -8,15 +8,16 @@ stage's output streams by role (``logits``, ``features``, ``label``). Values are
 
 Built in:
 
-* ``software``: executes exactly the design's exported ``model.onnx`` with qonnx, each
-  stage on its own input (:func:`dse.accuracy.design_model.stage_submodel`), one sample at
-  a time (the model's batch size). The reference; it runs anywhere.
+* ``software``: executes exactly the design's exported ``model.onnx`` with the integer
+  executor (:mod:`dse.integer_exec`), each stage on its own input stream, in batches. The
+  reference; it runs anywhere, without torch.
 * ``pynq``: the design's bitstream through FINN's generated PYNQ driver
   (:mod:`dse.deploy.pynq`; needs a board with ``pynq`` installed).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -49,39 +50,23 @@ class Backend:
         return self.design
 
 
-#: Samples per qonnx execution of the software backend.
-BATCH = 64
+#: Samples per execution of the software backend.
+BATCH = 256
 
-
-def _with_batch(sub: Any, n: int) -> Any:
-    """The same stage graph for batches of ``n`` (its inputs' and outputs' first axis and
-    its constant Reshape shapes; shapes inferred again)."""
-    import copy
-
-    from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.transformation.infer_shapes import InferShapes
-
-    model = ModelWrapper(copy.deepcopy(sub.model))
-    for vi in (*model.graph.input, *model.graph.output):
-        vi.type.tensor_type.shape.dim[0].dim_value = n
-    del model.graph.value_info[:]
-    for node in model.get_nodes_by_op_type("Reshape"):
-        shape = model.get_initializer(node.input[1])
-        if shape is not None:
-            shape = shape.copy()
-            shape[0] = n
-            model.set_initializer(node.input[1], shape)
-    return model.transform(InferShapes())
+#: How far (relative) a stream's scale in deployment.json may lie from the scale the model
+#: gives it (the float32 constants an exporter folds against their float64 definition).
+SCALE_RTOL = 1e-6
 
 
 class SoftwareBackend(Backend):
-    """The exported model.onnx executed with qonnx (module doc).
+    """The exported model.onnx executed by the integer executor (module doc).
 
-    Each stage runs on its own input stream, ``BATCH`` samples per execution (the stage's
-    graph with its batch axis set). Outputs become integers by their scale; the final
-    stage's label is taken, as FINN's LabelSelect takes it, from the integer logits its TopK
-    reads (the float model's rounding noise must not break ties: the lowest class wins,
-    as in ONNX's TopK on FINN's integers).
+    Each stage is its own compiled graph (the nodes its input stream reaches), run on its
+    input stream's integers, ``BATCH`` samples at a time, by :mod:`dse.integer_exec`: the
+    integers the accelerator computes, the same on every machine, and the same the study's
+    exit profiles were computed with. The final stage's label is its ``TopK`` on the
+    integer logits (the lowest class among equal ones, as FINN's LabelSelect). Every
+    scale deployment.json states is checked against the one the model gives the stream.
     """
 
     name = "software"
@@ -89,28 +74,37 @@ class SoftwareBackend(Backend):
     def __init__(self) -> None:
         super().__init__()
         self._stages: list[Any] = []
-        self._batched: dict[tuple[int, int], Any] = {}
 
     def load(self, design: DeployedDesign) -> float:
-        from qonnx.core.modelwrapper import ModelWrapper
+        import onnx
 
-        from dse.accuracy.design_model import stage_submodel
+        from dse.integer_exec import CompiledGraph, IntegerExecError
 
         t0 = time.perf_counter()
         if self.design is None or self.design.build_id != design.build_id:
-            model = ModelWrapper(str(design.model_path))
-            self._stages = [stage_submodel(model, int(st["stage"])) for st in design.stages]
-            self._batched = {}
+            try:
+                proto = onnx.load(str(design.model_path))
+            except (OSError, ValueError, onnx.onnx_cpp2py_export.checker.ValidationError) as exc:
+                raise DeployError(
+                    f"{design.model_path}: unreadable model ({type(exc).__name__}); export the "
+                    "library again with `adapex export`"
+                ) from None
+            dep = design.deployment
+            stages = []
+            try:
+                for row in dep["stages"]:
+                    name = dep["inputs"][row["input"]]["onnx"]["name"]
+                    outs = [
+                        dep["outputs"][row[k]]["onnx"]["name"]
+                        for k in ("logits", "features", "label")
+                        if k in row
+                    ]
+                    stages.append(CompiledGraph(proto, inputs=[name], outputs=outs))
+            except IntegerExecError as exc:
+                raise DeployError(f"{design.model_path}: {exc}") from None
+            self._stages = stages
         self.design = design
         return time.perf_counter() - t0
-
-    def _model(self, stage: int, n: int) -> Any:
-        if n == 1:
-            return self._stages[stage]
-        key = (stage, n)
-        if key not in self._batched:
-            self._batched[key] = _with_batch(self._stages[stage], n)
-        return self._batched[key]
 
     def run_stage(self, stage: int, x: np.ndarray) -> dict[str, np.ndarray]:
         design = self._loaded()
@@ -127,8 +121,7 @@ class SoftwareBackend(Backend):
         roles = {k: dep["outputs"][row[k]] for k in ("logits", "features", "label") if k in row}
         parts: dict[str, list[np.ndarray]] = {k: [] for k in roles}
         for start in range(0, x.shape[0], BATCH):
-            chunk = x[start : start + BATCH].astype(np.float32)
-            got = self._execute(stage, inp["onnx"]["name"], chunk, roles)
+            got = self._execute(stage, inp["onnx"]["name"], x[start : start + BATCH], roles)
             for role, value in got.items():
                 parts[role].append(value)
         return {
@@ -141,22 +134,26 @@ class SoftwareBackend(Backend):
     def _execute(
         self, stage: int, name: str, chunk: np.ndarray, roles: dict[str, Any]
     ) -> dict[str, np.ndarray]:
-        from qonnx.core.onnx_exec import execute_onnx
+        from dse.integer_exec import output_integers
 
-        model = self._model(stage, chunk.shape[0])
-        res = execute_onnx(model, {name: chunk}, return_full_exec_context="label" in roles)
+        design = self._loaded()
+        res = self._stages[stage].run({name: chunk})
         out = {}
         for role, stream in roles.items():
-            if role == "label":
-                topk = model.find_producer(stream["onnx"]["name"])
-                logits = np.asarray(res[topk.input[0]], dtype=np.float64)
-                ints = np.rint(logits / float(stream["logits_scale"]))
-                out[role] = np.argmax(ints.reshape(chunk.shape[0], -1), axis=1)[:, None]
-                continue
-            value = np.asarray(res[stream["onnx"]["name"]], dtype=np.float64)
-            scale = stream.get("scale")
-            value = value if scale is None else value / float(scale)
-            out[role] = np.rint(value).astype(np.int64)
+            tensor = stream["onnx"]["name"]
+            ints, scale = output_integers(res[tensor], tensor)
+            stated = stream.get("scale")
+            if (
+                role != "label"
+                and stated is not None
+                and not math.isclose(float(stated), scale, rel_tol=SCALE_RTOL)
+            ):
+                raise DeployError(
+                    f"{design.folder / 'deployment.json'}: output {stream.get('index')} "
+                    f"({tensor}) has scale {stated!r} but the model gives {scale!r}; export the "
+                    "library again with `adapex export`"
+                )
+            out[role] = ints
         return out
 
 

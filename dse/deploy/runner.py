@@ -19,6 +19,7 @@ import numpy as np
 
 from dse.deploy.backends import Backend, get_backend
 from dse.deploy.library import DeployedDesign, DeployedLibrary, DeployError
+from dse.integer_exec import exit_confidence, exit_prediction, image_integers
 
 
 @dataclass
@@ -55,11 +56,8 @@ class RunResult:
 
 
 def confidence(logits: np.ndarray) -> np.ndarray:
-    """The largest softmax probability of each row of ``logits`` (float64)."""
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    return p.max(axis=1) / p.sum(axis=1)
+    """The largest softmax probability of each row of float ``logits`` (float64)."""
+    return exit_confidence(logits, 1.0)
 
 
 class AdaptiveRunner:
@@ -113,8 +111,7 @@ class AdaptiveRunner:
 
     def stage0_input(self, images: np.ndarray) -> np.ndarray:
         """Images with values in [0, 1] as stage 0's integer input (its stream's scale)."""
-        scale = float(self.design.deployment["inputs"][0]["scale"])
-        return np.rint(np.asarray(images, dtype=np.float64) / scale).astype(np.int64)
+        return image_integers(images, float(self.design.deployment["inputs"][0]["scale"]))
 
     def serve(self, x: np.ndarray, *, integers: bool = False) -> RunResult:
         """Serve a batch: images in [0, 1] (or stage 0's integers with ``integers``)."""
@@ -141,9 +138,9 @@ class AdaptiveRunner:
                 answered.append(len(idx))
                 break
             scale = float(dep["outputs"][row["logits"]]["scale"])
-            logits = out["logits"].reshape(len(idx), -1) * scale
-            done = confidence(logits) >= self.thresholds[k]
-            labels[idx[done]] = np.argmax(logits[done], axis=1)
+            logits = out["logits"].reshape(len(idx), -1)
+            done = exit_confidence(logits, scale) >= self.thresholds[k]
+            labels[idx[done]] = exit_prediction(logits[done])
             answered_by[idx[done]] = k
             answered.append(int(done.sum()))
             idx = idx[~done]

@@ -1,8 +1,11 @@
-"""``verify_library``: run every design of a library on the study's test split, as the host
-runs it, and compare accuracy, per-exit accuracy and exit fractions with the stored ones.
+"""``verify_library``: run every design of a library on one of the study's data splits, as
+the host runs it, and compare accuracy, per-exit accuracy and exit fractions with the
+stored ones.
 
-The comparison is in samples: a stored fraction f of n test samples is the count
-``round(f * n)``; any difference in any count is a failure.
+The study chose every design and threshold on its calibration split, and stored the
+integer model's figures there and, beside them, on the held-out test split. Verifying on the
+calibration split is the exact check: a stored fraction f of n samples is the count
+``round(f * n)``, and any difference in any count is a failure.
 """
 
 from __future__ import annotations
@@ -17,18 +20,29 @@ import numpy as np
 from dse.deploy.library import DeployedLibrary, DeployError
 from dse.deploy.runner import AdaptiveRunner
 
+#: The data splits a library is verified on: the one every choice was made on, and the
+#: held-out one.
+SPLITS = ("calibration", "test")
 
-def load_test_split(library: DeployedLibrary, data: str | None = None) -> tuple[Any, Any, dict]:
-    """The test images and labels of the study's dataset: ``(x, y, dataset)``.
+
+def load_split(
+    library: DeployedLibrary, data: str | None = None, split: str = "test"
+) -> tuple[Any, Any, dict]:
+    """The images and labels of one split of the study's dataset: ``(x, y, dataset)``.
 
     Args:
         library: The library.
         data: Where the dataset lies when not where the study read it: a path, or
             ``NAME:PATH`` for another dataset of the same split settings.
+        split: ``"calibration"`` or ``"test"``.
 
     Raises:
-        DeployError: the dataset cannot be loaded (one line).
+        DeployError: the dataset cannot be loaded, or the split is unknown (one line).
     """
+    if split not in SPLITS:
+        raise DeployError(
+            f"`split` {split!r}: unknown; use one of {', '.join(SPLITS)}", arguments=("split",)
+        )
     from search_spaces import SpaceError, load_dataset
 
     ds = dict(library.dataset())
@@ -44,20 +58,23 @@ def load_test_split(library: DeployedLibrary, data: str | None = None) -> tuple[
             ds.get("path"),
             seed=int(ds.get("seed", 0)),
             image_size=ds.get("image_size"),
-            val_fraction=float(ds.get("val_fraction", 0.15)),
+            val_fraction=float(ds.get("calibration_fraction", ds.get("val_fraction", 0.15))),
             test_fraction=float(ds.get("test_fraction", 0.2)),
             limit=ds.get("limit"),
         )
     except SpaceError as exc:
         raise DeployError(f"`data`: {exc}", arguments=("data",)) from None
-    want = ds.get("n_test")
-    if want is not None and len(splits.y_test) != int(want):
+    x, y = (
+        (splits.x_val, splits.y_val) if split == "calibration" else (splits.x_test, splits.y_test)
+    )
+    want = ds.get(f"n_{split}")
+    if want is not None and len(y) != int(want):
         raise DeployError(
-            f"`data`: the test split has {len(splits.y_test)} samples, the study's had {want}; "
+            f"`data`: the {split} split has {len(y)} samples, the study's had {want}; "
             "pass the dataset the study used",
             arguments=("data",),
         )
-    return splits.x_test, splits.y_test, ds
+    return x, y, ds
 
 
 @dataclass
@@ -118,10 +135,11 @@ def check_design(
     y: np.ndarray,
     *,
     backend: str = "software",
-    batch: int = 64,
+    batch: int = 256,
+    split: str = "calibration",
     progress: Callable[[int], None] | None = None,
 ) -> DesignCheck:
-    """One design at its stored thresholds on ``(x, y)``."""
+    """One design at its stored thresholds on ``(x, y)``, the samples of ``split``."""
     runner = AdaptiveRunner(library, design_id, backend=backend)
     labels, stage = [], []
     for start in range(0, len(y), batch):
@@ -143,6 +161,8 @@ def check_design(
         "exit_accuracy": exit_acc,
     }
     m = runner.design.entry.get("metrics") or {}
+    if split == "test":
+        m = m.get("test") or {}
     stored = {k: m.get(k) for k in ("accuracy", "exit_fraction", "exit_accuracy")}
     return DesignCheck(
         design_id, list(runner.thresholds), n, stored, measured, _compare(stored, measured, n)
@@ -154,20 +174,23 @@ def verify_library(
     *,
     data: str | None = None,
     backend: str = "software",
+    split: str = "calibration",
     progress: Callable[[int, int], None] | None = None,
 ) -> list[DesignCheck]:
     """Every design of the library at its stored thresholds (module doc).
 
     Args:
         library: The library.
-        data: See :func:`load_test_split`.
+        data: See :func:`load_split`.
         backend: The backend's name.
+        split: ``"calibration"`` (the exact check against the stored figures) or
+            ``"test"`` (the held-out split, against the stored test figures).
         progress: Called with (samples just served, samples in all).
 
     Raises:
         DeployError: the library, a design folder or the data is unusable.
     """
-    x, y, _ = load_test_split(library, data)
+    x, y, _ = load_split(library, data, split)
     ids = library.design_ids
     if not ids:
         raise DeployError(f"`library` {library.folder}: holds no design", arguments=("library",))
@@ -177,4 +200,6 @@ def verify_library(
         if progress is not None:
             progress(k, total)
 
-    return [check_design(library, d, x, y, backend=backend, progress=step) for d in ids]
+    return [
+        check_design(library, d, x, y, backend=backend, split=split, progress=step) for d in ids
+    ]

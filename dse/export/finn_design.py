@@ -168,41 +168,10 @@ def _write_model(
 ) -> tuple[Path, list[dict[str, Any]]]:
     """The design's one model (every stage, checked with qonnx against PyTorch stage by
     stage) in ``scratch``, and per stage what deployment.json needs of its tensors."""
-    from qonnx.core.modelwrapper import ModelWrapper
+    from dse.accuracy.finn_export import write_design_onnx
 
-    from dse.accuracy.design_model import write_design_model
-    from dse.accuracy.finn_export import (
-        exit_logits_scale,
-        export_finn_stage,
-        finn_stage,
-        verification_inputs,
-        verify_design_model,
-    )
-
-    exits = [int(e) for e in record.exits]
-    paths, io = [], []
-    xis = verification_inputs(model, exits, n_verify)
-    for k in range(len(exits) + 1):
-        path = scratch / f"stage_{k}.onnx"
-        export_finn_stage(model, path, stage=k, exits=exits, n_verify=n_verify)
-        wrapped = ModelWrapper(str(path))
-        shapes = [list(wrapped.get_tensor_shape(o.name)) for o in wrapped.graph.output]
-        row: dict[str, Any] = {
-            "input_shape": list(wrapped.get_tensor_shape(wrapped.graph.input[0].name)),
-            "input_scale": float(finn_stage(model, k, exits)[2]),
-        }
-        row["logits_scale"] = exit_logits_scale(model, k, exits, xis[k])
-        if k < len(exits):
-            row["logits_shape"], row["features_shape"] = shapes
-        io.append(row)
-        paths.append(path)
     out = scratch / "model.onnx"
-    write_design_model(
-        paths,
-        out,
-        name=f"design_{record.id}",
-        check=lambda w: verify_design_model(w, model, exits, n_verify),
-    )
+    io = write_design_onnx(model, record.exits, out, name=f"design_{record.id}", n_verify=n_verify)
     return out, io
 
 

@@ -225,6 +225,7 @@ class Evaluator:
         info.update(
             num_classes=int(self.data.num_classes),
             input_shape=list(self.data.input_shape),
+            n_calibration=int(len(self.data.y_val)),
             n_test=int(len(self.data.y_test)),
         )
         return info
@@ -357,6 +358,9 @@ class Evaluator:
         report = cost(hardware, reach)
         t2 = time.perf_counter()
         metrics = _metrics(ev, report, arch, pruned.profile)
+        metrics["test"] = split_figures(
+            pruned.test_profile.evaluate(list(point.thresholds), list(point.exits))
+        )
         objectives = {s.name: get_objective(s.name).value(report, metrics) for s in self.specs}
         for name, value in objectives.items():  # a registered objective's own figure
             metrics.setdefault(name, value)
@@ -378,6 +382,15 @@ class Evaluator:
             checkpoint=str(pruned.checkpoint),
             seconds={"accuracy": t1 - t0, "hardware": t2 - t1},
         )
+
+
+def split_figures(ev: Any) -> dict[str, Any]:
+    """A design's accuracy, exit fractions and per-exit accuracy on one data split."""
+    return {
+        "accuracy": float(ev.accuracy),
+        "exit_fraction": [float(v) for v in ev.exit_fraction],
+        "exit_accuracy": [None if math.isnan(v) else float(v) for v in ev.exit_accuracy],
+    }
 
 
 def _metrics(ev: Any, report: Any, arch: Any, profile: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from dse.deploy import (
     DeployError,
     get_backend,
     load_deployed_library,
-    load_test_split,
+    load_split,
     pack_stream,
     serve_trace,
     unpack_stream,
@@ -58,7 +58,7 @@ def test_deploy_verify_measures_what_the_study_stored(
     assert [d["design_id"] for d in report["designs"]] == [d["id"] for d in index["designs"]]
     for d in report["designs"]:
         n = d["samples"]
-        assert n == index["dataset"]["n_test"]
+        assert n == index["dataset"]["n_calibration"]
         assert round(d["stored"]["accuracy"] * n) == round(d["measured"]["accuracy"] * n)
         for a, b in zip(d["stored"]["exit_fraction"], d["measured"]["exit_fraction"], strict=True):
             assert round(a * n) == round(b * n)
@@ -79,7 +79,7 @@ def test_the_runner_gives_the_labels_and_exits_of_pytorchs_multi_exit_model(
 
     torch.set_num_threads(1)
     lib = load_deployed_library(library)
-    x, y, _ = load_test_split(lib)
+    x, y, _ = load_split(lib)
     x, y = x[:96], y[:96]
     with Store(small_study.url, read_only=True) as store:
         records = {r.id: r for r in store.designs(small_study.name)}
@@ -121,7 +121,7 @@ def test_the_live_manager_switches_as_the_runtime_table_and_the_simulator_say(
     from dse.runtime import SelectionTable, Trace, simulate
 
     lib = load_deployed_library(library)
-    x, y, _ = load_test_split(lib)
+    x, y, _ = load_split(lib)
     table = SelectionTable.from_dict(lib.runtime_table)
     accs = sorted(lib.runtime_table["accuracy_thresholds"])
     peak = max(p.throughput_fps for p in table.points if p.design_id in lib.design_ids)
@@ -158,8 +158,12 @@ def test_deploy_run_serves_one_design(library: Path, capsys: pytest.CaptureFixtu
     code, out, err = _cli(args, capsys)
     assert code == 0, err
     got = json.loads(out)
-    assert got["accuracy"] == pytest.approx(entry["metrics"]["accuracy"], abs=0.5 / got["samples"])
-    assert got["exit_fraction"] == pytest.approx(entry["metrics"]["exit_fraction"], abs=1e-9)
+    # `deploy run` serves the held-out test split: the figures stored for it beside the
+    # calibration ones
+    test = entry["metrics"]["test"]
+    assert got["samples"] == index["dataset"]["n_test"]
+    assert got["accuracy"] == pytest.approx(test["accuracy"], abs=0.5 / got["samples"])
+    assert got["exit_fraction"] == pytest.approx(test["exit_fraction"], abs=1e-9)
     # bad thresholds: one line, exit 2
     code, _, err = _cli([*args[:-1], "--thresholds", "0.5,0.5,0.5,0.5"], capsys)
     assert code == 2 and err.count("\n") == 1 and "--thresholds" in err
@@ -195,7 +199,7 @@ def test_stream_packing_round_trips_and_matches_finns_layout(library: Path) -> N
     with values from the software backend's own outputs; and FINN's packing on a hand
     example (element 0 in the low bits, little-endian bytes, BIPOLAR -1 as 0)."""
     lib = load_deployed_library(library)
-    x, _, _ = load_test_split(lib)
+    x, _, _ = load_split(lib)
     rng = np.random.default_rng(0)
     backend = get_backend("software")
     for design_id in lib.design_ids:

@@ -22,7 +22,7 @@ def profiles(draw: st.DrawFn) -> ExitProfile:
     seed = draw(st.integers(0, 2**31 - 1))
     rng = np.random.default_rng(seed)
     e = n_exits + 1
-    conf = rng.uniform(1.0 / classes, 1.0, size=(e, n)).astype(np.float32)
+    conf = rng.uniform(1.0 / classes, 1.0, size=(e, n)).astype(np.float64)
     pred = rng.integers(0, classes, size=(e, n))
     labels = rng.integers(0, classes, size=n)
     return ExitProfile(list(range(n_exits)) + [-1], conf, pred, labels)
@@ -94,7 +94,7 @@ def test_hand_checked_example() -> None:
             [0.90, 0.85, 0.50, 0.10],  # exit 2
             [0.70, 0.70, 0.70, 0.70],  # final
         ],
-        dtype=np.float32,
+        dtype=np.float64,
     )
     pred = np.array([[1, 0, 2, 3], [1, 1, 2, 0], [1, 1, 0, 3]])
     labels = np.array([1, 1, 2, 0])
@@ -121,7 +121,7 @@ def test_hand_checked_example() -> None:
 
 
 def test_table_rows() -> None:
-    conf = np.array([[0.6, 0.9, 0.95], [0.8, 0.8, 0.8]], dtype=np.float32)
+    conf = np.array([[0.6, 0.9, 0.95], [0.8, 0.8, 0.8]], dtype=np.float64)
     pred = np.array([[0, 1, 0], [0, 1, 1]])
     prof = ExitProfile([0, -1], conf, pred, np.array([0, 1, 1]))
     rows = prof.table([0.5, 0.9, 1.0])
@@ -134,7 +134,7 @@ def test_table_rows() -> None:
 
 def test_bad_queries_raise_one_line_errors() -> None:
     prof = ExitProfile(
-        [0, 1, -1], np.ones((3, 2), np.float32), np.zeros((3, 2), int), np.zeros(2, int)
+        [0, 1, -1], np.ones((3, 2), np.float64), np.zeros((3, 2), int), np.zeros(2, int)
     )
     with pytest.raises(DseError, match="exit 5 is not a candidate"):
         prof.evaluate(0.5, exits=[5])
