@@ -35,7 +35,8 @@ def main() -> None:
 
     import torch
 
-    from dse.accuracy import AccuracyPipeline, TrainRecipe, calibrate, train_model
+    from dse.accuracy import AccuracyPipeline, TrainRecipe, train_model
+    from dse.accuracy.profile import integer_profiles
     from dse.accuracy.prune import prune_to, pruning_chain
     from dse.accuracy.train import seed_everything
     from search_spaces import get_family, load_dataset
@@ -90,7 +91,8 @@ def main() -> None:
                 device="cpu",
                 seed=args.seed + i + 1,
             )
-        prof = calibrate(model, data.x_test, data.y_test)
+        # the same profile as the pipeline's: the integer model on the calibration split
+        prof = integer_profiles(model, {"calibration": (data.x_val, data.y_val)})["calibration"]
         naive[(r, tuple(s))] = prof.evaluate(args.threshold, s).accuracy
     t_naive_measured = time.perf_counter() - t0
     t_naive = t_naive_measured * len(designs) / len(chosen)

@@ -83,7 +83,8 @@ def _registered(value: str, names: list[str], what: str) -> str:
 
 
 class StudySection(_Model):
-    """``[study]``: name, seed, sampler and default number of trials."""
+    """``[study]``: name, seed, sampler, the number of trainings (``trials``: each trial
+    trains one model, whose designs the inner step finds) and the inner step's limit."""
 
     name: str = Field(default=QUICKSTART, min_length=1, max_length=200)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
@@ -91,6 +92,8 @@ class StudySection(_Model):
     population_size: int = Field(default=12, ge=2, le=10_000)
     trials: int = Field(default=40, ge=1, le=1_000_000)
     timeout_s: float | None = Field(default=None, gt=0)
+    # designs evaluated per trained model at most: exhaustive below it, an optimiser above
+    inner_limit: int = Field(default=4096, ge=16, le=10_000_000)
 
     @field_validator("sampler")
     @classmethod
@@ -110,15 +113,36 @@ class StorageSection(_Model):
 
 
 class DatasetSection(_Model):
-    """``[dataset]``: which data the models are trained on (never downloaded)."""
+    """``[dataset]``: which data the models are trained on (never downloaded) and its three
+    disjoint splits: train (training and fine-tuning), calibration (every choice: the
+    accuracy objective, the designs, the runtime table and its guarantees) and test (held
+    out, read by no choice; reported beside the calibration figures).
+
+    ``calibration_fraction`` is the calibration split's share of the training pool
+    (``val_fraction``, its earlier name, is read the same); ``test_fraction`` the test
+    split's share where the source has no official test set (CIFAR-10, SVHN and npz files
+    with ``x_test`` keep theirs)."""
 
     name: str = "digits"
     path: str | None = None
     image_size: int | None = Field(default=None, ge=4, le=1024)
     seed: int = Field(default=0, ge=0)
     limit: int | None = Field(default=None, ge=10)
-    val_fraction: float = Field(default=0.15, gt=0, lt=0.5)
+    calibration_fraction: float = Field(default=0.15, gt=0, lt=0.5)
     test_fraction: float = Field(default=0.2, gt=0, lt=0.5)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _earlier_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "val_fraction" in data:
+            if "calibration_fraction" in data:
+                raise ValueError(
+                    "calibration_fraction and val_fraction name the same split; keep "
+                    "calibration_fraction"
+                )
+            data = {**data, "calibration_fraction": data["val_fraction"]}
+            del data["val_fraction"]
+        return data
 
 
 def model_options() -> list[str]:
@@ -342,9 +366,13 @@ class HardwareSection(_Model):
 class RuntimeSection(_Model):
     """``[runtime]``: how the runtime manager selects among the configurations that sustain
     the load above the accuracy threshold: least ``energy`` per inference (default), least
-    service ``edp``, or least ``latency`` (``adapex runtime ... --select`` overrides it)."""
+    service ``edp``, or least ``latency`` (``adapex runtime ... --select`` overrides it);
+    and ``confidence``, the delta of its accuracy guarantees: a configuration serves an
+    accuracy threshold only when it holds it with probability ``1 - confidence``
+    (``--confidence`` overrides it)."""
 
     select: str = "energy"
+    confidence: float = Field(default=0.05, gt=0.0, lt=0.5)
 
     @field_validator("select")
     @classmethod

@@ -41,6 +41,12 @@ def _check(layer: HwLayer, a: dict[str, Any]) -> None:
         raise HwError(f"layer {layer.name}: {msgs[0]}")
 
 
+def _op_cost(layer: HwLayer, attrs: dict[str, Any], versal: bool) -> LayerCost:
+    """``layer``'s cost with its resolved ``attrs`` (HwError if the folding is illegal)."""
+    _check(layer, attrs)
+    return get_op(layer.op_type).cost(attrs, layer.impl, versal)
+
+
 def layer_cost(layer: HwLayer, device: Device | None = None) -> LayerCost:
     """FINN's estimates for one layer.
 
@@ -51,10 +57,7 @@ def layer_cost(layer: HwLayer, device: Device | None = None) -> LayerCost:
     Raises:
         HwError: the folding violates a constraint (layer and constraint named).
     """
-    op = get_op(layer.op_type)
-    a = layer.resolved_attrs()
-    _check(layer, a)
-    return op.cost(a, layer.impl, bool(device and device.versal))
+    return _op_cost(layer, layer.resolved_attrs(), bool(device and device.versal))
 
 
 class FastResult(NamedTuple):
@@ -137,9 +140,7 @@ class Estimator:
 
     def _compute(self, i: int, key: tuple) -> tuple[int, int, int, int, int]:
         a = self.attrs(i, key)
-        lay = self.graph.layers[i]
-        _check(lay, a)
-        c = self._ops[i].cost(a, lay.impl, self._versal)
+        c = _op_cost(self.graph.layers[i], a, self._versal)
         t = (c.cycles, c.LUT, c.BRAM_18K, c.URAM, c.DSP)
         self._memo[i][key] = t
         self._memo_full[i][key] = c

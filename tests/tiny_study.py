@@ -1,6 +1,7 @@
-"""A tiny but real study config for the study tests: digits at 8x8, a small CNV at W2A2 with
-two candidate exits, two pruning rates, real Brevitas training for a few epochs, the real
-FINN cost model on a Pynq-Z1, and a 1-second heartbeat (3-second grace period)."""
+"""A tiny but real study config for the study tests: digits at 8x8, a small CNV with two
+candidate exits at W2A2 and W4A2, four pruning rates (eight distinct trained models, each
+with 32 designs), real Brevitas training for a few epochs, the real FINN cost model on a
+Pynq-Z1, and a 1-second heartbeat (3-second grace period)."""
 
 from __future__ import annotations
 
@@ -26,16 +27,17 @@ name = "digits"
 [model]
 family = "cnv"
 width_mult = 0.25
+weight_bits = [2, 4]
 candidate_exits = [0, 1]
 
 [training]
 epochs = 5
 finetune_epochs = 1
 batch_size = 32
-prune_step = 0.5
+prune_step = 0.25
 
 [pruning]
-rates = [0.0, 0.5]
+rates = [0.0, 0.25, 0.5, 0.75]
 
 [exits]
 thresholds = [0.8, 0.95]

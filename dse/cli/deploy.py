@@ -4,6 +4,7 @@ runtime; it reads the exported library only, never the study database)."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,44 +36,110 @@ def _bar(total: int, desc: str, quiet: bool) -> Any:
     return tqdm(total=total, desc=desc, unit="sample", file=sys.stderr, leave=False, disable=quiet)
 
 
+SPLIT_OPT = typer.Option(
+    "calibration",
+    "--split",
+    help="calibration: serve the split every choice was made on and require every design's "
+    "stored accuracy, per-exit accuracy and exit fractions exactly; test: serve the held-out "
+    "split, show each design's measured figures beside its calibration ones (its stored test "
+    "figures exactly), and check every accuracy the runtime table guarantees.",
+)
+
+
 def verify(
     library: Path = LIBRARY_OPT,
     data: str | None = DATA_OPT,
     backend: str = BACKEND_OPT,
+    split: str = SPLIT_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Serve every design's test split at its stored thresholds; compare accuracy, per-exit
-    accuracy and exit fractions with the stored ones (exit 1 on any difference)."""
-    from dse.deploy import load_deployed_library, verify_library
+    """Serve every design of a library as its host does and check what the study stored
+    (exit 1 on any difference; with --split test, also when fewer guarantees of the runtime
+    table hold than its confidence promises)."""
+    from dse.deploy import check_guarantees, load_deployed_library, load_split, verify_library
 
     lib = load_deployed_library(library)
     bar: list[Any] = []
 
     def progress(done: int, total: int) -> None:
         if not bar:
-            bar.append(_bar(total, "verify", as_json))
+            bar.append(_bar(total, f"verify ({split})", as_json))
         bar[0].update(done)
 
     try:
-        checks = verify_library(lib, data=data, backend=backend, progress=progress)
+        checks = verify_library(lib, data=data, backend=backend, split=split, progress=progress)
+        rows = None
+        if split == "test":
+            x, y, _ = load_split(lib, data, "test")
+            rows = check_guarantees(lib, x, y, backend=backend)
     finally:
         if bar:
             bar[0].close()
     ok = all(c.ok for c in checks)
+    report: dict[str, Any] = {"split": split, "ok": ok, "designs": [c.to_dict() for c in checks]}
+    if rows is not None:
+        report["guarantees"] = _guarantees(lib, rows)
+        report["rows"] = [r.to_dict() for r in rows]
+        ok = ok and report["guarantees"]["held_share"] >= report["guarantees"]["confidence"]
+        report["ok"] = ok
     if as_json:
-        typer.echo(json.dumps(jsonable({"ok": ok, "designs": [c.to_dict() for c in checks]})))
+        typer.echo(json.dumps(jsonable(report)))
     else:
-        for c in checks:
-            fr_s = ", ".join(f"{f:.4f}" for f in c.stored["exit_fraction"] or [])
-            fr_m = ", ".join(f"{f:.4f}" for f in c.measured["exit_fraction"])
-            verdict = "ok" if c.ok else "DIFFERS: " + "; ".join(c.differences)
-            typer.echo(
-                f"design {c.design_id} thresholds {c.thresholds}: accuracy stored "
-                f"{c.stored['accuracy']:.4f} measured {c.measured['accuracy']:.4f}; exit "
-                f"fractions stored [{fr_s}] measured [{fr_m}] ({c.samples} samples): {verdict}"
-            )
+        _print_checks(checks, split)
+        if rows is not None:
+            _print_guarantees(report["guarantees"], rows)
     if not ok:
         raise typer.Exit(1)
+
+
+def _guarantees(lib: Any, rows: list[Any]) -> dict[str, Any]:
+    """How many of the runtime table's guarantees held on the held-out split."""
+    measured = [r for r in rows if r.held is not None]
+    held = sum(1 for r in measured if r.held)
+    delta = float((lib.runtime_table or {}).get("confidence", 0.05))
+    return {
+        "held": held,
+        "total": len(measured),
+        "confidence": 1.0 - delta,
+        "held_share": held / len(measured) if measured else 1.0,
+        "not_measured": len(rows) - len(measured),
+    }
+
+
+def _print_checks(checks: list[Any], split: str) -> None:
+    for c in checks:
+        fr_s = ", ".join(f"{f:.4f}" for f in c.stored["exit_fraction"] or [])
+        fr_m = ", ".join(f"{f:.4f}" for f in c.measured["exit_fraction"])
+        verdict = "ok" if c.ok else "DIFFERS: " + "; ".join(c.differences)
+        cal = c.calibration.get("accuracy") if split == "test" else None
+        beside = "" if cal is None else f" (calibration {cal:.4f})"
+        typer.echo(
+            f"design {c.design_id} thresholds {c.thresholds}: {split} accuracy stored "
+            f"{c.stored['accuracy']:.4f} measured {c.measured['accuracy']:.4f}{beside}; exit "
+            f"fractions stored [{fr_s}] measured [{fr_m}] ({c.samples} samples): {verdict}"
+        )
+
+
+def _print_guarantees(summary: dict[str, Any], rows: list[Any]) -> None:
+    for r in rows:
+        if r.held is None:
+            continue
+        if not r.held:
+            typer.echo(
+                f"guarantee not held: accuracy >= {r.accuracy_threshold:.4f} with design "
+                f"{r.design_id} thresholds {r.thresholds}: {r.measured:.4f} on "
+                f"{r.samples} test samples"
+            )
+    typer.echo(
+        f"guarantees held on the test split: {summary['held']} of {summary['total']} "
+        f"({summary['held_share']:.1%}; promised with confidence {summary['confidence']:.0%})"
+        + (
+            f"; {summary['not_measured']} row(s) of static accelerators the library does not "
+            "hold were not measured"
+            if summary["not_measured"]
+            else ""
+        )
+    )
 
 
 def _thresholds(text: str | None) -> list[float] | None:
@@ -80,12 +147,24 @@ def _thresholds(text: str | None) -> list[float] | None:
 
     if text is None:
         return None
-    try:
-        return [float(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise DeployError(
-            f"--thresholds {text!r}: give comma-separated numbers, e.g. 0.9,0.95"
-        ) from None
+    values = []
+    for t in (t.strip() for t in text.split(",")):
+        if not t:
+            continue
+        if t.lower() == "off":
+            values.append(2.0)  # no confidence reaches it: the exit never answers
+            continue
+        try:
+            value = float(t)
+        except ValueError:
+            value = math.nan
+        if not 0.0 <= value <= 1.0:
+            raise DeployError(
+                f"--thresholds {text!r}: give one number in [0, 1] (or off) per exit, "
+                "comma-separated, e.g. 0.9,0.95"
+            )
+        values.append(value)
+    return values
 
 
 def run(

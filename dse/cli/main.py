@@ -12,6 +12,7 @@ import sys
 import typer
 
 from dse.cli import deploy, export, hw, runtime, study, train, web
+from dse.errors import StateError
 from hw_builders.errors import InputError
 
 app = typer.Typer(
@@ -104,6 +105,10 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, standalone_mode=True)
     except InputError as exc:
         fail(exc.for_cli())
+    except StateError as exc:
+        lines = str(exc).splitlines()
+        typer.echo(f"error: {lines[0] if lines else type(exc).__name__}", err=True)
+        raise SystemExit(1) from None
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)

@@ -35,6 +35,16 @@ SELECT_OPT = typer.Option(
 )
 
 
+CONFIDENCE_OPT = typer.Option(
+    None,
+    "--confidence",
+    help="Delta of the accuracy guarantees: a configuration serves an accuracy threshold "
+    "only when its calibration accuracy holds it with probability 1 - delta (one-sided "
+    "Clopper-Pearson, corrected for every configuration the study could choose). Default: "
+    "the study's [runtime] confidence (0.05).",
+)
+
+
 def _select(storage: str | None, study: str, select: str | None) -> str:
     """``--select``, else the study config's ``[runtime] select``."""
     from dse.runtime.table import check_objective
@@ -48,44 +58,28 @@ def _select(storage: str | None, study: str, select: str | None) -> str:
     return select
 
 
-def _load_study(storage: str | None, study: str | None) -> tuple[str, Any]:
+def _load_study(
+    storage: str | None, study: str | None, confidence: float | None = None
+) -> tuple[str, Any]:
     """The study's name (``--study``, or the database's only study) and its runtime library
-    (operating points and baselines; cached in the database per study state). The first
-    call evaluates the study's pruning-only and exit-only sub-spaces, with a progress bar."""
-    import sys
-
-    from tqdm import tqdm
-
-    from dse.runtime.library import load_library
-    from dse.storage import DEFAULT_STORAGE, Store
+    (operating points with their guarantees, and baselines; cached in the database per study
+    state and confidence)."""
+    from dse.runtime.library import check_confidence, load_library
+    from dse.storage import Store
     from dse.study.status import resolve_study
-    from dse.study.subspaces import ensure_subspaces
 
+    if confidence is not None:
+        check_confidence(confidence)
     with Store(storage, read_only=True) as store:
         name = resolve_study(store, study)
-    bar: list[Any] = []
-
-    def missing(n: int) -> None:
-        if n:
-            typer.echo(
-                f"{name}: evaluating {n} designs of the pruning-only and exit-only sub-spaces "
-                "(once per study; they become designs of the study)",
-                err=True,
-            )
-            bar.append(tqdm(total=n, unit="design", file=sys.stderr, leave=False))
-
-    def trial(_frozen: Any, _n: int) -> None:
-        if bar:
-            bar[0].update(1)
-
-    try:
-        counts = ensure_subspaces(
-            name, storage or DEFAULT_STORAGE, on_trial=trial, on_missing=missing
+    lib = load_library(storage, name, confidence=confidence)
+    if lib.static_finn.guaranteed_accuracy is None:
+        typer.echo(
+            f"note: study {name} was profiled on its test split only (adapex before schema 3): "
+            "its accuracies are estimates without guarantees; a new study gives them",
+            err=True,
         )
-    finally:
-        if bar:
-            bar[0].close()
-    return name, load_library(storage, name, subspaces=counts)
+    return name, lib
 
 
 def _design_name(e: dict[str, Any]) -> str:
@@ -119,6 +113,7 @@ def table_cmd(
         None, "--out", help="Also export the table to FILE.json or FILE.csv."
     ),
     select: str | None = SELECT_OPT,
+    confidence: float | None = CONFIDENCE_OPT,
     json_out: bool = JSON_OPT,
 ) -> None:
     """Build the selection table of a study, store it in the database and print it."""
@@ -135,9 +130,13 @@ def table_cmd(
         from hw_builders import check_output_file
 
         check_output_file(out, "--out")  # before the table is computed and stored
-    study, lib = _load_study(storage, study)
+    study, lib = _load_study(storage, study, confidence)
     library = lib.point_sets()["adapex"]
-    table = SelectionTable(library, objective=_select(storage, study, select))
+    table = SelectionTable(
+        library,
+        objective=_select(storage, study, select),
+        confidence=lib.state.get("confidence"),
+    )
     content = table.to_dict()
     _save(storage, "table", study, content)
     if out is not None:
@@ -149,12 +148,32 @@ def table_cmd(
         shown = dict(content, entries=entries)
         typer.echo(json.dumps(jsonable(shown), indent=2))
         return
+    _print_table(study, lib, library, entries, accuracy_threshold)
+
+
+def _print_table(
+    study: str,
+    lib: Any,
+    library: list[Any],
+    entries: list[dict[str, Any]],
+    accuracy_threshold: float | None,
+) -> None:
+    """The selection table's rows, what "guaranteed" means, and where nothing is."""
     from rich.table import Table
 
     from dse.cli.output import console
 
     t = Table(title=f"runtime selection table of {study} ({len(library)} operating points)")
-    for col in ("acc >=", "rate (fps)", "design", "exit thresholds", "accuracy", "fps", "uJ/inf"):
+    for col in (
+        "acc >=",
+        "rate (fps)",
+        "design",
+        "exit thresholds",
+        "guaranteed",
+        "calibration",
+        "fps",
+        "uJ/inf",
+    ):
         t.add_column(col, justify="right")
     for e in entries:
         hi = e["rate_max_fps"]
@@ -165,17 +184,33 @@ def table_cmd(
         )
         design = _design_name(e)
         thr = " ".join(f"{x:g}" if x <= 1 else "off" for x in e["thresholds"]) or "-"
-        acc = f"{e['accuracy']:.4f}" + ("" if e["compliant"] else " (best)")
+        g = e.get("guaranteed_accuracy")
+        guaranteed = ("-" if g is None else f"{g:.4f}") + ("" if e["compliant"] else " (best)")
         t.add_row(
             f"{e['accuracy_threshold']:.4f}",
             rate + ("" if e["sustains"] else " (drops)"),
             design,
             thr,
-            acc,
+            guaranteed,
+            f"{e['accuracy']:.4f}",
             f"{e['throughput_fps']:.4g}",
             f"{e['energy_per_inference_j'] * 1e6:.4g}",
         )
     console().print(t)
+    bound = next((p.bound for p in library if p.bound), {})
+    if bound:
+        typer.echo(
+            f"guaranteed: the accuracy each configuration holds with confidence "
+            f"{1 - lib.state.get('confidence', 0.05):.0%} (one-sided Clopper-Pearson on "
+            f"{bound['samples']} calibration samples at alpha {bound['alpha']:.2g} per "
+            "(trained model, exits) family, tested along the thresholds in a fixed order)"
+        )
+    if accuracy_threshold is not None and not any(e["compliant"] for e in entries):
+        best = max(p.served_accuracy for p in library)
+        typer.echo(
+            f"no configuration is guaranteed an accuracy of {accuracy_threshold:g}; the "
+            f"highest it can guarantee is {best:.4f} (the rows above hold the best it can do)"
+        )
 
 
 def simulate_cmd(
@@ -204,6 +239,7 @@ def simulate_cmd(
     min_dwell_s: float = typer.Option(30.0, "--min-dwell-s", help="Min time between reconfigs."),
     seed: int = typer.Option(0, "--seed", help="Seed of the trace bursts and arrivals."),
     select: str | None = SELECT_OPT,
+    confidence: float | None = CONFIDENCE_OPT,
     json_out: bool = JSON_OPT,
 ) -> None:
     """Simulate the runtime manager and every baseline on a workload trace; store the result.
@@ -228,7 +264,7 @@ def simulate_cmd(
             select=select or "energy",
         )
     scenario.check_trace_file()  # a user's file is read before the study is touched
-    study, lib = _load_study(storage, study)
+    study, lib = _load_study(storage, study, confidence)
     if select is None:  # the study's own [runtime] select
         scenario = dataclasses.replace(scenario, select=_select(storage, study, None))
     result = simulate_library(lib, study, scenario)
@@ -339,6 +375,7 @@ def sweep_cmd(
         "static_finn and static_best.",
     ),
     select: str | None = SELECT_OPT,
+    confidence: float | None = CONFIDENCE_OPT,
     json_out: bool = JSON_OPT,
 ) -> None:
     from dse.runtime.scenario import check_accuracy_threshold
@@ -354,7 +391,7 @@ def sweep_cmd(
             )
     if select is not None:
         check_objective(select)
-    study, lib = _load_study(storage, study)
+    study, lib = _load_study(storage, study, confidence)
     chosen = _select(storage, study, select)
     result = cached_sweep(
         storage, lib, accuracy_threshold=accuracy_threshold, load_bases=bases, select=chosen

@@ -77,6 +77,7 @@ def print_pareto_table(designs: list[Any], title: str) -> None:
     for col in (
         "id",
         "acc %",
+        "test %",
         "fps",
         "uJ/inf",
         "exits@thr",
@@ -94,8 +95,10 @@ def print_pareto_table(designs: list[Any], title: str) -> None:
     distinct = distinct_designs(designs)
     firsts = [d for d, _ in distinct]
     repeats = {d.id: n for d, n in distinct}
+    notes = ["acc %: calibration split (every choice); test %: held-out test split"]
     if any(repeats.values()):
-        table.caption = "id +N: N later trials drew the same design and were answered from it"
+        notes.append("id +N: N later trials drew the same design and were answered from it")
+    table.caption = "\n".join(notes)
     for d in sorted(firsts, key=lambda r: -float(r.metrics.get("throughput_fps") or 0.0)):
         m, p = d.metrics, d.params
         util = m.get("utilisation") or {}
@@ -108,6 +111,7 @@ def print_pareto_table(designs: list[Any], title: str) -> None:
         table.add_row(
             f"{d.id} +{repeats[d.id]}" if repeats[d.id] else str(d.id),
             "-" if m.get("accuracy") is None else f"{100 * m['accuracy']:.1f}",
+            "-" if not isinstance(m.get("test"), dict) else f"{100 * m['test']['accuracy']:.1f}",
             _si(m.get("throughput_fps")),
             "-" if energy is None else f"{energy * 1e6:.3g}",
             exits or "none",
@@ -148,7 +152,7 @@ class _Progress:
         self.label = name if self.label == "?" else self.label
         log = logging.getLogger("dse.study")
         if n_complete >= target:
-            log.info("%s: already %d/%d completed trials", self.label, n_complete, target)
+            log.info("%s: already %d/%d trained models", self.label, n_complete, target)
             return
         if self.bar_enabled:
             from tqdm import tqdm
@@ -157,29 +161,29 @@ class _Progress:
                 total=target,
                 initial=n_complete,
                 desc=self.label,
-                unit="trial",
+                unit="training",
                 dynamic_ncols=True,
                 file=sys.stderr,
             )
         else:
-            log.info("%s: %d/%d completed trials, starting", self.label, n_complete, target)
+            log.info("%s: %d/%d trained models, starting", self.label, n_complete, target)
 
     def trial(self, frozen: Any, n_complete: int) -> None:
         import logging
 
-        values = frozen.values or []
-        text = ", ".join(f"{v:.4g}" for v in values)
+        knobs = ", ".join(f"{k}={v:g}" for k, v in sorted(frozen.params.items())) or "-"
+        designs = frozen.user_attrs.get("designs", 1)
         if self.bar is not None:
             self.bar.n = min(n_complete, self.bar.total)
-            self.bar.set_postfix_str(f"trial {frozen.number}: {text}")
+            self.bar.set_postfix_str(f"trial {frozen.number}: {knobs}, {designs} designs")
             self.bar.refresh()
         else:
             logging.getLogger("dse.study").info(
-                "trial %d %s [%s] design %s (%d complete)",
+                "trial %d %s: trained model %s, %s designs on its front (%d trained)",
                 frozen.number,
                 frozen.state.name.lower(),
-                text,
-                frozen.user_attrs.get("design_id"),
+                knobs,
+                designs,
                 n_complete,
             )
 
@@ -200,10 +204,16 @@ def _finish(summary: Any, *, show_table: bool) -> None:
         )
     hv = "-" if summary.hypervolume is None else f"{summary.hypervolume:.4g}"
     typer.echo(
-        f"study {summary.study}: {summary.n_complete} completed trials "
-        f"({summary.trials_run} here, {summary.seconds:.0f} s), {len(summary.pareto)} Pareto designs, "
-        f"hypervolume {hv} [{url}]"
+        f"study {summary.study}: {summary.n_complete} trained models "
+        f"({summary.trials_run} here, {summary.seconds:.0f} s), {summary.n_designs} designs, "
+        f"{len(summary.pareto)} on the Pareto front, hypervolume {hv} [{url}]"
     )
+    if summary.exhausted and summary.n_complete < summary.target:
+        typer.echo(
+            f"every one of the {summary.space_size} distinct models of the space is trained "
+            f"(the target was {summary.target}); widen the config's knobs to train more",
+            err=True,
+        )
     if show_table and summary.pareto:
         print_pareto_table(summary.pareto, f"Pareto front of {summary.study}")
         typer.echo("next:")
@@ -222,14 +232,19 @@ def run_cmd(
     ),
     storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
     trials: int = typer.Option(
-        None, "--trials", "-n", help="Run until the study holds N completed trials."
+        None,
+        "--trials",
+        "-n",
+        help="Run until the study holds N trained models (each trial trains one model; the "
+        "inner step then finds that model's designs).",
     ),
     cache_dir: str = typer.Option(None, "--cache-dir", help="Checkpoint cache directory."),
     progress: bool = typer.Option(
         None, "--progress/--no-progress", help="Progress bar (default: when interactive)."
     ),
 ) -> None:
-    """Create or resume a study and run it (Ctrl-C stops after the running trial)."""
+    """Create or resume a study and train models until it holds --trials of them
+    (Ctrl-C stops after the running training)."""
     from dse.study.logs import configure_worker_logging
     from dse.study.run import run_study
 
@@ -257,7 +272,7 @@ def worker_cmd(
     study: str = typer.Option(..., "--study", help="Name of an existing study."),
     storage: str = typer.Option(..., "--storage", help=STORAGE_REQUIRED_HELP),
     trials: int = typer.Option(
-        None, "--trials", "-n", help="Stop when the study holds N completed trials."
+        None, "--trials", "-n", help="Stop when the study holds N trained models."
     ),
     cache_dir: str = typer.Option(None, "--cache-dir", help="Checkpoint cache directory."),
 ) -> None:
@@ -333,9 +348,18 @@ def status_cmd(
     if as_json:
         _echo_json(data)
         return
-    typer.echo(f"study {name} ({data['sampler']}, target {data['target_trials']} trials)")
+    typer.echo(f"study {name} ({data['sampler']}, target {data['target_trials']} trained models)")
+    if data.get("layout") == 1:
+        typer.echo("  made by an adapex whose trials were single designs (read-only)")
+    else:
+        sec = data["seconds"]
+        typer.echo(
+            f"  trained models: {data['trainings']} ({sec['training']:.0f} s training, "
+            f"{data['designs_evaluated']} designs estimated in {sec['estimating']:.1f} s)"
+        )
     typer.echo(
-        "  trials: " + (", ".join(f"{k.lower()} {v}" for k, v in sorted(states.items())) or "none")
+        "  Optuna trials: "
+        + (", ".join(f"{k.lower()} {v}" for k, v in sorted(states.items())) or "none")
     )
     repeats = (
         f" (+{n_repeats} completed trials that drew an evaluated design again and were "

@@ -271,8 +271,13 @@ def design_summary(design: Any) -> list[tuple[str, str]]:
         ("exits", fmt(list(d.get("exits") or []))),
         ("thresholds", fmt(list(d.get("thresholds") or []))),
     ]
+    if "accuracy" in metrics:
+        split = "calibration" if d.get("model_id") is not None else "test only"
+        facts.append((f"accuracy ({split} split)", fmt(metrics["accuracy"])))
+    test = metrics.get("test")
+    if isinstance(test, Mapping) and test.get("accuracy") is not None:
+        facts.append(("accuracy (held-out test split)", fmt(test["accuracy"])))
     for key in (
-        "accuracy",
         "throughput_fps",
         "latency_s",
         "power_w",

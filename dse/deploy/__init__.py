@@ -32,7 +32,14 @@ from dse.deploy.library import (
 from dse.deploy.manager import LiveResult, serve_trace
 from dse.deploy.pynq import pack_stream, unpack_stream
 from dse.deploy.runner import AdaptiveRunner, RunResult, confidence
-from dse.deploy.verify import DesignCheck, check_design, load_split, verify_library
+from dse.deploy.verify import (
+    DesignCheck,
+    GuaranteeCheck,
+    check_design,
+    check_guarantees,
+    load_split,
+    verify_library,
+)
 
 __all__ = [
     "AdaptiveRunner",
@@ -41,12 +48,14 @@ __all__ = [
     "DeployedDesign",
     "DeployedLibrary",
     "DesignCheck",
+    "GuaranteeCheck",
     "LiveResult",
     "RunResult",
     "SoftwareBackend",
     "backend_names",
     "check_deployment",
     "check_design",
+    "check_guarantees",
     "confidence",
     "get_backend",
     "load_deployed_library",

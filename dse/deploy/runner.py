@@ -10,6 +10,7 @@ the library's ``library.json`` and the design's ``deployment.json``.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -90,10 +91,12 @@ class AdaptiveRunner:
     def _check(self, thresholds: Sequence[float] | None) -> list[float]:
         n = len(self.design.stages) - 1
         values = self.design.thresholds if thresholds is None else [float(t) for t in thresholds]
-        if len(values) != n or any(not (0.0 <= t <= 1.0) for t in values):
+        # a threshold above 1 switches its exit off (no confidence reaches it), as the
+        # runtime table's "exits off" settings do
+        if len(values) != n or any(not (0.0 <= t < math.inf) for t in values):
             raise DeployError(
                 f"`thresholds` {list(values)}: design {self.design.id} has {n} exit(s); give "
-                f"{n} value(s) in [0, 1]",
+                f"{n} value(s) in [0, 1] (above 1: that exit off)",
                 arguments=("thresholds",),
             )
         return values

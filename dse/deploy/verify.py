@@ -87,6 +87,7 @@ class DesignCheck:
     stored: dict[str, Any]
     measured: dict[str, Any]
     differences: list[str] = field(default_factory=list)
+    calibration: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -101,6 +102,7 @@ class DesignCheck:
             "measured": self.measured,
             "ok": self.ok,
             "differences": self.differences,
+            **({"calibration": self.calibration} if self.calibration else {}),
         }
 
 
@@ -160,13 +162,117 @@ def check_design(
         "exit_fraction": fractions,
         "exit_accuracy": exit_acc,
     }
-    m = runner.design.entry.get("metrics") or {}
+    keys = ("accuracy", "exit_fraction", "exit_accuracy")
+    metrics = runner.design.entry.get("metrics") or {}
+    calibration = {k: metrics.get(k) for k in keys}
     if split == "test":
-        m = m.get("test") or {}
-    stored = {k: m.get(k) for k in ("accuracy", "exit_fraction", "exit_accuracy")}
+        test = metrics.get("test")
+        if not isinstance(test, dict):
+            raise DeployError(
+                f"design {design_id}: the library stores no test-split figures (a study made "
+                "before schema 3); verify it with `--split calibration`",
+                arguments=("split",),
+            )
+        stored = {k: test.get(k) for k in keys}
+    else:
+        stored = calibration
     return DesignCheck(
-        design_id, list(runner.thresholds), n, stored, measured, _compare(stored, measured, n)
+        design_id,
+        list(runner.thresholds),
+        n,
+        stored,
+        measured,
+        _compare(stored, measured, n),
+        calibration if split == "test" else {},
     )
+
+
+@dataclass
+class GuaranteeCheck:
+    """One configuration the runtime table promises an accuracy threshold with, measured on
+    the held-out test split.
+
+    Attributes:
+        accuracy_threshold: The threshold the table promises it for.
+        design_id: The design.
+        thresholds: Its exit thresholds.
+        guaranteed_accuracy: Its guaranteed accuracy (calibration split).
+        measured: Its accuracy on the test split (None: a static accelerator the library
+            does not hold, not measured).
+        samples: Test samples.
+    """
+
+    accuracy_threshold: float
+    design_id: int
+    thresholds: list[float]
+    guaranteed_accuracy: float | None
+    measured: float | None
+    samples: int
+
+    @property
+    def held(self) -> bool | None:
+        """Whether the measured accuracy reaches the threshold (None: not measured)."""
+        if self.measured is None:
+            return None
+        return self.measured >= self.accuracy_threshold - 1e-12
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "accuracy_threshold": self.accuracy_threshold,
+            "design_id": self.design_id,
+            "thresholds": self.thresholds,
+            "guaranteed_accuracy": self.guaranteed_accuracy,
+            "measured": self.measured,
+            "samples": self.samples,
+            "held": self.held,
+        }
+
+
+def check_guarantees(
+    library: DeployedLibrary,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    backend: str = "software",
+    progress: Callable[[int], None] | None = None,
+) -> list[GuaranteeCheck]:
+    """Every (accuracy threshold, configuration) the library's runtime table promises
+    (its compliant rows), the configuration served on ``(x, y)`` (the test split) through
+    the library at those thresholds.
+
+    Raises:
+        DeployError: the library has no runtime table, or a design of it is damaged.
+    """
+    table = library.runtime_table
+    if not table or not isinstance(table.get("entries"), list):
+        raise DeployError(
+            f"`library` {library.folder}: holds no runtime table to check; export it again",
+            arguments=("library",),
+        )
+    rows: dict[tuple[float, int, tuple[float, ...]], float | None] = {}
+    for e in table["entries"]:
+        if not e.get("compliant", True):
+            continue  # a row that says it guarantees nothing promises nothing
+        key = (float(e["accuracy_threshold"]), int(e["design_id"]), tuple(e["thresholds"]))
+        rows.setdefault(key, e.get("guaranteed_accuracy"))
+    measured: dict[tuple[int, tuple[float, ...]], float | None] = {}
+    held = set(library.design_ids)
+    for _, design, thresholds in rows:
+        if (design, thresholds) in measured:
+            continue
+        if design not in held:  # a static accelerator: no folder of the library
+            measured[(design, thresholds)] = None
+            continue
+        runner = AdaptiveRunner(library, design, list(thresholds), backend)
+        got = [runner.serve(x[i : i + 256]).labels for i in range(0, len(y), 256)]
+        labels = np.concatenate(got) if got else np.zeros(0, dtype=np.int64)
+        measured[(design, thresholds)] = float(np.mean(labels == np.asarray(y))) if len(y) else None
+        if progress is not None:
+            progress(len(y))
+    return [
+        GuaranteeCheck(a, d, list(t), g, measured[(d, t)], len(y))
+        for (a, d, t), g in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1]))
+    ]
 
 
 def verify_library(

@@ -13,8 +13,8 @@ The package reads weights (:mod:`dse.design.weights`) but never trains: it impor
 from __future__ import annotations
 
 from dse.design.cost import CostCache, Hardware, cost
-from dse.design.lowering import design_graph
-from dse.design.record import DesignRecord, pruning_rate_of
+from dse.design.lowering import design_graph, trained_design_graph
+from dse.design.record import DesignRecord, ModelRecord, pruning_rate_of
 from dse.design.weights import MODEL_FILE, load_design_model, load_pruned_model, load_state_dict
 
 __all__ = [
@@ -22,10 +22,12 @@ __all__ = [
     "CostCache",
     "DesignRecord",
     "Hardware",
+    "ModelRecord",
     "cost",
     "design_graph",
     "load_design_model",
     "load_pruned_model",
     "load_state_dict",
     "pruning_rate_of",
+    "trained_design_graph",
 ]

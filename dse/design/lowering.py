@@ -51,3 +51,25 @@ def design_graph(
     model = load_design_model(spec, checkpoint, used)
     lowered = get_family(spec.family).lower(spec, exits=used, name=name)
     return minimized_graph(lowered, model.integer_weights(used))
+
+
+def trained_design_graph(model: Any, exits: Sequence[int], *, name: str | None = None) -> Any:
+    """:func:`design_graph` from a loaded trained model (every candidate exit attached):
+    the design's layers are the model's, its unused heads left out, so the inner step
+    loads the weights once for every exit subset.
+
+    Raises:
+        DseError: an exit is not attached to the model.
+    """
+    from dse.errors import DseError
+    from search_spaces import get_family, minimized_graph
+
+    spec = model.arch
+    used = sorted(int(e) for e in exits)
+    for e in used:
+        if e not in spec.exits:
+            raise DseError(
+                f"exits: exit {e} is not attached to the model; choose from {list(spec.exits)}"
+            )
+    lowered = get_family(spec.family).lower(spec, exits=used, name=name)
+    return minimized_graph(lowered, model.integer_weights(used))

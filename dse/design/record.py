@@ -48,17 +48,52 @@ def _number(v: Any) -> bool:
 
 
 @dataclass
-class DesignRecord:
-    """One evaluated design: a completed trial of a study, with everything needed to rebuild it.
+class ModelRecord:
+    """One trained model of a study: a training trial's result, shared by its designs.
 
-    ``objectives`` holds the objective values as Optuna saw them (objective name -> value);
-    ``metrics`` every figure the evaluation produced. ``pareto`` is True for the members of
-    the feasible Pareto front of the study (updated after every trial).
+    Attributes:
+        id: Its row id.
+        study: The study.
+        trial_number: The Optuna trial that trained it (None for a model of an older study).
+        key: The checkpoint cache's key of its weights.
+        params: Its training knobs (``weight_bits``, ``act_bits``, ``pruning``).
+        arch: The pruned architecture (every candidate exit attached).
+        checkpoint: Its weights in the checkpoint cache.
+        profiles: ``{"format", "calibration": ..., "test": ...}``: the integer model's exit
+            profiles (``ExitProfile.to_dict``) on the calibration and test splits.
+        metrics: Training and inner-step figures (seconds, designs evaluated, inner mode).
     """
 
     id: int
     study: str
-    trial_number: int
+    trial_number: int | None
+    key: str
+    params: dict[str, Any]
+    arch: dict[str, Any]
+    checkpoint: str | None
+    profiles: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DesignRecord:
+    """One evaluated design of a study, with everything needed to rebuild it.
+
+    ``objectives`` holds the objective values as Optuna saw them (objective name -> value);
+    ``metrics`` every figure the evaluation produced (the calibration split's accuracy
+    figures, and the held-out test split's under ``metrics["test"]``). ``pareto`` is True
+    for the members of the feasible Pareto front of the study (updated after every
+    training). A design of the study is carried by one COMPLETE Optuna trial
+    (``trial_number``); a baseline design (``role == "baseline"``) by none.
+
+    ``exit_profile`` and ``test_profile`` are its model's integer profiles on the
+    calibration and test splits (read from :class:`ModelRecord`; a design of a study made
+    before schema 3 has only ``exit_profile``, measured on its test split).
+    """
+
+    id: int
+    study: str
+    trial_number: int | None
     params: dict[str, Any]
     objectives: dict[str, float]
     metrics: dict[str, Any]
@@ -77,6 +112,15 @@ class DesignRecord:
     checkpoint: str | None = None
     dataset: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    model_id: int | None = None
+    role: str = "study"
+    test_profile: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def profile_split(self) -> str:
+        """The split ``exit_profile`` was measured on: ``"calibration"``, or ``"test"`` for
+        a design of a study made before schema 3 (one split for choices and figures)."""
+        return "calibration" if self.model_id is not None else "test"
 
     @property
     def pruning_rate(self) -> float | None:
@@ -102,7 +146,10 @@ class DesignRecord:
 
     @property
     def trial_numbers(self) -> list[int]:
-        """Every COMPLETE trial this design answers: its own and its repeats."""
+        """Every COMPLETE trial this design answers: its own and, in a study made before
+        schema 3, its repeats (none for a baseline design)."""
+        if self.trial_number is None:
+            return []
         return [int(self.trial_number), *self.repeats]
 
     @property

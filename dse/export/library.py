@@ -74,12 +74,21 @@ def _runtime_table(store: Any, study: str) -> tuple[dict[str, Any] | None, str]:
     table = store.runtime_table(study)
     if table is not None:
         return table, "stored"
-    from dse.runtime import build_selection_table, operating_points
+    from dse.runtime import build_selection_table
+    from dse.runtime.errors import RuntimeManagerError
+    from dse.runtime.library import load_library
 
-    points = operating_points(store.pareto(study))
-    if not points:
+    try:
+        lib = load_library(store.url, study)
+    except RuntimeManagerError:
         return None, "none"
-    return build_selection_table(points).to_dict(), "computed"
+    config = store.study_config(study)
+    table = build_selection_table(
+        lib.point_sets()["adapex"],
+        objective=config.runtime.select,
+        confidence=lib.state.get("confidence"),
+    )
+    return table.to_dict(), "computed"
 
 
 def build_key(record: Any) -> str:

@@ -20,6 +20,7 @@ the fastest one the study explored on that device.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -57,13 +58,124 @@ def _threshold_settings(record: Any, grid: Sequence[float]) -> list[tuple[float,
     return list(dict.fromkeys(settings))
 
 
+class Guarantees:
+    """The guaranteed accuracy of every configuration of a study's trained models
+    (:mod:`dse.runtime.guarantees`), computed from their calibration profiles.
+
+    Each family is a trained model with one subset of its candidate exits; its settings are
+    every exit off, the common thresholds of ``threshold_grid``, every combination of the
+    config's exit thresholds (when finite and at most :data:`MAX_FAMILY_SETTINGS`), and the
+    stored designs' own thresholds.
+
+    Args:
+        records: The designs (study and baseline); designs of one model share its profile.
+        delta: One minus the confidence.
+        n_models: The study's trained models (the families count them all).
+        threshold_grid: The runtime's common thresholds.
+        config_thresholds: The config's exit thresholds (None when continuous).
+    """
+
+    def __init__(
+        self,
+        records: Sequence[Any],
+        *,
+        delta: float,
+        n_models: int,
+        threshold_grid: Sequence[float] = DEFAULT_THRESHOLD_GRID,
+        config_thresholds: Sequence[float] | None = None,
+    ) -> None:
+        import itertools
+
+        from dse.accuracy.profile import ExitProfile
+        from dse.runtime.guarantees import family_bounds
+
+        self.delta = float(delta)
+        models: dict[int, list[Any]] = {}
+        for r in records:
+            if r.model_id is not None and r.exit_profile:
+                models.setdefault(int(r.model_id), []).append(r)
+        settings: dict[Any, list[tuple[tuple[float, ...], int]]] = {}
+        n_samples = 0
+        n_exits = 0
+        for model_id, recs in models.items():
+            profile = ExitProfile.from_dict(recs[0].exit_profile)
+            n_samples = profile.n_samples
+            cands = list(profile.candidate_exits)
+            n_exits = max(n_exits, len(cands))
+            own: dict[tuple[int, ...], set[tuple[float, ...]]] = {}
+            for r in recs:
+                own.setdefault(tuple(r.exits), set()).add(tuple(map(float, r.thresholds)))
+            for size in range(len(cands) + 1):
+                for subset in itertools.combinations(cands, size):
+                    family = (model_id, subset)
+                    ths = self._settings(
+                        subset, own.get(subset, set()), threshold_grid, config_thresholds
+                    )
+                    settings[family] = [
+                        (
+                            th,
+                            int(
+                                round(profile.evaluate(list(th), list(subset)).accuracy * n_samples)
+                            ),
+                        )
+                        for th in ths
+                    ]
+        families = max(int(n_models), len(models)) * 2**n_exits
+        self.bounds = (
+            family_bounds(
+                settings, n_samples, delta=self.delta, families=max(families, len(settings))
+            )
+            if settings and n_samples
+            else {}
+        )
+
+    @staticmethod
+    def _settings(
+        subset: tuple[int, ...],
+        own: set[tuple[float, ...]],
+        grid: Sequence[float],
+        config: Sequence[float] | None,
+    ) -> set[tuple[float, ...]]:
+        import itertools
+
+        n = len(subset)
+        out = {(EXITS_DISABLED,) * n, *((float(t),) * n for t in grid), *own}
+        if config is not None and len(config) ** n <= MAX_FAMILY_SETTINGS:
+            out |= set(itertools.product(map(float, config), repeat=n))
+        return out
+
+    def bound(self, record: Any, thresholds: Sequence[float]) -> Any:
+        """The ``FamilyBound`` of ``record``'s exits at ``thresholds`` (None: no guarantee:
+        a design of a study made before schema 3)."""
+        if record.model_id is None:
+            return None
+        key = (
+            (int(record.model_id), tuple(int(e) for e in record.exits)),
+            tuple(map(float, thresholds)),
+        )
+        return self.bounds.get(key)
+
+
+#: the most combinations of the config's exit thresholds a family's test sequence holds
+MAX_FAMILY_SETTINGS = 4096
+
+
+def _guarded(point: OperatingPoint, bound: Any) -> OperatingPoint:
+    """``point`` with its guarantee (unchanged without one)."""
+    if bound is None:
+        return point
+    return dataclasses.replace(point, guaranteed_accuracy=bound.guaranteed, bound=bound.to_dict())
+
+
 def design_points(
     record: Any,
     *,
     threshold_grid: Sequence[float] = DEFAULT_THRESHOLD_GRID,
     keep_dominated: bool = False,
+    guarantees: Guarantees | None = None,
 ) -> list[OperatingPoint]:
-    """The operating points of one stored design (see the module doc)."""
+    """The operating points of one stored design (see the module doc), each with its
+    guarantee when ``guarantees`` is given."""
     from dse.accuracy.profile import ExitProfile
 
     if not record.exit_profile or not record.hw_graph:
@@ -79,25 +191,24 @@ def design_points(
     for setting in _threshold_settings(record, threshold_grid):
         ev = profile.evaluate(list(setting), exits=exits)
         rep = _COSTS(hardware, ev.reach)
-        out.append(
-            OperatingPoint(
-                design_id=int(record.id),
-                thresholds=setting,
-                accuracy=float(ev.accuracy),
-                throughput_fps=float(rep.throughput_fps),
-                energy_per_inference_j=float(rep.energy_per_inference_j),
-                power_w=float(rep.power_w),
-                idle_power_w=float(rep.static_power_w),
-                latency_s=float(rep.mean_latency_s),
-                pruning_rate=rate,
-                exits=tuple(exits),
-                reconfig_time_s=float(device.reconfig_time_s),
-                latency_s_per_exit=tuple(float(x) for x in rep.latency_s_per_exit),
-                exit_fraction=tuple(float(x) for x in ev.exit_fraction),
-                label=f"#{record.id} p{rate:.2f} exits{exits} thr{list(setting)}",
-                limited_by=dict(rep.limited_by),
-            )
+        point = OperatingPoint(
+            design_id=int(record.id),
+            thresholds=setting,
+            accuracy=float(ev.accuracy),
+            throughput_fps=float(rep.throughput_fps),
+            energy_per_inference_j=float(rep.energy_per_inference_j),
+            power_w=float(rep.power_w),
+            idle_power_w=float(rep.static_power_w),
+            latency_s=float(rep.mean_latency_s),
+            pruning_rate=rate,
+            exits=tuple(exits),
+            reconfig_time_s=float(device.reconfig_time_s),
+            latency_s_per_exit=tuple(float(x) for x in rep.latency_s_per_exit),
+            exit_fraction=tuple(float(x) for x in ev.exit_fraction),
+            label=f"#{record.id} p{rate:.2f} exits{exits} thr{list(setting)}",
+            limited_by=dict(rep.limited_by),
         )
+        out.append(_guarded(point, guarantees.bound(record, setting) if guarantees else None))
     if keep_dominated:
         return out
     enabled = [p for p in out if p.exits_enabled]
@@ -110,6 +221,7 @@ def operating_points(
     *,
     threshold_grid: Sequence[float] = DEFAULT_THRESHOLD_GRID,
     keep_dominated: bool = False,
+    guarantees: Guarantees | None = None,
 ) -> list[OperatingPoint]:
     """Operating points of every feasible stored design (DesignRecords), in record order.
 
@@ -117,13 +229,37 @@ def operating_points(
         records: the study's designs (``Store.designs(study)``); infeasible ones are skipped.
         threshold_grid: common confidence thresholds tried on the exits of each design.
         keep_dominated: keep every setting (default: drop dominated settings per design).
+        guarantees: the study's guarantees (:class:`Guarantees`), attached to each point.
     """
     points: list[OperatingPoint] = []
     for rec in records:
         if not rec.feasible:
             continue
-        points += design_points(rec, threshold_grid=threshold_grid, keep_dominated=keep_dominated)
+        points += design_points(
+            rec,
+            threshold_grid=threshold_grid,
+            keep_dominated=keep_dominated,
+            guarantees=guarantees,
+        )
     return points
+
+
+def _unpruned(records: Sequence[Any], name: str) -> Any:
+    """The most accurate unpruned design's record (several bit widths may be explored),
+    earliest first: the static baselines' network."""
+    from dse.accuracy.profile import ExitProfile
+
+    unpruned = [r for r in records if pruning_rate(r) <= 1e-9 and r.arch and r.exit_profile]
+    if not unpruned:
+        raise RuntimeManagerError(
+            f"{name} baseline: the study has no unpruned design; run trials with pruning 0 "
+            "(or add 0 to the pruning choices of the config)"
+        )
+
+    def final_accuracy(r: Any) -> float:
+        return ExitProfile.from_dict(r.exit_profile).exit_accuracies()[-1]
+
+    return max(unpruned, key=lambda r: (final_accuracy(r), -r.id))
 
 
 def static_point(
@@ -133,6 +269,7 @@ def static_point(
     limits: Mapping[str, float] | None = None,
     design_id: int = STATIC_FINN_ID,
     name: str = "static FINN",
+    guarantees: Guarantees | None = None,
 ) -> OperatingPoint:
     """A static baseline: the unpruned network without exits, folded for max throughput.
 
@@ -147,23 +284,13 @@ def static_point(
             the baseline gets the same usable device as the adaptive designs (default: all).
         design_id: the point's (negative, unstored) design id.
         name: the baseline's name in labels.
+        guarantees: the study's guarantees, attached to the point.
     """
     from dse.accuracy.profile import ExitProfile
     from hw_builders.folding import fold
     from search_spaces import ArchSpec
 
-    unpruned = [r for r in records if pruning_rate(r) <= 1e-9 and r.arch and r.exit_profile]
-    if not unpruned:
-        raise RuntimeManagerError(
-            f"{name} baseline: the study has no unpruned design; run trials with pruning 0 "
-            "(or add 0 to the pruning choices of the config)"
-        )
-
-    def final_accuracy(r: Any) -> float:
-        return ExitProfile.from_dict(r.exit_profile).exit_accuracies()[-1]
-
-    # the most accurate unpruned network (several bit widths may be explored), earliest first
-    rec = max(unpruned, key=lambda r: (final_accuracy(r), -r.id))
+    rec = _unpruned(records, name)
     # the fastest clock the study explored for this device (same options as the library)
     same_target = [r for r in records if (r.board, r.part) == (rec.board, rec.part)]
     clk_ns = min(float(r.clk_ns) for r in same_target)
@@ -185,7 +312,7 @@ def static_point(
     profile = ExitProfile.from_dict(rec.exit_profile)
     accuracy = profile.exit_accuracies()[-1]  # the final classifier of the unpruned model
     how = "FINN SetFolding" if strategy == "finn" else f"{strategy} folding"
-    return OperatingPoint(
+    point = OperatingPoint(
         design_id=design_id,
         thresholds=(),
         accuracy=float(accuracy),
@@ -203,6 +330,9 @@ def static_point(
         label=f"{name} ({how}, {device.name}, {clk_ns:g} ns)",
         limited_by=dict(rep.limited_by),
     )
+    # the unpruned model without exits: its own family, one setting
+    static = dataclasses.replace(rec, exits=[]) if guarantees is not None else None
+    return _guarded(point, guarantees.bound(static, ()) if static is not None else None)
 
 
 def static_finn_point(
@@ -210,13 +340,17 @@ def static_finn_point(
     *,
     strategy: str = "finn",
     limits: Mapping[str, float] | None = None,
+    guarantees: Guarantees | None = None,
 ) -> OperatingPoint:
     """The static FINN baseline (see :func:`static_point`; FINN's SetFolding by default)."""
-    return static_point(records, strategy=strategy, limits=limits)
+    return static_point(records, strategy=strategy, limits=limits, guarantees=guarantees)
 
 
 def static_best_point(
-    records: Sequence[Any], *, limits: Mapping[str, float] | None = None
+    records: Sequence[Any],
+    *,
+    limits: Mapping[str, float] | None = None,
+    guarantees: Guarantees | None = None,
 ) -> OperatingPoint:
     """The static best baseline: the same network with adapex's optimised folding."""
     return static_point(
@@ -225,6 +359,7 @@ def static_best_point(
         limits=limits,
         design_id=STATIC_BEST_ID,
         name="static best",
+        guarantees=guarantees,
     )
 
 

@@ -6,10 +6,11 @@ The library is what every ``adapex runtime`` command, the report and the dashboa
 * **static FINN**: the unpruned, exit-free network folded by FINN's SetFolding at the highest
   target fps whose design fits the usable device (the AdaPEx paper's baseline);
 * **static best**: the same network with adapex's optimised folding;
-* **pruning-only** and **exit-only**: adaptive over their whole sub-spaces, which the study
-  evaluates as its own trials (:func:`dse.study.subspaces.ensure_subspaces`, called by the
-  commands that compare) so that the comparison does not depend on what the sampler happened
-  to draw. The runtime itself only reads designs.
+* **pruning-only** and **exit-only**: adaptive over their sub-spaces of every trained model:
+  the designs without exits (the study's own, and the baseline designs the inner step
+  stored beside each model's front: its pruning-only front) and the designs of the
+  unpruned models. They cost no training of their own, live apart from the user's trials
+  (``adapex_designs.role``), and the runtime only reads them.
 
 Computing the points costs seconds (a staged performance model per design and threshold
 setting); they are stored in the database with the study state they were computed for (the
@@ -18,12 +19,12 @@ number of designs and the time of the last one), and reused until the study chan
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from dse.runtime.derive import (
     DEFAULT_THRESHOLD_GRID,
+    Guarantees,
     operating_points,
     static_best_point,
     static_finn_point,
@@ -35,7 +36,7 @@ from dse.runtime.policies import point_sets
 __all__ = ["RuntimeLibrary", "load_library"]
 
 #: bumped when what the cache holds changes meaning
-CACHE_VERSION = 3  # 3: the host link caps throughput; points say what limits them
+CACHE_VERSION = 4  # 4: baseline designs apart from the study's; calibration profiles
 
 
 @dataclass
@@ -48,7 +49,6 @@ class RuntimeLibrary:
     static_best: OperatingPoint
     subspaces: dict[str, int] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
-    subspaces_evaluated: bool = False
 
     def point_sets(self) -> dict[str, list[OperatingPoint]]:
         """The configurations each registered policy may use
@@ -60,7 +60,6 @@ class RuntimeLibrary:
             "version": CACHE_VERSION,
             "state": self.state,
             "subspaces": self.subspaces,
-            "subspaces_evaluated": self.subspaces_evaluated,
             "points": [p.to_dict() for p in self.points],
             "static_finn": self.static_finn.to_dict(),
             "static_best": self.static_best.to_dict(),
@@ -75,17 +74,29 @@ class RuntimeLibrary:
             static_best=OperatingPoint.from_dict(data["static_best"]),
             subspaces=dict(data.get("subspaces") or {}),
             state=dict(data.get("state") or {}),
-            subspaces_evaluated=bool(data.get("subspaces_evaluated")),
         )
 
 
-def _state(store: Any, study: str) -> dict[str, Any]:
+def _state(store: Any, study: str, confidence: float) -> dict[str, Any]:
     info = store.study_info(study) or {}
     return {
         "version": CACHE_VERSION,
         "n_designs": int(info.get("n_designs") or 0),
         "updated_at": str(info.get("updated_at") or ""),
         "threshold_grid": list(DEFAULT_THRESHOLD_GRID),
+        "confidence": float(confidence),
+    }
+
+
+def _subspace_sizes(records: list[Any]) -> dict[str, int]:
+    """How many designs each sub-space baseline adapts over."""
+    from dse.runtime.derive import pruning_rate
+    from dse.runtime.policies import UNPRUNED_TOL
+
+    feasible = [r for r in records if r.feasible]
+    return {
+        "pruning_only": sum(1 for r in feasible if not r.exits),
+        "exit_only": sum(1 for r in feasible if pruning_rate(r) <= UNPRUNED_TOL),
     }
 
 
@@ -93,64 +104,90 @@ def load_library(
     storage: str | None,
     study: str,
     *,
-    subspaces: Mapping[str, int] | None = None,
     refresh: bool = False,
+    confidence: float | None = None,
 ) -> RuntimeLibrary:
     """The study's runtime library, from the database's cache when the study is unchanged.
 
-    The runtime only reads designs: it never runs trials. A command that compares with the
-    pruning-only and exit-only baselines over their whole sub-spaces asks the study for them
-    first (:func:`dse.study.subspaces.ensure_subspaces`) and passes the counts it returns.
+    The runtime only reads: the study's designs and the baseline designs stored beside
+    them. Every operating point carries its accuracy guarantee
+    (:mod:`dse.runtime.guarantees`). The cache is written when the database can be written
+    (a read-only database is read, and the library computed every time).
 
     Args:
         storage: the storage URL.
         study: the study name.
-        subspaces: per sub-space, how many of its points the study holds (what
-            ``ensure_subspaces`` returned), or None for a library over the designs the study
-            holds, whatever they are.
         refresh: recompute the points even when the cache is current.
+        confidence: the guarantees' delta (default: the study's ``[runtime] confidence``).
 
     Raises:
-        RuntimeManagerError: no such study, no stored or feasible design.
+        RuntimeManagerError: no such study, no stored or feasible design, a bad confidence.
     """
     from dse.storage import DEFAULT_STORAGE, Store
 
     url = storage or DEFAULT_STORAGE
-    evaluated = subspaces is not None
     with Store(url, read_only=True) as store:
         if store.study_info(study) is None:
             raise RuntimeManagerError(f"study {study!r}: not found; run it first")
+        config = store.study_config(study)
+        delta = check_confidence(config.runtime.confidence if confidence is None else confidence)
         cached = store.runtime_cache(study)
-        state = _state(store, study)
+        state = _state(store, study, delta)
         lib_data = (cached or {}).get("library")
-        if (
-            not refresh
-            and lib_data
-            and lib_data.get("state") == state
-            and (lib_data.get("subspaces_evaluated") or not evaluated)
-        ):
+        if not refresh and lib_data and lib_data.get("state") == state:
             return RuntimeLibrary.from_dict(study, lib_data)
-        records = store.designs(study)
-        if not records:
+        own = store.designs(study)
+        records = own + store.designs(study, role="baseline")
+        if not own:
             raise RuntimeManagerError(
                 f"study {study!r} has no stored design; run it first (`adapex run --study {study}`)"
             )
-        points = operating_points(records)
-        if not points:
-            raise RuntimeManagerError(
-                f"study {study!r} has no feasible design; relax the constraints or run more trials"
-            )
-        info = store.study_info(study) or {}
-        limits = ((info.get("config") or {}).get("hardware") or {}).get("max_utilisation")
+        n_models = len(store.models(study))
+    from dse.config import knob_values
+
+    guarantees = Guarantees(
+        records,
+        delta=delta,
+        n_models=n_models,
+        config_thresholds=knob_values(config.exits.thresholds),
+    )
+    points = operating_points(records, guarantees=guarantees)
+    if not points:
+        raise RuntimeManagerError(
+            f"study {study!r} has no feasible design; relax the constraints or run more trials"
+        )
+    limits = config.hardware.max_utilisation
     lib = RuntimeLibrary(
         study=study,
         points=points,
-        static_finn=static_finn_point(records, limits=limits),
-        static_best=static_best_point(records, limits=limits),
-        subspaces=dict(subspaces or {}),
+        static_finn=static_finn_point(records, limits=limits, guarantees=guarantees),
+        static_best=static_best_point(records, limits=limits, guarantees=guarantees),
+        subspaces=_subspace_sizes(records),
         state=state,
-        subspaces_evaluated=evaluated,
     )
+    _cache(url, study, lib)
+    return lib
+
+
+def check_confidence(value: Any, argument: str = "confidence") -> float:
+    """``value`` as the guarantees' delta; RuntimeManagerError naming ``argument`` unless a
+    number in (0, 0.5)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and 0.0 < value < 0.5
+    if not ok:
+        raise RuntimeManagerError(
+            f"`{argument}` {value!r}: give the guarantees' delta, a number in (0, 0.5) "
+            "(0.05: each holds with 95% confidence)",
+            arguments=(argument,),
+        )
+    return float(value)
+
+
+def _cache(url: str, study: str, lib: RuntimeLibrary) -> None:
+    """Store the library in the database's runtime cache, unless it cannot be written."""
+    from dse.storage import Store
+
+    with Store(url, read_only=True) as probe:
+        if not probe.writable():
+            return
     with Store(url) as store:
         store.save_runtime_cache(study, {"library": lib.to_dict(), "sweeps": {}})
-    return lib

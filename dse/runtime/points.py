@@ -31,7 +31,7 @@ class OperatingPoint:
     Attributes:
         design_id: the stored design's id (``STATIC_FINN_ID`` for the static FINN baseline).
         thresholds: confidence threshold per exit in use (a value above 1 disables that exit).
-        accuracy: expected top-1 accuracy of this configuration (test set).
+        accuracy: its top-1 accuracy on the calibration split (the estimate).
         throughput_fps: sustained inferences per second (staged exit model).
         energy_per_inference_j: energy per inference at full throughput (staged exit model).
         power_w: power while busy (serving at full throughput).
@@ -46,6 +46,10 @@ class OperatingPoint:
         label: a short human-readable name.
         limited_by: what bounds its throughput (``hw_builders.bounds.limited_by``: a layer
             and resource, the input stream or the host link).
+        guaranteed_accuracy: the accuracy it holds with the runtime's confidence
+            (:mod:`dse.runtime.guarantees`); None where no guarantee was computed.
+        bound: the guarantee's figures (``FamilyBound.to_dict``: correct samples, lower
+            bound, alpha, position in its family's test sequence).
     """
 
     design_id: int
@@ -64,6 +68,14 @@ class OperatingPoint:
     exit_fraction: tuple[float, ...] = ()
     label: str = field(default="", compare=False)
     limited_by: dict = field(default_factory=dict, compare=False)
+    guaranteed_accuracy: float | None = field(default=None, compare=False)
+    bound: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def served_accuracy(self) -> float:
+        """The accuracy the runtime may promise for this configuration: its guaranteed
+        accuracy (its calibration estimate where no guarantee was computed)."""
+        return self.accuracy if self.guaranteed_accuracy is None else self.guaranteed_accuracy
 
     def __post_init__(self) -> None:
         for name in ("accuracy", "throughput_fps", "energy_per_inference_j", "power_w"):
@@ -122,7 +134,8 @@ class OperatingPoint:
 
 
 def non_dominated(points: Iterable[OperatingPoint]) -> list[OperatingPoint]:
-    """Points not dominated in (accuracy max, throughput max, dynamic energy min, idle power min).
+    """Points not dominated in (served accuracy max, throughput max, dynamic energy min, idle
+    power min).
 
     A point is dropped only when another one of the same list is at least as good in every
     criterion and strictly better in one; duplicates (same numbers) keep the first. Exact
@@ -134,7 +147,7 @@ def non_dominated(points: Iterable[OperatingPoint]) -> list[OperatingPoint]:
 
     def key(p: OperatingPoint) -> tuple[float, float, float, float]:
         dyn = max(p.power_w - p.idle_power_w, 0.0) / p.throughput_fps
-        return (-p.accuracy, -p.throughput_fps, dyn, p.idle_power_w)
+        return (-p.served_accuracy, -p.throughput_fps, dyn, p.idle_power_w)
 
     keys = [key(p) for p in pts]
     mask = pareto_mask(np.asarray(keys, dtype=float))

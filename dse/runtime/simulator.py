@@ -375,7 +375,7 @@ def _served_figures(run: _Run, acc_arr: np.ndarray) -> dict[str, float]:
             wts.append(sp * f)
             service_lat_sum += lat * f * float(sp.sum())
         ok_rows = np.array(run.row_ok)[run.acc_idx[mask]]
-        below += int(np.sum((pt.accuracy < acc_arr[mask] - ACC_TOL) & ok_rows & (sp > 0)))
+        below += int(np.sum((pt.served_accuracy < acc_arr[mask] - ACC_TOL) & ok_rows & (sp > 0)))
     if vals:
         v, w = np.concatenate(vals), np.concatenate(wts)
         mean_lat = float(np.sum(v * w) / np.sum(w)) if np.sum(w) > 0 else math.nan

@@ -65,8 +65,8 @@ SWEEP_DT_S = 10.0
 
 
 def default_threshold(lib: RuntimeLibrary) -> float:
-    """The sweep's default accuracy threshold: static FINN's accuracy minus 0.01."""
-    return max(0.0, lib.static_finn.accuracy - 0.01)
+    """The sweep's default accuracy threshold: static FINN's guaranteed accuracy minus 0.01."""
+    return max(0.0, lib.static_finn.served_accuracy - 0.01)
 
 
 def _ratio(num: float, den: float) -> float | None:

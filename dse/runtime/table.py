@@ -1,7 +1,9 @@
 """The runtime selection table: which configuration to run for a workload and accuracy threshold.
 
-For an accuracy threshold ``A`` the candidates are the operating points whose accuracy is at
-least ``A`` (when none is, the most accurate points: the best the library can do). Candidates are
+For an accuracy threshold ``A`` the candidates are the operating points whose served accuracy
+(:attr:`OperatingPoint.served_accuracy`: the accuracy guaranteed with the runtime's
+confidence, :mod:`dse.runtime.guarantees`) is at least ``A`` (when none is, the points of the
+highest guaranteed accuracy: the best the library can promise, and the row says so). Candidates are
 sorted by throughput; the workload levels (input-rate buckets) of a row are delimited by the
 distinct candidate throughputs, so that bucket ``(t_{i-1}, t_i]`` is exactly the set of rates
 that the candidates with throughput ``>= t_i`` sustain. Each bucket holds the candidate that
@@ -49,6 +51,7 @@ CSV_COLUMNS = (
     "thresholds",
     "exits",
     "accuracy",
+    "guaranteed_accuracy",
     "throughput_fps",
     "energy_per_inference_j",
     "pruning_rate",
@@ -119,7 +122,7 @@ def _row(
     thr = np.array([points[i].throughput_fps for i in idx])
     idle = np.array([points[i].idle_power_w for i in idx])
     dyn = np.array([max(points[i].power_w - points[i].idle_power_w, 0.0) for i in idx]) / thr
-    acc = np.array([points[i].accuracy for i in idx])
+    acc = np.array([points[i].served_accuracy for i in idx])
     edges = np.unique(thr)  # ascending distinct throughputs
     # cost[e, c]: point_cost of candidate c at rate edges[e]; inf where it cannot sustain it
     if objective != "energy":  # a design's own figure, the same at every rate
@@ -162,6 +165,8 @@ class SelectionTable:
         objective: ``"energy"`` (default: least energy per inference among the points that
             sustain the rate), ``"edp"`` (least design EDP: energy per inference x latency)
             or ``"latency"`` (least mean latency).
+        confidence: the delta the points' guarantees were computed with (recorded with the
+            table: its compliant rows hold with probability ``1 - confidence``).
     """
 
     def __init__(
@@ -170,6 +175,7 @@ class SelectionTable:
         accuracy_thresholds: Sequence[float] | None = None,
         *,
         objective: str = "energy",
+        confidence: float | None = None,
     ) -> None:
         check_points(points)
         if objective not in OBJECTIVES:
@@ -177,8 +183,9 @@ class SelectionTable:
                 f"objective {objective!r} is unknown; use one of {', '.join(OBJECTIVES)}"
             )
         self.objective = objective
+        self.confidence = confidence
         self.points: list[OperatingPoint] = list(points)
-        self._acc = np.array([p.accuracy for p in self.points])
+        self._acc = np.array([p.served_accuracy for p in self.points])
         self._distinct_acc = sorted(set(self._acc.tolist()))
         if accuracy_thresholds is None:
             accuracy_thresholds = self._distinct_acc
@@ -224,12 +231,13 @@ class SelectionTable:
             mine = [i for i, p in enumerate(self.points) if p.design_id == design_id]
             if not mine:
                 raise RuntimeManagerError(f"design {design_id} has no operating point")
-            ok = [i for i in mine if self.points[i].accuracy >= accuracy_threshold - ACC_TOL]
+            acc = [self.points[i].served_accuracy for i in mine]
+            ok = [i for i, a in zip(mine, acc, strict=True) if a >= accuracy_threshold - ACC_TOL]
             if ok:
                 row = _row(self.points, ok, float(accuracy_threshold), True, self.objective)
             else:
-                best = max(self.points[i].accuracy for i in mine)
-                top = [i for i in mine if self.points[i].accuracy >= best - ACC_TOL]
+                best = max(acc)
+                top = [i for i, a in zip(mine, acc, strict=True) if a >= best - ACC_TOL]
                 row = _row(self.points, top, float(accuracy_threshold), False, self.objective)
             cache[key] = row
         return row
@@ -260,6 +268,8 @@ class SelectionTable:
                     "thresholds": list(p.thresholds),
                     "exits": list(p.exits),
                     "accuracy": p.accuracy,
+                    "guaranteed_accuracy": p.guaranteed_accuracy,
+                    "bound": dict(p.bound),
                     "throughput_fps": p.throughput_fps,
                     "energy_per_inference_j": p.energy_per_inference_j,
                     "pruning_rate": p.pruning_rate,
@@ -280,6 +290,7 @@ class SelectionTable:
         return {
             "version": TABLE_VERSION,
             "objective": self.objective,
+            "confidence": self.confidence,
             "accuracy_thresholds": list(self.accuracy_thresholds),
             "points": [p.to_dict() for p in self.points],
             "entries": self.entries(),
@@ -293,7 +304,12 @@ class SelectionTable:
                 "runtime table: unknown format; rebuild it with `adapex runtime table`"
             )
         points = [OperatingPoint.from_dict(p) for p in d["points"]]
-        return cls(points, d.get("accuracy_thresholds"), objective=d.get("objective", "energy"))
+        return cls(
+            points,
+            d.get("accuracy_thresholds"),
+            objective=d.get("objective", "energy"),
+            confidence=d.get("confidence"),
+        )
 
     def to_json(self) -> str:
         """The table as a JSON document."""
@@ -334,6 +350,7 @@ def build_selection_table(
     accuracy_thresholds: Sequence[float] | None = None,
     *,
     objective: str = "energy",
+    confidence: float | None = None,
 ) -> SelectionTable:
     """Build the selection table of ``points`` (see :class:`SelectionTable`)."""
-    return SelectionTable(points, accuracy_thresholds, objective=objective)
+    return SelectionTable(points, accuracy_thresholds, objective=objective, confidence=confidence)

@@ -38,9 +38,108 @@ def _add_params_hash(conn: sa.Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _columns(conn: sa.Connection, table: str) -> set[str]:
+    return {c["name"] for c in sa.inspect(conn).get_columns(table)}
+
+
+def _rebuild_designs_sqlite(conn: sa.Connection) -> None:
+    """SQLite cannot drop a NOT NULL: adapex_designs is made again in its version 3 form
+    and the rows copied over (same ids)."""
+    old = _columns(conn, "adapex_designs")
+    for index in ("ix_adapex_designs_study_params", "ix_adapex_designs_study"):
+        conn.execute(sa.text(f"DROP INDEX IF EXISTS {index}"))
+    conn.execute(sa.text("ALTER TABLE adapex_designs RENAME TO adapex_designs_v2"))
+    T.designs.create(conn)
+    cols = ", ".join(c.name for c in T.designs.columns if c.name in old)
+    conn.execute(
+        sa.text(f"INSERT INTO adapex_designs ({cols}) SELECT {cols} FROM adapex_designs_v2")
+    )
+    conn.execute(sa.text("DROP TABLE adapex_designs_v2"))
+
+
+def _two_level_layout(conn: sa.Connection) -> None:
+    """Version 3: trained models (``adapex_models``), a design's model and role, a study's
+    layout; the sub-space baselines older adapex ran as trials of a user's study leave it
+    (:func:`_move_legacy_baselines`)."""
+    tables = set(sa.inspect(conn).get_table_names())
+    if "adapex_studies" in tables and "layout" not in _columns(conn, "adapex_studies"):
+        conn.execute(
+            sa.text("ALTER TABLE adapex_studies ADD COLUMN layout INTEGER NOT NULL DEFAULT 1")
+        )
+    if "adapex_designs" in tables and "role" not in _columns(conn, "adapex_designs"):
+        if conn.dialect.name == "sqlite":
+            _rebuild_designs_sqlite(conn)
+        else:
+            for statement in (
+                "ALTER TABLE adapex_designs ADD COLUMN model_id INTEGER",
+                "ALTER TABLE adapex_designs ADD COLUMN role VARCHAR(16) NOT NULL DEFAULT 'study'",
+                "ALTER TABLE adapex_designs ALTER COLUMN trial_number DROP NOT NULL",
+                "ALTER TABLE adapex_designs ALTER COLUMN exit_profile DROP NOT NULL",
+            ):
+                conn.execute(sa.text(statement))
+    T.models.create(conn, checkfirst=True)
+    if "adapex_studies" in tables and "trials" in tables:
+        _move_legacy_baselines(conn)
+
+
+def _move_legacy_baselines(conn: sa.Connection) -> None:
+    """Adapex before schema 3 evaluated the runtime's pruning-only and exit-only sub-spaces
+    as trials of the user's study (enqueued with fixed parameters). Their designs become
+    baseline designs (kept, read by the runtime, not on the study's front) and their
+    Optuna trials are removed, so that the study counts what the user ran. A sub-space
+    design that a user trial also drew stays the user's, carried by that trial."""
+    import json
+
+    from dse.optuna_bridge import delete_trials, legacy_subspace_trials, study_id_of
+    from dse.pareto import ObjectiveSpec
+    from dse.storage.front import update_front
+
+    for name, objectives in conn.execute(sa.select(T.studies.c.name, T.studies.c.objectives)):
+        study_id = study_id_of(conn, name)
+        subs = legacy_subspace_trials(conn, study_id) if study_id is not None else {}
+        if not subs:
+            continue
+        rows = conn.execute(
+            sa.select(T.designs.c.id, T.designs.c.trial_number, T.designs.c.provenance).where(
+                T.designs.c.study == name
+            )
+        ).all()
+        for row in rows:
+            prov = dict(row.provenance or {})
+            repeats = [int(n) for n in prov.get("repeats", []) if int(n) not in subs]
+            values: dict[str, object] = {}
+            if row.trial_number in subs:
+                if repeats:  # a user trial drew it too: it carries the design now
+                    values = {"trial_number": repeats[0]}
+                    repeats = repeats[1:]
+                else:
+                    values = {"trial_number": None, "role": T.ROLE_BASELINE, "pareto": False}
+            if repeats != [int(n) for n in prov.get("repeats", [])]:
+                prov["repeats"] = repeats
+                values["provenance"] = json.loads(json.dumps(prov))
+            if values:
+                conn.execute(sa.update(T.designs).where(T.designs.c.id == row.id).values(**values))
+        conn.execute(
+            sa.delete(T.hypervolume).where(
+                T.hypervolume.c.study == name, T.hypervolume.c.trial_number.in_(list(subs))
+            )
+        )
+        delete_trials(conn, list(subs.values()))
+        specs = [ObjectiveSpec.from_dict(o) for o in objectives]
+        n_designs, _, volume = update_front(conn, name, specs)
+        conn.execute(
+            sa.update(T.studies)
+            .where(T.studies.c.name == name)
+            .values(n_designs=n_designs, hypervolume=volume)
+        )
+        # the runtime's cached library counted the sub-space designs as the study's
+        conn.execute(sa.delete(T.simulations).where(T.simulations.c.study == T.CACHE_PREFIX + name))
+
+
 MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
     0: lambda _conn: None,  # version 1 only adds tables: create_all below does it
     1: _add_params_hash,
+    2: _two_level_layout,
 }
 
 

@@ -1,32 +1,33 @@
-"""The Store: adapex's tables (designs, Pareto front, hypervolume, runtime table, simulation).
+"""The Store: adapex's tables (trained models, designs, Pareto front, hypervolume, runtime
+table, simulation).
 
 Readers (runtime manager, dashboard, export, ``adapex study``) use ``Store(url,
-read_only=True)``, which never writes; the study engine writes designs with
-:meth:`Store.add_design`, which inserts the design and updates the study's feasible Pareto
-flags and hypervolume in one transaction.
+read_only=True)``, which never writes; the study engine stores a training trial with
+:meth:`Store.complete_training`: its model, the designs of its inner front (and the
+baselines' sub-space designs), the study's Pareto flags and hypervolume, and the Optuna
+trials that carry its designs, in one transaction.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from dse.design import DesignRecord
-from dse.errors import DseError
+from dse.design import DesignRecord, ModelRecord
+from dse.errors import DseError, StateError, TrialNotRunning
 from dse.jsonable import jsonable
-from dse.pareto import ObjectiveSpec, feasible_front, front_hypervolume
+from dse.pareto import ObjectiveSpec
 from dse.storage import tables as T
 from dse.storage.engine import check_reachable, create_engine, normalise_url, redact
+from dse.storage.front import update_front
 from dse.storage.records import StudySummary
 from dse.storage.schema import check_schema
 
-
-class TrialNotRunning(DseError):
-    """The trial being completed is no longer RUNNING (failed as stale by another worker)."""
+__all__ = ["Store", "TrialNotRunning", "now_iso"]
 
 
 _DESIGN_JSON_FIELDS = (
@@ -114,7 +115,12 @@ class Store:
 
     # -- studies --------------------------------------------------------------------------
     def register_study(
-        self, name: str, config: Mapping[str, Any], objectives: Sequence[ObjectiveSpec]
+        self,
+        name: str,
+        config: Mapping[str, Any],
+        objectives: Sequence[ObjectiveSpec],
+        *,
+        layout: int = T.LAYOUT_TRAINING_PER_TRIAL,
     ) -> bool:
         """Record a study's config and objectives (once). Returns True when newly created."""
         with self._writer() as conn, conn.begin():
@@ -134,6 +140,7 @@ class Store:
                     n_designs=0,
                     created_at=stamp,
                     updated_at=stamp,
+                    layout=int(layout),
                 )
             )
             return True
@@ -169,33 +176,47 @@ class Store:
         info["objective_specs"] = [ObjectiveSpec.from_dict(o) for o in info["objectives"]]
         return info
 
+    def study_config(self, name: str) -> Any:
+        """The stored config of a study, validated (``dse.config.StudyConfig``): the one
+        reader of a stored config.
+
+        Raises:
+            DseError: no such study, or its stored config no longer validates.
+        """
+        from dse.config import parse_config
+
+        info = self.study_info(name)
+        if info is None:
+            raise DseError(f"study {name!r}: not found in {redact(self.url)}; check the name")
+        return parse_config(info["config"], f"stored study {name!r}")
+
+    def writable(self) -> bool:
+        """Whether this database can be written: a SQLite file and its folder writable
+        (a read-only file, folder or mount is only read); a server database, yes."""
+        import os
+
+        from dse.storage.engine import sqlite_path
+
+        path = sqlite_path(self.url)
+        if path is None:
+            return True
+        folder = path.resolve().parent
+        if not (os.access(path, os.W_OK) and os.access(folder, os.W_OK)):
+            return False
+        try:
+            st = os.statvfs(folder)
+        except OSError:
+            return False
+        return not bool(st.f_flag & os.ST_RDONLY)
+
     def optuna_trial_counts(self) -> dict[str, dict[str, Any]]:
         """Per Optuna study: trial counts by state and directions (empty without Optuna tables)."""
+        from dse.optuna_bridge import trial_state_counts
+
         if not self._has_optuna():
             return {}
-        out: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
-            for sid, sname in conn.execute(sa.text("SELECT study_id, study_name FROM studies")):
-                out[sname] = {"study_id": sid, "states": {}, "directions": []}
-            by_id = {v["study_id"]: v for v in out.values()}
-            rows = conn.execute(
-                sa.text("SELECT study_id, state, COUNT(*) FROM trials GROUP BY study_id, state")
-            )
-            for sid, state, count in rows:
-                if sid in by_id:
-                    key = state.name if hasattr(state, "name") else str(state)
-                    by_id[sid]["states"][key] = int(count)
-            rows = conn.execute(
-                sa.text(
-                    "SELECT study_id, objective, direction FROM study_directions "
-                    "ORDER BY study_id, objective"
-                )
-            )
-            for sid, _objective, direction in rows:
-                if sid in by_id:
-                    text = direction.name if hasattr(direction, "name") else str(direction)
-                    by_id[sid]["directions"].append(text.lower())
-        return out
+            return trial_state_counts(conn)
 
     def list_studies(self) -> list[StudySummary]:
         """Every study in the database (Optuna's and ours), sorted by name."""
@@ -210,11 +231,18 @@ class Store:
                         T.designs.c.study,
                         sa.func.count(),
                         sa.func.sum(sa.case((T.designs.c.pareto, 1), else_=0)),
-                    ).group_by(T.designs.c.study)
+                    )
+                    .where(T.designs.c.role == T.ROLE_STUDY)
+                    .group_by(T.designs.c.study)
                 )
                 design_counts = {s: (int(n), int(p or 0)) for s, n, p in counts}
+                model_counts = dict(
+                    conn.execute(
+                        sa.select(T.models.c.study, sa.func.count()).group_by(T.models.c.study)
+                    ).all()
+                )
         else:
-            design_counts = {}
+            design_counts, model_counts = {}, {}
         summaries = []
         for name in sorted(set(optuna_counts) | set(ours)):
             oc = optuna_counts.get(name, {"states": {}, "directions": []})
@@ -234,6 +262,8 @@ class Store:
                     n_failed=states.get("FAIL", 0),
                     hypervolume=info["hypervolume"] if info else None,
                     created_at=info["created_at"] if info else None,
+                    n_models=int(model_counts.get(name, 0)),
+                    layout=int(info["layout"]) if info else 2,
                 )
             )
         return summaries
@@ -244,18 +274,43 @@ class Store:
             conn.execute(
                 sa.delete(T.simulations).where(T.simulations.c.study == self.CACHE_PREFIX + name)
             )
-            for table in (T.designs, T.hypervolume, T.runtime_tables, T.simulations):
+            for table in (T.designs, T.models, T.hypervolume, T.runtime_tables, T.simulations):
                 conn.execute(sa.delete(table).where(table.c.study == name))
             conn.execute(sa.delete(T.studies).where(T.studies.c.name == name))
 
-    # -- designs --------------------------------------------------------------------------
+    # -- models and designs ----------------------------------------------------------------
     @staticmethod
-    def _record(row: sa.Row[Any]) -> DesignRecord:
+    def _model(row: sa.Row[Any]) -> ModelRecord:
         m = row._mapping
+        return ModelRecord(
+            id=int(m["id"]),
+            study=m["study"],
+            trial_number=None if m["trial_number"] is None else int(m["trial_number"]),
+            key=m["key"],
+            params=m["params"],
+            arch=m["arch"],
+            checkpoint=m["checkpoint"],
+            profiles=m["profiles"],
+            metrics=m["metrics"] or {},
+        )
+
+    def models(self, study: str) -> list[ModelRecord]:
+        """Every trained model of a study, by training trial."""
+        if not self.has_tables:
+            return []
+        query = sa.select(T.models).where(T.models.c.study == study).order_by(T.models.c.id)
+        with self.engine.connect() as conn:
+            return [self._model(r) for r in conn.execute(query)]
+
+    @staticmethod
+    def _record(row: sa.Row[Any], models: Mapping[int, ModelRecord]) -> DesignRecord:
+        m = row._mapping
+        model = models.get(m["model_id"]) if m["model_id"] is not None else None
+        profiles = model.profiles if model is not None else {}
         return DesignRecord(
             id=int(m["id"]),
             study=m["study"],
-            trial_number=int(m["trial_number"]),
+            trial_number=None if m["trial_number"] is None else int(m["trial_number"]),
             params=m["params"],
             objectives=m["objectives"],
             metrics=m["metrics"],
@@ -264,7 +319,8 @@ class Store:
             arch=m["arch"],
             exits=list(m["exits"]),
             thresholds=list(m["thresholds"]),
-            exit_profile=m["exit_profile"],
+            exit_profile=profiles.get("calibration") or m["exit_profile"] or {},
+            test_profile=profiles.get("test") or {},
             hw_graph=m["hw_graph"],
             folding=m["folding"],
             hw_report=m["hw_report"],
@@ -274,19 +330,31 @@ class Store:
             checkpoint=m["checkpoint"],
             dataset=m["dataset"],
             provenance=m["provenance"],
+            model_id=None if m["model_id"] is None else int(m["model_id"]),
+            role=m["role"],
         )
 
-    def designs(self, study: str) -> list[DesignRecord]:
-        """Every design of a study, by trial number."""
+    def _records(self, conn: sa.Connection, query: Any) -> list[DesignRecord]:
+        """The designs ``query`` selects, each with its model's profiles (read once)."""
+        rows = conn.execute(query).all()
+        ids = sorted({int(r.model_id) for r in rows if r.model_id is not None})
+        models: dict[int, ModelRecord] = {}
+        if ids:
+            for r in conn.execute(sa.select(T.models).where(T.models.c.id.in_(ids))):
+                models[int(r.id)] = self._model(r)
+        return [self._record(r, models) for r in rows]
+
+    def designs(self, study: str, *, role: str = T.ROLE_STUDY) -> list[DesignRecord]:
+        """The designs of a study with ``role`` (``"study"``: the user's, by trial number;
+        ``"baseline"``: the runtime baselines' sub-space designs; ``"all"``: both)."""
         if not self.has_tables:
             return []
-        query = (
-            sa.select(T.designs)
-            .where(T.designs.c.study == study)
-            .order_by(T.designs.c.trial_number)
-        )
+        query = sa.select(T.designs).where(T.designs.c.study == study)
+        if role != "all":
+            query = query.where(T.designs.c.role == role)
+        query = query.order_by(T.designs.c.trial_number, T.designs.c.id)
         with self.engine.connect() as conn:
-            return [self._record(r) for r in conn.execute(query)]
+            return self._records(conn, query)
 
     def design(self, design_id: int) -> DesignRecord:
         """One design by id.
@@ -294,15 +362,17 @@ class Store:
         Raises:
             DseError: no design has that id.
         """
-        row = None
+        found: list[DesignRecord] = []
         if self.has_tables:
             with self.engine.connect() as conn:
-                row = conn.execute(sa.select(T.designs).where(T.designs.c.id == design_id)).first()
-        if row is None:
+                found = self._records(
+                    conn, sa.select(T.designs).where(T.designs.c.id == int(design_id))
+                )
+        if not found:
             raise DseError(
                 f"design {design_id}: no such design; list them with `adapex study pareto`"
             )
-        return self._record(row)
+        return found[0]
 
     def pareto(self, study: str) -> list[DesignRecord]:
         """The feasible Pareto front of a study, by trial number."""
@@ -310,11 +380,15 @@ class Store:
             return []
         query = (
             sa.select(T.designs)
-            .where(T.designs.c.study == study, T.designs.c.pareto.is_(True))
+            .where(
+                T.designs.c.study == study,
+                T.designs.c.pareto.is_(True),
+                T.designs.c.role == T.ROLE_STUDY,
+            )
             .order_by(T.designs.c.trial_number)
         )
         with self.engine.connect() as conn:
-            return [self._record(r) for r in conn.execute(query)]
+            return self._records(conn, query)
 
     def add_design(self, record: DesignRecord, *, replaces: Iterable[int] = ()) -> DesignRecord:
         """Insert a design and update the study's Pareto flags and hypervolume atomically.
@@ -343,7 +417,8 @@ class Store:
         trial_number: int | None = None,
         dedupe: bool = False,
     ) -> DesignRecord:
-        """Store a trial's design and mark the Optuna trial COMPLETE in one transaction.
+        """Store one design and mark its Optuna trial COMPLETE in one transaction (a trial
+        that carries one design, as studies before schema 3 ran them).
 
         Optuna's trial row is locked and must still be RUNNING (a worker presumed dead has its
         trial failed by the others); its values and state are written exactly as Optuna's
@@ -366,11 +441,10 @@ class Store:
             TrialNotRunning: the trial is no longer RUNNING (nothing was written).
             DseError: the study was never registered, or no design ``repeat_of``.
         """
-        from dse.optuna_bridge import trial_tables
+        from dse.optuna_bridge import complete_running_trial, lock_running_trial
 
-        tables = trial_tables()
         with self._writer() as conn, conn.begin():
-            _lock_running_trial(conn, tables, trial_id)
+            lock_running_trial(conn, trial_id)
             if repeat_of is None and record is not None and dedupe:
                 repeat_of = self._same_params(conn, record.study, record.params)
                 trial_number = record.trial_number
@@ -380,8 +454,160 @@ class Store:
                 stored = self._insert_design(conn, record, replaces)
             else:
                 stored = self._add_repeat(conn, repeat_of, int(trial_number or 0))
-            _complete_optuna_trial(conn, tables, trial_id, values, stored.id)
+            complete_running_trial(conn, trial_id, values, {"design_id": stored.id})
             return stored
+
+    def complete_training(
+        self,
+        model: ModelRecord,
+        designs: Sequence[tuple[DesignRecord, Sequence[float], Mapping[str, float]]],
+        *,
+        trial_id: int,
+        baselines: Sequence[DesignRecord] = (),
+        training_attrs: Mapping[str, Any] | None = None,
+    ) -> list[DesignRecord]:
+        """Store a training trial's result and complete it, in one transaction.
+
+        The trained model, the designs of its inner front (each with its objective values
+        and constraints), the baselines' sub-space designs of the model that are not on
+        that front, the study's Pareto flags and hypervolume; in Optuna's tables, the
+        training trial COMPLETE with its first design's values, and one COMPLETE trial, with
+        the training's parameters, for each further design. A process killed at any
+        instant leaves all of it or none of it.
+
+        Args:
+            model: The trained model (its ``trial_number`` is the training trial's).
+            designs: ``(record, values, constraints)`` per design of the front, the one the
+                training trial carries first.
+            trial_id: Optuna's id of the (RUNNING) training trial.
+            baselines: Sub-space designs of the model for the runtime's baselines.
+            training_attrs: Further user attributes of the training trial.
+
+        Returns:
+            The stored designs of the front, in the order given (ids, trial numbers and
+            Pareto flags set).
+
+        Raises:
+            TrialNotRunning: the trial is no longer RUNNING (nothing was written).
+            StateError: the model is stored already (another worker trained it).
+        """
+        from dse.optuna_bridge import complete_running_trial, lock_running_trial
+
+        if not designs:
+            raise DseError("complete_training: a trained model stores at least one design")
+        with self._writer() as conn, conn.begin():
+            study_id, number = lock_running_trial(conn, trial_id)
+            specs = self._lock_study(conn, model.study)
+            if conn.execute(
+                sa.select(T.models.c.id).where(
+                    T.models.c.study == model.study, T.models.c.key == model.key
+                )
+            ).first():
+                raise StateError(
+                    f"study {model.study!r}: the model of trial {number} is stored already "
+                    "(another worker trained it); its trial is discarded"
+                )
+            model_id = self._insert_model(conn, model, number)
+            ids = self._insert_model_designs(
+                conn, model, model_id, study_id, trial_id, number, designs, baselines
+            )
+            self._refresh_front(conn, model.study, specs, number)
+            complete_running_trial(
+                conn,
+                trial_id,
+                designs[0][1],
+                {
+                    **dict(training_attrs or {}),
+                    "design_id": ids[0],
+                    "kind": "training",
+                    "model_id": model_id,
+                    "designs": len(designs),
+                },
+            )
+            return self._records(
+                conn,
+                sa.select(T.designs)
+                .where(T.designs.c.id.in_(ids))
+                .order_by(T.designs.c.trial_number),
+            )
+
+    def _insert_model_designs(
+        self,
+        conn: sa.Connection,
+        model: ModelRecord,
+        model_id: int,
+        study_id: int,
+        trial_id: int,
+        number: int,
+        designs: Sequence[tuple[DesignRecord, Sequence[float], Mapping[str, float]]],
+        baselines: Sequence[DesignRecord],
+    ) -> list[int]:
+        """Insert a trained model's designs and baseline designs, and the Optuna trials that
+        carry its designs after the first; the designs' ids."""
+        from dse.optuna_bridge import insert_complete_trials, trial_count
+
+        first = trial_count(conn, study_id)  # the numbers Optuna gives the next trials
+        numbers = [number, *range(first, first + len(designs) - 1)]
+        ids = [
+            self._insert_row(
+                conn,
+                dataclasses.replace(record, trial_number=n, model_id=model_id, role=T.ROLE_STUDY),
+            )
+            for (record, _, _), n in zip(designs, numbers, strict=True)
+        ]
+        for record in baselines:
+            self._insert_row(
+                conn,
+                dataclasses.replace(
+                    record, trial_number=None, model_id=model_id, role=T.ROLE_BASELINE
+                ),
+            )
+        rows = [
+            (
+                [float(v) for v in values],
+                {"design_id": design_id, "kind": "design", "training_trial": number},
+                _constraint_attrs(constraints),
+            )
+            for (_, values, constraints), design_id in zip(designs[1:], ids[1:], strict=True)
+        ]
+        if insert_complete_trials(conn, study_id, trial_id, rows) != numbers[1:]:
+            raise StateError(
+                f"study {model.study!r}: another process created trials meanwhile; the "
+                f"trial {number} is discarded (run the study again to retry it)"
+            )
+        return ids
+
+    def _lock_study(self, conn: sa.Connection, study: str) -> list[ObjectiveSpec]:
+        """Lock the study's row (its front and counts change in this transaction); its
+        objectives."""
+        row = conn.execute(
+            sa.select(T.studies.c.objectives).where(T.studies.c.name == study).with_for_update()
+        ).first()
+        if row is None:
+            raise DseError(
+                f"study {study!r}: not registered in {redact(self.url)}; create it with `adapex run`"
+            )
+        return [ObjectiveSpec.from_dict(o) for o in row.objectives]
+
+    @staticmethod
+    def _insert_model(conn: sa.Connection, model: ModelRecord, trial_number: int) -> int:
+        return int(
+            conn.execute(
+                sa.insert(T.models)
+                .values(
+                    study=model.study,
+                    trial_number=int(trial_number),
+                    key=model.key,
+                    params=jsonable(model.params),
+                    arch=jsonable(model.arch),
+                    checkpoint=model.checkpoint,
+                    profiles=jsonable(model.profiles),
+                    metrics=jsonable(model.metrics),
+                    created_at=now_iso(),
+                )
+                .returning(T.models.c.id)
+            ).scalar_one()
+        )
 
     def _add_repeat(self, conn: sa.Connection, design_id: int, trial_number: int) -> DesignRecord:
         """Record ``trial_number`` among the repeats of the stored design ``design_id``."""
@@ -397,9 +623,7 @@ class Store:
             .where(T.designs.c.id == design_id)
             .values(provenance=jsonable(prov))
         )
-        return self._record(
-            conn.execute(sa.select(T.designs).where(T.designs.c.id == design_id)).one()
-        )
+        return self._records(conn, sa.select(T.designs).where(T.designs.c.id == design_id))[0]
 
     @staticmethod
     def _same_params(conn: sa.Connection, study: str, params: Mapping[str, Any]) -> int | None:
@@ -412,84 +636,73 @@ class Store:
         if not self.has_tables:
             return None
         with self.engine.connect() as conn:
-            row = conn.execute(_same_params_query(study, params, T.designs)).first()
-        return None if row is None else self._record(row)
+            found = self._records(conn, _same_params_query(study, params, T.designs).limit(1))
+        return found[0] if found else None
 
     def _insert_design(
         self, conn: sa.Connection, record: DesignRecord, replaces: Iterable[int]
     ) -> DesignRecord:
-        values = {f: jsonable(getattr(record, f)) for f in _DESIGN_JSON_FIELDS}
-        stale = sorted({int(record.trial_number), *(int(t) for t in replaces)})
-        study_row = conn.execute(
-            sa.select(T.studies.c.name, T.studies.c.objectives)
-            .where(T.studies.c.name == record.study)
-            .with_for_update()
-        ).first()
-        if study_row is None:
-            raise DseError(
-                f"study {record.study!r}: not registered in {redact(self.url)}; create it with `adapex run`"
-            )
-        specs = [ObjectiveSpec.from_dict(o) for o in study_row.objectives]
+        stale = sorted({int(record.trial_number or 0), *(int(t) for t in replaces)})
+        specs = self._lock_study(conn, record.study)
         conn.execute(
             sa.delete(T.designs).where(
                 T.designs.c.study == record.study, T.designs.c.trial_number.in_(stale)
             )
         )
+        new_id = self._insert_row(conn, record)
+        self._refresh_front(conn, record.study, specs, int(record.trial_number or 0))
+        return self._records(conn, sa.select(T.designs).where(T.designs.c.id == new_id))[0]
+
+    @staticmethod
+    def _insert_row(conn: sa.Connection, record: DesignRecord) -> int:
+        """Insert one design row; its id."""
+        values = {f: jsonable(getattr(record, f)) for f in _DESIGN_JSON_FIELDS}
+        if record.model_id is not None:
+            values["exit_profile"] = {}  # read from its model
+        return int(
+            conn.execute(
+                sa.insert(T.designs)
+                .values(
+                    study=record.study,
+                    trial_number=None if record.trial_number is None else int(record.trial_number),
+                    feasible=bool(record.feasible),
+                    pareto=False,
+                    board=record.board,
+                    part=record.part,
+                    clk_ns=float(record.clk_ns),
+                    checkpoint=record.checkpoint,
+                    created_at=now_iso(),
+                    params_hash=T.params_hash(values["params"]),
+                    model_id=record.model_id,
+                    role=record.role,
+                    **values,
+                )
+                .returning(T.designs.c.id)
+            ).scalar_one()
+        )
+
+    def _refresh_front(
+        self, conn: sa.Connection, study: str, specs: Sequence[ObjectiveSpec], trial_number: int
+    ) -> None:
+        """Update the study's Pareto flags, hypervolume and design count, and append the
+        hypervolume after ``trial_number`` to its history."""
         stamp = now_iso()
-        new_id = conn.execute(
-            sa.insert(T.designs)
-            .values(
-                study=record.study,
-                trial_number=int(record.trial_number),
-                feasible=bool(record.feasible),
-                pareto=False,
-                board=record.board,
-                part=record.part,
-                clk_ns=float(record.clk_ns),
-                checkpoint=record.checkpoint,
-                created_at=stamp,
-                params_hash=T.params_hash(values["params"]),
-                **values,
-            )
-            .returning(T.designs.c.id)
-        ).scalar_one()
-        n_designs, n_pareto, volume = self._update_front(conn, record.study, specs)
+        n_designs, n_pareto, volume = update_front(conn, study, specs)
         conn.execute(
             sa.update(T.studies)
-            .where(T.studies.c.name == record.study)
+            .where(T.studies.c.name == study)
             .values(hypervolume=volume, n_designs=n_designs, updated_at=stamp)
         )
         conn.execute(
             sa.insert(T.hypervolume).values(
-                study=record.study,
-                trial_number=int(record.trial_number),
+                study=study,
+                trial_number=int(trial_number),
                 n_designs=n_designs,
                 n_pareto=n_pareto,
                 hypervolume=volume,
                 created_at=stamp,
             )
         )
-        row = conn.execute(sa.select(T.designs).where(T.designs.c.id == new_id)).one()
-        return self._record(row)
-
-    @staticmethod
-    def _update_front(
-        conn: sa.Connection, study: str, specs: Sequence[ObjectiveSpec]
-    ) -> tuple[int, int, float]:
-        rows = conn.execute(
-            sa.select(
-                T.designs.c.id, T.designs.c.objectives, T.designs.c.feasible, T.designs.c.pareto
-            ).where(T.designs.c.study == study)
-        ).all()
-        mask = feasible_front([r.objectives for r in rows], [r.feasible for r in rows], specs)
-        on = [r.id for r, m in zip(rows, mask, strict=True) if m and not r.pareto]
-        off = [r.id for r, m in zip(rows, mask, strict=True) if not m and r.pareto]
-        if on:
-            conn.execute(sa.update(T.designs).where(T.designs.c.id.in_(on)).values(pareto=True))
-        if off:
-            conn.execute(sa.update(T.designs).where(T.designs.c.id.in_(off)).values(pareto=False))
-        front = [r.objectives for r, m in zip(rows, mask, strict=True) if m]
-        return len(rows), int(mask.sum()), front_hypervolume(front, specs)
 
     def hypervolume_history(self, study: str) -> list[dict[str, Any]]:
         """The hypervolume after each stored design of a study, in insertion order."""
@@ -541,9 +754,8 @@ class Store:
         """The stored runtime simulation result of a study, or None."""
         return self._blob(T.simulations, study)
 
-    #: rows of ``adapex_simulation`` under this prefix hold a study's runtime cache (its
-    #: operating points, baselines and load sweep), not a simulation
-    CACHE_PREFIX = "adapex-runtime-cache:"
+    #: rows of ``adapex_simulation`` under this prefix hold a study's runtime cache
+    CACHE_PREFIX = T.CACHE_PREFIX
 
     def save_runtime_cache(self, study: str, content: dict[str, Any]) -> None:
         """Store (replace) the runtime manager's cache of a study (see :meth:`runtime_cache`)."""
@@ -555,54 +767,13 @@ class Store:
         return self._blob(T.simulations, self.CACHE_PREFIX + study)
 
 
-def _lock_running_trial(conn: sa.Connection, tables: Any, trial_id: int) -> None:
-    """Lock Optuna's trial row; TrialNotRunning unless the trial is still RUNNING."""
-    from optuna.trial import TrialState
-
-    trials = tables.trials
-    state = conn.execute(
-        sa.select(trials.c.state).where(trials.c.trial_id == trial_id).with_for_update()
-    ).scalar_one_or_none()
-    if state != TrialState.RUNNING:
-        raise TrialNotRunning(
-            f"Optuna trial {trial_id} is {getattr(state, 'name', state)}, not RUNNING; "
-            "its result is discarded"
-        )
-
-
-def _complete_optuna_trial(
-    conn: sa.Connection, tables: Any, trial_id: int, values: Sequence[float], design_id: int
-) -> None:
-    """Write the trial's values, its ``design_id`` user attribute and its COMPLETE state, as
-    Optuna's ``RDBStorage.set_trial_state_values`` writes them."""
-    import datetime
-
-    from optuna.trial import TrialState
-
-    trials, trial_values, user_attrs = tables.trials, tables.values, tables.user_attrs
-    conn.execute(sa.delete(trial_values).where(trial_values.c.trial_id == trial_id))
-    for objective, value in enumerate(values):
-        stored_value, value_type = tables.stored_value(value)
-        conn.execute(
-            sa.insert(trial_values).values(
-                trial_id=trial_id, objective=objective, value=stored_value, value_type=value_type
-            )
-        )
-    conn.execute(
-        sa.delete(user_attrs).where(
-            user_attrs.c.trial_id == trial_id, user_attrs.c.key == "design_id"
-        )
-    )
-    conn.execute(
-        sa.insert(user_attrs).values(
-            trial_id=trial_id, key="design_id", value_json=json.dumps(design_id)
-        )
-    )
-    conn.execute(
-        sa.update(trials)
-        .where(trials.c.trial_id == trial_id)
-        .values(state=TrialState.COMPLETE, datetime_complete=datetime.datetime.now())
-    )
+def _constraint_attrs(constraints: Mapping[str, float]) -> dict[str, Any]:
+    """A trial's constraint values as Optuna's system attributes: named
+    (``constraints:<name>``, what ``trial.set_constraint`` writes and the samplers read)
+    and as the list optuna-dashboard reads."""
+    attrs: dict[str, Any] = {f"constraints:{k}": float(v) for k, v in constraints.items()}
+    attrs["constraints"] = [float(v) for v in constraints.values()]
+    return attrs
 
 
 def _same_params_query(study: str, params: Mapping[str, Any], *columns: Any) -> Any:

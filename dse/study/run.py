@@ -1,12 +1,21 @@
-"""Create, resume and join studies; the objective that records every trial as a design.
+"""Create, resume and join studies: a trial per trained model, its designs the inner step's.
 
 ``run_study`` (``adapex run``) creates the study (our tables, the config, Optuna's study)
-or resumes it, then runs trials until the study holds ``--trials`` completed trials;
-``join_study`` (``adapex worker``) joins an existing study from another process or machine
-with the config stored in the database. Both use Optuna's RDB storage with heartbeats:
-a trial whose worker died (no heartbeat within the grace period) is failed and retried once
-more with the same parameters (``RetryHeartbeatStaleTrialCallback``) by the next worker that
-starts a trial, and its design replaces any partial record under the old trial number.
+or resumes it, then trains models until the study holds ``--trials`` trained models (or
+every distinct model of a finite space is trained); ``join_study`` (``adapex worker``) joins
+an existing study from another process or machine with the config stored in the database.
+
+A training trial samples only the knobs that need a training (bit widths, pruning rates;
+:class:`dse.study.samplers.DistinctTrainings` never proposes a model that is trained or
+being trained). The model is trained (the accuracy pipeline, cached), its exact front over
+the cheap knobs is found by the inner step (:mod:`dse.study.inner`), and everything is
+stored in one transaction (:meth:`dse.storage.Store.complete_training`): the trial carries
+the front's first design and one more COMPLETE trial carries each further design, so
+Optuna's views and samplers see every design with its objectives.
+
+Both use Optuna's RDB storage with heartbeats: a trial whose worker died (no heartbeat within
+the grace period) is failed and retried once more with the same parameters
+(``RetryHeartbeatStaleTrialCallback``) by the next worker that starts a trial.
 """
 
 from __future__ import annotations
@@ -20,12 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
 from dse.config import StudyConfig, load_config, parse_config
-from dse.errors import DseError
+from dse.errors import DseError, StateError
 from dse.optuna_bridge import (
     check_optuna_version,
+    drop_cached_trials,
     heartbeat_thread,
     rdb_backend,
     sampler_after_trial,
@@ -71,17 +79,23 @@ def optuna_storage(url: str, config: StudyConfig) -> Any:
 
 @dataclass
 class _Started:
-    """A trial started under the study lock, with its sampled design point."""
+    """A training trial started under the study lock, with its sampled training point."""
 
     trial: Any
     point: Any
-    earlier: Any | None = None  # the stored design with the same parameters
-    twin: int | None = None  # a running trial with the same parameters
 
 
 @dataclass
 class RunSummary:
-    """What one ``run_study`` / ``join_study`` call did."""
+    """What one ``run_study`` / ``join_study`` call did.
+
+    Attributes:
+        trials_run: Trained models this call stored.
+        n_complete: Trained models the study holds.
+        target: The number of trained models the study runs to.
+        exhausted: Every distinct model of the (finite) space is trained.
+        n_designs: Designs the study holds.
+    """
 
     study: str
     url: str
@@ -93,10 +107,19 @@ class RunSummary:
     seconds: float
     hypervolume: float | None
     pareto: list[Any] = field(default_factory=list)
+    exhausted: bool = False
+    n_designs: int = 0
+    space_size: int | None = None
+
+
+def is_training(trial: Any) -> bool:
+    """Whether a trial is a training trial (not one that carries a further design of a
+    trained model)."""
+    return trial.user_attrs.get("kind") != "design"
 
 
 class StudyRunner:
-    """Runs trials of one study in this process (the Optuna objective and its callbacks)."""
+    """Runs training trials of one study in this process."""
 
     def __init__(
         self,
@@ -116,6 +139,7 @@ class StudyRunner:
         self.specs: list[ObjectiveSpec] = config.objectives.specs()
         self.stop = StopRequest()
         self.trials_run = 0
+        self.exhausted = False
 
     # ------------------------------------------------------------------ one trial
     @staticmethod
@@ -135,37 +159,11 @@ class StudyRunner:
             values = [float(v) for v in constraints.values()]
             trial.storage.set_trial_system_attr(trial_id(trial), "constraints", values)
 
-    def run_trial(self, study: Any, started: _Started) -> Any:
-        """Evaluate a started trial, then store its design and complete it atomically.
-
-        A trial whose parameters equal a stored design's is answered from that design: its
-        objective values are the design's, and it is recorded among the design's repeats.
-        One whose parameters equal a trial running elsewhere waits for that trial and is
-        answered from its design (it evaluates them itself only if that trial fails). So
-        nothing is evaluated or stored twice.
-
-        Returns:
-            The stored design (the earlier one for a repeat).
-
-        Raises:
-            TrialNotRunning: another worker failed the trial as stale meanwhile.
-        """
-        from optuna.storages import RetryHeartbeatStaleTrialCallback
-
-        trial, point = started.trial, started.point
-        t0 = time.perf_counter()
-        earlier = started.earlier
-        if earlier is None and started.twin is not None:
-            earlier = self._wait_for_twin(study, started)
-        if earlier is not None:
-            return self._answer_repeat(study, trial, earlier)
-        space = self.evaluator.space
-        ev = self.evaluator.evaluate(point, space.trial_chooser(trial))
-        self._set_constraints(trial, ev.constraints)
-        frozen = trial.storage.get_trial(trial_id(trial))
-        retried = RetryHeartbeatStaleTrialCallback.retry_history(frozen)
+    def _record(self, ev: Any, trial: Any, retried: list[int], seconds: dict[str, float]) -> Any:
+        """The DesignRecord of one design of the trained model (the Store sets its id,
+        trial number and model)."""
         ev.metrics["constraints"] = dict(ev.constraints)
-        record = ev.to_record(
+        return ev.to_record(
             study=self.name,
             trial_number=trial.number,
             board=self.evaluator.board,
@@ -178,65 +176,79 @@ class StudyRunner:
                 sampler=self.config.study.sampler,
                 worker=self.worker,
                 retry_of=retried,
-                seconds={
-                    **{k: round(v, 4) for k, v in ev.seconds.items()},
-                    "total": round(time.perf_counter() - t0, 4),
-                },
+                seconds=seconds,
             ),
         )
-        trial.set_user_attr("feasible", bool(ev.feasible))
-        values = ev.objective_values(self.specs)
-        sampler_after_trial(study, trial, values)
-        return self.store.complete_trial(
-            record,
-            trial_id=trial_id(trial),
-            values=values,
-            replaces=retried,
-            dedupe=point.folding != "sampled",
-        )
 
-    def _answer_repeat(self, study: Any, trial: Any, earlier: Any) -> Any:
-        """Complete ``trial`` with the values of the stored design ``earlier``."""
-        self._set_constraints(
-            trial,
-            earlier.metrics.get("constraints")
-            or {"fits_device": 0.0 if earlier.feasible else 1e-6},
+    def run_trial(self, study: Any, started: _Started) -> list[Any]:
+        """Train the trial's model, find its front over the cheap knobs, and store the model,
+        its designs and the trials that carry them with the trial COMPLETE, atomically.
+
+        Returns:
+            The stored designs of the model's front (the trial's own first).
+
+        Raises:
+            TrialNotRunning: another worker failed the trial as stale meanwhile.
+        """
+        from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+        from dse.accuracy.profile import PROFILE_FORMAT
+        from dse.design import ModelRecord
+        from dse.study.inner import inner_front
+
+        trial, point = started.trial, started.point
+        t0 = time.perf_counter()
+        pruned = self.evaluator.train(point)
+        t1 = time.perf_counter()
+        inner = inner_front(
+            self.evaluator,
+            pruned,
+            point,
+            limit=self.config.study.inner_limit,
+            seed=self.config.study.seed,
         )
-        trial.set_user_attr("repeat_of_trial", earlier.trial_number)
-        trial.set_user_attr("feasible", earlier.feasible)
-        values = [float(earlier.objectives[s.name]) for s in self.specs]
-        sampler_after_trial(study, trial, values)
-        log.info(
-            "trial %d repeats the parameters of trial %d: answered from design %d",
-            trial.number,
-            earlier.trial_number,
-            earlier.id,
-        )
-        return self.store.complete_trial(
-            trial_id=trial_id(trial),
-            values=values,
-            repeat_of=earlier.id,
+        front = inner.front
+        self._set_constraints(trial, front[0].constraints)
+        frozen = trial.storage.get_trial(trial_id(trial))
+        retried = RetryHeartbeatStaleTrialCallback.retry_history(frozen)
+        seconds = {"training": round(t1 - t0, 4), "inner": round(inner.seconds, 4)}
+        designs = [
+            (
+                self._record(ev, trial, retried, seconds),
+                ev.objective_values(self.specs),
+                ev.constraints,
+            )
+            for ev in front
+        ]
+        baselines = [self._record(ev, trial, retried, seconds) for ev in inner.baselines]
+        model = ModelRecord(
+            id=0,
+            study=self.name,
             trial_number=trial.number,
+            key=str(pruned.metrics["key"]),
+            params=point.to_params(),
+            arch=pruned.arch.to_dict(),
+            checkpoint=str(pruned.checkpoint),
+            profiles={
+                "format": PROFILE_FORMAT,
+                "calibration": pruned.profile.to_dict(),
+                "test": pruned.test_profile.to_dict(),
+            },
+            metrics={
+                "training_seconds": round(t1 - t0, 4),
+                "reused": bool(pruned.metrics.get("reused")),
+                "val_accuracy": pruned.metrics.get("val_accuracy"),
+                "inner": inner.summary(),
+                "worker": self.worker,
+            },
         )
-
-    def _wait_for_twin(self, study: Any, started: _Started) -> Any | None:
-        """Wait while the trial with the same parameters runs elsewhere; its design, or
-        None when it failed (this trial then evaluates the parameters itself)."""
-        from optuna.trial import TrialState
-
-        log.info(
-            "trial %d has the parameters of trial %d, running elsewhere: waiting for it",
-            started.trial.number,
-            started.twin,
+        trial.set_user_attr("feasible", bool(front[0].feasible))
+        sampler_after_trial(study, trial, designs[0][1])
+        stored = self.store.complete_training(
+            model, designs, trial_id=trial_id(trial), baselines=baselines
         )
-        params = started.point.to_params()
-        while True:
-            twin = next(t for t in study.get_trials(deepcopy=False) if t.number == started.twin)
-            if twin.state == TrialState.COMPLETE:
-                return self.store.find_design(self.name, params)
-            if twin.state != TrialState.RUNNING:
-                return None
-            time.sleep(0.5)
+        drop_cached_trials(study)
+        return stored
 
     @staticmethod
     def _retry_later(study: Any, trial: Any) -> None:
@@ -254,25 +266,29 @@ class StudyRunner:
 
     # ------------------------------------------------------------------ loop
     def n_complete(self, study: Any) -> int:
-        """Completed trials of the study (all workers)."""
+        """Trained models of the study (its COMPLETE training trials, all workers)."""
         from optuna.trial import TrialState
 
-        return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        return sum(
+            1
+            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if is_training(t)
+        )
 
     def _counts(self, study: Any) -> tuple[int, int, int]:
-        """Completed, running, and waiting retries of stale trials, of the study."""
+        """Trained models, trainings running, and waiting retries of stale trials."""
         from optuna.trial import TrialState
 
         states = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
         trials = study.get_trials(deepcopy=False, states=states)
-        complete = sum(1 for t in trials if t.state == TrialState.COMPLETE)
-        waiting = sum(1 for t in trials if t.state == TrialState.WAITING)
+        complete = sum(1 for t in trials if t.state == TrialState.COMPLETE and is_training(t))
+        running = sum(1 for t in trials if t.state == TrialState.RUNNING)
         retries = sum(
             1
             for t in trials
             if t.state == TrialState.WAITING and "failed_trial" in t.system_attrs  # Optuna's mark
         )
-        return complete, len(trials) - complete - waiting, retries
+        return complete, running, retries
 
     def _fail_silent_trials(self, study: Any) -> None:
         """Fail (and retry) RUNNING trials that never recorded a heartbeat and started more
@@ -283,6 +299,8 @@ class StudyRunner:
 
         import optuna
         from optuna.trial import TrialState
+
+        from dse.optuna_bridge import has_heartbeat
 
         storage = study_storage(study)
         backend = rdb_backend(storage)
@@ -298,15 +316,8 @@ class StudyRunner:
         ]
         if not old:
             return
-        beating: set[int] = set()
         with self.store.engine.connect() as conn:
-            for t in old:
-                row = conn.execute(
-                    sa.text("SELECT 1 FROM trial_heartbeats WHERE trial_id = :i"),
-                    {"i": trial_id(t)},
-                ).first()
-                if row is not None:
-                    beating.add(trial_id(t))
+            beating = {trial_id(t) for t in old if has_heartbeat(conn, trial_id(t))}
         callback = backend.get_heartbeat_stale_trial_callback()
         for t in old:
             if trial_id(t) in beating:
@@ -325,18 +336,18 @@ class StudyRunner:
                     callback(study, copy.deepcopy(storage.get_trial(trial_id(t))))
 
     def _ask(self, study: Any, target: int) -> tuple[_Started | None, int]:
-        """Start a trial if completed + running trials are below ``target``.
+        """Start a training trial if trained plus training models are below ``target`` and
+        a model of the space is still untrained.
 
         Under the study lock: fail stale trials (enqueueing their retries), count, ask
-        (which takes a waiting retry before it creates a trial), and sample the design
-        point, so that every running trial's parameters are known to the others; a point already stored
-        (``earlier``) or being evaluated by a running trial (``twin``) is noted.
+        (which takes a waiting retry before it creates a trial), and sample the training
+        point, so that every running trial's parameters are known to the others and the
+        sampler never proposes them again.
 
         Returns:
-            (the started trial or None, completed trials).
+            (the started trial or None, trained models).
         """
         from optuna.storages import fail_stale_trials
-        from optuna.trial import TrialState
 
         from dse.study.claims import study_lock
 
@@ -352,21 +363,16 @@ class StudyRunner:
             # parameter set would otherwise never be evaluated
             if complete >= target or (complete + running >= target and not waiting):
                 return None, complete
+            queued = any(t.state.name == "WAITING" for t in study.get_trials(deepcopy=False))
+            if not queued:
+                free = study.sampler.free_points(study)
+                if free is not None and not free:  # every model of the space is taken
+                    self.exhausted = True
+                    return None, complete
             trial = study.ask()
             study_storage(study).record_heartbeat(trial_id(trial))
-            point = self.evaluator.space.sample(trial)
-            started = _Started(trial, point)
-            if point.folding != "sampled":
-                started.earlier = self.store.find_design(self.name, point.to_params())
-                if started.earlier is None:
-                    params = study_storage(study).get_trial(trial_id(trial)).params
-                    twins = [
-                        t.number
-                        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-                        if t.number != trial.number and t.params == params
-                    ]
-                    started.twin = min(twins) if twins else None
-            return started, complete
+            point = self.evaluator.space.sample_training(trial)
+            return _Started(trial, point), complete
 
     def optimize(
         self,
@@ -376,11 +382,12 @@ class StudyRunner:
         timeout_s: float | None,
         on_trial: Callable[[Any, int], None] | None = None,
     ) -> str | None:
-        """Run trials until the study holds ``target`` completed trials, a timeout or a stop.
+        """Train models until the study holds ``target`` of them, every model of a finite
+        space is trained, a timeout or a stop.
 
-        A worker starts a trial only while completed plus running trials (of every worker)
-        are below the target, so workers together stop at exactly ``target``; while the
-        remaining trials run elsewhere it waits, failing any whose worker died (stale
+        A worker starts a training only while trained plus training models (of every
+        worker) are below the target, so workers together stop at exactly ``target``; while
+        the remaining trainings run elsewhere it waits, failing any whose worker died (stale
         heartbeat) so that it can retry them.
 
         Returns:
@@ -400,9 +407,10 @@ class StudyRunner:
                     return "timeout" if self.n_complete(study) < target else None
                 started, complete = self._ask(study, target)
                 if started is None:
-                    if complete >= target:
+                    _, running, _ = self._counts(study)
+                    if complete >= target or (self.exhausted and not running):
                         return None
-                    time.sleep(poll)  # the last trials run on other workers
+                    time.sleep(poll)  # the last trainings run on other workers
                     continue
                 trial = started.trial
                 try:
@@ -462,12 +470,14 @@ def _execute(
 ) -> RunSummary:
     import optuna
 
+    from dse.study.samplers import DistinctTrainings
+
     t0 = time.perf_counter()
     storage = optuna_storage(url, config)
     directions = [s.direction for s in config.objectives.specs()]
     study = optuna.create_study(
         storage=storage,
-        sampler=_sampler(config),
+        sampler=DistinctTrainings(_sampler(config), evaluator.space, config.study.seed),
         study_name=config.study.name,
         directions=directions,
         load_if_exists=True,
@@ -482,6 +492,10 @@ def _execute(
     names = [s.name for s in config.objectives.specs()]
     if study.metric_names != names:  # so Optuna's own views label the objectives
         study.set_metric_names(names)
+    if created:
+        first = first_training(evaluator.space)
+        if first:  # the unpruned network first: every comparison needs it
+            study.enqueue_trial(first)
     runner = StudyRunner(config, url=url, store=store, evaluator=evaluator, worker=_worker_name())
     if on_start is not None:
         on_start(config.study.name, runner.n_complete(study), target)
@@ -498,7 +512,43 @@ def _execute(
         seconds=time.perf_counter() - t0,
         hypervolume=info.get("hypervolume"),
         pareto=store.pareto(config.study.name),
+        exhausted=runner.exhausted,
+        n_designs=int(info.get("n_designs") or 0),
+        space_size=evaluator.space.training_size(),
     )
+
+
+def check_layout(info: dict[str, Any], study: str) -> None:
+    """Refuse to run more trials in a study made before trials were trainings.
+
+    Raises:
+        StateError: the study holds a design per trial (adapex before schema 3); it stays
+            readable, and a new study continues the search.
+    """
+    from dse.storage.tables import LAYOUT_TRAINING_PER_TRIAL
+
+    if int(info.get("layout") or 1) != LAYOUT_TRAINING_PER_TRIAL:
+        raise StateError(
+            f"study {study!r} was run by an adapex whose trials were single designs; it stays "
+            "readable (study status, runtime, export), and a new study name continues the "
+            f"search with a trial per trained model: `adapex run --study {study}-2 --config ...`"
+        )
+
+
+def first_training(space: Any) -> dict[str, Any] | None:
+    """The Optuna parameters of the study's first training: the unpruned network at the
+    widest bit widths (the static baselines' network), when the space holds it."""
+    from dse.config import knob_values
+    from dse.study.space import TrainingPoint
+
+    cfg = space.config
+    rates = knob_values(cfg.pruning.rates)
+    has_zero = 0.0 in (rates or []) or (rates is None and cfg.pruning.rates.low == 0.0)
+    if not has_zero:
+        return None
+    pruning = 0.0 if cfg.pruning.mode == "uniform" else (0.0,) * space.n_prunable
+    point = TrainingPoint(max(cfg.model.weight_bits), max(cfg.model.act_bits), pruning)
+    return space.training_params(point)
 
 
 def _resumed_config(
@@ -519,6 +569,7 @@ def _resumed_config(
         if cfg.study.trials != target:
             cfg = cfg.with_(study={"trials": target})
         return cfg, target
+    check_layout(existing, cfg.study.name)
     stored = parse_config(existing["config"], f"stored study {cfg.study.name!r}")
     a, b = comparable(stored.to_dict()), comparable(cfg.to_dict())
     # without --config, an existing study resumes with its own stored config (a study
@@ -629,6 +680,7 @@ def join_study(
                 f"study {study!r}: not found in {redact(url)}{known}; create it with "
                 f"`adapex run --study {study} --storage {redact(url)}`"
             )
+    check_layout(info, study)
     cfg = parse_config(info["config"], f"stored study {study!r}").with_(storage={"url": url})
     target = _validate_target(trials, cfg)
     from dse.study.evaluate import Evaluator

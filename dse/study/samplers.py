@@ -142,3 +142,110 @@ def make_sampler(name: str, *, seed: int, population_size: int = 12) -> BaseSamp
     """
     factory = _SAMPLERS.lookup(name)
     return TrialSeededSampler(factory(seed, population_size), seed)
+
+
+#: Draws of the wrapped sampler tried before a training point not taken yet is picked at
+#: random among the free ones.
+DISTINCT_ATTEMPTS = 16
+
+
+class DistinctTrainings(BaseSampler):
+    """The study's sampler over the training knobs only, never proposing a trained model.
+
+    The study's trials sample the knobs that need a training (bit widths, pruning rates);
+    every design of a trained model is found by the inner step. This sampler gives the
+    wrapped one (seeded per trial) the training knobs as its search space, and redraws
+    when it proposes the parameters of a trial that trained, trains or waits to train
+    them; after :data:`DISTINCT_ATTEMPTS` draws it takes a free point of a finite space at
+    random (seeded by the trial). The trials that carry the designs of a trained model
+    have its training parameters and their own objective values, so the wrapped sampler
+    learns from every design.
+
+    Args:
+        base: The study's sampler (a :class:`TrialSeededSampler`).
+        space: The study's :class:`dse.study.space.DesignSpace`.
+        seed: The study seed.
+    """
+
+    def __init__(self, base: BaseSampler, space: Any, seed: int) -> None:
+        self.base = base
+        self.space = space
+        self.seed = int(seed)
+
+    @staticmethod
+    def _key(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+        return tuple(sorted((k, float(v)) for k, v in params.items()))
+
+    def taken(self, study: Study, number: int | None = None) -> set[tuple[tuple[str, Any], ...]]:
+        """The training parameters of every trial that trained, trains or will train."""
+        states = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+        taken = set()
+        for t in study.get_trials(deepcopy=False, states=states):
+            # a waiting retry holds its parameters as Optuna's fixed parameters
+            params = t.params or t.system_attrs.get("fixed_params") or {}
+            if t.number != number:
+                taken.add(self._key(params))
+        return taken
+
+    def free_points(self, study: Study) -> list[dict[str, Any]] | None:
+        """The parameters of the training points nobody took yet (None: a continuous space)."""
+        grid = self.space.training_grid()
+        if grid is None:
+            return None
+        taken = self.taken(study)
+        params = [self.space.training_params(tp) for tp in grid]
+        return [p for p in params if self._key(p) not in taken]
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        self.base.before_trial(study, trial)
+
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return dict(self.space.training_distributions())
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if not search_space:
+            return {}
+        taken = self.taken(study, trial.number)
+        inner = self.base.infer_relative_search_space(study, trial)
+        inner = {k: v for k, v in inner.items() if k in search_space}
+        params: dict[str, Any] = {}
+        for _ in range(DISTINCT_ATTEMPTS):
+            params = dict(self.base.sample_relative(study, trial, inner) if inner else {})
+            for name, dist in search_space.items():
+                if name not in params:
+                    params[name] = self.base.sample_independent(study, trial, name, dist)
+            if self._key(params) not in taken:
+                return params
+        free = self.free_points(study)
+        if free:
+            free = [p for p in free if self._key(p) not in taken]
+        if free:
+            import random
+
+            return dict(random.Random(trial_seed(self.seed, trial.number)).choice(free))
+        return params
+
+    def sample_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        return self.base.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        self.base.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.base.reseed_rng()

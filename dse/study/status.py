@@ -63,8 +63,9 @@ def distinct_designs(designs: Iterable[Any]) -> list[tuple[Any, int]]:
 
 
 def study_status(storage: str | None, study: str | None = None) -> dict[str, Any]:
-    """A stored study's progress: trials by state, designs and repeats, Pareto size,
-    hypervolume and its history, the best value per objective.
+    """A stored study's progress: its trainings (trained models, and trials by state), its
+    designs, Pareto size, hypervolume and its history, the best value per objective, and
+    the time spent training against the time spent estimating designs.
 
     Args:
         storage: The database URL (None: ``sqlite:///studies.db``).
@@ -83,12 +84,23 @@ def study_status(storage: str | None, study: str | None = None) -> dict[str, Any
         n_repeats = sum(len(d.repeats) for d in store.designs(name))
         history = store.hypervolume_history(name)
         states = store.optuna_trial_counts().get(name, {}).get("states", {})
+        models = store.models(name)
     config = info.get("config", {})
+    seconds = {
+        "training": round(sum(float(m.metrics.get("training_seconds") or 0) for m in models), 3),
+        "estimating": round(
+            sum(float((m.metrics.get("inner") or {}).get("seconds") or 0) for m in models), 3
+        ),
+    }
+    evaluated = sum(int((m.metrics.get("inner") or {}).get("evaluated") or 0) for m in models)
     return {
         **summary.to_dict(),
         "states": states,
         "target_trials": config.get("study", {}).get("trials"),
         "sampler": config.get("study", {}).get("sampler"),
+        "trainings": summary.n_models,
+        "designs_evaluated": evaluated,
+        "seconds": seconds,
         "best": best_values(designs, info.get("objective_specs", [])),
         "n_repeats": n_repeats,
         "hypervolume_history": [

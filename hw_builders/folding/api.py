@@ -68,25 +68,59 @@ def layer_weights(graph: Any, reach: Sequence[float] | None) -> dict[str, float]
 def _finn_fit(
     graph: Any, space: FoldingSpace, limits: Sequence[float], mvau_wwidth_max: int
 ) -> tuple[FoldingConfig, list[Option]] | None:
-    """The fastest SetFolding result (over all distinct targets) that fits the limits."""
+    """The fastest SetFolding result (over all distinct targets) that fits the limits.
+
+    Which targets fit depends on the graph and the limits only: the search over them is
+    kept per limits with the graph (:attr:`FoldingSpace.finn_cache`), and only the pick of
+    the fastest by the space's weights is made anew.
+    """
+    shared = space.finn_cache
+    key = ("fits", tuple(float(b) for b in limits), mvau_wwidth_max)
+    if key not in shared:
+        shared[key] = _finn_fits(graph, space, limits, mvau_wwidth_max)
+    fitting = shared[key]
+    if not fitting:
+        return None
+
+    def objective(choice: Sequence[Option]) -> float:
+        return max(
+            (space.weights[n] * c for o in choice for n, c in o.layer_cycles.items()), default=0.0
+        )
+
+    _, t_best = min((objective(ch), t) for t, (_, ch) in fitting.items())
+    cfg, unit = fitting[t_best]
+    return cfg, space.reweight(unit)
+
+
+def _finn_fits(
+    graph: Any, space: FoldingSpace, limits: Sequence[float], mvau_wwidth_max: int
+) -> dict[int, tuple[FoldingConfig, list[Option]]]:
+    """The SetFolding targets :func:`_finn_fit` looks at that fit the limits, with their
+    folding and costed options: a binary search for the smallest target whose SetFolding
+    fits, and the few below it (fitting is not quite monotone in the target)."""
 
     def cycles_of(layer: Any) -> int:
         return layer_cost(layer, space.device).cycles
 
     targets = sorted({c + 1 for c in space.all_cycles if c >= 0})
     cache: dict[int, tuple[FoldingConfig, list[Option], bool]] = {}
+    # SetFolding depends on the graph and the target only: shared by every space of the graph
+    finn = space.finn_cache
 
     def run(t: int) -> tuple[FoldingConfig, list[Option], bool]:
         if t not in cache:
-            cfg = set_folding(
-                graph, target_cycles=t, cycles_of=cycles_of, mvau_wwidth_max=mvau_wwidth_max
-            )
-            choice = space.choice_of(cfg.resolved(graph))
-            cache[t] = (cfg, choice, FoldingSpace.fits(FoldingSpace.usage(choice), limits))
+            key = (t, mvau_wwidth_max)
+            if key not in finn:
+                cfg = set_folding(
+                    graph, target_cycles=t, cycles_of=cycles_of, mvau_wwidth_max=mvau_wwidth_max
+                )
+                finn[key] = (cfg, space.choice_of(cfg.resolved(graph)))
+            cfg, unit = finn[key]
+            cache[t] = (cfg, unit, FoldingSpace.fits(FoldingSpace.usage(unit), limits))
         return cache[t]
 
     if not targets or not run(targets[-1])[2]:
-        return None
+        return {}
     lo, hi = 0, len(targets) - 1
     while lo < hi:
         mid = (lo + hi) // 2
@@ -96,10 +130,7 @@ def _finn_fit(
             lo = mid + 1
     for j in range(hi - 1, max(-1, hi - 9), -1):
         run(targets[j])
-    feasible = [(FoldingSpace.objective(ch), t) for t, (_, ch, ok) in cache.items() if ok]
-    _, t_best = min(feasible)
-    cfg, choice, _ = cache[t_best]
-    return cfg, choice
+    return {t: (cfg, ch) for t, (cfg, ch, ok) in cache.items() if ok}
 
 
 @register_strategy("finn")

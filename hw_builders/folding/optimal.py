@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from hw_builders.errors import HwError
 from hw_builders.folding.options import RESOURCES, FoldingSpace, Group, Option
 
@@ -52,47 +54,111 @@ def _sum(choice: Sequence[Option]) -> list[float]:
     return [float(sum(o.res[i] for o in choice)) for i in range(len(RESOURCES))]
 
 
+class _Options:
+    """Every group's options as flat arrays (group by group, each group's options in order):
+    the Lagrangian picks of :func:`_fit` for all groups in a few array operations."""
+
+    def __init__(self, groups: Sequence[Group]) -> None:
+        self.source = groups
+        self.groups = list(groups)
+        self.options = [o for g in groups for o in g.options]
+        self.gid = np.repeat(np.arange(len(groups)), [len(g.options) for g in groups])
+        self.wc = np.array([o.wcycles for o in self.options], dtype=float)
+        self.res = np.array([o.res for o in self.options], dtype=float).reshape(-1, len(RESOURCES))
+        sizes = [len(g.options) for g in groups]
+        self.starts = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+
+    def pick(self, allowed: np.ndarray, lam: Sequence[float]) -> list[int] | None:
+        """Per group, the index of its option minimising (lam . res, wcycles), the first
+        among equal ones, over the ``allowed`` options (None when a group has none): what
+        :func:`_cheapest` picks, group by group."""
+        cost = self.res[:, 0] * lam[0]
+        for i in range(1, self.res.shape[1]):
+            cost = cost + self.res[:, i] * lam[i]  # summed in _cheapest's order
+        cost = np.where(allowed, cost, np.inf)
+        if not len(cost):
+            return []
+        # a group's options are in order of their weighted cycles: its first option of
+        # least cost is the one of least cost, then least cycles, then first
+        hit = np.flatnonzero(cost == np.minimum.reduceat(cost, self.starts)[self.gid])
+        keep = np.ones(len(hit), dtype=bool)
+        keep[1:] = self.gid[hit][1:] != self.gid[hit][:-1]
+        first = hit[keep]
+        if len(first) != len(self.groups) or not np.all(allowed[first]):
+            return None
+        return first.tolist()
+
+    @staticmethod
+    def _rowsum(parts: np.ndarray) -> np.ndarray:
+        """Per row, the sum of its columns, added left to right (as Python's ``sum``)."""
+        out = parts[:, 0]
+        for i in range(1, parts.shape[1]):
+            out = out + parts[:, i]
+        return out
+
+    def repair(
+        self, allowed: np.ndarray, picked: list[int], limits: Sequence[float]
+    ) -> list[int] | None:
+        """:func:`_fit`'s repair: while the choice overflows, swap the one option (of one
+        group, among the ``allowed``) that most reduces the normalised overflow, the
+        smaller normalised total among equal ones, the first among equal both."""
+        lim = np.asarray(limits, dtype=float)
+        denom = np.maximum(lim, 1.0)
+        norm = np.asarray(_lam0(limits), dtype=float)
+        cur = np.asarray(picked, dtype=np.int64)
+        use = np.asarray(_sum([self.options[i] for i in picked]), dtype=float)
+        idx = np.flatnonzero(allowed)
+        for _ in range(4 * len(self.groups) + 8):
+            ex = _excess(use.tolist(), limits)
+            if ex <= 0:
+                return cur.tolist()
+            cand = idx[idx != cur[self.gid[idx]]]
+            new = (use[None, :] - self.res[cur[self.gid[cand]]]) + self.res[cand]
+            ex_new = self._rowsum(np.maximum(0.0, new - lim[None, :]) / denom[None, :])
+            ok = ex_new < ex - 1e-12
+            if not np.any(ok):
+                return None
+            cand, new, ex_new = cand[ok], new[ok], ex_new[ok]
+            tot = self._rowsum(norm[None, :] * new)
+            best = int(cand[np.lexsort((cand, tot, ex_new))[0]])
+            g = int(self.gid[best])
+            use = (use - self.res[cur[g]]) + self.res[best]
+            cur[g] = best
+        return cur.tolist() if _excess(use.tolist(), limits) <= 0 else None
+
+
+def _options(groups: Sequence[Group]) -> _Options:
+    """The flat arrays of ``groups`` (kept for the last group list: one fold's calls)."""
+    cache = _options_cache[0] if _options_cache else None
+    if cache is None or cache.source is not groups:
+        cache = _Options(groups)
+        _options_cache[:] = [cache]
+    return cache
+
+
+_options_cache: list[_Options] = []
+
+
 def _fit(groups: Sequence[Group], T: float, limits: Sequence[float]) -> list[Option] | None:
     """A choice meeting weighted cycles <= T within the limits, or None (heuristic)."""
-    cands = [[o for o in g.options if o.wcycles <= T] for g in groups]
-    if any(not c for c in cands):
-        return None
+    arrays = _options(groups)
+    allowed = arrays.wc <= T
     lam = _lam0(limits)
-    choice: list[Option] = []
+    picked: list[int] = []
     for _ in range(10):
-        choice = [_cheapest(c, lam) for c in cands]
-        use = _sum(choice)
+        got = arrays.pick(allowed, lam)
+        if got is None:
+            return None
+        picked = got
+        use = arrays.res[picked].sum(axis=0).tolist()  # integers: exact in any order
         if FoldingSpace.fits(use, limits):
-            return choice
+            return [arrays.options[i] for i in picked]
         for i, (u, b) in enumerate(zip(use, limits, strict=False)):
             if u > b and b > 0:
                 lam[i] *= 2.0 * (u / b)
     # repair: single-group swaps that most reduce the normalised overflow
-    use = _sum(choice)
-    norm = _lam0(limits)
-    for _ in range(4 * len(groups) + 8):
-        ex = _excess(use, limits)
-        if ex <= 0:
-            return choice
-        best: tuple[float, float, int, Option] | None = None
-        for gi, c in enumerate(cands):
-            cur = choice[gi]
-            for o in c:
-                if o is cur:
-                    continue
-                new = [u - a + b for u, a, b in zip(use, cur.res, o.res, strict=False)]
-                ex_new = _excess(new, limits)
-                if ex_new < ex - 1e-12:
-                    tot = sum(n * x for n, x in zip(norm, new, strict=False))
-                    key = (ex_new, tot)
-                    if best is None or key < best[:2]:
-                        best = (ex_new, tot, gi, o)
-        if best is None:
-            return None
-        _, _, gi, o = best
-        use = [u - a + b for u, a, b in zip(use, choice[gi].res, o.res, strict=False)]
-        choice[gi] = o
-    return choice if _excess(use, limits) <= 0 else None
+    repaired = arrays.repair(allowed, picked, limits)
+    return None if repaired is None else [arrays.options[i] for i in repaired]
 
 
 def _shrink(groups: Sequence[Group], choice: list[Option], limits: Sequence[float]) -> list[Option]:

@@ -64,8 +64,72 @@ def _pareto(options: list[Option]) -> list[Option]:
     return kept
 
 
+@dataclass
+class _Costed:
+    """A graph's groups and options costed once with unit weights (shared by every
+    FoldingSpace of the same graph and DSP family: weights only scale cycles)."""
+
+    groups: list[Group]
+    all_cycles: set[int]
+    #: FINN's SetFolding of the graph per cycles target (hw_builders.folding.api)
+    set_folding: dict[tuple[int, int], Any] = field(default_factory=dict)
+
+
+#: id(graph) -> (a weak reference to it, {versal: its costed groups}); an entry goes with
+#: its graph
+_COSTED: dict[int, tuple[Any, dict[bool, _Costed]]] = {}
+
+
+def costed(graph: Any, versal: bool) -> _Costed | None:
+    """The cached unit-weight costing of ``graph`` (None when not costed yet)."""
+    entry = _COSTED.get(id(graph))
+    if entry is None or entry[0]() is not graph:
+        return None
+    return entry[1].get(bool(versal))
+
+
+def _remember(graph: Any, versal: bool, value: _Costed) -> None:
+    import weakref
+
+    key = id(graph)
+    entry = _COSTED.get(key)
+    if entry is None or entry[0]() is not graph:
+        try:
+            ref = weakref.ref(graph, lambda _r, k=key: _COSTED.pop(k, None))
+        except TypeError:  # a graph that cannot be referenced weakly is costed every time
+            return
+        entry = (ref, {})
+        _COSTED[key] = entry
+    entry[1][bool(versal)] = value
+
+
+def _weighted(group: Group, weights: Mapping[str, float]) -> Group:
+    """``group`` with each option's objective term weighted (``max`` over its layers of
+    weight x cycles); a positive weight per group keeps the order and the dominance."""
+    ws = {weights[n] for n in group.names}
+    if len(ws) == 1:  # one stage: w x max(cycles) is max(w x cycles), exactly (w >= 0)
+        w = ws.pop()
+        return Group(
+            group.names,
+            [Option(o.assign, o.layer_cycles, o.res, w * o.wcycles) for o in group.options],
+        )
+    options = [
+        Option(
+            o.assign,
+            o.layer_cycles,
+            o.res,
+            max((weights[n] * c for n, c in o.layer_cycles.items()), default=0.0),
+        )
+        for o in group.options
+    ]
+    return Group(group.names, options)
+
+
 class FoldingSpace:
     """All legal foldings of a graph's layers, costed with FINN's models for a device.
+
+    The layers are costed once per graph and DSP family (a module cache that lives as long
+    as the graph object); other weights only rescale the options' cycles.
 
     Args:
         graph: the HwGraph.
@@ -83,9 +147,36 @@ class FoldingSpace:
         }
         self._layer_cost = layer_cost
         self._legal_values = legal_values
-        self.groups: list[Group] = []
-        #: every cycle count any legal folding of any layer reaches (unpruned)
-        self.all_cycles: set[int] = set()
+        versal = bool(getattr(device, "versal", False))
+        self._costing = False
+        base = costed(graph, versal)
+        if base is None:
+            self._costing = True
+            unit = {name: 1.0 for name in self.weights}
+            own, self.weights = self.weights, unit
+            self.groups: list[Group] = []
+            #: every cycle count any legal folding of any layer reaches (unpruned)
+            self.all_cycles: set[int] = set()
+            self._cost_groups(graph)
+            base = _Costed(self.groups, self.all_cycles)
+            _remember(graph, versal, base)
+            self.weights = own
+            self._costing = False
+        self._base = base
+        self.all_cycles = base.all_cycles
+        if all(w == 1.0 for w in self.weights.values()):
+            self.groups = list(base.groups)
+        else:
+            self.groups = [_weighted(g, self.weights) for g in base.groups]
+
+    @property
+    def finn_cache(self) -> dict[tuple[int, int], Any]:
+        """FINN's SetFolding results of this graph by ``(target cycles, wwidth max)``,
+        shared by every space of the graph (they do not depend on weights or budgets)."""
+        return self._base.set_folding
+
+    def _cost_groups(self, graph: Any) -> None:
+        """Cost every group of ``graph`` (with the current weights) into ``self.groups``."""
         by_name = {layer.name: layer for layer in graph.layers}
         paired: dict[str, str] = {}  # swu name -> vvau name
         for layer in graph.layers:
@@ -106,7 +197,8 @@ class FoldingSpace:
     def _cost(self, layer: Any, attrs: Mapping[str, Any]) -> tuple[int, tuple[int, int, int, int]]:
         lay = dataclasses.replace(layer, attrs={**layer.attrs, **attrs})
         c = self._layer_cost(lay, self.device)
-        self.all_cycles.add(int(c.cycles))
+        if self._costing:  # the shared set is only filled while the groups are costed
+            self.all_cycles.add(int(c.cycles))
         return int(c.cycles), (int(c.LUT), int(c.BRAM_18K), int(c.URAM), int(c.DSP))
 
     def _single_group(self, layer: Any) -> Group:
@@ -198,6 +290,16 @@ class FoldingSpace:
                 if attrs:
                     out[name] = dict(attrs)
         return out
+
+    def reweight(self, choice: Sequence[Option]) -> list[Option]:
+        """A choice costed by another space of the same graph, with this space's weights."""
+        return [
+            dataclasses.replace(
+                o,
+                wcycles=max((self.weights[n] * c for n, c in o.layer_cycles.items()), default=0.0),
+            )
+            for o in choice
+        ]
 
     def choice_of(self, folding: Mapping[str, Mapping[str, Any]]) -> list[Option]:
         """The costed options of an explicit folding (layers absent keep their attributes).

@@ -83,13 +83,13 @@ def test_run_prints_the_pareto_table_and_next_commands(
         capsys,
     )
     assert code == 0, err
-    assert "study clistudy: 5 completed trials (1 here" in out
+    assert "study clistudy: 5 trained models (1 here" in out
     assert "Pareto front of clistudy" in out and "exits@thr" in out and "clk ns" in out
     assert (
         "next:" in out
         and f"adapex study pareto --study clistudy --storage {done['url']} --json" in out
     )
-    assert "trial 4 complete" in err  # plain log lines when not interactive
+    assert "complete: trained model" in err  # plain log lines when not interactive
 
 
 def test_study_list_status_pareto_json(done: dict, capsys: pytest.CaptureFixture[str]) -> None:
@@ -97,12 +97,16 @@ def test_study_list_status_pareto_json(done: dict, capsys: pytest.CaptureFixture
     code, out, _ = cli(["study", "list", "--storage", url, "--json"], capsys)
     assert code == 0
     (s,) = json.loads(out)
-    assert s["name"] == "clistudy" and s["n_complete"] == s["n_designs"] >= 4
+    # a trial per design: the training trials and one per further design of their fronts
+    assert s["name"] == "clistudy" and s["n_complete"] == s["n_designs"] > s["n_models"] >= 4
     assert s["directions"] == ["maximize", "maximize", "minimize"]
     code, out, _ = cli(["study", "status", "--storage", url, "--json"], capsys)
     status = json.loads(out)
     assert status["states"]["COMPLETE"] == s["n_complete"]
-    assert status["sampler"] == "nsga2" and len(status["hypervolume_history"]) == s["n_designs"]
+    assert status["trainings"] == s["n_models"] and status["target_trials"] >= s["n_models"]
+    assert status["sampler"] == "nsga2" and len(status["hypervolume_history"]) == s["n_models"]
+    assert status["seconds"]["training"] > 0 and status["seconds"]["estimating"] > 0
+    assert status["designs_evaluated"] >= s["n_designs"]
     assert set(status["best"]) == {"accuracy", "throughput_fps", "energy_per_inference_j"}
     code, out, _ = cli(
         ["study", "pareto", "--study", "clistudy", "--storage", url, "--json"], capsys
@@ -267,9 +271,11 @@ def test_ctrl_c_stops_after_the_running_trial_is_recorded(tmp_path: Path) -> Non
     assert "stopped (SIGINT)" in out
     trials = optuna.load_study(study_name="sigint", storage=url).trials
     assert trials and all(t.state == TrialState.COMPLETE for t in trials)
-    assert len(trials) < 50
+    trainings = [t for t in trials if t.user_attrs["kind"] == "training"]
+    assert 1 <= len(trainings) < 8  # stopped before the space's eight models were trained
     with Store(url, read_only=True) as store:
         assert sorted(d.trial_number for d in store.designs("sigint")) == [t.number for t in trials]
+        assert len(store.models("sigint")) == len(trainings)
 
 
 def test_a_second_ctrl_c_aborts_the_trial_and_resuming_runs_it_first(tmp_path: Path) -> None:
@@ -319,7 +325,10 @@ def test_a_second_ctrl_c_aborts_the_trial_and_resuming_runs_it_first(tmp_path: P
     by_number = {t.number: t for t in trials}
     retry = by_number[waiting[0].number]
     assert retry.state == TrialState.COMPLETE and retry.params == aborted[0].params
-    assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
+    assert (
+        sum(t.state == TrialState.COMPLETE and t.user_attrs["kind"] == "training" for t in trials)
+        == 3
+    )
     assert not [t for t in trials if t.state in (TrialState.WAITING, TrialState.RUNNING)]
     with Store(url, read_only=True) as store:
         numbers = {n for d in store.designs("sigint2") for n in d.trial_numbers}

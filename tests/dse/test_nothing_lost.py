@@ -304,14 +304,21 @@ def test_a_database_that_cannot_be_written(
 def test_a_full_disk_keeps_every_completed_trial(
     small_study: SmallStudy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    size_kb = small_study.db.stat().st_size // 1024 + 48  # room for a few pages, not a trial
+    from fixtures_study import small_config
+
+    copy_database(small_study, tmp_path / "measure.db")  # its size with the WAL folded in
+    size_kb = (tmp_path / "measure.db").stat().st_size // 1024 + 48  # a few pages, not a trial
     with small_disk(tmp_path / "disk", size_kb) as disk:
         url = copy_database(small_study, disk / "studies.db")
         states = trial_states(url, small_study.name)
+        # a second study in the same database, whose first trained model does not fit
+        cfg = small_config(small_study.db.parent)
+        cfg["study"] = {**cfg["study"], "name": "grow", "trials": 30}
+        cfg["storage"] = {"url": url}
+        cfg["pruning"] = {"mode": "uniform", "rates": [0.0, 0.25, 0.5, 0.75]}
+        (tmp_path / "grow.toml").write_text(_toml(cfg))
         code, _, err = cli(
-            ["run", "--study", small_study.name, "--storage", url, "--trials", "30"]
-            + ["--no-progress"],
-            capsys,
+            ["run", "--config", str(tmp_path / "grow.toml"), "--no-progress"], capsys
         )
         last_line_is_the_error(code, err, "free some space")
         saved = tmp_path / "saved"
@@ -324,7 +331,7 @@ def test_a_full_disk_keeps_every_completed_trial(
     finally:
         con.close()
     after = trial_states(f"sqlite:///{saved / 'studies.db'}", small_study.name)
-    assert after.get("COMPLETE", 0) >= states["COMPLETE"]  # nothing completed is lost
+    assert after == states  # nothing completed is lost
 
 
 # -- targets, parts and Optuna's own fields ----------------------------------------------------
@@ -363,12 +370,18 @@ def test_resume_keeps_the_target_and_a_toml_can_name_a_part(
         assert code == 0
         return int(json.loads(out)["target_trials"])
 
-    n = trial_states(url, name)["COMPLETE"]  # its 10 trials and the runtime's sub-spaces
-    assert target() == 10
-    assert f"{name}: already {n}/10 completed trials" in run()  # not the quickstart's 48
-    run("--trials", str(n + 2))
-    assert target() == n + 2 and trial_states(url, name)["COMPLETE"] == n + 2
-    assert f"{name}: already {n + 2}/{n + 2} completed trials" in run()  # the last target
+    with Store(url, read_only=True) as store:
+        n = len(store.models(name))  # its two trained models
+    assert target() == n == 2
+    assert f"{name}: already 2/2 trained models" in run()  # not the quickstart's 4
+    # a higher target on a space of two models: kept, and the run says why nothing trains
+    err = run("--trials", "3")
+    assert "every one of the 2 distinct models of the space is trained" in err
+    assert target() == 3
+    with Store(url, read_only=True) as store:
+        assert len(store.models(name)) == 2
+    run("--trials", "1")
+    assert target() == 1 and f"{name}: already 2/1 trained models" in run()  # the last target
     # a TOML config that names a part and no board (the default board must not stay)
     cfg = small_config(small_study.db.parent)
     cfg["study"] = {**cfg["study"], "name": "on_a_part", "trials": 2}

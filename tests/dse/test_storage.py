@@ -196,6 +196,37 @@ def assert_repeats_found_by_hash(store: Store, study: str) -> None:
     assert store.find_design(study, {"no": "such params"}) is None
 
 
+#: What each schema version added, undone (SQL both SQLite and PostgreSQL run).
+UNDO = {
+    3: [
+        "DROP TABLE adapex_models",
+        "ALTER TABLE adapex_designs DROP COLUMN role",
+        "ALTER TABLE adapex_designs DROP COLUMN model_id",
+        "ALTER TABLE adapex_studies DROP COLUMN layout",
+    ],
+    2: [
+        "DROP INDEX ix_adapex_designs_study_params",
+        "ALTER TABLE adapex_designs DROP COLUMN params_hash",
+    ],
+}
+
+
+def downgrade(url: str, version: int, *extra: str) -> None:
+    """Make the database look as adapex's schema ``version`` left it (and run ``extra``)."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for v in range(SCHEMA_VERSION, version, -1):
+            for statement in UNDO[v]:
+                conn.execute(sa.text(statement))
+        conn.execute(
+            sa.text("UPDATE adapex_meta SET value = :v WHERE key = 'schema_version'"),
+            {"v": str(version)},
+        )
+        for statement in extra:
+            conn.execute(sa.text(statement))
+    engine.dispose()
+
+
 def _set_version(path: Path, version: int) -> None:
     con = sqlite3.connect(path)
     con.execute("UPDATE adapex_meta SET value=? WHERE key='schema_version'", (str(version),))
@@ -208,21 +239,14 @@ def test_schema_version_older_newer_and_upgrade(tmp_path: Path) -> None:
     url = f"sqlite:///{path}"
     roundtrip(url, "v")
     # older: refused with the upgrade command; upgrade restores missing tables, keeps data
-    _set_version(path, SCHEMA_VERSION - 1)
-    con = sqlite3.connect(path)
-    con.execute("DROP TABLE adapex_simulation")
-    # what version 1 lacked: the designs' params_hash column and its index
-    con.execute("DROP INDEX ix_adapex_designs_study_params")
-    con.execute("ALTER TABLE adapex_designs DROP COLUMN params_hash")
-    con.commit()
-    con.close()
+    downgrade(url, 1, "DROP TABLE adapex_simulation")
     before = digest(path)
     with pytest.raises(DseError, match="older than this adapex's") as info:
         Store(url)
     assert f"adapex db upgrade --storage {url}" in str(info.value)
     assert digest(path) == before
     engine = create_engine(url)
-    assert upgrade(engine, url) == (SCHEMA_VERSION - 1, SCHEMA_VERSION)
+    assert upgrade(engine, url) == (1, SCHEMA_VERSION)
     engine.dispose()
     with Store(url) as store:
         assert len(store.designs("v")) == 25
@@ -300,6 +324,7 @@ def test_tables_do_not_clash_with_optuna(tmp_path: Path) -> None:
     assert ours == {
         "adapex_meta",
         "adapex_studies",
+        "adapex_models",
         "adapex_designs",
         "adapex_hypervolume",
         "adapex_runtime",
@@ -331,29 +356,22 @@ def test_schema_version_older_newer_and_upgrade_postgres(pg_own_database: str) -
     url = pg_own_database
     roundtrip(url, "v")
 
-    def set_version(version: int, *extra: str) -> None:
+    def set_version(version: int) -> None:
         engine = sa.create_engine(url)
         with engine.begin() as conn:
             conn.execute(
                 sa.text("UPDATE adapex_meta SET value = :v WHERE key = 'schema_version'"),
                 {"v": str(version)},
             )
-            for statement in extra:
-                conn.execute(sa.text(statement))
         engine.dispose()
 
-    set_version(
-        SCHEMA_VERSION - 1,
-        "DROP TABLE adapex_simulation",
-        "DROP INDEX ix_adapex_designs_study_params",
-        "ALTER TABLE adapex_designs DROP COLUMN params_hash",
-    )
+    downgrade(url, 1, "DROP TABLE adapex_simulation")
     with pytest.raises(DseError, match="older than this adapex's") as info:
         Store(url)
     assert "adapex db upgrade --storage" in str(info.value)
     engine = create_engine(url)
     assert "adapex_simulation" not in sa.inspect(engine).get_table_names()  # refused: untouched
-    assert upgrade(engine, url) == (SCHEMA_VERSION - 1, SCHEMA_VERSION)
+    assert upgrade(engine, url) == (1, SCHEMA_VERSION)
     engine.dispose()
     with Store(url) as store:
         assert len(store.designs("v")) == 25  # every design kept
@@ -367,3 +385,109 @@ def test_schema_version_older_newer_and_upgrade_postgres(pg_own_database: str) -
     with pytest.raises(DseError, match="upgrade adapex"):
         upgrade(engine, url)
     engine.dispose()
+
+
+def _legacy_study(url: str, study: str) -> dict[str, int]:
+    """A study as adapex before schema 3 left it: four user trials, each a design; three
+    sub-space trials the runtime enqueued into it (one of them retried once), each a design;
+    a later user trial that drew a sub-space design's parameters, recorded among its repeats.
+
+    Returns:
+        ``name -> trial number`` of the trials made.
+    """
+    from optuna.trial import TrialState
+
+    rng = random.Random(5)
+    ostudy = optuna.create_study(
+        storage=url, study_name=study, directions=["maximize", "maximize", "minimize"]
+    )
+    numbers: dict[str, int] = {}
+    with Store(url) as store:
+        store.register_study(study, {"study": {"name": study}}, SPECS, layout=1)
+
+        def run(name: str, params: dict | None = None, design: bool = True) -> int:
+            if params is not None:
+                ostudy.enqueue_trial(params)
+            trial = ostudy.ask()
+            trial.suggest_float("pruning", 0.0, 0.9)
+            rec = record(study, trial.number, rng, feasible=True)
+            ostudy.tell(trial, [rec.objectives[s.name] for s in SPECS])
+            if design:
+                store.add_design(rec)
+            numbers[name] = trial.number
+            return trial.number
+
+        for i in range(4):
+            run(f"user{i}")
+        run("sub0", {"pruning": 0.25})
+        run("sub1", {"pruning": 0.5})
+        # a sub-space trial that failed, and its retry (Optuna's failed_trial mark)
+        ostudy.enqueue_trial({"pruning": 0.75})
+        failed = ostudy.ask()
+        failed.suggest_float("pruning", 0.0, 0.9)
+        ostudy.tell(failed, state=TrialState.FAIL)
+        numbers["sub2_failed"] = failed.number
+        storage = ostudy._storage  # noqa: SLF001 - the retry mark as Optuna writes it
+        ostudy.enqueue_trial({"pruning": 0.75})
+        retry = next(t for t in ostudy.trials if t.state == TrialState.WAITING)
+        storage.set_trial_system_attr(retry._trial_id, "failed_trial", failed.number)  # noqa: SLF001
+        run("sub2_retry")
+        # a user trial that drew sub1's parameters: answered from sub1's design
+        repeat = run("user_repeat", design=False)
+        with store.engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE adapex_designs SET provenance = :p WHERE trial_number = :n"),
+                {"p": f'{{"seed": 0, "repeats": [{repeat}]}}', "n": numbers["sub1"]},
+            )
+    return numbers
+
+
+def _check_moved(url: str, study: str, numbers: dict[str, int]) -> None:
+    with Store(url, read_only=True) as store:
+        own = {d.trial_number: d for d in store.designs(study)}
+        base = store.designs(study, role="baseline")
+        summary = next(s for s in store.list_studies() if s.name == study)
+        history = {h["trial_number"] for h in store.hypervolume_history(study)}
+    users = [numbers[f"user{i}"] for i in range(4)]
+    # the user's designs stay the study's; sub1's design is carried by the user trial that
+    # drew it; the other sub-space designs are baselines, carried by no trial
+    assert sorted(own) == sorted([*users, numbers["user_repeat"]])
+    assert own[numbers["user_repeat"]].repeats == []
+    assert len(base) == 2 and all(b.trial_number is None and not b.pareto for b in base)
+    assert summary.n_designs == 5 and summary.layout == 1
+    trials = optuna.load_study(study_name=study, storage=url).trials
+    assert sorted(t.number for t in trials) == sorted([*users, numbers["user_repeat"]])
+    assert not history & {numbers["sub0"], numbers["sub1"], numbers["sub2_retry"]}
+    with Store(url, read_only=True) as store:
+        assert_front_is_exact(store, study)
+
+
+def test_upgrade_moves_the_sub_space_trials_out_of_the_users_study(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/legacy.db"
+    numbers = _legacy_study(url, "legacy")
+    downgrade(url, 2)
+    engine = create_engine(url)
+    assert upgrade(engine, url) == (2, SCHEMA_VERSION)
+    engine.dispose()
+    _check_moved(url, "legacy", numbers)
+    # a legacy study is readable and refuses new trials in one line naming a new study
+    from dse.errors import StateError
+    from dse.study.run import check_layout
+
+    with Store(url, read_only=True) as store:
+        info = store.study_info("legacy")
+    with pytest.raises(StateError, match="adapex run --study legacy-2"):
+        check_layout(info, "legacy")
+
+
+@pytest.mark.postgres
+def test_upgrade_moves_the_sub_space_trials_out_of_the_users_study_postgres(
+    pg_own_database: str,
+) -> None:
+    url = pg_own_database
+    numbers = _legacy_study(url, "legacy")
+    downgrade(url, 2)
+    engine = create_engine(url)
+    assert upgrade(engine, url) == (2, SCHEMA_VERSION)
+    engine.dispose()
+    _check_moved(url, "legacy", numbers)

@@ -1,5 +1,6 @@
 """A small end-to-end study: real Brevitas training on digits, the real FINN cost model,
-real Optuna (NSGA-II) on a real SQLite file; designs, Pareto front, hypervolume, resume."""
+real Optuna (NSGA-II) on a real SQLite file; a trial per trained model and one per further
+design of its front, the Pareto front, hypervolume, resume."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def study_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def first_run(study_dir: Path) -> dict:
-    cfg = write_tiny(study_dir, "e2e", trials=6)
+    cfg = write_tiny(study_dir, "e2e", trials=3)
     url = f"sqlite:///{study_dir}/studies.db"
     seen: list[int] = []
     summary = run_study(
@@ -41,55 +42,83 @@ def first_run(study_dir: Path) -> dict:
     return {"cfg": cfg, "url": url, "summary": summary, "seen": seen}
 
 
-def test_study_records_every_trial_as_a_design(first_run: dict) -> None:
+def test_every_trial_carries_one_design_of_a_trained_model(first_run: dict) -> None:
     summary, url = first_run["summary"], first_run["url"]
-    assert summary.created and summary.n_complete == 6 and summary.trials_run == 6
-    assert first_run["seen"] == list(range(6))
+    assert summary.created and summary.n_complete == 3 and summary.trials_run == 3
+    seen = first_run["seen"]
+    assert len(seen) == 3 and seen[0] == 0  # the training trials, the unpruned model first
     study = optuna.load_study(study_name="e2e", storage=url)
     complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    by_number = {t.number: t for t in complete}
+    trainings = [t for t in complete if t.user_attrs["kind"] == "training"]
+    assert sorted(t.number for t in trainings) == sorted(seen)
+    assert trainings[0].params == {"weight_bits": 4, "pruning": 0.0}
+    # the sampler never trained a model twice
+    assert len({tuple(sorted(t.params.items())) for t in trainings}) == 3
     with Store(url, read_only=True) as store:
         designs = store.designs("e2e")
-        answered = sorted(n for d in designs for n in d.trial_numbers)
-        assert answered == sorted(t.number for t in complete)
-        by_number = {t.number: t for t in complete}
-        for d in designs:
-            for n in d.trial_numbers:  # a repeat is answered from the design, same values
-                assert by_number[n].user_attrs["design_id"] == d.id
-                assert by_number[n].values == by_number[d.trial_number].values
-            t = by_number[d.trial_number]
-            assert t.values == pytest.approx(
-                [d.objectives[k] for k in ("accuracy", "throughput_fps", "energy_per_inference_j")]
-            )
-            assert (
-                t.constraints["fits_device"] <= 0
-                if d.feasible
-                else t.constraints["fits_device"] > 0
-            )
-            # real components: trained profile, lowered FINN graph, legal folding, staged report
-            assert 0.0 <= d.metrics["accuracy"] <= 1.0
-            assert d.metrics["accuracy"] == pytest.approx(d.objectives["accuracy"])
-            assert d.exit_profile["exits"][-1] == -1
-            assert any(layer["op_type"] == "MVAU" for layer in d.hw_graph["layers"])
-            assert {e for e in d.exits} <= {0, 1} and len(d.thresholds) == len(d.exits)
-            assert len(d.hw_report["stages"]) == len(d.exits) + 1
-            assert d.hw_report["reach"][0] == 1.0
-            assert "Defaults" in d.folding
-            assert d.metrics["LUT"] > 0 and d.metrics["throughput_fps"] > 0
-            # optimised folding stays inside the usable device (default LUT 85%, others 90%)
-            limits = {"LUT": 0.85, "BRAM_18K": 0.9, "URAM": 0.9, "DSP": 0.9}
-            over = {k: u for k, u in d.metrics["utilisation"].items() if u > limits[k] + 1e-9}
-            assert d.feasible == (not over), (d.id, d.metrics["utilisation"])
-            assert d.part and d.board == "Pynq-Z1" and d.clk_ns == 10.0
-            assert Path(d.checkpoint).is_file()
-            assert d.dataset["name"] == "digits"
-            prov = d.provenance
-            assert prov["seed"] == 0 and isinstance(prov["trial_seed"], int)
-            assert {"optuna", "torch", "brevitas"} <= set(prov["packages"])
-            assert "git_commit" in prov
-            assert DesignPoint.from_params(d.params).to_params() == d.params
-        # the unpruned model learned the digits
-        best = max(d.metrics["final_accuracy"] for d in designs)
-        assert best > 0.8
+        models = {m.id: m for m in store.models("e2e")}
+    assert len(models) == 3 and len({m.key for m in models.values()}) == 3
+    # every COMPLETE trial carries exactly one design, and every design one trial
+    assert sorted(d.trial_number for d in designs) == sorted(by_number)
+    assert len(designs) == summary.n_designs == len(complete) > 3
+    for d in designs:
+        t = by_number[d.trial_number]
+        model = models[d.model_id]
+        training = by_number[model.trial_number]
+        assert t.user_attrs["design_id"] == d.id
+        assert training.user_attrs["kind"] == "training"
+        assert training.user_attrs["model_id"] == d.model_id
+        if t.user_attrs["kind"] == "design":
+            assert t.user_attrs["training_trial"] == model.trial_number
+        # a design trial has its model's training parameters and its own values
+        assert t.params == training.params
+        assert d.params["weight_bits"] == model.params["weight_bits"]
+        assert d.params["pruning"] == model.params["pruning"]
+        assert t.values == pytest.approx(
+            [d.objectives[k] for k in ("accuracy", "throughput_fps", "energy_per_inference_j")]
+        )
+        assert t.constraints["fits_device"] <= 0 if d.feasible else t.constraints["fits_device"] > 0
+        # real components: trained profiles, lowered FINN graph, legal folding, staged report
+        assert 0.0 <= d.metrics["accuracy"] <= 1.0
+        assert d.metrics["accuracy"] == pytest.approx(d.objectives["accuracy"])
+        assert 0.0 <= d.metrics["test"]["accuracy"] <= 1.0
+        assert d.exit_profile["exits"][-1] == -1 and d.test_profile["exits"][-1] == -1
+        assert len(d.exit_profile["labels"]) != len(d.test_profile["labels"])  # two splits
+        assert any(layer["op_type"] == "MVAU" for layer in d.hw_graph["layers"])
+        assert {e for e in d.exits} <= {0, 1} and len(d.thresholds) == len(d.exits)
+        assert len(d.hw_report["stages"]) == len(d.exits) + 1
+        assert d.hw_report["reach"][0] == 1.0
+        assert "Defaults" in d.folding
+        assert d.metrics["LUT"] > 0 and d.metrics["throughput_fps"] > 0
+        # optimised folding stays inside the usable device (default LUT 85%, others 90%)
+        limits = {"LUT": 0.85, "BRAM_18K": 0.9, "URAM": 0.9, "DSP": 0.9}
+        over = {k: u for k, u in d.metrics["utilisation"].items() if u > limits[k] + 1e-9}
+        assert d.feasible == (not over), (d.id, d.metrics["utilisation"])
+        assert d.part and d.board == "Pynq-Z1" and d.clk_ns == 10.0
+        assert Path(d.checkpoint).is_file()
+        assert d.dataset["name"] == "digits"
+        prov = d.provenance
+        assert prov["seed"] == 0 and isinstance(prov["trial_seed"], int)
+        assert {"optuna", "torch", "brevitas"} <= set(prov["packages"])
+        assert "git_commit" in prov
+        assert DesignPoint.from_params(d.params).to_params() == d.params
+    # each model's designs are its inner front: none dominates another
+    for model_id in models:
+        mine = [d for d in designs if d.model_id == model_id and d.feasible]
+        specs = SPECS()
+        pts = to_min_space([d.objectives for d in mine], specs)
+        for i in range(len(mine)):
+            assert not any(dominates(pts[j], pts[i]) for j in range(len(mine)))
+    # the unpruned model learned the digits
+    best = max(d.metrics["final_accuracy"] for d in designs)
+    assert best > 0.8
+
+
+def SPECS() -> list:  # noqa: N802 - the study's objectives
+    from dse.config import parse_config
+
+    return parse_config({}).objectives.specs()
 
 
 def test_front_and_hypervolume_are_stored_after_each_trial(first_run: dict) -> None:
@@ -104,7 +133,7 @@ def test_front_and_hypervolume_are_stored_after_each_trial(first_run: dict) -> N
             assert d.pareto == (d.feasible and not dominated)
         assert store.pareto("e2e")
         history = [h["hypervolume"] for h in store.hypervolume_history("e2e")]
-        assert len(history) == len(designs)  # one front update per stored design
+        assert len(history) == len(store.models("e2e"))  # one front update per training
         assert all(b >= a - 1e-12 for a, b in zip(history, history[1:], strict=False))
         assert history[-1] > 0
 
@@ -113,11 +142,14 @@ def test_resume_continues_and_a_different_config_is_refused(
     first_run: dict, study_dir: Path
 ) -> None:
     url, cfg = first_run["url"], first_run["cfg"]
-    summary = run_study(cfg, storage=url, trials=8, cache_dir=study_dir / "cache")
-    assert not summary.created and summary.n_complete == 8 and summary.trials_run == 2
+    summary = run_study(cfg, storage=url, trials=5, cache_dir=study_dir / "cache")
+    assert not summary.created and summary.n_complete == 5 and summary.trials_run == 2
     # nothing to do when the target is reached
-    again = run_study(cfg, storage=url, trials=8, cache_dir=study_dir / "cache")
+    again = run_study(cfg, storage=url, trials=5, cache_dir=study_dir / "cache")
     assert again.trials_run == 0
+    # a target past the space's eight models stops when every one is trained
+    full = run_study(cfg, storage=url, trials=20, cache_dir=study_dir / "cache")
+    assert full.n_complete == 8 and full.exhausted and full.space_size == 8
     changed = cfg.with_name("changed.toml")
     changed.write_text(cfg.read_text().replace("thresholds = [0.8, 0.95]", "thresholds = [0.7]"))
     db = study_dir / "studies.db"
@@ -128,19 +160,21 @@ def test_resume_continues_and_a_different_config_is_refused(
 
 
 def test_same_seed_same_trials(first_run: dict, study_dir: Path) -> None:
-    """Per-trial seeds: a second study with the same seed samples the same parameters."""
+    """Per-trial seeds: a second study with the same seed trains the same models, in the
+    same order, and stores the same designs."""
     url2 = f"sqlite:///{study_dir}/again.db"
-    run_study(first_run["cfg"], storage=url2, trials=6, cache_dir=study_dir / "cache")
-    a = optuna.load_study(study_name="e2e", storage=first_run["url"]).trials[:6]
-    b = optuna.load_study(study_name="e2e", storage=url2).trials[:6]
-    assert [t.params for t in a] == [t.params for t in b]
-    assert [t.values for t in a] == [t.values for t in b]
+    run_study(first_run["cfg"], storage=url2, trials=3, cache_dir=study_dir / "cache")
+    a = optuna.load_study(study_name="e2e", storage=first_run["url"]).trials
+    b = optuna.load_study(study_name="e2e", storage=url2).trials
+    n = len(b)
+    assert [t.params for t in a[:n]] == [t.params for t in b]
+    assert [t.values for t in a[:n]] == [t.values for t in b]
 
 
 def test_sampled_folding_and_tpe(study_dir: Path) -> None:
     """Sampled PE/SIMD per layer (legal divisors) and the TPE sampler on the same space."""
-    cfg = load_config(write_tiny(study_dir, "sampled", trials=3, sampler="tpe")).with_(
-        folding={"strategies": ["optimised", "sampled"]}
+    cfg = load_config(write_tiny(study_dir, "sampled", trials=2, sampler="tpe")).with_(
+        folding={"strategies": ["optimised", "sampled"]}, study={"inner_limit": 48}
     )
     ev = Evaluator(cfg, cache_dir=study_dir / "cache")
     point = DesignPoint(2, 2, 0.0, (1,), (0.9,), "sampled", None, None, 10.0)
@@ -154,14 +188,16 @@ def test_sampled_folding_and_tpe(study_dir: Path) -> None:
         for attr, values in legal_values(layer).items():
             assert folded.layer(layer.name).attrs.get(attr, 1) == max(values)
     assert result.point.fold_choices
+    # a study of sampled folding only: the inner step's optimiser draws PE/SIMD per layer
+    cfg = cfg.with_(folding={"strategies": ["sampled"]})
     summary = run_study(cfg, storage=f"sqlite:///{study_dir}/tpe.db", cache_dir=study_dir / "cache")
-    assert summary.n_complete == 3
+    assert summary.n_complete == 2
     from hw_builders import load_graph
 
     with Store(summary.url, read_only=True) as store:
         designs = store.designs("sampled")
     assert designs and {d.provenance["sampler"] for d in designs} == {"tpe"}
-    assert "sampled" in {d.params["folding"] for d in designs}, [d.params for d in designs]
+    assert {d.params["folding"] for d in designs} == {"sampled"}, [d.params for d in designs]
     for d in designs:
         # each design's stored folding is FINN-legal on its stored graph, and a sampled one
         # records the position drawn for every layer attribute it folds

@@ -1,6 +1,7 @@
 """Several workers on one study: two on a SQLite file, four on the real PostgreSQL (no lost
-or duplicated trials), and a worker killed with SIGKILL mid-trial, then resumed (every
-completed trial intact, the stale one retried with the same parameters)."""
+or duplicated trainings, no model trained twice), and a worker killed with SIGKILL
+mid-training, then resumed (every completed training intact, the stale one retried with the
+same parameters)."""
 
 from __future__ import annotations
 
@@ -45,25 +46,29 @@ def finish(proc: subprocess.Popen, timeout: float = 240) -> str:
 
 
 def check_consistent(url: str, study: str, target: int) -> list[optuna.trial.FrozenTrial]:
-    """Every completed trial is answered by exactly one design (its own, or the earlier
-    design with the same parameters) and every design answers completed trials only; no
-    two designs share parameters; the workers stopped at exactly the target."""
+    """Every COMPLETE trial carries exactly one design and every design one COMPLETE trial;
+    a design trial has its training's parameters; no model was trained twice; the workers
+    stopped at exactly the target number of trained models, none left running."""
     trials = optuna.load_study(study_name=study, storage=url).trials
     numbers = [t.number for t in trials]
     assert len(numbers) == len(set(numbers))
-    complete = {t.number for t in trials if t.state == TrialState.COMPLETE}
+    complete = {t.number: t for t in trials if t.state == TrialState.COMPLETE}
+    trainings = [t for t in complete.values() if t.user_attrs["kind"] == "training"]
     with Store(url, read_only=True) as store:
         designs = store.designs(study)
-    answered = [n for d in designs for n in d.trial_numbers]
-    assert len(answered) == len(set(answered))
-    assert set(answered) == complete
+        models = {m.id: m for m in store.models(study)}
+    carried = [d.trial_number for d in designs]
+    assert len(carried) == len(set(carried))
+    assert set(carried) == set(complete)
+    assert {t.user_attrs["design_id"] for t in complete.values()} == {d.id for d in designs}
     assert len({json.dumps(d.params, sort_keys=True) for d in designs}) == len(designs)
-    by_number = {t.number: t for t in trials}
-    for d in designs:  # a repeat got the design's own objective values
-        for n in d.repeats:
-            assert by_number[n].params == by_number[d.trial_number].params
-            assert by_number[n].values == by_number[d.trial_number].values
-    assert len(complete) == target  # the workers together stop at exactly the target
+    for d in designs:
+        training = complete[models[d.model_id].trial_number]
+        assert complete[d.trial_number].params == training.params
+    # no model trained twice: distinct parameters, distinct checkpoints
+    assert len({json.dumps(t.params, sort_keys=True) for t in trainings}) == len(trainings)
+    assert len({m.key for m in models.values()}) == len(models) == len(trainings)
+    assert len(trainings) == target  # the workers together stop at exactly the target
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     return trials
 
@@ -71,7 +76,7 @@ def check_consistent(url: str, study: str, target: int) -> list[optuna.trial.Fro
 def several_workers(url: str, study: str, tmp_path: Path, n: int = 2) -> None:
     cfg = write_tiny(tmp_path, study, trials=1)
     finish(adapex(["run", "--config", str(cfg), "--storage", url], tmp_path, tmp_path / "c0"))
-    target = 10
+    target = 6
     # fresh caches: each worker trains on its first trial, so every one takes part
     procs = [
         adapex(
@@ -84,8 +89,8 @@ def several_workers(url: str, study: str, tmp_path: Path, n: int = 2) -> None:
     outs = [finish(p) for p in procs]
     check_consistent(url, study, target)  # exactly the target, whatever the number of workers
     with Store(url, read_only=True) as store:
-        workers = {d.provenance["worker"] for d in store.designs(study)}
-    assert len(workers) >= 3, outs  # the creating run and at least two workers stored designs
+        workers = {m.metrics["worker"] for m in store.models(study)}
+    assert len(workers) >= 3, outs  # the creating run and at least two workers trained
     for out in outs:
         assert "trial" in out and "complete" in out  # plain log lines
 
@@ -105,7 +110,7 @@ def test_four_workers_postgres(pg_url: str, tmp_path: Path) -> None:
         assert store.study_info(study) is None
 
 
-N_PARAMS = 4  # pruning, exit_0, exit_1 (each "off" or its threshold), budget
+N_PARAMS = 2  # a training trial's parameters: weight_bits, pruning
 
 
 def _running_with_heartbeat(url: str, study: str) -> int | None:
@@ -144,7 +149,8 @@ def test_sigkill_mid_trial_then_resume(tmp_path: Path) -> None:
     before = {t.number: t for t in _trials(url, "kill")}
     with Store(url, read_only=True) as store:
         designs_before = {d.trial_number: d for d in store.designs("kill")}
-    assert len(before) == len(designs_before) == 3
+        assert len(store.models("kill")) == 3
+    assert len(before) == len(designs_before) > 3
     # a worker with an empty cache spends seconds training inside its first trial: kill it there
     victim = adapex(
         ["worker", "--study", "kill", "--storage", url, "--trials", "6"],
@@ -173,8 +179,9 @@ def test_sigkill_mid_trial_then_resume(tmp_path: Path) -> None:
     assert victim.returncode == -signal.SIGKILL
     stale = _trials(url, "kill")[killed]
     assert stale.state == TrialState.RUNNING
-    with Store(url, read_only=True) as store:  # nothing of the killed trial is stored
+    with Store(url, read_only=True) as store:  # nothing of the killed training is stored
         assert killed not in {n for d in store.designs("kill") for n in d.trial_numbers}
+        assert killed not in {m.trial_number for m in store.models("kill")}
     # the same command at once, within the grace period: it runs what it can, waits for the
     # stale trial's grace period to pass, fails it and retries it
     out = finish(
@@ -268,8 +275,10 @@ def test_a_worker_killed_at_the_end_is_retried_before_the_study_ends_postgres(
         assert retries[0].params == by_number[killed].params
         with Store(pg_url, read_only=True) as store:
             listed = next(s for s in store.list_studies() if s.name == study)
-        assert listed.n_trials == len(trials) == target + 1  # the failed attempt and the rest
-        assert listed.n_complete == target
+        # the trainings and the failed attempt, and the trials of further designs
+        assert listed.n_trials == len(trials)
+        assert listed.n_models == target
+        assert listed.n_failed == 1
         assert all("Traceback" not in out for out in outs)
     finally:
         delete_study(study, pg_url)
