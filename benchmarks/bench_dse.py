@@ -1,32 +1,48 @@
-"""Benchmark of the DSE engine on the quickstart space (digits, small CNV W2A2, Pynq-Z1).
+"""Benchmark of the study's search: hypervolume against trainings, the unit a user pays.
 
-Prints:
-1. the hypervolume (HV) reached by NSGA-II and TPE after N trials (default N = 10% of the
-   space) as a share of the exhaustive enumeration's HV (every point of the quickstart grid
-   evaluated; the accuracy cache makes it affordable: training happens once per pruning
-   rate) and as a ratio to random search with the same budget, over several seeds
-   (target: NSGA-II >= 95% of the exhaustive HV within 10% of its evaluations);
-2. the HV of the joint pruning + early-exit space against the pruning-only (no early exit)
-   and exit-only (no pruning) sub-spaces of the same grid (the AdaPEx claim);
-3. trials per hour of a real study on this machine (SQLite storage, designs and Pareto front
-   written per trial, warm accuracy cache), and the one-off training time.
+A design has knobs that need a training (bit widths, pruning rates) and knobs that cost
+milliseconds once its model is trained (exits, thresholds, folding, clock). Three methods,
+over several seeds, on two spaces:
 
-HV: feasible designs only, in the objectives' minimisation space (accuracy linear, throughput
-and energy in log10). Two measures: the normalised HV (each objective scaled to [0, 1]
-between the ideal and nadir points of the exhaustive front, reference 1.1: the usual
-benchmark measure, used for the target) and the study's own HV (the fixed reference point of
-dse.pareto: accuracy 0, 1 inference/s, 1 J per inference, which also counts the large easy
-region far from the front). Sampler runs look up the exhaustive table (the same
-deterministic evaluation), so every sampler sees exactly the same objective values.
+* ``nested``: adapex's study (``run_study``, a real SQLite database): TPE over the training
+  knobs only, and for each trained model the inner step's exact front over the cheap knobs;
+* ``tpe_per_design``: one TPE trial per design over every knob together (the search adapex
+  ran before trials were trainings: TPE, multivariate, grouped), its trainings counted as
+  the distinct models its trials touched;
+* ``random_trainings``: random training choices, each model's exact front (``run_study``
+  with the random sampler).
 
-Usage: .venv/bin/python benchmarks/bench_dse.py [--fraction 0.1] [--seeds 3] [--jobs 2]
+Spaces:
+
+* ``quickstart_bits``: the quickstart's grid with two weight widths (W2A2 and W4A2, four
+  pruning rates: eight models, 512 designs each); the reference is the exhaustive front of
+  every design of every model;
+* ``per_block``: per-block pruning (four rates over the eight prunable layers of a small CNV
+  on 8x8 digits: 65,536 models), where exhaustive training is impossible; the reference is
+  the best front any run reaches, including a nested run with ten times the budget.
+
+The hypervolume (HV) is normalised: each objective in the study's minimisation space
+(accuracy linear, throughput and energy per inference in log10) scaled to [0, 1] between the
+ideal and nadir points of the reference front, reference point 1.1; ``hv_share`` is a run's
+HV over the reference's. Wall time adds each model's training time, as measured when this run
+first trained it, to the time each method spent evaluating designs.
+
+The inner step's pace is measured too: one trained model of the quickstart, its 512 designs,
+against the evaluation path of the commit before trials were trainings (``--before``, run in
+a subprocess from that commit's files when the checkout has it).
+
+Usage: .venv/bin/python benchmarks/bench_dse.py [--seeds 3] [--tpe-trials 200]
+       [--block-tpe-trials 32] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
+import json
+import logging
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,255 +55,372 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-_EVAL: Any = None
+#: The commit before the study's trials were trainings (its per-design evaluation path).
+BEFORE = "5d9a760"
 
-
-def _init_worker(cache_dir: str) -> None:
-    global _EVAL
-    import torch
-
-    from dse.config import load_config
-    from dse.study.evaluate import Evaluator
-
-    torch.set_num_threads(1)
-    _EVAL = Evaluator(load_config(), cache_dir=cache_dir)
-
-
-def _evaluate_chunk(points: list[Any]) -> list[tuple[Any, dict[str, float], bool]]:
-    out = []
-    for p in points:
-        ev = _EVAL.evaluate(p)
-        out.append((p, ev.objectives, ev.feasible))
-    return out
-
-
-def exhaustive(cache_dir: str, points: list[Any], jobs: int) -> dict[Any, tuple[dict, bool]]:
-    """Evaluate every point (in ``jobs`` processes)."""
-    chunks = [points[i :: jobs * 8] for i in range(jobs * 8)]
-    table: dict[Any, tuple[dict, bool]] = {}
-    if jobs <= 1:
-        _init_worker(cache_dir)
-        results = [_evaluate_chunk(c) for c in chunks]
-    else:
-        with mp.get_context("spawn").Pool(jobs, _init_worker, (cache_dir,)) as pool:
-            results = pool.map(_evaluate_chunk, chunks)
-    for chunk in results:
-        for p, obj, feas in chunk:
-            table[p] = (obj, feas)
-    return table
-
-
-def hv_of(entries: list[tuple[dict, bool]], specs: list[Any]) -> float:
-    """HV with the study's fixed reference point (what `adapex study status` shows)."""
-    from dse.pareto import front_hypervolume
-
-    return front_hypervolume([o for o, f in entries if f], specs)
+PER_BLOCK = {
+    "study": {"name": "per_block", "seed": 0, "sampler": "tpe", "trials": 8},
+    "dataset": {"name": "digits", "seed": 0},
+    "model": {"family": "cnv", "width_mult": 0.25, "candidate_exits": [0, 1]},
+    "training": {"epochs": 5, "finetune_epochs": 1, "batch_size": 32, "prune_step": 0.25},
+    "pruning": {"mode": "per_block", "rates": [0.0, 0.25, 0.5, 0.75]},
+    "exits": {"thresholds": [0.8, 0.95]},
+    "folding": {"strategies": ["optimised"], "budget": [0.25, 0.5, 1.0]},
+    "hardware": {"board": "Pynq-Z1", "clk_ns": [10.0, 5.0]},
+}
 
 
 class NormalisedHV:
-    """HV after normalising each objective (minimisation space) to [0, 1] between the ideal
-    and the nadir point of the exhaustive feasible front, reference point 1.1 in every
-    objective: the usual benchmark measure, which (unlike the fixed reference) weighs the
-    region around the true front only."""
+    """HV of feasible objective dicts, normalised to a reference front (module doc)."""
 
-    def __init__(self, entries: list[tuple[dict, bool]], specs: list[Any]) -> None:
+    def __init__(self, reference: list[dict[str, float]], specs: list[Any]) -> None:
         from dse.pareto import pareto_mask, to_min_space
 
         self.specs = specs
-        pts = to_min_space([o for o, f in entries if f], specs)
+        pts = to_min_space(reference, specs)
         front = pts[pareto_mask(pts)]
         self.ideal = front.min(axis=0)
         span = front.max(axis=0) - self.ideal
         self.span = np.where(span > 0, span, 1.0)
+        self.reference = self(reference)
 
-    def __call__(self, entries: list[tuple[dict, bool]]) -> float:
-        from dse.pareto import hypervolume, to_min_space
+    def __call__(self, objectives: list[dict[str, float]]) -> float:
+        from dse.pareto import hypervolume, pareto_mask, to_min_space
 
-        feas = [o for o, f in entries if f]
-        if not feas:
+        if not objectives:
             return 0.0
-        pts = (to_min_space(feas, self.specs) - self.ideal) / self.span
-        return hypervolume(pts, np.full(len(self.specs), 1.1))
+        pts = (to_min_space(objectives, self.specs) - self.ideal) / self.span
+        return hypervolume(pts[pareto_mask(pts)], np.full(len(self.specs), 1.1))
 
 
-def sampler_run(
-    name: str,
-    seed: int,
-    n_trials: int,
-    space: Any,
-    table: dict,
-    specs: list[Any],
-    pop: int,
-    hv: Any,
-) -> tuple[float, list[float], float]:
-    """Run an Optuna study on the exhaustive table; HV after every 10 trials."""
+class Trainings:
+    """Each model's training seconds, measured the first time this run trains it."""
+
+    def __init__(self, evaluator: Any) -> None:
+        self.evaluator = evaluator
+        self.seconds: dict[str, float] = {}
+
+    def train(self, training: Any) -> Any:
+        t0 = time.perf_counter()
+        pruned = self.evaluator.train(training)
+        key = str(pruned.metrics["key"])
+        self.seconds.setdefault(key, time.perf_counter() - t0)
+        return pruned
+
+
+def _quiet() -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore")
+    logging.getLogger("dse").setLevel(logging.WARNING)
+
+
+def nested_run(
+    cfg: Any, sampler: str, seed: int, budget: int, cache: str, trainings: Trainings
+) -> dict:
+    """A real study of ``budget`` trainings; per training, the designs found so far."""
+    from dse.storage import Store
+    from dse.study import run_study
+
+    cfg = cfg.with_(study={"name": f"{sampler}-{seed}", "seed": seed, "sampler": sampler})
+    with tempfile.TemporaryDirectory() as d:
+        url = f"sqlite:///{d}/bench.db"
+        # the trainings this run needs, timed when this benchmark trains them first
+        t0 = time.perf_counter()
+        run_study(cfg, storage=url, trials=budget, cache_dir=cache)
+        total = time.perf_counter() - t0
+        with Store(url, read_only=True) as store:
+            models = store.models(cfg.study.name)
+            designs = store.designs(cfg.study.name)
+    steps = []
+    seen: list[dict[str, float]] = []
+    inner = 0.0
+    train_s = 0.0
+    for m in models:
+        # a model this run trained first: its cold training time (a later run reuses it)
+        trainings.seconds.setdefault(m.key, float(m.metrics.get("training_seconds") or 0.0))
+        seen += [d.objectives for d in designs if d.model_id == m.id and d.feasible]
+        inner += float((m.metrics.get("inner") or {}).get("seconds") or 0.0)
+        train_s += trainings.seconds[m.key]
+        steps.append(
+            {"trainings": len(steps) + 1, "objectives": list(seen), "wall": train_s + inner}
+        )
+    return {"steps": steps, "seconds": total}
+
+
+def tpe_per_design_run(
+    evaluator: Any, seed: int, n_trials: int, trainings: Trainings, max_trainings: int | None
+) -> dict:
+    """One TPE trial per design over every knob; a step per newly trained model."""
     import optuna
 
     from dse.study.samplers import make_sampler
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    space = evaluator.space
+    specs = evaluator.specs
     study = optuna.create_study(
-        directions=[s.direction for s in specs],
-        sampler=make_sampler(name, seed=seed, population_size=pop),
+        directions=[s.direction for s in specs], sampler=make_sampler("tpe", seed=seed)
     )
-    seen: list[tuple[dict, bool]] = []
-    curve: list[float] = []
-
-    def objective(trial: Any) -> list[float]:
+    seen: list[dict[str, float]] = []
+    models: list[str] = []
+    steps: list[dict] = []
+    evaluating = 0.0
+    for _ in range(n_trials):
+        trial = study.ask()
         point = space.sample(trial)
-        obj, feas = table[point]
-        trial.set_constraint("fits_device", -1.0 if feas else 1.0)
-        seen.append((obj, feas))
-        if len(seen) % 10 == 0:
-            curve.append(hv(seen))
-        return [obj[s.name] for s in specs]
-
-    study.optimize(objective, n_trials=n_trials)
-    return hv(seen), curve, hv_of(seen, specs)
-
-
-def trials_per_hour(cache_dir: str, n: int) -> tuple[float, float]:
-    """A real study (SQLite, designs written) on the warm cache: trials/hour and seconds."""
-    import logging
-
-    from dse.config import load_config
-    from dse.study import run_study
-
-    logging.getLogger("dse").setLevel(logging.WARNING)
-    with tempfile.TemporaryDirectory() as d:
-        cfg = load_config().with_(study={"name": "bench"})
+        pruned = trainings.train(point.training)
+        key = str(pruned.metrics["key"])
+        if key not in models:
+            if max_trainings is not None and len(models) >= max_trainings:
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                break
+            if models:  # the designs it had before this training
+                steps.append(_step(len(models), seen, models, trainings, evaluating))
+            models.append(key)
         t0 = time.perf_counter()
-        summary = run_study(cfg, storage=f"sqlite:///{d}/bench.db", trials=n, cache_dir=cache_dir)
-        seconds = time.perf_counter() - t0
-    return 3600.0 * summary.trials_run / seconds, seconds
+        ev = evaluator.evaluate_trained(pruned, point, space.trial_chooser(trial))
+        evaluating += time.perf_counter() - t0
+        for name, value in ev.constraints.items():
+            trial.set_constraint(name, float(value))
+        study.tell(trial, ev.objective_values(specs))
+        if ev.feasible:
+            seen.append(ev.objectives)
+    steps.append(_step(len(models), seen, models, trainings, evaluating))
+    return {"steps": steps}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--fraction", type=float, default=0.10, help="trials as a share of the space"
-    )
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
-    parser.add_argument(
-        "--cache-dir", default=os.environ.get("ADAPEX_CACHE_DIR", str(ROOT / ".adapex_cache"))
-    )
-    parser.add_argument("--rate-trials", type=int, default=40, help="trials of the trials/hour run")
-    args = parser.parse_args()
+def _step(n: int, seen: list, models: list[str], trainings: Trainings, evaluating: float) -> dict:
+    wall = sum(trainings.seconds.get(k, 0.0) for k in models) + evaluating
+    return {"trainings": n, "objectives": list(seen), "wall": wall}
 
+
+def exhaustive_front(evaluator: Any, trainings: Trainings) -> list[dict[str, float]]:
+    """Every design of every model of a finite space: the union of the models' fronts."""
+    from dse.study.inner import inner_front
+
+    out: list[dict[str, float]] = []
+    for tp in evaluator.space.training_grid():
+        pruned = trainings.train(tp)
+        res = inner_front(evaluator, pruned, tp, limit=10**9, seed=0)
+        out += [e.objectives for e in res.front if e.feasible]
+    return out
+
+
+def curves(run: dict, hv: NormalisedHV) -> dict[str, list[list[float]]]:
+    curve = [[s["trainings"], hv(s["objectives"]) / hv.reference] for s in run["steps"]]
+    wall = [[round(s["wall"], 3), c[1]] for s, c in zip(run["steps"], curve, strict=True)]
+    return {"curve": curve, "wall_curve": wall}
+
+
+def at(curve: list[list[float]], trainings: float) -> float:
+    """A curve's hv_share with at most ``trainings`` trainings (0 before its first)."""
+    got = [share for t, share in curve if t <= trainings + 1e-9]
+    return got[-1] if got else 0.0
+
+
+def quickstart_bits(args: Any, cache: str, out: dict) -> None:
     import torch
 
     from dse.config import load_config
     from dse.study.evaluate import Evaluator
 
     torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-    cfg = load_config()
-    specs = cfg.objectives.specs()
-    ev = Evaluator(cfg, cache_dir=args.cache_dir)
-    space = ev.space
-    points = list(space.enumerate())
-    print(
-        f"quickstart space: {len(points)} design points "
-        f"({len(ev.candidates)} candidate exits, sampler population {cfg.study.population_size})"
-    )
-
+    cfg = load_config().with_(model={"weight_bits": [2, 4]}, study={"trials": 8})
+    ev = Evaluator(cfg, cache_dir=cache)
+    trainings = Trainings(ev)
+    n_models = ev.space.training_size()
     t0 = time.perf_counter()
-    rates = sorted({p.pruning for p in points})
-    for r in rates:  # training (or cache hits): once per pruning rate
-        ev.pipeline.evaluate(ev.archs[(2, 2)], r)
-    t_train = time.perf_counter() - t0
+    reference = exhaustive_front(ev, trainings)
     print(
-        f"accuracy pipeline: {len(rates)} pruning rates ready in {t_train:.1f} s (0 s when cached)"
+        f"quickstart_bits: {n_models} models x {ev.space.cheap_size()} designs; exhaustive "
+        f"front in {time.perf_counter() - t0:.0f} s (training {sum(trainings.seconds.values()):.0f} s)"
     )
-
-    t0 = time.perf_counter()
-    table = exhaustive(args.cache_dir, points, args.jobs)
-    t_exh = time.perf_counter() - t0
-    all_entries = list(table.values())
-    hv_exh = hv_of(all_entries, specs)
-    n_feas = sum(1 for _, f in all_entries if f)
-    print(
-        f"exhaustive: {len(points)} evaluations in {t_exh:.0f} s with {args.jobs} process(es) "
-        f"({len(points) / t_exh:.1f}/s), {n_feas} feasible, HV {hv_exh:.4f}"
-    )
-
-    norm = NormalisedHV(all_entries, specs)
-    nhv_exh = norm(all_entries)
-    n_trials = max(10, int(round(args.fraction * len(points))))
-    pct = 100 * n_trials / len(points)
-    print(
-        f"\nsamplers after {n_trials} trials ({pct:.1f}% of the space), {args.seeds} seeds; "
-        "share of the exhaustive HV, mean / min over seeds"
-    )
-    print("  sampler  normalised HV       fixed-reference HV")
-    results: dict[str, list[float]] = {}
-    fixed: dict[str, list[float]] = {}
-    curves: dict[str, list[list[float]]] = {}
-    for name in ("random", "nsga2", "tpe"):
-        t0 = time.perf_counter()
-        runs = [
-            sampler_run(name, seed, n_trials, space, table, specs, cfg.study.population_size, norm)
-            for seed in range(args.seeds)
-        ]
-        results[name] = [r[0] / nhv_exh for r in runs]
-        curves[name] = [[v / nhv_exh for v in r[1]] for r in runs]
-        fixed[name] = [r[2] / hv_exh for r in runs]
-        t_run = time.perf_counter() - t0
-        a, f = results[name], fixed[name]
-        print(
-            f"  {name:7s} {100 * np.mean(a):6.2f}% / {100 * min(a):6.2f}%   "
-            f"{100 * np.mean(f):6.2f}% / {100 * min(f):6.2f}%   ({t_run:.0f} s)"
-        )
-    rnd = float(np.mean(results["random"]))
-    for name in ("nsga2", "tpe"):
-        first = [
-            next((10 * (i + 1) for i, v in enumerate(curve) if v >= 0.95), None)
-            for curve in curves[name]
-        ]
-        reached = [f for f in first if f is not None]
-        when = (
-            f"after {np.mean(reached):.0f} trials ({100 * np.mean(reached) / len(points):.1f}% "
-            "of the space) on average"
-            if reached
-            else "not within the budget"
-        )
-        print(
-            f"  {name}: {np.mean(results[name]) / rnd:.3f}x random search's normalised HV at equal "
-            f"budget; 95% of the exhaustive normalised HV reached in {len(reached)}/{len(first)} "
-            f"seeds, {when}"
-        )
-    worst = min(results["nsga2"])
-    verdict = "MET" if worst >= 0.95 else "NOT MET"
-    print(
-        f"  target: NSGA-II >= 95% of the exhaustive normalised HV within {pct:.0f}% of its "
-        f"evaluations, every seed: {verdict} (worst seed {100 * worst:.2f}%)"
-    )
-
-    subsets = {
-        "joint (pruning + exits)": list(table.values()),
-        "pruning only (no exit)": [v for p, v in table.items() if not p.exits],
-        "exits only (no pruning)": [v for p, v in table.items() if p.pruning == 0.0],
-        "neither (folding/clock)": [
-            v for p, v in table.items() if not p.exits and p.pruning == 0.0
-        ],
+    hv = NormalisedHV(reference, ev.specs)
+    methods: dict[str, list[dict]] = {"nested": [], "tpe_per_design": [], "random_trainings": []}
+    for seed in range(args.seeds):
+        for name, sampler in (("nested", "tpe"), ("random_trainings", "random")):
+            run = nested_run(cfg, sampler, seed, n_models, cache, trainings)
+            methods[name].append({"seed": seed, **curves(run, hv)})
+        run = tpe_per_design_run(ev, seed, args.tpe_trials, trainings, None)
+        methods["tpe_per_design"].append({"seed": seed, **curves(run, hv)})
+    out["quickstart_bits"] = {
+        "reference_hv": hv.reference,
+        "distinct_trainings": n_models,
+        "methods": methods,
     }
-    print("\njoint pruning + early-exit space vs its sub-spaces (exhaustive, same grid):")
-    print("  space                     points  normalised HV  fixed-ref HV  joint / this")
-    for label, entries in subsets.items():
-        nh, fh = norm(entries), hv_of(entries, specs)
+    _report("quickstart_bits", out["quickstart_bits"], args)
+
+
+def per_block(args: Any, cache: str, out: dict) -> None:
+    import torch
+
+    from dse.config import parse_config
+    from dse.study.evaluate import Evaluator
+
+    torch.set_num_threads(1)
+    cfg = parse_config(PER_BLOCK)
+    ev = Evaluator(cfg, cache_dir=cache)
+    trainings = Trainings(ev)
+    budget = max(1, args.block_tpe_trials // 4)
+    runs: dict[str, list[dict]] = {"nested": [], "tpe_per_design": [], "random_trainings": []}
+    for seed in range(args.seeds):
+        runs["nested"].append(nested_run(cfg, "tpe", seed, budget, cache, trainings))
+        runs["random_trainings"].append(nested_run(cfg, "random", seed, budget, cache, trainings))
+        runs["tpe_per_design"].append(
+            tpe_per_design_run(
+                ev, seed, 50 * args.block_tpe_trials, trainings, args.block_tpe_trials
+            )
+        )
+    long = nested_run(cfg, "tpe", 1000, 10 * budget, cache, trainings)
+    everything = [o for rs in runs.values() for r in rs for o in r["steps"][-1]["objectives"]]
+    everything += long["steps"][-1]["objectives"]
+    hv = NormalisedHV(everything, ev.specs)
+    print(
+        f"per_block: {ev.space.training_size()} models; TPE per design {args.block_tpe_trials} "
+        f"trainings, nested and random {budget}; reference: every run and a nested run of "
+        f"{10 * budget} trainings"
+    )
+    out["per_block"] = {
+        "reference_hv": hv.reference,
+        "distinct_trainings": len(trainings.seconds),
+        "methods": {
+            name: [{"seed": seed, **curves(r, hv)} for seed, r in enumerate(rs)]
+            for name, rs in runs.items()
+        },
+    }
+    _report("per_block", out["per_block"], args)
+
+
+def _report(name: str, space: dict, args: Any) -> None:
+    methods = space["methods"]
+    print(f"  {name}: hv_share at the end, per seed")
+    for method, runs in methods.items():
+        finals = [r["curve"][-1] for r in runs]
+        text = ", ".join(f"{s:.3f} ({int(t)} trainings)" for t, s in finals)
+        print(f"    {method:17s} {text}")
+    nested, tpe = methods["nested"], methods["tpe_per_design"]
+    if name == "quickstart_bits":
+        exact = all(r["curve"][-1][1] >= 1.0 - 1e-9 for r in nested)
+        ahead = all(
+            at(n["curve"], t) >= at(p["curve"], t) - 1e-9
+            for n, p in zip(nested, tpe, strict=True)
+            for t in range(1, int(space["distinct_trainings"]) + 1)
+        )
+        print(f"    goal: nested reaches the exhaustive front, every seed: {_met(exact)}")
+        print(f"    goal: nested >= TPE per design at every number of trainings: {_met(ahead)}")
+    else:
+        ratio = [
+            at(n["curve"], p["curve"][-1][0] / 4) / p["curve"][-1][1]
+            for n, p in zip(nested, tpe, strict=True)
+        ]
         print(
-            f"  {label:24s} {len(entries):7d}  {nh:13.4f}  {fh:12.4f}  "
-            f"{nhv_exh / nh if nh else float('inf'):.3f}x / {hv_exh / fh if fh else float('inf'):.3f}x"
+            "    goal: nested with a quarter of TPE per design's trainings reaches its final HV, "
+            f"every seed: {_met(min(ratio) >= 1 - 1e-9)} (nested / TPE: "
+            + ", ".join(f"{r:.3f}x" for r in ratio)
+            + ")"
+        )
+    for method, runs in methods.items():
+        walls = [r["wall_curve"][-1][0] for r in runs]
+        print(
+            f"    {method:17s} wall time at the measured training cost: {statistics.mean(walls):.0f} s"
         )
 
-    rate, seconds = trials_per_hour(args.cache_dir, args.rate_trials)
+
+def _met(ok: bool) -> str:
+    return "MET" if ok else "NOT MET"
+
+
+def inner_pace(cache: str, before: str | None) -> None:
+    """One trained model's 512 designs: the inner step against the per-design path of
+    ``before`` (its files, in a subprocess), designs per second of each."""
+    import torch
+
+    from dse.config import load_config
+    from dse.study.evaluate import Evaluator
+    from dse.study.inner import inner_front
+    from dse.study.space import TrainingPoint
+
+    torch.set_num_threads(1)
+    tp = TrainingPoint(2, 2, 0.25)
+    ev = Evaluator(load_config(), cache_dir=cache)
+    pruned = ev.train(tp)
+    res = inner_front(ev, pruned, tp, limit=10**9, seed=0)
+    now = res.evaluated / res.seconds
     print(
-        f"\nthroughput: {rate:.0f} trials/hour on this machine ({args.rate_trials} trials of a real "
-        f"study on SQLite in {seconds:.1f} s, warm accuracy cache; first-time training: "
-        f"{t_train:.0f} s)"
+        f"inner step: {res.evaluated} designs of one trained model in {res.seconds:.2f} s "
+        f"({now:.0f} designs/s), {len(res.front)} on its front"
     )
+    if before is None:
+        return
+    old = _before_pace(cache, before)
+    if old is None:
+        print(f"  (no checkout of {before} to measure the per-design path against)")
+        return
+    print(
+        f"  per-design path of {before}: {old:.1f} designs/s; inner step / per-design: "
+        f"{now / old:.1f}x"
+    )
+
+
+def _before_pace(cache: str, ref: str) -> float | None:
+    """Designs per second of ``ref``'s per-design evaluation of the same model's designs."""
+    with tempfile.TemporaryDirectory() as d:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", ref, "dse", "hw_builders", "search_spaces"],
+            capture_output=True,
+        )
+        if archive.returncode != 0:
+            return None
+        subprocess.run(["tar", "-x", "-C", d], input=archive.stdout, check=True)
+        code = (
+            "import sys, time, torch; torch.set_num_threads(1)\n"
+            "from dse.config import load_config\n"
+            "from dse.study.evaluate import Evaluator\n"
+            f"ev = Evaluator(load_config(), cache_dir={cache!r})\n"
+            "pts = [p for p in ev.space.enumerate() if p.pruning == 0.25]\n"
+            "ev.evaluate(pts[0])\n"
+            "t0 = time.perf_counter()\n"
+            "for p in pts: ev.evaluate(p)\n"
+            "print(len(pts) / (time.perf_counter() - t0))\n"
+        )
+        env = {**os.environ, "PYTHONPATH": d, "OMP_NUM_THREADS": "1"}
+        got = subprocess.run(
+            [sys.executable, "-c", code], cwd=d, env=env, capture_output=True, text=True
+        )
+        if got.returncode != 0:
+            print(got.stderr[-2000:], file=sys.stderr)
+            return None
+        return float(got.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--tpe-trials", type=int, default=200, help="TPE per design's trials on quickstart_bits"
+    )
+    parser.add_argument(
+        "--block-tpe-trials", type=int, default=32, help="TPE per design's trainings on per_block"
+    )
+    parser.add_argument("--spaces", default="quickstart_bits,per_block")
+    parser.add_argument("--before", default=BEFORE, help="git ref of the per-design path")
+    parser.add_argument("--no-pace", action="store_true", help="skip the inner step's pace")
+    parser.add_argument(
+        "--cache-dir", default=os.environ.get("ADAPEX_CACHE_DIR", str(ROOT / ".adapex_cache"))
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as one object")
+    args = parser.parse_args()
+    _quiet()
+    out: dict[str, Any] = {}
+    if not args.no_pace:
+        inner_pace(args.cache_dir, args.before)
+    for name in args.spaces.split(","):
+        {"quickstart_bits": quickstart_bits, "per_block": per_block}[name](
+            args, args.cache_dir, out
+        )
+    if args.json:
+        print(json.dumps({"spaces": out}))
 
 
 if __name__ == "__main__":
