@@ -15,9 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from dse.errors import DseError
-
-#: The deployment.json format this runtime reads.
-DEPLOYMENT_FORMAT = 1
+from dse.library_format import (
+    DEPLOYMENT_FORMAT,
+    LIBRARY_FORMAT,
+    MIN_LIBRARY_VERSION,
+    field_digests,
+    file_digest,
+)
 
 
 class DeployError(DseError):
@@ -102,16 +106,68 @@ class DeployedLibrary:
         )
 
     def design(self, design_id: int) -> DeployedDesign:
-        """The design ``design_id``, its deployment.json checked against its model."""
+        """The design ``design_id``: its files checked against the digests the export
+        recorded, its deployment.json against its model."""
         design_id = int(design_id)
         if design_id not in self._designs:
             entry = self.entry(design_id)
             folder = self.folder / str(entry["folder"])
+            self.check_file(f"{entry['folder']}/model.onnx")
+            self.check_file(f"{entry['folder']}/deployment.json")
             deployment = _read_json(folder / "deployment.json", "deployment.json")
+            if not isinstance(deployment, dict):
+                raise DeployError(
+                    f"{folder / 'deployment.json'}: not an object; export the library again "
+                    "with `adapex export`"
+                )
             design = DeployedDesign(design_id, folder, entry, deployment)
             check_deployment(design)
             self._designs[design_id] = design
         return self._designs[design_id]
+
+    def check_file(self, relative: str) -> None:
+        """Refuse a file of the library that is not what the export wrote (its sha256
+        against library.json's); a deployment.json names the first changed field.
+
+        Raises:
+            DeployError: one line naming the file (and field) and the fix.
+        """
+        digests = self.index.get("digests")
+        if not isinstance(digests, dict) or relative not in digests:
+            return  # a library exported before digests were recorded
+        path = self.folder / relative
+        try:
+            got = file_digest(path)
+        except OSError as exc:
+            raise DeployError(
+                f"{path}: cannot be read ({exc.strerror}); export the library again"
+            ) from None
+        if got == digests[relative]:
+            return
+        field = self._changed_field(relative)
+        what = f"its field `{field}` " if field else ""
+        raise DeployError(
+            f"{path}: {what}changed since the export (library.json records another sha256); "
+            "export the library again with `adapex export`"
+        )
+
+    def _changed_field(self, relative: str) -> str | None:
+        """The first top-level field of a design's deployment.json whose digest is not the
+        export's (None for another file, or an unreadable one)."""
+        entry = next(
+            (d for d in self.index.get("designs", []) if d.get("deployment") == relative), None
+        )
+        want = (entry or {}).get("deployment_fields")
+        if not isinstance(want, dict):
+            return None
+        try:
+            have = field_digests(json.loads((self.folder / relative).read_text(encoding="utf-8")))
+        except (OSError, ValueError, AttributeError):
+            return None
+        for key in sorted(set(want) | set(have)):
+            if want.get(key) != have.get(key):
+                return key
+        return None
 
     def dataset(self) -> dict[str, Any]:
         """The dataset the study used (library.json's, else the first design's
@@ -146,21 +202,29 @@ def load_deployed_library(library: str | os.PathLike[str]) -> DeployedLibrary:
             arguments=("library",),
         )
     index = _read_json(folder / "library.json", "library.json")
-    if not isinstance(index, dict) or index.get("format") != "adapex-design-library":
+    if not isinstance(index, dict) or index.get("format") != LIBRARY_FORMAT:
         raise DeployError(
             f"`library` {folder}: library.json is not an adapex design library's",
             arguments=("library",),
         )
-    if int(index.get("version", 1)) < 2:
+    version = index.get("version", 1)
+    if not isinstance(version, int) or not isinstance(index.get("designs"), list):
+        raise DeployError(
+            f"`library` {folder}: library.json is damaged (version or designs); export it "
+            "again with `adapex export`",
+            arguments=("library",),
+        )
+    if version < MIN_LIBRARY_VERSION:
         raise DeployError(
             f"`library` {folder}: exported before one accelerator per design (library "
             f"version {index.get('version', 1)}); export it again with `adapex export`",
             arguments=("library",),
         )
-    table = None
+    lib = DeployedLibrary(folder, index, None)
     if index.get("runtime_table"):
-        table = _read_json(folder / str(index["runtime_table"]), "runtime table")
-    return DeployedLibrary(folder, index, table)
+        lib.check_file(str(index["runtime_table"]))
+        lib.runtime_table = _read_json(folder / str(index["runtime_table"]), "runtime table")
+    return lib
 
 
 def _io(model: Any) -> tuple[list[tuple[str, list[int]]], list[tuple[str, list[int]]]]:
@@ -177,8 +241,42 @@ def check_deployment(design: DeployedDesign) -> None:
     """Refuse a deployment.json that does not describe the design's model.
 
     Raises:
-        DeployError: one line naming the file and the first difference.
+        DeployError: one line naming the file and the first difference (or the field that
+            is missing or of the wrong kind).
     """
+    try:
+        _check_deployment(design)
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        if isinstance(exc, DeployError):
+            raise
+        what = f"field {exc.args[0]!r} is missing" if isinstance(exc, KeyError) else str(exc)
+        raise DeployError(
+            f"{design.folder / 'deployment.json'}: malformed ({what}); export the library "
+            "again with `adapex export`"
+        ) from None
+    _check_scales(design)
+
+
+def _check_scales(design: DeployedDesign) -> None:
+    """Every stream's scale is a positive finite number (``value = integer * scale``)."""
+    import math
+
+    path = design.folder / "deployment.json"
+    for side in ("inputs", "outputs"):
+        for stream in design.deployment[side]:
+            for key in ("scale", "logits_scale"):
+                value = stream.get(key)
+                if value is None:
+                    continue
+                ok = isinstance(value, int | float) and not isinstance(value, bool)
+                if not ok or not math.isfinite(value) or value <= 0:
+                    raise DeployError(
+                        f"{path}: {side} stream {stream.get('index')} has {key} {value!r}; a "
+                        "scale is a positive number: export the library again"
+                    )
+
+
+def _check_deployment(design: DeployedDesign) -> None:
     import onnx
 
     dep, path = design.deployment, design.folder / "deployment.json"

@@ -24,9 +24,7 @@ from typing import Any
 
 from dse.accuracy.design_model import input_name, output_names
 from dse.errors import DseError
-
-#: Version of the deployment.json format.
-DEPLOYMENT_VERSION = 1
+from dse.library_format import DEPLOYMENT_FORMAT
 
 #: FINN's file names under the build's output_dir (build_dataflow_steps.py:
 #: step_synthesize_bitfile, step_make_pynq_driver, step_deployment_package).
@@ -216,7 +214,7 @@ def deployment(
         stage_rows.append(row)
     _check_feeds(outputs, inputs)
     return {
-        "format": DEPLOYMENT_VERSION,
+        "format": DEPLOYMENT_FORMAT,
         "design_id": record.id,
         "model": "model.onnx",
         "board": record.board,

@@ -50,10 +50,14 @@ from typing import Any
 from dse.errors import DseError
 from dse.export.finn_design import design_entry
 from dse.export.jsonfile import dump_json, utc_now
+from dse.library_format import (
+    LIBRARY_FORMAT,
+    LIBRARY_VERSION,
+    field_digests,
+    file_digest,
+    library_entries,
+)
 from hw_builders.atomic import atomic_directory, atomic_file
-
-#: Version of the library.json format.
-LIBRARY_VERSION = 2
 
 
 def _library_designs(store: Any, study: str, table: Mapping[str, Any] | None) -> list[Any]:
@@ -145,13 +149,14 @@ def _check_writable(parent: Path, out: Path) -> None:
 
 def _library_files(folder: Path) -> list[str]:
     """Every file under ``folder``, as sorted POSIX paths relative to it."""
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
+    return library_entries(folder)[0]
 
 
 def _check_replaceable(out: Path) -> None:
     """With ``force``: ``out`` may be replaced only when it holds an adapex library and
-    nothing else (the files its library.json lists); anything else is refused, so that
-    nothing is deleted that an export did not write."""
+    nothing else (the files its library.json lists, in the folders that hold them); any
+    other file, folder or link is refused, so that nothing is deleted that an export did
+    not write."""
     if not out.is_dir():
         raise DseError(
             f"`out` {out}: is a file, not a folder; choose a folder name", arguments=("out",)
@@ -161,15 +166,18 @@ def _check_replaceable(out: Path) -> None:
         meta = json.loads(index.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         meta = None
-    if not isinstance(meta, dict) or meta.get("format") != "adapex-design-library":
+    if not isinstance(meta, dict) or meta.get("format") != LIBRARY_FORMAT:
         raise DseError(
             f"`out` {out}: exists and holds no adapex library (no library.json of an export); "
             "`force` replaces only an exported library: choose another folder",
             arguments=("out", "force"),
         )
     listed = meta.get("files")
+    files, folders, links = library_entries(out)
     if isinstance(listed, list):  # libraries written before the manifest are replaced whole
-        extra = sorted(set(_library_files(out)) - set(listed) - {"library.json"})
+        wanted = {str(f) for f in listed} | {"library.json"}
+        parents = {a.as_posix() for f in wanted for a in Path(f).parents if a != Path(".")}
+        extra = sorted({*(set(files) - wanted), *(f for f in folders if f not in parents), *links})
         if extra:
             more = f" and {len(extra) - 1} more" if len(extra) > 1 else ""
             raise DseError(
@@ -352,7 +360,7 @@ def export_library(
             _add_table_thresholds(tmp, groups, table)
         summary = next(s for s in store.list_studies() if s.name == study)
         index = {
-            "format": "adapex-design-library",
+            "format": LIBRARY_FORMAT,
             "version": LIBRARY_VERSION,
             "study": study,
             "target": export_target.name,
@@ -366,12 +374,23 @@ def export_library(
             "distinct_designs": len(groups),
             "designs": [entries[r.id] for r in records],
         }
-        # every file the export wrote: --force replaces a library holding only these
-        index["files"] = _library_files(tmp) + ["library.json"]
+        _seal(tmp, index)
         dump_json(tmp / "library.json", index)
     if tar:
         write_tar(out)
     return out
+
+
+def _seal(folder: Path, index: dict[str, Any]) -> None:
+    """Record in ``index`` every file the export wrote (``--force`` replaces a library
+    holding only these), each file's digest, and each design's deployment.json fields'
+    digests (:mod:`dse.library_format`): what the host runtime checks."""
+    files = _library_files(folder)
+    index["files"] = [*files, "library.json"]
+    index["digests"] = {f: file_digest(folder / f) for f in files}
+    for entry in index["designs"]:
+        deployment = json.loads((folder / str(entry["deployment"])).read_text(encoding="utf-8"))
+        entry["deployment_fields"] = field_digests(deployment)
 
 
 def write_tar(folder: str | os.PathLike[str]) -> Path:

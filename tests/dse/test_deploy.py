@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -169,29 +170,115 @@ def test_deploy_run_serves_one_design(library: Path, capsys: pytest.CaptureFixtu
     assert code == 2 and err.count("\n") == 1 and "--thresholds" in err
 
 
-@pytest.mark.parametrize("damage", ["model", "deployment", "index"])
+def _edit_deployment(folder: Path, edit: Any) -> None:
+    dep = json.loads((folder / "deployment.json").read_text())
+    dep = edit(dep)
+    (folder / "deployment.json").write_text(json.dumps(dep))
+
+
+def _first_feed(dep: dict) -> dict:
+    return next(st for st in dep["stages"] if "feeds" in st)["feeds"]
+
+
+#: Edits of a design's files after the export, and what the one-line refusal names.
+DAMAGES: dict[str, tuple[Any, str]] = {
+    "model removed": (lambda f: (f / "model.onnx").unlink(), "model.onnx: cannot be read"),
+    "model changed": (
+        lambda f: (f / "model.onnx").write_bytes((f / "model.onnx").read_bytes() + b"\0"),
+        "model.onnx: changed since the export",
+    ),
+    "stream shape": (
+        lambda f: _edit_deployment(
+            f, lambda d: {**d, "inputs": [{**d["inputs"][0], "shape": [1, 2, 3]}, *d["inputs"][1:]]}
+        ),
+        "field `inputs` changed since the export",
+    ),
+    "exit threshold": (
+        lambda f: _edit_deployment(
+            f,
+            lambda d: {
+                **d,
+                "stages": [
+                    {**st, "threshold": 0.123} if "threshold" in st else st for st in d["stages"]
+                ],
+            },
+        ),
+        "field `stages` changed since the export",
+    ),
+    "reshape feed": (
+        lambda f: _edit_deployment(f, lambda d: (_first_feed(d).update(reshape=[1, 2, 3]), d)[1]),
+        "field `stages` changed since the export",
+    ),
+    "design id": (
+        lambda f: _edit_deployment(f, lambda d: {**d, "design_id": 999}),
+        "field `design_id` changed since the export",
+    ),
+    "inputs removed": (
+        lambda f: _edit_deployment(f, lambda d: {k: v for k, v in d.items() if k != "inputs"}),
+        "field `inputs` changed since the export",
+    ),
+    "null file": (
+        lambda f: (f / "deployment.json").write_text("null"),
+        "deployment.json: changed since the export",
+    ),
+    "index": (lambda f: (f.parent / "library.json").write_text("{not json"), "invalid JSON"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
 def test_a_damaged_library_is_one_line_and_exit_2(
     library: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
 ) -> None:
+    """A library file edited after the export is refused, naming the file (and the field
+    of a deployment.json), in one line with exit 2; nothing is written."""
     lib = tmp_path / "lib"
     shutil.copytree(library, lib)
+    folder = next(
+        f for f in sorted(lib.glob("design_*")) if "feeds" in (f / "deployment.json").read_text()
+    )
+    edit, needle = DAMAGES[damage]
+    edit(folder)
+    before = {p: p.read_bytes() for p in lib.rglob("*") if p.is_file()}
+    for command in (["deploy", "verify"], ["deploy", "run", "--design", folder.name.split("_")[1]]):
+        code, out, err = _cli([*command, "--library", str(lib)], capsys)
+        assert code == 2 and err.count("\n") == 1 and needle in err, (command, err)
+        assert "Traceback" not in err
+    assert {p: p.read_bytes() for p in lib.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize(
+    ("damage", "needle"),
+    [
+        (lambda d: {k: v for k, v in d.items() if k != "inputs"}, "field 'inputs' is missing"),
+        (
+            lambda d: {**d, "stages": [{**d["stages"][0], "input": "0"}, *d["stages"][1:]]},
+            "malformed",
+        ),
+        (
+            lambda d: {**d, "outputs": [{**d["outputs"][0], "scale": "big"}, *d["outputs"][1:]]},
+            "scale 'big'",
+        ),
+        (
+            lambda d: {**d, "outputs": [{**d["outputs"][0], "scale": 0}, *d["outputs"][1:]]},
+            "scale 0",
+        ),
+    ],
+)
+def test_a_malformed_deployment_is_one_line_without_digests(
+    library: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: Any, needle: str
+) -> None:
+    """A library exported without digests (or with them removed) still refuses a malformed
+    deployment.json in one line naming the field, never with a traceback."""
+    lib = tmp_path / "lib"
+    shutil.copytree(library, lib)
+    index = json.loads((lib / "library.json").read_text())
+    index.pop("digests")
+    (lib / "library.json").write_text(json.dumps(index))
     folder = next(lib.glob("design_*"))
-    if damage == "model":
-        (folder / "model.onnx").unlink()
-        needle = "model.onnx: missing"
-    elif damage == "deployment":
-        dep = json.loads((folder / "deployment.json").read_text())
-        dep["inputs"][0]["onnx"]["shape"][-1] += 1
-        (folder / "deployment.json").write_text(json.dumps(dep))
-        needle = "do not match"
-    else:
-        (lib / "library.json").write_text("{not json")
-        needle = "invalid JSON"
-    before = sorted(p.name for p in lib.rglob("*"))
+    _edit_deployment(folder, damage)
     code, out, err = _cli(["deploy", "verify", "--library", str(lib)], capsys)
     assert code == 2 and err.count("\n") == 1 and needle in err, err
-    assert "Traceback" not in err
-    assert sorted(p.name for p in lib.rglob("*")) == before
+    assert "Traceback" not in err and "RuntimeWarning" not in err
 
 
 def test_stream_packing_round_trips_and_matches_finns_layout(library: Path) -> None:

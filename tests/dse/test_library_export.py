@@ -608,6 +608,26 @@ def test_force_never_deletes_what_the_export_did_not_write(
         assert _hashes(library) == before
     finally:
         notes.unlink()
+    # an exported library with a user's link and an empty folder of their own in it
+    (library / "mine").mkdir()
+    (library / "latest").symlink_to(library / "library.json")
+    try:
+        for extra in ("latest", "mine"):
+            before = _hashes(library)
+            code, err = _export_cli(
+                ["--study", small_study.name, "--storage", url, "--out", str(library), "--force"],
+                capsys,
+            )
+            assert code == 2 and err.count("\n") == 1 and "did not write" in err, err
+            assert _hashes(library) == before
+            assert (library / "mine").is_dir()
+            assert (library / "latest").is_symlink() == (extra == "latest")
+            (library / extra).unlink() if extra == "latest" else (library / extra).rmdir()
+    finally:
+        if (library / "latest").is_symlink():
+            (library / "latest").unlink()
+        if (library / "mine").is_dir():
+            (library / "mine").rmdir()
     # a tarball at <out>.tar.gz that the export did not write
     tar_path = tmp_path / "fresh.tar.gz"
     tar_path.write_bytes(b"not a tarball")
