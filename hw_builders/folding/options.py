@@ -72,7 +72,7 @@ class _Costed:
     groups: list[Group]
     all_cycles: set[int]
     #: FINN's SetFolding of the graph per cycles target (hw_builders.folding.api)
-    set_folding: dict[tuple[int, int], Any] = field(default_factory=dict)
+    set_folding: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
 
 #: id(graph) -> (a weak reference to it, {versal: its costed groups}); an entry goes with
@@ -94,8 +94,12 @@ def _remember(graph: Any, versal: bool, value: _Costed) -> None:
     key = id(graph)
     entry = _COSTED.get(key)
     if entry is None or entry[0]() is not graph:
+
+        def forget(_ref: Any, k: int = key) -> None:
+            _COSTED.pop(k, None)
+
         try:
-            ref = weakref.ref(graph, lambda _r, k=key: _COSTED.pop(k, None))
+            ref = weakref.ref(graph, forget)
         except TypeError:  # a graph that cannot be referenced weakly is costed every time
             return
         entry = (ref, {})
@@ -170,9 +174,10 @@ class FoldingSpace:
             self.groups = [_weighted(g, self.weights) for g in base.groups]
 
     @property
-    def finn_cache(self) -> dict[tuple[int, int], Any]:
-        """FINN's SetFolding results of this graph by ``(target cycles, wwidth max)``,
-        shared by every space of the graph (they do not depend on weights or budgets)."""
+    def finn_cache(self) -> dict[tuple[Any, ...], Any]:
+        """FINN's SetFolding results of this graph by ``(target cycles, wwidth max)`` and
+        the targets that fit by ``("fits", limits, wwidth max)``, shared by every space of the
+        graph (they do not depend on weights or budgets)."""
         return self._base.set_folding
 
     def _cost_groups(self, graph: Any) -> None:
