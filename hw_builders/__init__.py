@@ -14,6 +14,7 @@ from hw_builders.atomic import (
     atomic_write_text,
     check_output_dir,
     check_output_file,
+    new_parents,
 )
 from hw_builders.datatypes import DataType, bitwidth, datatype
 from hw_builders.devices import BOARDS, PARTS, Device, fits, get_device, utilisation
@@ -73,6 +74,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "new_parents",
     "check_buildable",
     "check_output_dir",
     "check_output_file",

@@ -198,13 +198,27 @@ def write_qonnx(
     Returns:
         The written path (nothing is written when the export or ``check`` fails).
     """
+    from hw_builders.atomic import new_parents
+
+    out = Path(out_path)
+    with new_parents(out):
+        return _write_qonnx(module, example, out, transform, check, dynamo)
+
+
+def _write_qonnx(
+    module: Any,
+    example: Any,
+    out: Path,
+    transform: Callable[[Any], Any] | None,
+    check: Callable[[Path], Any] | None,
+    dynamo: bool | None,
+) -> Path:
+    """:func:`write_qonnx` into an existing folder."""
     import torch
     from brevitas.export import export_qonnx as brevitas_export_qonnx
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
 
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".onnx")
     os.close(fd)
     tmp = Path(tmp_name)

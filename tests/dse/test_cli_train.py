@@ -122,3 +122,22 @@ def test_the_shipped_example_point(quickstart: tuple[Path, dict], tmp_path: Path
     assert Path(out["checkpoint"]).is_file() and cache in Path(out["checkpoint"]).parents
     assert out["checkpoint"] != base["checkpoint"]  # the pruned model, not the quickstart's
     assert out["accuracy"] >= 0.85
+
+
+def test_out_on_a_full_disk_leaves_nothing(quickstart: tuple[Path, dict], tmp_path: Path) -> None:
+    """The QONNX file does not fit: one line naming the fix, and no ``--out`` folder (nor a
+    temporary file) left on the disk."""
+    from cli_checks import small_disk
+
+    cache, out = quickstart
+    needed = Path(out["qonnx"]).stat().st_size
+    with small_disk(tmp_path / "disk", max(needed // 1024 // 2, 8)) as disk:
+        proc = _run(
+            ["train", "--json", "--cache-dir", str(cache), "--out", str(disk / "model" / "q")],
+            tmp_path,
+        )
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        lines = proc.stderr.strip().splitlines()
+        assert lines[-1].startswith("error: ") and "free some space" in lines[-1], lines
+        assert "Traceback" not in proc.stderr
+        assert list(disk.iterdir()) == []
