@@ -82,6 +82,19 @@ def _registered(value: str, names: list[str], what: str) -> str:
     return value
 
 
+def study_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a study (None when it can): printable text of 1 to 200
+    characters, without line breaks, tabs or surrounding spaces."""
+    if not isinstance(name, str) or not 1 <= len(name) <= 200:
+        return f"{name!r}: a study name has 1 to 200 characters"
+    if not name.isprintable() or name != name.strip():
+        return (
+            f"{name!r}: a study name is printable text without line breaks, tabs or "
+            "surrounding spaces"
+        )
+    return None
+
+
 class StudySection(_Model):
     """``[study]``: name, seed, sampler, the number of trainings (``trials``: each trial
     trains one model, whose designs the inner step finds) and the inner step's limit."""
@@ -101,6 +114,14 @@ class StudySection(_Model):
         from dse.study.samplers import sampler_names
 
         return _registered(v, sampler_names(), "a sampler")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        problem = study_name_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
 
 
 class StorageSection(_Model):
@@ -235,7 +256,8 @@ class FoldingSection(_Model):
     target fps) and/or ``sampled`` (PE/SIMD per layer drawn from the legal divisors)."""
 
     strategies: list[Literal["optimised", "sampled"]] = Field(
-        default_factory=lambda: ["optimised"], min_length=1
+        default_factory=lambda: ["optimised"],  # type: ignore[arg-type]  # a list of literals
+        min_length=1,
     )
     budget: Knob = Field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
     target_fps: list[float] = Field(default_factory=list)

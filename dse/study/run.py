@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dse.config import StudyConfig, load_config, parse_config
+from dse.config import StudyConfig, load_config, parse_config, study_name_problem
 from dse.errors import DseError, StateError
 from dse.optuna_bridge import (
     check_optuna_version,
@@ -335,6 +335,35 @@ class StudyRunner:
                 if callback is not None:
                     callback(study, copy.deepcopy(storage.get_trial(trial_id(t))))
 
+    def _retry_failures(self, study: Any) -> None:
+        """Enqueue the retry of every failed training that has none: a trial cut short by
+        a full disk is failed, but the retry's own write may have failed with it. Optuna's
+        retry callback bounds the retries (``[storage] max_retry``), as for stale trials."""
+        import copy
+
+        from optuna.trial import TrialState
+
+        trials = study.get_trials(deepcopy=False)
+        retried = {n for t in trials for n in t.system_attrs.get("retry_history", ())}
+        failed = [
+            t
+            for t in trials
+            if t.state == TrialState.FAIL
+            and is_training(t)
+            and t.params
+            and t.number not in retried
+        ]
+        if not failed:
+            return
+        storage = study_storage(study)
+        callback = rdb_backend(storage).get_heartbeat_stale_trial_callback()
+        if callback is None:
+            return
+        for t in failed:
+            if len(t.system_attrs.get("retry_history", ())) < self.config.storage.max_retry:
+                log.warning("trial %d: failed with no retry queued; its retry is queued", t.number)
+                callback(study, copy.deepcopy(t))
+
     def _ask(self, study: Any, target: int) -> tuple[_Started | None, int]:
         """Start a training trial if trained plus training models are below ``target`` and
         a model of the space is still untrained.
@@ -358,6 +387,7 @@ class StudyRunner:
             # holds the retry's slot and ``study.ask()`` pops the retry before any new trial.
             fail_stale_trials(study)
             self._fail_silent_trials(study)
+            self._retry_failures(study)
             complete, running, waiting = self._counts(study)
             # a waiting retry runs even where it takes the study past the target: its
             # parameter set would otherwise never be evaluated
@@ -474,7 +504,7 @@ def _execute(
 
     t0 = time.perf_counter()
     storage = optuna_storage(url, config)
-    directions = [s.direction for s in config.objectives.specs()]
+    directions: list[Any] = [s.direction for s in config.objectives.specs()]
     study = optuna.create_study(
         storage=storage,
         sampler=DistinctTrainings(_sampler(config), evaluator.space, config.study.seed),
@@ -617,6 +647,8 @@ def run_study(
     Raises:
         DseError: bad input (one line naming it and the fix), database untouched.
     """
+    if study is not None and study_name_problem(study):
+        raise DseError(f"`study` {study_name_problem(study)}", arguments=("study",))
     cfg = config if isinstance(config, StudyConfig) else load_config(config)
     if study is not None or storage is not None:
         cfg = cfg.with_(

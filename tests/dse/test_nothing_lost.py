@@ -9,18 +9,15 @@ file as it was.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import sqlite3
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import optuna
 import pytest
-from cli_checks import cli, copy_sqlite, one_line, tree_digest
+from cli_checks import cli, copy_sqlite, immutable, one_line, small_disk, tree_digest
 from fixtures_study import SmallStudy
 
 from dse.storage import Store
@@ -29,40 +26,6 @@ GRAPH = Path(__file__).resolve().parents[2] / "hw_builders" / "examples" / "cnv_
 
 
 # -- helpers -----------------------------------------------------------------------------------
-@contextlib.contextmanager
-def immutable(path: Path) -> Iterator[None]:
-    """``chattr +i`` on ``path`` for the block: not even root may change it (or, for a folder,
-    create or remove a file in it)."""
-    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.fail(
-            f"chattr +i {path} failed ({done.stderr.strip()}); the test needs ext4 or tmpfs"
-        )
-    try:
-        yield
-    finally:
-        subprocess.run(["chattr", "-i", str(path)], check=True)
-
-
-@contextlib.contextmanager
-def small_disk(folder: Path, size_kb: int) -> Iterator[Path]:
-    """A tmpfs of ``size_kb`` KiB mounted on ``folder`` for the block: a disk that fills up."""
-    folder.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(folder)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.fail(
-            f"mount tmpfs on {folder} failed ({done.stderr.strip()}); the test runs as root"
-        )
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=True)
-
-
 def copy_database(small_study: SmallStudy, dst: Path) -> str:
     """A consistent copy (WAL included) of the small study's database; its URL."""
     return copy_sqlite(small_study.db, dst)
@@ -71,6 +34,12 @@ def copy_database(small_study: SmallStudy, dst: Path) -> str:
 def trial_states(url: str, study: str) -> dict[str, int]:
     with Store(url, read_only=True) as store:
         return dict(store.optuna_trial_counts()[study]["states"])
+
+
+def trainings(url: str, study: str) -> list[optuna.trial.FrozenTrial]:
+    """A study's training trials (not those carrying a trained model's further designs)."""
+    trials = optuna.load_study(study_name=study, storage=url).trials
+    return [t for t in trials if t.user_attrs.get("kind") != "design"]
 
 
 def last_line_is_the_error(code: int, err: str, needle: str) -> str:
@@ -307,7 +276,8 @@ def test_a_full_disk_keeps_every_completed_trial(
     from fixtures_study import small_config
 
     copy_database(small_study, tmp_path / "measure.db")  # its size with the WAL folded in
-    size_kb = (tmp_path / "measure.db").stat().st_size // 1024 + 48  # a few pages, not a trial
+    # room for the new study and its first trial, not for the trained model's designs
+    size_kb = (tmp_path / "measure.db").stat().st_size // 1024 + 128
     with small_disk(tmp_path / "disk", size_kb) as disk:
         url = copy_database(small_study, disk / "studies.db")
         states = trial_states(url, small_study.name)
@@ -330,8 +300,72 @@ def test_a_full_disk_keeps_every_completed_trial(
         assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     finally:
         con.close()
-    after = trial_states(f"sqlite:///{saved / 'studies.db'}", small_study.name)
+    saved_url = f"sqlite:///{saved / 'studies.db'}"
+    after = trial_states(saved_url, small_study.name)
     assert after == states  # nothing completed is lost
+    # with space again, the run resumes: what the full disk cut short is retried first
+    cut = optuna.load_study(study_name="grow", storage=saved_url).trials
+    assert cut and all(t.state.name in ("COMPLETE", "FAIL", "RUNNING", "WAITING") for t in cut)
+    assert any(t.state.name in ("FAIL", "RUNNING") for t in cut), cut  # one was cut short
+    done = sum(t.state.name == "COMPLETE" for t in cut)
+    cfg["storage"] = {"url": saved_url}
+    cfg["study"] = {**cfg["study"], "trials": done + 1}
+    (tmp_path / "grow.toml").write_text(_toml(cfg))
+    code, _, err = cli(["run", "--config", str(tmp_path / "grow.toml"), "--no-progress"], capsys)
+    assert code == 0, err[-3000:]
+    trials = trainings(saved_url, "grow")
+    assert not [t for t in trials if t.state.name in ("RUNNING", "WAITING")], trials
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    for t in trials:
+        if t.state.name == "FAIL" and t.params:  # trained since, with the same parameters
+            retries = [c for c in complete if t.number in c.system_attrs.get("retry_history", [])]
+            assert retries and retries[0].params == t.params, trials
+
+
+@pytest.mark.slow
+def test_a_failed_training_without_its_retry_is_retried(
+    small_study: SmallStudy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A full disk can fail a trial and then fail the write of its retry: the next run
+    queues the retry itself, so the model is trained with the same parameters."""
+    from fixtures_study import small_config
+
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    cfg = small_config(small_study.db.parent)  # its cached trainings
+    cfg["study"] = {**cfg["study"], "name": "retry", "trials": 1}
+    cfg["storage"] = {"url": url}
+    cfg["pruning"] = {"mode": "uniform", "rates": [0.0, 0.25, 0.5, 0.75]}
+    (tmp_path / "retry.toml").write_text(_toml(cfg))
+    code, _, err = cli(["run", "--config", str(tmp_path / "retry.toml"), "--no-progress"], capsys)
+    assert code == 0, err[-3000:]
+    study = optuna.load_study(study_name="retry", storage=url)
+    (first,) = study.trials
+    assert first.params == {"pruning": 0.0}
+    # what the full disk left: a failed training and no retry queued
+    study.add_trial(
+        optuna.create_trial(
+            state=optuna.trial.TrialState.FAIL,
+            params={"pruning": 0.5},
+            distributions=first.distributions,
+        )
+    )
+    code, _, err = cli(
+        ["run", "--config", str(tmp_path / "retry.toml"), "--trials", "2", "--no-progress"],
+        capsys,
+    )
+    assert code == 0, err[-3000:]
+    assert "trial 1: failed with no retry queued; its retry is queued" in err
+    trials = trainings(url, "retry")
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE"], trials
+    assert trials[2].params == {"pruning": 0.5}
+    assert trials[2].system_attrs["failed_trial"] == 1
+    # retried once: a later run does not queue it again
+    code, _, err = cli(
+        ["run", "--config", str(tmp_path / "retry.toml"), "--trials", "2", "--no-progress"],
+        capsys,
+    )
+    assert code == 0 and "retry is queued" not in err, err[-3000:]
+    assert len(trainings(url, "retry")) == 3
 
 
 # -- targets, parts and Optuna's own fields ----------------------------------------------------
@@ -412,12 +446,17 @@ def test_help_says_what_the_options_do(capsys: pytest.CaptureFixture[str]) -> No
         assert code == 0
         return re.sub(r"[\s│]+", " ", out)
 
-    worker = options(["worker"])
-    assert "[required]" in worker and "(default" not in worker.split("--storage")[1][:200]
     run = options(["run"])
     assert ".name" not in run and "the config's study name" in run
     storage = "Study database URL: sqlite:///studies.db (default, in this directory)"
-    for command in (["run"], ["study", "list"], ["runtime", "table"], ["report"], ["export"]):
+    for command in (
+        ["run"],
+        ["worker"],
+        ["study", "list"],
+        ["runtime", "table"],
+        ["report"],
+        ["export"],
+    ):
         assert storage in options(command), command
     table = options(["runtime", "table"])
     assert "The user's accuracy threshold" in table and "The user's accuracy threshold" in (
