@@ -196,9 +196,32 @@ def _check_shape_attrs(layer: HwLayer, a: Mapping[str, Any]) -> None:
             )
 
 
+#: The largest integer a layer attribute may hold: FINN's node attributes are ONNX INT
+#: values, and a size beyond this overflows the cost formulas' float arithmetic.
+MAX_ATTR_INT = 2**40
+
+
+def _check_magnitudes(layer: HwLayer, attrs: Mapping[str, Any]) -> None:
+    """HwError naming the first integer attribute (or element of one) out of range."""
+    for attr, v in attrs.items():
+        items = v if isinstance(v, list | tuple) else [v]
+        for item in items:
+            if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_ATTR_INT:
+                shown = (
+                    f"{item:.3g}"
+                    if abs(item) < 10**300
+                    else f"a {len(str(abs(item)))}-digit number"
+                )
+                raise HwError(
+                    f"layer {layer.name}: {attr} holds {shown}, beyond any FINN "
+                    "layer (at most 2**40); give the layer's real size"
+                )
+
+
 def _check_attr_types(layer: HwLayer) -> None:
     op = get_op(layer.op_type)
     a = layer.resolved_attrs()
+    _check_magnitudes(layer, a)
     for attr in op.int_attrs:
         v = a.get(attr)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:

@@ -7,7 +7,6 @@ from collections.abc import Iterator, Mapping
 
 __all__ = [
     "STORAGE_HELP",
-    "STORAGE_REQUIRED_HELP",
     "STUDY_HELP",
     "flags",
     "resolve_study_at",
@@ -18,9 +17,6 @@ STUDY_HELP = "Study name (default: the only study in the database)."
 STORAGE_HELP = (
     "Study database URL: sqlite:///studies.db (default, in this directory) or "
     "postgresql://user@host/db."
-)
-STORAGE_REQUIRED_HELP = (
-    "Study database URL of the study to join: sqlite:///studies.db or postgresql://user@host/db."
 )
 
 

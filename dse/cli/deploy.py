@@ -197,7 +197,16 @@ def run(
     """Serve the test split through one design (--design), or a workload live (--trace or
     --rate) with the runtime table switching designs."""
     from dse.deploy import AdaptiveRunner, DeployError, load_deployed_library, load_split
+    from dse.runtime.scenario import check_accuracy_threshold
 
+    check_accuracy_threshold(accuracy_threshold)
+    if execute < 0:
+        raise DeployError(
+            f"--execute {execute}: give the most requests run per interval (0: every one)"
+        )
+    for flag, value in (("--duration-s", duration_s), ("--peak-fps", peak_fps), ("--rate", rate)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise DeployError(f"{flag} {value!r}: give a positive number")
     lib = load_deployed_library(library)
     live = trace is not None or rate is not None
     if live == (design is not None):
@@ -206,7 +215,8 @@ def run(
         )
     x, y, _ = load_split(lib, data)
     if not live:
-        runner = AdaptiveRunner(lib, int(design), _thresholds(thresholds), backend)
+        assert design is not None  # not live: --design was given
+        runner = AdaptiveRunner(lib, design, _thresholds(thresholds), backend)
         _emit(_serve_split(runner, x, y, as_json), as_json)
         return
     _run_live(

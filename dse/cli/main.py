@@ -98,11 +98,43 @@ def _database_error_line(exc: Exception) -> str | None:
     return f"storage: {detail}; {fix}"
 
 
+def _usage_line(exc: typer.TyperException) -> str:
+    """One line for what the command-line parser refused: the option and the fix."""
+    message = " ".join(str(exc.format_message()).split())
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "adapex"
+    return f"{message} (see `{where} --help`)"
+
+
+def _run(argv: list[str] | None) -> None:
+    """The app, its parser's refusals as one-line errors (exit 2) instead of usage boxes."""
+    command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        # the parse and the call without typer's own wrapper, which turns Ctrl-C into a
+        # silent exit status 130: a KeyboardInterrupt reaches main() and says "interrupted"
+        with command.make_context("adapex", args) as ctx:
+            code = command.invoke(ctx)
+    except EOFError:  # a prompt's input closed
+        raise KeyboardInterrupt from None
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        raise KeyboardInterrupt from None
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group named without a command
+            exc.show()  # type: ignore[attr-defined]  # its help, as typer shows it
+            raise SystemExit(2) from None
+        fail(_usage_line(exc))
+    raise SystemExit(code if isinstance(code, int) else 0)  # as click's standalone mode ends
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; bad input ends with a one-line error and exit status 2, and so do file
-    system and database failures (a full disk, a read-only folder)."""
+    system and database failures (a full disk, a read-only folder); stale or conflicting
+    state ends with one line and exit status 1; Ctrl-C with exit status 130."""
     try:
-        app(args=argv, standalone_mode=True)
+        _run(argv)
     except InputError as exc:
         fail(exc.for_cli())
     except StateError as exc:

@@ -91,8 +91,18 @@ def _design_name(e: dict[str, Any]) -> str:
 
 
 def _save(storage: str | None, what: str, study: str, content: dict) -> None:
+    """Store the table or simulation with the study; on a database this process may not
+    write, say so and store nothing (the result is printed all the same)."""
     from dse.storage import Store
 
+    with Store(storage, read_only=True) as probe:
+        writable = probe.writable()
+    if not writable:
+        typer.echo(
+            f"note: the {what} is not stored: {probe.url} is read-only (it is printed only)",
+            err=True,
+        )
+        return
     with Store(storage) as store:
         if what == "table":
             store.save_runtime_table(study, content)
@@ -197,7 +207,7 @@ def _print_table(
             f"{e['energy_per_inference_j'] * 1e6:.4g}",
         )
     console().print(t)
-    bound = next((p.bound for p in library if p.bound), {})
+    bound: dict[str, Any] = next((p.bound for p in library if p.bound), {})
     if bound:
         typer.echo(
             f"guaranteed: the accuracy each configuration holds with confidence "

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from dse.cli.common import STORAGE_HELP, STORAGE_REQUIRED_HELP, STUDY_HELP
+from dse.cli.common import STORAGE_HELP, STUDY_HELP
 from dse.objectives import objective_names
 
 study_app = typer.Typer(help="Inspect studies: list, status, Pareto front.", no_args_is_help=True)
@@ -270,13 +270,14 @@ def run_cmd(
 
 def worker_cmd(
     study: str = typer.Option(..., "--study", help="Name of an existing study."),
-    storage: str = typer.Option(..., "--storage", help=STORAGE_REQUIRED_HELP),
+    storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
     trials: int = typer.Option(
         None, "--trials", "-n", help="Stop when the study holds N trained models."
     ),
     cache_dir: str = typer.Option(None, "--cache-dir", help="Checkpoint cache directory."),
 ) -> None:
     """Join an existing study from another process or machine (plain logs)."""
+    from dse.storage import DEFAULT_STORAGE
     from dse.study.logs import configure_worker_logging
     from dse.study.run import join_study
 
@@ -284,7 +285,7 @@ def worker_cmd(
     prog = _Progress(False, f"worker {study}")
     summary = join_study(
         study,
-        storage,
+        storage or DEFAULT_STORAGE,
         trials=trials,
         cache_dir=cache_dir,
         on_trial=prog.trial,
@@ -394,18 +395,29 @@ def upgrade_cmd(
     storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
 ) -> None:
     """Upgrade adapex's tables in a database to this version's schema."""
-    from dse.storage import normalise_url, upgrade
+    from dse.storage import SCHEMA_VERSION, normalise_url, upgrade
     from dse.storage.engine import check_reachable, create_engine, redact
+    from dse.storage.schema import is_current
 
     url = normalise_url(storage)
     check_reachable(url, must_exist=True)
+    reader = create_engine(url, read_only=True)
+    try:  # a current schema needs no write: a read-only file or folder is fine then
+        current = is_current(reader, url)
+    finally:
+        reader.dispose()
+    if current:
+        typer.echo(
+            f"{redact(url)}: adapex schema is current (version {SCHEMA_VERSION}); nothing to upgrade"
+        )
+        return
     engine = create_engine(url)
     try:
         old, new = upgrade(engine, url)
     finally:
         engine.dispose()
     if old == new:
-        typer.echo(f"{redact(url)}: adapex schema already at version {new}")
+        typer.echo(f"{redact(url)}: adapex schema is current (version {new}); nothing to upgrade")
     else:
         typer.echo(f"{redact(url)}: adapex schema upgraded from {old} to {new}")
 

@@ -11,7 +11,7 @@ Pages (client-side routing with ``dcc.Location``):
   curves and the folding table of one design.
 
 Safety: the database is opened with ``Store(url, read_only=True)``, a SQLite file in SQLite's
-``mode=ro`` (:func:`read_only_url`);
+``mode=ro``, ``immutable`` where no writer is at work (nothing is created beside it);
 no callback writes anything; the only request inputs used are a study name and a design
 id, both looked up in the database (nothing else is read from a request); Dash components
 escape text, and no component renders raw HTML. Dash's assets are served from the
@@ -65,15 +65,14 @@ def _graph(graph_id: str, fig: Any = None) -> dcc.Graph:
 
 
 def read_only_url(storage: str | None) -> str:
-    """The storage URL of an existing database, a SQLite file in SQLite's read-only mode
-    (``mode=ro``; ``immutable`` in a folder that cannot be written, see
-    :func:`dse.storage.engine.sqlite_read_only_url`).
+    """The storage URL of an existing database (the dashboard's Store opens it read-only,
+    a SQLite file in SQLite's read-only mode: :func:`dse.storage.engine.sqlite_read_only_uri`).
 
     Raises:
         DseError: the SQLite file does not exist.
     """
     from dse.storage import normalise_url
-    from dse.storage.engine import check_reachable, redact, sqlite_path, sqlite_read_only_url
+    from dse.storage.engine import check_reachable, redact, sqlite_path
 
     url = normalise_url(storage)
     path = sqlite_path(url)
@@ -83,7 +82,7 @@ def read_only_url(storage: str | None) -> str:
             "--storage with an existing database"
         )
     check_reachable(url, must_exist=True)  # a file that is not a database: one line
-    return sqlite_read_only_url(url, strict=True)
+    return url
 
 
 class Dashboard:
@@ -249,7 +248,8 @@ class Dashboard:
         match = _DESIGN_PATH.match(pathname or "/")
         if match:
             return self.design_page(int(match.group(1)))
-        study = (parse_qs((search or "").lstrip("?")).get("study") or [None])[0]
+        studies = parse_qs((search or "").lstrip("?")).get("study")
+        study = studies[0] if studies else None
         return self.study_page(study)
 
     # -- callbacks -----------------------------------------------------------------------------
@@ -306,11 +306,11 @@ class Dashboard:
         server = flask.Flask(__name__, static_folder=None)
         app = dash.Dash(
             __name__,
-            server=server,
+            server=server,  # type: ignore[arg-type]  # Dash takes a Flask app (its docs)
             title="adapex dashboard",
             serve_locally=True,
             suppress_callback_exceptions=True,
-            update_title=None,
+            update_title=None,  # type: ignore[arg-type]  # None: no "Updating..." title
             enable_mcp=False,
             websocket_callbacks=False,
             include_assets_files=False,

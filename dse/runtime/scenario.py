@@ -20,6 +20,10 @@ def _positive(name: str, value: float, what: str = "a positive number") -> None:
         raise RuntimeManagerError(f"`{name}` {value!r} must be {what}", arguments=(name,))
 
 
+#: The highest peak load a built-in trace takes (a multiple of static FINN's throughput).
+MAX_PEAK_LOAD = 1000.0
+
+
 def check_accuracy_threshold(value: float | None) -> None:
     """RuntimeManagerError naming ``accuracy_threshold`` unless it is None or in [0, 1]."""
     if value is not None and not (math.isfinite(value) and 0.0 <= value <= 1.0):
@@ -62,9 +66,31 @@ class Scenario:
     select: str = "energy"
 
     def __post_init__(self) -> None:
+        from dse.runtime.traces import BUILTIN_TRACES, MAX_INTERVALS, TraceError, is_trace_file
+
         check_accuracy_threshold(self.accuracy_threshold)
         check_objective(self.select)
+        if (
+            self.trace is not None
+            and not is_trace_file(self.trace)
+            and (self.trace not in BUILTIN_TRACES)
+        ):
+            raise TraceError(
+                f"`trace` {self.trace!r} is unknown; use one of "
+                f"{', '.join(BUILTIN_TRACES)} or a .csv file",
+                arguments=("trace",),
+            )
         _positive("peak_load", self.peak_load, "a positive number, e.g. 1.5")
+        if self.peak_load > MAX_PEAK_LOAD:
+            raise RuntimeManagerError(
+                f"`peak_load` {self.peak_load:g} is above {MAX_PEAK_LOAD:g} times static "
+                "FINN's throughput; give a multiple such as 1.5",
+                arguments=("peak_load",),
+            )
+        if not 0 <= self.seed < 2**32:
+            raise RuntimeManagerError(
+                f"`seed` {self.seed} must be an integer in [0, 2**32)", arguments=("seed",)
+            )
         if self.buffer_size < 0:
             raise RuntimeManagerError(
                 f"`buffer_size` {self.buffer_size} must be >= 0", arguments=("buffer_size",)
@@ -76,6 +102,13 @@ class Scenario:
                 f"`dt_s` {self.dt_s!r} is longer than `duration_s` {self.duration_s!r}; give a "
                 "shorter interval",
                 arguments=("dt_s", "duration_s"),
+            )
+        if not self.from_file and self.duration_s / self.dt_s > MAX_INTERVALS:
+            raise RuntimeManagerError(
+                f"`duration_s` {self.duration_s:g}: {self.duration_s / self.dt_s:.3g} intervals "
+                f"of `dt_s` {self.dt_s:g} is more than {MAX_INTERVALS:.3g}; give a shorter "
+                "trace or a longer interval",
+                arguments=("duration_s", "dt_s"),
             )
         if self.hold_intervals < 1:
             raise RuntimeManagerError(

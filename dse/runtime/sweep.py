@@ -360,12 +360,14 @@ def cached_sweep(
     )
     with Store(url, read_only=True) as store:
         cache = store.runtime_cache(lib.study) or {}
+        writable = store.writable()
     library = cache.get("library") or {}
     sweeps = dict(cache.get("sweeps") or {}) if library.get("state") == lib.state else {}
     if key in sweeps:
         return sweeps[key]
     result = run_sweep(lib, accuracy_threshold=threshold, load_bases=load_bases, select=select)
     sweeps[key] = result
-    with Store(url) as store:
-        store.save_runtime_cache(lib.study, {"library": lib.to_dict(), "sweeps": sweeps})
+    if writable:  # a read-only database is only read: the sweep is computed every time
+        with Store(url) as store:
+            store.save_runtime_cache(lib.study, {"library": lib.to_dict(), "sweeps": sweeps})
     return result

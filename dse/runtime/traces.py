@@ -88,7 +88,7 @@ class Trace:
     @property
     def n_intervals(self) -> int:
         """Number of intervals."""
-        return len(self.rates if self.rates is not None else self.counts)
+        return len(self.mean_rates())
 
     @property
     def duration_s(self) -> float:
@@ -99,7 +99,8 @@ class Trace:
         """Mean input rate per interval (inferences/s)."""
         if self.rates is not None:
             return self.rates
-        return self.counts / self.dt_s
+        assert self.counts is not None  # a trace holds rates or counts (__post_init__)
+        return np.asarray(self.counts / self.dt_s, dtype=np.float64)
 
     @property
     def peak_fps(self) -> float:
@@ -117,7 +118,7 @@ class Trace:
         if self.counts is not None:
             return self.counts.copy()
         rng = np.random.default_rng(seed)
-        return rng.poisson(self.rates * self.dt_s).astype(np.int64)
+        return rng.poisson(self.mean_rates() * self.dt_s).astype(np.int64)
 
 
 # -- built-in smart-IoT traces -------------------------------------------------------------
@@ -141,7 +142,7 @@ def _bursts(
     """Bursts starting as a Poisson process (intensity ``per_hour`` per interval)."""
     out = np.zeros(n)
     starts = np.flatnonzero(rng.random(n) < per_hour * dt_s / 3600.0)
-    for s in starts:
+    for s in starts.tolist():
         length = max(1, int(rng.exponential(mean_len_s) / dt_s))
         a = rng.uniform(*amp)
         end = min(n, s + length)
@@ -234,8 +235,8 @@ def builtin_trace(
 def _check_intervals(n: int, dt_s: float) -> None:
     if n > MAX_INTERVALS:
         raise TraceError(
-            f"`dt_s` {dt_s:g}: {n} intervals is more than {MAX_INTERVALS}; give a longer "
-            "interval or a shorter trace",
+            f"`dt_s` {dt_s:g}: {n:.3g} intervals is more than {MAX_INTERVALS:.3g}; give a "
+            "longer interval or a shorter trace",
             arguments=("dt_s",),
         )
 
@@ -351,7 +352,8 @@ def _timestamp_trace(path: Path, data: list[tuple[int, list[str]]], dt_s: float)
 
 def _step_trace(path: Path, data: list[tuple[int, list[str]]], first: str, dt_s: float) -> Trace:
     """A rate trace from ``start,rate`` or ``interval_s,rate`` rows."""
-    keys, rates = [], []
+    keys: list[float] = []
+    rates: list[float] = []
     for lineno, f in data:
         if len(f) != 2:
             raise TraceError(

@@ -188,60 +188,49 @@ def _sqlite_on_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-def _sqlite_opens(uri: str) -> bool:
-    """Whether SQLite reads the schema through ``uri`` (False: it cannot open or write the
-    files a read needs; a busy database is an error, not a False)."""
-    import sqlite3
-
+def _wal_header(path: Path) -> bool:
+    """Whether a SQLite file's header says WAL journaling (bytes 18 and 19 are 2)."""
     try:
-        probe = sqlite3.connect(uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_S)
-        try:
-            probe.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        finally:
-            probe.close()
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise
+        with path.open("rb") as f:
+            head = f.read(20)
+    except OSError:
         return False
-    return True
+    return len(head) == 20 and head[18] == 2 and head[19] == 2
 
 
-def sqlite_read_only_url(url: str, *, strict: bool = False) -> str:
-    """The URL a reader opens a SQLite file with; other URLs are returned unchanged.
+def sqlite_read_only_uri(path: Path) -> str:
+    """The SQLite URI a reader opens ``path`` with now: never a write, nothing left behind.
 
-    A file that SQLite can open as usual is opened as usual (the reader never writes, and
-    SQLite removes the ``-wal``/``-shm`` files it made when the last connection closes). A
-    file (or folder) that cannot be written is opened in SQLite's read-only mode where a
-    writer's ``-wal``/``-shm`` files are there to read through, else ``immutable``: no writer
-    is at work then, and nothing is created beside the file.
-
-    ``strict`` (the dashboard, a long-lived reader beside running studies) always opens the
-    file in SQLite's read-only mode, which refuses every write whatever the code above does.
+    SQLite's read-only mode (``mode=ro``) reads beside a live writer through the writer's
+    ``-wal``/``-shm`` files. On a WAL file with no ``-wal`` beside it no writer is at work,
+    and ``mode=ro`` would create ``-wal``/``-shm`` files it can never remove: the file is
+    then opened ``immutable`` (read as it is, nothing created). Decided per connection, so
+    a long-lived reader (the dashboard) reads through a writer that starts after it.
     """
     from urllib.parse import quote
 
-    path = sqlite_path(url)
-    if path is None or not path.is_file():
-        return url
-    base = f"file:{quote(str(path.resolve()))}"
-    if strict:  # never a read-write connection, not even to probe
-        ro = f"{base}?mode=ro"
-        uri = ro if _sqlite_opens(ro) else f"{ro}&immutable=1"
-        return f"sqlite:///{uri}&uri=true"
+    base = f"file:{quote(str(path.resolve()))}?mode=ro"
+    if _wal_header(path) and not Path(f"{path}-wal").exists():
+        return f"{base}&immutable=1"
+    return base
+
+
+def _read_only_connect(path: Path) -> Any:
+    """A sqlite3 connection to ``path`` that can only read (:func:`sqlite_read_only_uri`)."""
+    import sqlite3
+
+    uri = sqlite_read_only_uri(path)
     try:
-        with path.open("r+b"):  # SQLite itself falls back to reading a write-protected file,
-            writable = True  # and then leaves -wal/-shm files it cannot remove
-    except OSError:
-        writable = False
-    if writable and _sqlite_opens(f"{base}?mode=rw"):
-        return url
-    # mode=ro reads beside a live writer, through the writer's -wal and -shm files; with none
-    # there, it would create them (and could not remove them): immutable creates nothing
-    live = all(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm"))
-    for uri in ((f"{base}?mode=ro",) if live else ()) + (f"{base}?mode=ro&immutable=1",):
-        if _sqlite_opens(uri):
-            return f"sqlite:///{uri}&uri=true"
-    return url  # SQLite cannot read it at all: the first query reports why
+        return sqlite3.connect(
+            uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False
+        )
+    except sqlite3.OperationalError:
+        if "immutable" in uri:
+            raise
+        # a writer's -wal without its -shm in a folder that cannot be written: read the file
+        return sqlite3.connect(
+            f"{uri}&immutable=1", uri=True, timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False
+        )
 
 
 def create_engine(url: str, *, read_only: bool = False) -> sa.Engine:
@@ -252,14 +241,20 @@ def create_engine(url: str, *, read_only: bool = False) -> sa.Engine:
     processes share one file; a connection opened with the execution
     option ``adapex_immediate=True`` starts its transactions with ``BEGIN IMMEDIATE`` (the
     write lock is taken up front: read-modify-write sequences such as the Pareto update
-    cannot interleave). ``read_only`` opens a SQLite file as :func:`sqlite_read_only_url`
-    says, so reading commands work on a read-only database and folder.
+    cannot interleave). ``read_only`` opens a SQLite file in SQLite's read-only mode, each
+    connection as :func:`sqlite_read_only_uri` says (no pool: every use decides afresh), so
+    reading commands write nothing, leave nothing beside the file, even when killed, and
+    work on a read-only file and folder.
     """
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
-        if read_only:
-            url = sqlite_read_only_url(url)
-        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        path = sqlite_path(url)
+        if read_only and path is not None and path.is_file():
+            engine = sa.create_engine(
+                "sqlite://", creator=lambda: _read_only_connect(path), poolclass=sa.pool.NullPool
+            )
+        else:
+            engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         sa.event.listen(engine, "begin", _sqlite_on_begin)
         return engine

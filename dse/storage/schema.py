@@ -179,7 +179,16 @@ def classify(engine: sa.Engine) -> tuple[str, int | None]:
             row = conn.execute(
                 sa.select(T.meta.c.value).where(T.meta.c.key == "schema_version")
             ).first()
-        return "adapex", int(row[0]) if row is not None else 0
+        if row is None:
+            return "adapex", 0
+        try:
+            return "adapex", int(row[0])
+        except (TypeError, ValueError):
+            raise DseError(
+                f"storage: adapex_meta holds schema version {row[0]!r}, not a number: the "
+                "database is damaged; point `storage` at another, or restore it from a copy",
+                arguments=("storage",),
+            ) from None
     if names & T.OPTUNA_TABLES:
         return "optuna", None
     return "foreign", None
@@ -243,6 +252,20 @@ def _write_version(conn: sa.Connection, version: int) -> None:
         )
 
 
+def is_current(engine: sa.Engine, url: str) -> bool:
+    """Whether the database already holds every adapex table at :data:`SCHEMA_VERSION`, so
+    that :func:`upgrade` has nothing to write (read-only: ``engine`` may be a reader's).
+
+    Raises:
+        DseError: the database is not ours or newer than this adapex.
+    """
+    _, version, shown = _classify_ours(engine, url)
+    if version is not None and version > T.SCHEMA_VERSION:
+        raise DseError(_newer_message(shown, version))
+    names = set(sa.inspect(engine).get_table_names())
+    return version == T.SCHEMA_VERSION and {t.name for t in T.ALL_TABLES} <= names
+
+
 def upgrade(engine: sa.Engine, url: str) -> tuple[int | None, int]:
     """Upgrade adapex's tables to :data:`SCHEMA_VERSION` in one transaction.
 
@@ -262,6 +285,9 @@ def upgrade(engine: sa.Engine, url: str) -> tuple[int | None, int]:
             f"storage: no migration from adapex schema version {missing[0]}; "
             "export the designs with an older adapex and start a new database"
         )
+    names = set(sa.inspect(engine).get_table_names())
+    if start == T.SCHEMA_VERSION and {t.name for t in T.ALL_TABLES} <= names:
+        return version, T.SCHEMA_VERSION  # current: nothing to write (a read-only file is fine)
     enable_wal(engine)
     with engine.connect().execution_options(adapex_immediate=True) as conn, conn.begin():
         for v in range(start, T.SCHEMA_VERSION):

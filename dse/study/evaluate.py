@@ -52,6 +52,15 @@ class _Reach:
         return hash(self.key)
 
 
+#: The config key behind each field of a family's architecture (for its error messages).
+_CONFIG_KEYS = {
+    "exits": "model.candidate_exits",
+    "input_shape": "dataset.image_size",
+    "padding": "model.options.padding",
+    "widths": "model.width_mult",
+}
+
+
 @dataclass
 class Evaluation:
     """Everything one evaluated design produced (converted to a DesignRecord on demand)."""
@@ -182,18 +191,26 @@ class Evaluator:
             check_buildable_arch(self.family, arch, "model.act_bits", self.config.dataset.name)
 
     def _base_arch(self, weight_bits: int, act_bits: int) -> Any:
+        """The unpruned architecture at these bit widths, every candidate exit attached
+        (SpaceError naming the config's key when the family refuses it)."""
+        from search_spaces import SpaceError
+
         m = self.config.model
-        exits = m.candidate_exits
-        arch = self.family.default_arch(
-            self.data.input_shape,
-            self.data.num_classes,
-            width_mult=m.width_mult,
-            weight_bits=weight_bits,
-            act_bits=act_bits,
-            exits=exits,
-            **m.options,
-        )
-        return arch
+        try:
+            return self.family.default_arch(
+                self.data.input_shape,
+                self.data.num_classes,
+                width_mult=m.width_mult,
+                weight_bits=weight_bits,
+                act_bits=act_bits,
+                exits=m.candidate_exits,
+                **m.options,
+            )
+        except SpaceError as exc:  # the family names its own arch fields: name the config's
+            text = str(exc)
+            for field, key in _CONFIG_KEYS.items():
+                text = text.replace(f"arch.{field}", key)
+            raise SpaceError(text.replace("arch.", "model.")) from None
 
     @property
     def pipeline(self) -> Any:

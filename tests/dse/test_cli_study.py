@@ -126,7 +126,7 @@ def test_study_list_status_pareto_json(done: dict, capsys: pytest.CaptureFixture
     code, out, _ = cli(["study", "list", "--storage", url], capsys)
     assert code == 0 and "clistudy" in out
     code, out, _ = cli(["db", "upgrade", "--storage", url], capsys)
-    assert code == 0 and f"already at version {SCHEMA_VERSION}" in out
+    assert code == 0 and f"is current (version {SCHEMA_VERSION})" in out
 
 
 def bad(args: list[str], capsys: pytest.CaptureFixture[str], needle: str) -> str:
