@@ -50,6 +50,7 @@ from typing import Any
 from dse.errors import DseError
 from dse.export.finn_design import design_entry
 from dse.export.jsonfile import dump_json, utc_now
+from dse.export.readme import README, library_readme
 from dse.library_format import (
     LIBRARY_FORMAT,
     LIBRARY_VERSION,
@@ -57,7 +58,7 @@ from dse.library_format import (
     file_digest,
     library_entries,
 )
-from hw_builders.atomic import atomic_directory, atomic_file
+from hw_builders.atomic import atomic_directory, atomic_file, atomic_write_text
 
 
 def _library_designs(store: Any, study: str, table: Mapping[str, Any] | None) -> list[Any]:
@@ -70,7 +71,10 @@ def _library_designs(store: Any, study: str, table: Mapping[str, Any] | None) ->
     }
     for design_id in sorted(wanted - set(records)):
         records[design_id] = store.design(design_id)
-    return sorted(records.values(), key=lambda r: r.trial_number)
+    # the study's designs in trial order, then any baseline design (no trial of its own)
+    return sorted(
+        records.values(), key=lambda r: (r.trial_number is None, r.trial_number or 0, r.id)
+    )
 
 
 def _runtime_table(store: Any, study: str) -> tuple[dict[str, Any] | None, str]:
@@ -374,6 +378,7 @@ def export_library(
             "distinct_designs": len(groups),
             "designs": [entries[r.id] for r in records],
         }
+        atomic_write_text(tmp / README, library_readme(index))
         _seal(tmp, index)
         dump_json(tmp / "library.json", index)
     if tar:

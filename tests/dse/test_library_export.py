@@ -94,6 +94,21 @@ def test_library_json_matches_the_database(library: Path, small_study: SmallStud
     assert json.loads((library / "runtime_table.json").read_text()) == table
 
 
+def test_the_readme_says_what_the_library_holds_and_how_it_is_checked(library: Path) -> None:
+    from dse.library_format import file_digest
+
+    index = read_library(library)
+    readme = (library / "README.md").read_text()
+    assert "README.md" in index["files"]
+    assert index["digests"]["README.md"] == file_digest(library / "README.md")
+    assert f"study `{index['study']}`" in readme
+    assert f"{len(index['designs'])} designs of the study" in readme
+    assert f"{index['distinct_designs']} FINN builds" in readme
+    for needle in ("sha256", "deployment_fields", "adapex deploy verify", "build.py"):
+        assert needle in readme, needle
+    assert any(f"cd {d['folder']}\n" in readme for d in index["designs"])  # a real folder
+
+
 def _distinct_entries(library: Path) -> list[dict]:
     return [e for e in read_library(library)["designs"] if "alias_of" not in e]
 
@@ -141,55 +156,65 @@ def test_every_stage_of_the_design_model_executes_like_pytorch(
     assert n_stages >= 2
 
 
-def _serve_like_the_host(design: object, deploy: dict, images: object) -> tuple[list, list]:
-    """Run a design model as the host would: stage 0 on every image, the exit decision on
-    each exit's logits, the features of the samples it does not answer on to the next
-    stage's input (integers, by deployment.json's scale). Returns (label, exit stage)."""
+def _serve_like_the_host(design: object, deploy: dict, pixels: object) -> tuple[list, list]:
+    """Run a design model as the host does, by deployment.json alone: stage 0 on every image
+    (raw pixels), the exit decision on each exit's integer logits, the integer features of
+    the samples it does not answer on forwarded to the next stage's input. Each stage is
+    executed on integers, exactly (dse.integer_exec, the software backend's executor).
+    Returns (label, exit stage) per image."""
     import numpy as np
-    from qonnx.core.onnx_exec import execute_onnx
 
     from dse.accuracy.design_model import stage_submodel
+    from dse.integer_exec import CompiledGraph, exit_confidence, exit_prediction, output_integers
 
     stages = deploy["stages"]
-    subs = [stage_submodel(design, st["stage"]) for st in stages]
+    graphs = [CompiledGraph(stage_submodel(design, st["stage"])) for st in stages]
     labels, answered = [], []
-    for img in images:
-        x = img[None].astype(np.float32)
-        for st, sub in zip(stages, subs, strict=True):
+    for img in pixels:
+        x = np.asarray(img[None], dtype=np.int64)
+        for st, graph in zip(stages, graphs, strict=True):
             inp = deploy["inputs"][st["input"]]
-            out = execute_onnx(sub, {inp["onnx"]["name"]: x})
+            out = graph.run({inp["onnx"]["name"]: x})
             if "label" in st:
                 name = deploy["outputs"][st["label"]]["onnx"]["name"]
-                labels.append(int(np.asarray(out[name]).reshape(-1)[0]))
+                label, _ = output_integers(out[name], name)
+                labels.append(int(label.reshape(-1)[0]))
                 answered.append(st["stage"])
                 break
-            logits = np.asarray(out[deploy["outputs"][st["logits"]]["onnx"]["name"]], float)
-            p = np.exp(logits - logits.max())
-            p /= p.sum()
-            if p.max() >= st["threshold"]:
-                labels.append(int(np.argmax(logits)))
+            spec = deploy["outputs"][st["logits"]]
+            q, scale = output_integers(out[spec["onnx"]["name"]], spec["onnx"]["name"])
+            assert scale == pytest.approx(spec["scale"], rel=1e-6)  # float32 in the file
+            if exit_confidence(q, spec["scale"])[0] >= st["threshold"]:
+                labels.append(int(exit_prediction(q)[0]))
                 answered.append(st["stage"])
                 break
             feats = deploy["outputs"][st["features"]]
             nxt = deploy["inputs"][st["feeds"]["input"]]
-            assert feats["scale"] == nxt["scale"]
-            x = np.round(np.asarray(out[feats["onnx"]["name"]]) / nxt["scale"]).astype(np.float32)
-            x = x.reshape(nxt["onnx"]["shape"])  # flattened when the next stage reads it flat
+            q, scale = output_integers(out[feats["onnx"]["name"]], feats["onnx"]["name"])
+            assert feats["scale"] == nxt["scale"] and scale == pytest.approx(nxt["scale"], rel=1e-6)
+            x = q.reshape(nxt["onnx"]["shape"])  # flattened when the next stage reads it flat
     return labels, answered
 
 
-def test_the_design_model_served_like_the_host_gives_pytorchs_labels_and_exits(
+def test_the_design_model_served_like_the_host_gives_the_integer_models_labels_and_exits(
     library: Path, small_study: SmallStudy
 ) -> None:
-    """Exit decisions and forwarded features through the exported model (qonnx, stage by
-    stage, as the host runs the accelerator) give the labels and answering exits of
-    PyTorch's multi-exit model at the design's thresholds."""
+    """Exit decisions and forwarded features through the exported design model (stage by
+    stage, as the host runs the accelerator, by deployment.json) give the labels and
+    answering exits that the study's exit profile gives: the whole multi-exit integer model
+    at the design's thresholds. Both sides are exact integer arithmetic, so the check is
+    the same on every machine."""
     import numpy as np
     import torch
 
+    from dse.accuracy.profile import integer_profiles
     from dse.design import load_design_model
+    from dse.integer_exec import image_integers
+    from search_spaces import load_dataset
 
     torch.set_num_threads(1)
+    data = load_dataset("digits", seed=0, image_size=16)  # the small study's data
+    images, truth = data.x_test[:48], data.y_test[:48]
     records = _records(small_study)
     with_exit = 0
     for entry in _distinct_entries(library):
@@ -200,28 +225,26 @@ def test_the_design_model_served_like_the_host_gives_pytorchs_labels_and_exits(
         from qonnx.core.modelwrapper import ModelWrapper
 
         deploy = json.loads((library / entry["deployment"]).read_text())
+        pixel_scale = deploy["inputs"][deploy["stages"][0]["input"]]["scale"]
+        pixels = image_integers(images, pixel_scale)
+        # the study's rule: the whole model's integer profile at the design's thresholds
         model = load_design_model(rec.arch, rec.checkpoint, rec.exits)
-        gen = torch.Generator().manual_seed(3)
-        x = torch.randint(0, 256, (6, *model.arch.input_shape), generator=gen).float()
-        # PyTorch: the multi-exit model on the same images, the same thresholds
-        with torch.no_grad():
-            inputs = model.stage_inputs(x / 255.0, rec.exits)
-            want_label, want_exit = [], []
-            for i in range(x.shape[0]):
-                for k in range(len(rec.exits) + 1):
-                    out = model.stage(k, rec.exits)(inputs[k][i : i + 1])
-                    logits = out if k == len(rec.exits) else out[0]
-                    conf = torch.softmax(logits.double(), dim=-1).max()
-                    if k == len(rec.exits) or conf >= rec.thresholds[k]:
-                        want_label.append(int(logits.argmax()))
-                        want_exit.append(k)
-                        break
+        prof = integer_profiles(model, {"x": ((pixels * pixel_scale).astype(np.float32), truth)})[
+            "x"
+        ]
+        want_label, want_exit = [], []
+        for i in range(len(truth)):
+            for k, e in enumerate(prof.exits):
+                if e == -1 or prof.confidences[k, i] >= rec.thresholds[k]:
+                    want_label.append(int(prof.predictions[k, i]))
+                    want_exit.append(k)
+                    break
         got_label, got_exit = _serve_like_the_host(
-            ModelWrapper(str(library / entry["model"])), deploy, x.numpy()
+            ModelWrapper(str(library / entry["model"])), deploy, pixels
         )
         assert got_exit == want_exit, (rec.id, got_exit, want_exit)
         assert got_label == want_label, (rec.id, got_label, want_label)
-        assert len(np.unique(got_exit)) >= 1
+        assert np.mean(np.asarray(got_label) == truth) > 0.5  # a trained model, not noise
     assert with_exit >= 1
 
 
@@ -798,3 +821,24 @@ def test_the_build_script_forks_a_graph_output_that_a_node_also_reads() -> None:
     # a graph output no node reads is left alone
     again = namespace["_fork_graph_outputs"](model)
     assert sum(n.op_type == "DuplicateStreams" for n in again.graph.node) == 1
+
+
+def test_a_baseline_design_the_table_selects_is_exported(
+    small_study: SmallStudy, tmp_path: Path
+) -> None:
+    """A design the runtime table selects is exported even when it is one of the baselines
+    (a trained model's pruning-only design, with no trial of its own)."""
+    url = copy_sqlite(small_study.db, tmp_path / "studies.db")
+    with Store(url) as store:
+        (baseline, *_) = store.designs(small_study.name, role="baseline")
+        assert baseline.trial_number is None
+        table = store.runtime_table(small_study.name)
+        table["entries"][0]["design_id"] = baseline.id
+        store.save_runtime_table(small_study.name, table)
+    with Store(url, read_only=True) as store:
+        out = export_library(store, small_study.name, tmp_path / "lib", n_verify=2)
+    index = read_library(out)
+    ids = [d["id"] for d in index["designs"]]
+    assert baseline.id in ids and ids[-1] == baseline.id  # after the study's own designs
+    entry = index["designs"][-1]
+    assert entry["trial_number"] is None and len(entry["stages"]) == len(baseline.exits) + 1
