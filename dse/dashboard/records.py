@@ -150,6 +150,13 @@ def hover_text(design: Mapping[str, Any]) -> str:
         value = metric_value(design, key)
         if value is not None:
             lines.append(f"{esc(axis_label(key))}: {esc(fmt(value))}")
+        test = (design.get("metrics") or {}).get("test")
+        if (
+            key == "accuracy"
+            and isinstance(test, Mapping)
+            and finite(test.get("accuracy")) is not None
+        ):
+            lines.append(f"accuracy (held-out test split): {esc(fmt(test['accuracy']))}")
     lines.append(f"pruning: {esc(fmt(pr))}")
     lines.append(f"exits: {esc(fmt(list(design.get('exits') or [])))}")
     lines.append(f"thresholds: {esc(fmt(list(design.get('thresholds') or [])))}")

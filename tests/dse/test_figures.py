@@ -28,6 +28,7 @@ def _design(i: int, kind: str, acc: float, fps: float, energy: float, name: str)
             "throughput_fps": fps,
             "energy_per_inference_j": energy,
             "LUT": 1000 + i,
+            **({"test": {"accuracy": acc * 0.99}} if i % 2 else {}),
         },
         "feasible": kind != "infeasible",
         "pareto": kind == "pareto",
@@ -66,6 +67,8 @@ def test_pareto_figure_draws_each_design_once_by_kind(designs: list[dict]) -> No
             # database text never forms a tag in a hover label
             assert "<" not in _ALLOWED_TAGS.sub("", text)
             assert f"design {i}" in text and "pruning:" in text and "folding:" in text
+            # the held-out figure beside the calibration one, where the design has it
+            assert ("held-out test split" in text) == bool(int(i) % 2)
     expected = {"pareto": "Pareto front", "dominated": "dominated", "infeasible": "infeasible"}
     assert seen == {d["id"]: expected[F.design_kind(d)] for d in designs}
     assert "<" not in _ALLOWED_TAGS.sub("", fig.layout.title.text or "")
