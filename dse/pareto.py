@@ -124,7 +124,7 @@ def _hv(points: np.ndarray, ref: np.ndarray) -> float:
     return volume
 
 
-def hypervolume(points: np.ndarray, reference: Sequence[float]) -> float:
+def hypervolume(points: np.ndarray, reference: Sequence[float] | np.ndarray) -> float:
     """Exact hypervolume of ``points`` (minimisation) bounded by ``reference``.
 
     Points that are not strictly better than the reference in every objective, or that hold a
@@ -160,6 +160,6 @@ def feasible_front(
     idx = np.flatnonzero(feas)
     if idx.size == 0:
         return mask
-    pts = to_min_space([objectives[i] for i in idx], specs)
+    pts = to_min_space([objectives[int(i)] for i in idx], specs)
     mask[idx[pareto_mask(pts)]] = True
     return mask

@@ -48,6 +48,8 @@ def _torch_modules() -> Any:
             super().__init__()
             self.register_buffer("factor", torch.tensor(float(factor)))
 
+        factor: torch.Tensor
+
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return x * self.factor
 
@@ -58,12 +60,12 @@ def _torch_modules() -> Any:
     class FinnStage(nn.Module):
         """A stage on integer inputs: ``pre`` (scaling), blocks, head or classifier."""
 
-        def __init__(self, pre: nn.Module, stage: nn.Module, flat_input: bool = False) -> None:
+        def __init__(self, pre: nn.Module, stage: Any, flat_input: bool = False) -> None:
             super().__init__()
             self.pre = pre
-            self.blocks = stage.blocks
-            self.head = stage.head
-            self.classifier = stage.classifier
+            self.blocks: Any = stage.blocks
+            self.head: Any = stage.head
+            self.classifier: Any = stage.classifier
             #: the stage reads its input flattened (module doc, "flat input")
             self.flat_input = flat_input
             if flat_input:

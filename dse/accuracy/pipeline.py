@@ -60,8 +60,8 @@ def dataset_identity(data: Any) -> dict[str, Any]:
         y = np.ascontiguousarray(getattr(data, f"y_{split}"))
         h.update(split.encode())
         h.update(str(x.shape).encode() + str(x.dtype).encode())
-        h.update(memoryview(x).cast("B"))
-        h.update(memoryview(y.astype(np.int64)).cast("B"))
+        h.update(x.tobytes())
+        h.update(y.astype(np.int64).tobytes())
         sizes[split] = int(x.shape[0])
     ident: dict[str, Any] = {
         "name": getattr(data, "name", None),

@@ -68,9 +68,8 @@ class TrainRecipe(BaseModel):
             if err["type"] == "value_error":
                 raise DseError(err["msg"].removeprefix("Value error, ")) from None
             name = err["loc"][0]
-            kind = {int: "an integer", float: "a finite number", str: "a name"}.get(
-                type(self).model_fields[str(name)].annotation, "valid"
-            )
+            kinds: dict[Any, str] = {int: "an integer", float: "a finite number", str: "a name"}
+            kind = kinds.get(type(self).model_fields[str(name)].annotation, "valid")
             raise DseError(f"recipe.{name}={err['input']!r}: must be {kind}") from None
 
     @model_validator(mode="after")

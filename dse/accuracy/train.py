@@ -287,7 +287,7 @@ class _Step:
             self.weights = self.recipe.loss_weights(len(outs))
         if len(self.weights) != len(outs):
             raise DseError(f"loss weights: {len(self.weights)} given for {len(outs)} model outputs")
-        loss = sum(w * F.cross_entropy(z, yb) for w, z in zip(self.weights, outs, strict=True))
+        loss: Any = sum(w * F.cross_entropy(z, yb) for w, z in zip(self.weights, outs, strict=True))
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()

@@ -187,7 +187,13 @@ def estimate_cmd(
         folded = cfg.apply(graph) if cfg is not None else graph
         if reach is not None or buffer_depth is not None:
             rep = cost(
-                Hardware(graph, cfg, dev, clk_ns, buffer_depth=buffer_depth),
+                Hardware(
+                    graph,
+                    cfg,
+                    dev,
+                    clk_ns if clk_ns is not None else dev.default_clk_ns,
+                    buffer_depth=buffer_depth,
+                ),
                 _parse_reach(reach) if reach is not None else None,
             )
             if as_json:

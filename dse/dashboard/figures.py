@@ -184,7 +184,8 @@ def pareto_figure(
                     )
                 )
             with3 = _points(dicts, (x, y, third), kind) if third is not None else None
-            if with3 is not None and with3["ids"] == pts["ids"]:  # every point has the third
+            if third is not None and with3 is not None and with3["ids"] == pts["ids"]:
+                # every point has the third objective
                 style.update(
                     color=with3["coords"][2],
                     colorscale="Viridis",

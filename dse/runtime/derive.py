@@ -331,8 +331,9 @@ def static_point(
         limited_by=dict(rep.limited_by),
     )
     # the unpruned model without exits: its own family, one setting
-    static = dataclasses.replace(rec, exits=[]) if guarantees is not None else None
-    return _guarded(point, guarantees.bound(static, ()) if static is not None else None)
+    if guarantees is None:
+        return _guarded(point, None)
+    return _guarded(point, guarantees.bound(dataclasses.replace(rec, exits=[]), ()))
 
 
 def static_finn_point(

@@ -236,7 +236,7 @@ class Store:
                     .group_by(T.designs.c.study)
                 )
                 design_counts = {s: (int(n), int(p or 0)) for s, n, p in counts}
-                model_counts = dict(
+                model_counts: dict[str, int] = dict(
                     conn.execute(
                         sa.select(T.models.c.study, sa.func.count()).group_by(T.models.c.study)
                     ).all()

@@ -58,8 +58,8 @@ def load_imagefolder_raw(path: str | Path, *, image_size: int | None = None) -> 
             f"dataset imagefolder: {path} has images of {len(sizes)} different sizes; pass image_size"
         )
     arrays = []
-    for im in images:
-        arr = np.asarray(im.convert(mode), dtype=np.float32) / 255.0
+    for image in images:
+        arr = np.asarray(image.convert(mode), dtype=np.float32) / 255.0
         arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
         if image_size is not None:
             arr = resize_bilinear(arr[None], image_size)[0]

@@ -67,9 +67,9 @@ def to_unit_float(x: np.ndarray, *, what: str) -> np.ndarray:
     if x.size == 0:
         raise SpaceError(f"{what}: has no images")
     if np.issubdtype(x.dtype, np.integer) or x.dtype == np.bool_:
-        lo, hi = int(x.min()), int(x.max())
-        if lo < 0 or hi > 255:
-            raise SpaceError(f"{what}: integer pixels span [{lo}, {hi}]; expected 0..255 (uint8)")
+        ilo, ihi = int(x.min()), int(x.max())
+        if ilo < 0 or ihi > 255:
+            raise SpaceError(f"{what}: integer pixels span [{ilo}, {ihi}]; expected 0..255 (uint8)")
         return (x.astype(np.float32) / 255.0).astype(np.float32)
     if np.issubdtype(x.dtype, np.floating):
         if not np.all(np.isfinite(x)):
@@ -210,6 +210,7 @@ def make_splits(
             n_test = max(1, int(round(limit * test_fraction)))
             keep = subsample(y, max(1, limit - n_test), rng)
             x, y = x[keep], y[keep]
+            assert y_test is not None  # given with x_test
             keep_t = subsample(y_test, n_test, rng)
             x_test, y_test = x_test[keep_t], y_test[keep_t]
     if x_test is None:

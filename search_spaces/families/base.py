@@ -78,7 +78,7 @@ class Family:
         pad = padding if padding is not None else self.default_padding(shape)
         probe = ArchSpec(
             family=self.name,
-            input_shape=shape,  # type: ignore[arg-type]
+            input_shape=shape,
             num_classes=int(num_classes),
             weight_bits=weight_bits,
             act_bits=act_bits,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -35,7 +35,7 @@ class MultiExitNet(nn.Module):
         arch: ArchSpec,
         input_quant: nn.Module,
         blocks: Sequence[nn.Module],
-        heads: dict[int, nn.Module],
+        heads: Mapping[int, nn.Module],
         classifier: nn.Module,
     ) -> None:
         super().__init__()
@@ -61,8 +61,9 @@ class MultiExitNet(nn.Module):
         """Clamp float weights of every quantised layer (BNN-PYNQ's training practice)."""
         with torch.no_grad():
             for m in self.modules():
-                if hasattr(m, "weight_quant") and getattr(m, "weight", None) is not None:
-                    m.weight.clamp_(min_val, max_val)
+                weight: Any = getattr(m, "weight", None)
+                if hasattr(m, "weight_quant") and weight is not None:
+                    weight.clamp_(min_val, max_val)
 
     def _check_exits(self, exits: Sequence[int] | None) -> tuple[int, ...]:
         ex = tuple(self.arch.exits if exits is None else (int(e) for e in exits))
@@ -140,7 +141,7 @@ class MultiExitNet(nn.Module):
         """
         out: list[tuple[str, Any]] = []
         for name, m in self.quant_layers(exits):
-            qt = m.quant_weight()
+            qt = getattr(m, "quant_weight")()  # noqa: B009 (a Brevitas layer's, untyped)
             ints = torch.round(qt.value / qt.scale).to(torch.int64)
             if ints.dim() == 4:
                 mat = ints.permute(2, 3, 1, 0).reshape(-1, ints.shape[0])
@@ -192,4 +193,5 @@ class Stage(nn.Module):
         x = _plain(x)
         if self.head is not None:
             return _plain(self.head(x)), x
+        assert self.classifier is not None  # the last stage has the classifier
         return _plain(self.classifier(x))
