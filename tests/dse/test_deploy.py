@@ -66,15 +66,17 @@ def test_deploy_verify_measures_what_the_study_stored(
         assert d["differences"] == []
 
 
-def test_the_runner_gives_the_labels_and_exits_of_pytorchs_multi_exit_model(
+def test_the_runner_gives_the_labels_and_exits_of_the_integer_multi_exit_model(
     library: Path, small_study: SmallStudy
 ) -> None:
-    """AdaptiveRunner against PyTorch's multi-exit model with the same thresholds, the
-    study's own exit rule (dse.accuracy.profile: top-1 softmax >= threshold, ties to the
-    lowest class) on the float model."""
+    """AdaptiveRunner (the library's stages, stage by stage) against the whole multi-exit
+    integer model of the design's checkpoint with the same thresholds and the study's exit
+    rule (dse.accuracy.profile: top-1 softmax >= threshold, ties to the lowest class). Both
+    are exact integer arithmetic: the same on every machine, where PyTorch's float model
+    rounds differently at quantiser boundaries."""
     import torch
 
-    from dse.accuracy.profile import ExitProfile
+    from dse.accuracy.profile import integer_profiles
     from dse.design import load_design_model
     from dse.storage import Store
 
@@ -88,13 +90,7 @@ def test_the_runner_gives_the_labels_and_exits_of_pytorchs_multi_exit_model(
     for design_id in lib.design_ids:
         rec = records[design_id]
         model = load_design_model(rec.arch, rec.checkpoint, rec.exits)
-        with torch.no_grad():
-            inputs = model.stage_inputs(torch.from_numpy(x), rec.exits)
-            logits = []
-            for k in range(len(rec.exits) + 1):
-                out = model.stage(k, rec.exits)(inputs[k])
-                logits.append((out if k == len(rec.exits) else out[0]).numpy())
-        prof = ExitProfile.from_logits([*rec.exits], logits, y)
+        prof = integer_profiles(model, {"x": (x, y)})["x"]
         # thresholds where some samples leave early: the median confidence of each exit
         thresholds = [float(np.median(prof.confidences[k])) for k in range(len(rec.exits))]
         for thr in (list(rec.thresholds), thresholds):
