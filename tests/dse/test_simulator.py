@@ -215,3 +215,30 @@ def test_timeline_by_hand() -> None:
     # a step with nothing served has no accuracy (NaN), not 0
     idle = simulate([p], counts([0] * 3 + [10] * 3), buffer_size=0, timeline_step_s=3.0)
     assert math.isnan(idle.timeline["accuracy"][0]) and idle.timeline["accuracy"][1] == 0.95
+
+
+@pytest.mark.parametrize(
+    ("cheap_dyn_j", "margin", "switches"),
+    [
+        (1.9e-3, 0.10, 0),  # 0.8 % cheaper at 50/s: within the margin, the manager stays
+        (1.9e-3, 0.0, 1),  # no margin: it moves to the cheaper design
+        (0.5e-3, 0.10, 1),  # 0.0105 against 0.012 J at 50/s: beyond the margin, it moves
+    ],
+)
+def test_the_energy_margin_compares_energy_per_inference_at_the_wanted_rate(
+    cheap_dyn_j: float, margin: float, switches: int
+) -> None:
+    """Hysteresis: once both designs sustain the load, the manager stays on the current one
+    unless the desired one's energy per inference at the wanted rate (idle power / rate +
+    dynamic energy) is lower by more than ``energy_margin``."""
+    fast = point(1, 0.95, 400.0, 2.0e-3)
+    cheap = point(2, 0.95, 200.0, cheap_dyn_j)
+    trace = counts([300] * 10 + [50] * 30)  # only the fast design sustains the first phase
+    policy = HysteresisPolicy(
+        hold_intervals=1, min_dwell_s=0.0, energy_margin=margin, headroom=0.0, ewma_alpha=1.0
+    )
+    r = simulate([fast, cheap], trace, policy=policy, buffer_size=10_000)
+    assert r.point[9] == 0  # the first phase on the fast design
+    assert r.metrics["reconfigurations"] == switches
+    at_50 = [p.energy_at_rate(50.0) for p in (fast, cheap)]
+    assert (at_50[0] <= at_50[1] * (1 + margin)) == (switches == 0)

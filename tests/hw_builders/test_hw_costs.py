@@ -93,6 +93,32 @@ def test_mvau_embedded_quirk_bram_and_uram() -> None:
 
 
 @pytest.mark.parametrize(
+    ("pe", "simd", "wbits", "uram"),
+    [
+        # memory width PE*SIMD*W bits against URAM's 72: one block up to 72, two from 73
+        (1, 18, "INT4", 1),  # 72 bits, depth 4096
+        (1, 9, "INT8", 1),  # 72 bits
+        (1, 73, "BIPOLAR", 2),  # 73 bits: the first width that needs two
+        (2, 37, "INT1", 2),  # 74 bits
+        (4, 9, "INT4", 2),  # 144 bits
+        (4, 37, "INT1", 3),  # 148 bits
+    ],
+)
+def test_mvau_uram_blocks_per_72_bits_of_width(pe: int, simd: int, wbits: str, uram: int) -> None:
+    """FINN's MVAU uram_estimation (src/finn/custom_op/fpgadataflow/matrixvectoractivation.py
+    at Xilinx/finn 39f0c9a): ceil(PE * SIMD * W / 72) blocks wide times ceil(WMEM / 4096)
+    deep, for ram_style ultra with internal_decoupled weights."""
+    mw, mh = simd * 64, pe * 64  # WMEM = 4096: one block deep
+    attrs = dict(MV, weightDataType=wbits)
+    c = cost("MVAU", MW=mw, MH=mh, PE=pe, SIMD=simd, ram_style="ultra", **attrs)
+    width = pe * simd * hb.bitwidth(wbits)
+    assert c.URAM == uram == math.ceil(width / 72)
+    # twice as deep: twice the blocks
+    deep = cost("MVAU", MW=mw * 2, MH=mh, PE=pe, SIMD=simd, ram_style="ultra", **attrs)
+    assert 2 * uram == deep.URAM
+
+
+@pytest.mark.parametrize(
     ("width", "depth", "expected"),
     [
         (1, 20000, 2),
