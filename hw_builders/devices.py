@@ -15,8 +15,6 @@ Sources, per figure (the table rows below cite them by tag):
   (xck26); [DS962] Alveo U200/U250 data sheet; [DS963] Alveo U280; [DS965] Alveo U50;
   [DS1019] Alveo U55C; [DS950] Versal AI Core series overview (xcvc1902); [DS958] Versal
   AI Edge series overview (xcve2802). BRAM_18K = 2 x the 36 Kb block RAMs listed there.
-  FINN_COST_MODEL.md "Device facts" restates the xc7z020, xczu3eg, xczu7ev, xck26 and
-  xcu250 rows.
 - Versal: ``finn.util.basic.is_versal`` (part prefix xcvc, xcve, xcvp, xcvm, xqvc, xqvm or
   xqrvc); it selects the DSP58 cost paths (``get_dsp_block``).
 - Default clock: 10 ns on the Zynq/RFSoC boards (FINN's and finn-examples' PYNQ builds),

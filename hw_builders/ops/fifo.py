@@ -1,5 +1,5 @@
-"""StreamingFIFO: FINN streamingfifo.py / rtl/streamingfifo_rtl.py as restated in
-FINN_COST_MODEL.md. Quirk kept: impl_style rtl is always LUT only, at any depth.
+"""StreamingFIFO: FINN streamingfifo.py / rtl/streamingfifo_rtl.py (Xilinx/finn 39f0c9a;
+docs/COST_MODEL.md). Quirk kept: impl_style rtl is always LUT only, at any depth.
 
 In FINN the node is always ``StreamingFIFO_rtl`` (so named ``StreamingFIFO_rtl_<n>``);
 the implementation style is the node attribute ``impl_style`` ("rtl" | "vivado"), and

@@ -1,8 +1,8 @@
 """MVAU (matrix-vector-activation unit): FINN's matrixvectoractivation.py,
 hls/matrixvectoractivation_hls.py and rtl/matrixvectoractivation_rtl.py.
 
-Source followed: Xilinx/finn main (2024, commit 0064baee), which matches
-FINN_COST_MODEL.md. Quirks kept: internal_embedded with WMEM > 128 reports BRAM *and*
+Source followed: Xilinx/finn main (commit 0064baee, unchanged at 39f0c9a for these
+formulas; docs/COST_MODEL.md). Quirks kept: internal_embedded with WMEM > 128 reports BRAM *and*
 URAM; resType auto costs like lut; resType dsp counts DSPs even in XNOR mode.
 """
 

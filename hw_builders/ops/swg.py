@@ -5,7 +5,7 @@ get_exp_cycles (default/parallel styles, 1D and depthwise terms), bram_estimatio
 (ram width ladder 36/18/9/4/2/1 with the cascade correction above 16384),
 lut_estimation, uram_estimation. Quirk kept: ram_style auto is costed like block.
 Impl style: "parallel" when parallel_window is set or the kernel is 1x1
-(FINN_COST_MODEL.md), else "default". Legality is select_impl_style's: SIMD divides
+(docs/COST_MODEL.md), else "default". Legality is select_impl_style's: SIMD divides
 IFMChannels; the parallel style of a non-depthwise window wider than 1x1 needs SIMD ==
 IFMChannels; the window and stride fit the feature map.
 

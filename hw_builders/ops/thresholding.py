@@ -1,12 +1,11 @@
 """Thresholding (hls and rtl): FINN thresholding.py, hls/thresholding_hls.py and
-rtl/thresholding_rtl.py as restated in FINN_COST_MODEL.md.
+rtl/thresholding_rtl.py (Xilinx/finn 39f0c9a; docs/COST_MODEL.md).
 
 Quirks kept (rtl, from FINN's rtl/thresholding_rtl.py get_memory_estimate and
 finn/util/basic.py mem_primitives_versal / get_memutil_alternatives): BRAM_18K is always 0
 (the count is filed under "BRAM18", FINN reads "BRAM"); the primitives are Versal's whatever
-the part; LUT counts LUTRAM primitives only (comparators left out). Deviation from
-FINN_COST_MODEL.md, following FINN's source: a memory whose best primitive is URAM *is*
-counted as URAM (uram_estimation reads the "URAM" key); a BRAM18 memory contributes nothing.
+the part; LUT counts LUTRAM primitives only (comparators left out); a memory whose best
+primitive is URAM *is* counted as URAM (uram_estimation reads the "URAM" key); a BRAM18 memory contributes nothing.
 """
 
 from __future__ import annotations

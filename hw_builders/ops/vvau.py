@@ -1,8 +1,7 @@
 """VVAU (depthwise conv, vector-vector-activation): FINN's vectorvectoractivation.py,
-hls/vectorvectoractivation_hls.py and rtl/vectorvectoractivation_rtl.py (main, read in the
-session that wrote this; matches FINN_COST_MODEL.md). Not in the spec but in FINN: WMEM is
-integer ``(k*C // PE) // SIMD``; URAM is 0 for internal_embedded at any depth; rtl costs
-0 LUT and P*ceil(Q/3) DSP (DSP58).
+hls/vectorvectoractivation_hls.py and rtl/vectorvectoractivation_rtl.py (Xilinx/finn
+39f0c9a; docs/COST_MODEL.md). WMEM is integer ``(k*C // PE) // SIMD``; URAM is 0 for
+internal_embedded at any depth; rtl costs 0 LUT and P*ceil(Q/3) DSP (DSP58).
 
 Quirks kept: BRAM width steps 8/16/32; ram_style auto with depth <= 128 gives 0 BRAM;
 BRAM_efficiency uses W*P*WMEM (no SIMD factor); hls threshold LUTs have no rounding up

@@ -1,4 +1,4 @@
-"""Every cost formula against values worked out by hand from FINN_COST_MODEL.md / FINN."""
+"""Every cost formula against values worked out by hand from FINN's source (docs/COST_MODEL.md)."""
 
 from __future__ import annotations
 
@@ -475,7 +475,7 @@ def test_fifo() -> None:
 
 
 # (depth, dataType, folded width, impl_style, ram_style) -> (LUT, BRAM_18K, BRAM_efficiency,
-# URAM), each worked out by hand from FINN's streamingfifo.py as FINN_COST_MODEL.md restates
+# URAM), each worked out by hand from FINN's streamingfifo.py (docs/COST_MODEL.md) as FINN states
 # it: vivado rounds the depth up to a power of two; LUT = 2 * ceil(log2 depth) (0 for depth
 # 1) plus ceil(depth / 32) * ceil(width / 2) where the data sit in LUTs (rtl, or vivado
 # distributed); BRAM by FINN's RAMB18 ladder; URAM = ceil(depth / 4096) * ceil(width / 72);
