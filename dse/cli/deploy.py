@@ -14,6 +14,7 @@ import typer
 from dse.jsonable import jsonable
 
 deploy_app = typer.Typer(
+    rich_markup_mode=None,
     name="deploy",
     help="Run an exported design library as its host program does, and verify it.",
     no_args_is_help=True,
@@ -30,10 +31,10 @@ BACKEND_OPT = typer.Option("software", "--backend", help="software (qonnx) or py
 JSON_OPT = typer.Option(False, "--json", help="Print machine-readable JSON only.")
 
 
-def _bar(total: int, desc: str, quiet: bool) -> Any:
-    from tqdm import tqdm
+def _bar(total: int, desc: str, quiet: bool, unit: str = "sample") -> Any:
+    from dse.cli.output import progress_bar
 
-    return tqdm(total=total, desc=desc, unit="sample", file=sys.stderr, leave=False, disable=quiet)
+    return progress_bar(total, desc, unit, quiet=quiet)
 
 
 SPLIT_OPT = typer.Option(
@@ -282,7 +283,7 @@ def _run_live(
         workload = builtin_trace("constant", duration_s=duration_s, peak_fps=float(rate or 0))
     if not as_json:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    bar = _bar(workload.n_intervals, "live", as_json)
+    bar = _bar(workload.n_intervals, "live", as_json, unit="interval")
 
     def progress(done: int, _total: int) -> None:
         bar.n = done

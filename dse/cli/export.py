@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -27,20 +28,16 @@ def export(
 ) -> None:
     """Export the design library of a study: one FINN build folder (one accelerator) per design."""
     import json
-    import sys
 
-    from tqdm import tqdm
-
+    from dse.cli.output import progress_bar
     from dse.export import export_library
     from dse.storage import Store
 
-    bar: list[tqdm] = []
+    bar: list[Any] = []
 
     def progress(done: int, total: int, record: object) -> None:
         if not bar:
-            bar.append(
-                tqdm(total=total, desc="export", unit="design", file=sys.stderr, leave=False)
-            )
+            bar.append(progress_bar(total, "export", "design"))
         bar[0].n = done
         if record is not None:
             bar[0].set_postfix_str(f"design {getattr(record, 'id', '?')}")

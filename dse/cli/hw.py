@@ -18,6 +18,7 @@ import typer
 from hw_builders.errors import HwError, InputError
 
 hw_app = typer.Typer(
+    rich_markup_mode=None,
     name="hw",
     help="Hardware cost of a FINN dataflow graph: estimates, folding, device catalogue.",
     no_args_is_help=True,

@@ -16,6 +16,7 @@ from dse.errors import StateError
 from hw_builders.errors import InputError
 
 app = typer.Typer(
+    rich_markup_mode=None,  # plain help: no "<bool>" after flags, no boxes in a pipe
     name="adapex",
     help="Design-space exploration of pruning, early exits and FINN folding for FPGA CNN inference.",
     no_args_is_help=True,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-__all__ = ["console"]
+__all__ = ["console", "progress_bar"]
 
 PIPED_WIDTH = 200
 
@@ -25,4 +25,16 @@ def console(file: TextIO | None = None) -> Any:
         width=None if tty else PIPED_WIDTH,
         soft_wrap=not tty,
         highlight=tty,
+    )
+
+
+def progress_bar(total: int, desc: str, unit: str, *, quiet: bool = False) -> Any:
+    """A tqdm bar on stderr counting ``unit``; drawn only on a terminal (never into a pipe or
+    a log file) and not with ``quiet`` (``--json``). Its ``n`` and ``update`` work either way.
+    """
+    from tqdm import tqdm
+
+    tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
+    return tqdm(
+        total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, disable=quiet or not tty
     )

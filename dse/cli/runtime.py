@@ -15,6 +15,7 @@ from dse.jsonable import jsonable
 from dse.runtime.errors import RuntimeManagerError
 
 runtime_app = typer.Typer(
+    rich_markup_mode=None,
     name="runtime",
     help="Runtime manager: the selection table and the workload simulation against baselines.",
     no_args_is_help=True,

@@ -12,8 +12,12 @@ import typer
 from dse.cli.common import STORAGE_HELP, STUDY_HELP
 from dse.objectives import objective_names
 
-study_app = typer.Typer(help="Inspect studies: list, status, Pareto front.", no_args_is_help=True)
-db_app = typer.Typer(help="Database maintenance (schema upgrade).", no_args_is_help=True)
+study_app = typer.Typer(
+    rich_markup_mode=None, help="Inspect studies: list, status, Pareto front.", no_args_is_help=True
+)
+db_app = typer.Typer(
+    rich_markup_mode=None, help="Database maintenance (schema upgrade).", no_args_is_help=True
+)
 
 
 def _echo_json(data: Any) -> None:
@@ -126,12 +130,16 @@ def print_pareto_table(designs: list[Any], title: str) -> None:
     console().print(table)
 
 
-def _next_commands(study: str, storage: str) -> list[str]:
+def _next_commands(study: str, storage: str, cache_dir: str | None = None) -> list[str]:
+    import os
+
     where = "" if storage == "sqlite:///studies.db" else f" --storage {storage}"
+    # a worker trains into the same cache as this run, wherever it was started from
+    cache = f" --cache-dir {os.path.abspath(cache_dir)}" if cache_dir else ""
     return [
         f"adapex study pareto --study {study}{where} --json",
         f"adapex study status --study {study}{where}",
-        f"adapex worker --study {study}{where or ' --storage sqlite:///studies.db'}   # more workers",
+        f"adapex worker --study {study}{where}{cache}   # more workers",
         f"adapex runtime table --study {study}{where}",
         f"adapex dashboard{where}",
         f"adapex export --study {study}{where} --out library",
@@ -217,7 +225,7 @@ def _finish(summary: Any, *, show_table: bool) -> None:
     if show_table and summary.pareto:
         print_pareto_table(summary.pareto, f"Pareto front of {summary.study}")
         typer.echo("next:")
-        for line in _next_commands(summary.study, url):
+        for line in _next_commands(summary.study, url, getattr(summary, "cache_dir", None)):
             typer.echo(f"  {line}")
 
 

@@ -419,5 +419,16 @@ def run_dashboard(
 
 
 def serve(app: dash.Dash, *, host: str = "127.0.0.1", port: int = 8050) -> None:
-    """Serve a dashboard app until interrupted (no debugger, no reloader, no version check)."""
-    app.run(host=host, port=port, debug=False, dev_tools_disable_version_check=True)
+    """Serve a dashboard app until interrupted: werkzeug's threaded WSGI server on the app's
+    Flask server, without Flask's development-server banner or a line per request (no
+    debugger, no reloader)."""
+    import logging
+
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server(host, port, app.server, threaded=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()

@@ -110,6 +110,8 @@ class RunSummary:
     exhausted: bool = False
     n_designs: int = 0
     space_size: int | None = None
+    #: the checkpoint cache this call trained into (workers must see the same one)
+    cache_dir: str | None = None
 
 
 def is_training(trial: Any) -> bool:
@@ -545,6 +547,7 @@ def _execute(
         exhausted=runner.exhausted,
         n_designs=int(info.get("n_designs") or 0),
         space_size=evaluator.space.training_size(),
+        cache_dir=str(evaluator.pipeline.cache.root),
     )
 
 

@@ -89,6 +89,9 @@ def test_run_prints_the_pareto_table_and_next_commands(
         "next:" in out
         and f"adapex study pareto --study clistudy --storage {done['url']} --json" in out
     )
+    # a worker started from the hint trains into this run's cache
+    cache = (done["dir"] / "cache").resolve()
+    assert f"adapex worker --study clistudy --storage {done['url']} --cache-dir {cache}" in out
     assert "complete: trained model" in err  # plain log lines when not interactive
 
 

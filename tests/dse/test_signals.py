@@ -81,6 +81,7 @@ def test_export_stopped_by_ctrl_c_or_sigkill_leaves_no_partial_library(
         ADAPEX + args, cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "design/s" not in done.stderr and "\r" not in done.stderr  # no bar into a pipe
     assert sorted(p.name for p in tmp_path.iterdir()) == ["db", "lib"]  # the leftover is gone
     assert read_library(out)["study"] == small_study.name
 
@@ -130,7 +131,10 @@ def test_dashboard_stopped_by_ctrl_c_leaves_the_database_as_it_was(
             assert f'"value":"{small_study.name}"' in page.read().decode()
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
     assert proc.returncode in (0, 130)
+    # one line says where it serves; no development-server banner, no line per request
+    assert "development server" not in err and "_dash-update-component" not in err, err
+    assert err.startswith("adapex dashboard on http://127.0.0.1:"), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["studies.db"]  # no -wal, no -shm
     assert (tmp_path / "studies.db").read_bytes() == before
