@@ -175,6 +175,18 @@ def _write_model(
     return out, io
 
 
+def _checkpoint_fields(checkpoint: str) -> dict[str, Any]:
+    """``checkpoint``: the file's path inside the checkpoint cache (``<xx>/<key>/model.pt``);
+    ``checkpoint_sha256``: its digest (None where the file is gone)."""
+    from dse.library_format import file_digest
+
+    path = Path(checkpoint)
+    return {
+        "checkpoint": "/".join(path.parts[-3:]),
+        "checkpoint_sha256": file_digest(path) if path.is_file() else None,
+    }
+
+
 def _write_design_files(record: Any, ddir: Path) -> None:
     """The design's metrics, stored hardware report and provenance."""
     dump_json(ddir / "metrics.json", record.metrics)
@@ -193,7 +205,9 @@ def _write_design_files(record: Any, ddir: Path) -> None:
             "board": record.board,
             "part": record.part,
             "clk_ns": record.clk_ns,
-            "checkpoint": record.checkpoint,
+            # the checkpoint's place in the checkpoint cache and its digest: no path of the
+            # machine that trained it
+            **_checkpoint_fields(record.checkpoint),
             "dataset": record.dataset,
             "exported_at": utc_now(),
         },

@@ -43,6 +43,7 @@ def library_readme(index: Mapping[str, Any]) -> str:
         "",
         *_contents(table),
         *_build_and_serve(example, designs),
+        *_METRICS,
         *_INTEGRITY,
     ]
     return "\n".join(lines)
@@ -116,6 +117,41 @@ def _build_and_serve(example: str, designs: list[Any]) -> list[str]:
         "",
     ]
 
+
+#: The section on metrics.json's fields.
+_METRICS = [
+    "## metrics.json",
+    "",
+    "The figures the study stored for the design; SI units (s, J, W, inferences/s). "
+    "Accuracy figures are fractions.",
+    "",
+    "| field | meaning |",
+    "|---|---|",
+    "| `accuracy` | accuracy at the design's thresholds on the calibration split (every "
+    "choice was made on it) |",
+    "| `test` | `accuracy`, `exit_fraction`, `exit_accuracy` on the held-out test split |",
+    "| `final_accuracy` | the final classifier's accuracy alone (calibration split) |",
+    "| `exit_fraction`, `exit_accuracy` | per stage: share of inputs answered there, and "
+    "the accuracy on them |",
+    "| `reach` | per stage: share of inputs entering it |",
+    "| `throughput_fps` | sustained inferences/s: the lesser of `accelerator_fps` and "
+    "`host_fps` (the host link) |",
+    "| `stage_throughput_fps` | per stage: its own rate (its slowest layer) |",
+    "| `limited_by` | what caps `throughput_fps` (stage, layer or host link, and why) |",
+    "| `latency_s`, `latency_s_per_exit` | mean latency over the exits, and to each exit "
+    "(FINN's critical path at the clock) |",
+    "| `power_w`, `energy_per_inference_j`, `edp` | mean power at full load, energy per "
+    "inference (J), energy x mean latency (J s) |",
+    "| `LUT`, `BRAM_18K`, `URAM`, `DSP` | FINN's resource estimates |",
+    "| `utilisation` | each resource's share of the device |",
+    "| `fits` | within the study's utilisation limits (`[hardware] max_utilisation`) |",
+    "| `constraints.fits_device` | the worst resource's utilisation over its limit, minus "
+    "1: at most 0 when the design fits (-0.12: 12 % below the limit) |",
+    "| `constraints.min_accuracy` | `[objectives] min_accuracy` minus `accuracy`: at most "
+    "0 when met (only with that key) |",
+    "| `widths` | the pruned layer widths |",
+    "",
+]
 
 #: The section on the integrity check.
 _INTEGRITY = [

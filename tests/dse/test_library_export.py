@@ -14,6 +14,7 @@ from fixtures_study import SmallStudy
 from dse.errors import DseError
 from dse.export import export_library, read_library
 from dse.export.library import build_key
+from dse.library_format import file_digest
 from dse.storage import Store
 
 pytestmark = pytest.mark.slow  # trains real models
@@ -81,7 +82,13 @@ def test_library_json_matches_the_database(library: Path, small_study: SmallStud
             continue
         assert json.loads((folder / "metrics.json").read_text()) == rec.metrics
         prov = json.loads((folder / "provenance.json").read_text())
-        assert prov["design_id"] == rec.id and prov["checkpoint"] == rec.checkpoint
+        assert prov["design_id"] == rec.id
+        # where it sits in the checkpoint cache and its digest, not the machine's path
+        assert rec.checkpoint.endswith("/" + prov["checkpoint"]) and not prov[
+            "checkpoint"
+        ].startswith("/")
+        assert prov["checkpoint_sha256"] == file_digest(Path(rec.checkpoint))
+        assert str(Path(rec.checkpoint).parent) not in (folder / "provenance.json").read_text()
         assert prov["packages"] == rec.provenance["packages"]
     # every distinct build once
     keys = [build_key(records[d["id"]]) for d in index["designs"] if "alias_of" not in d]
@@ -107,6 +114,10 @@ def test_the_readme_says_what_the_library_holds_and_how_it_is_checked(library: P
     for needle in ("sha256", "deployment_fields", "adapex deploy verify", "build.py"):
         assert needle in readme, needle
     assert any(f"cd {d['folder']}\n" in readme for d in index["designs"])  # a real folder
+    # every field of a design's metrics.json is explained
+    metrics = json.loads((library / index["designs"][0]["folder"] / "metrics.json").read_text())
+    missing = [k for k in metrics if f"`{k}" not in readme]
+    assert not missing, missing
 
 
 def _distinct_entries(library: Path) -> list[dict]:
