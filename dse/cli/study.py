@@ -68,65 +68,116 @@ def _short(value: float) -> str:
     return text[1:] if text.startswith("0.") else text
 
 
-def print_pareto_table(designs: list[Any], title: str) -> None:
-    """A compact rich table of Pareto designs (to stdout; fits 80 columns)."""
+#: The Pareto table's footer: every column in words.
+PARETO_COLUMNS = (
+    "id          design id; a,b: designs that build the same accelerator with the same "
+    "figures (only their exit thresholds differ)",
+    "W/A         weight / activation bits",
+    "acc %       accuracy on the calibration split (every choice is made on it)",
+    "test %      accuracy on the held-out test split",
+    "fps         inferences per second sustained",
+    "uJ/inf      energy per inference, microjoules",
+    "limited by  what caps fps: a layer type and its stage (s0 first), the input stream or "
+    "the host link",
+    "exits@thr   each early exit and its confidence threshold",
+    "prune       pruning rate (per block: one rate per block, a/b/...)",
+    "budget      share of the usable resources ([hardware] max_utilisation) the folding may "
+    "use; sampled: folding drawn per layer",
+    "clk ns      clock period",
+    "LUT, BRAM   share of the device used",
+)
+
+
+def _limited(m: dict[str, Any]) -> str:
+    lim = m.get("limited_by") or {}
+    kind = lim.get("kind")
+    if kind == "layer":
+        return f"{lim.get('op_type', 'layer')} s{lim.get('stage', 0)}"
+    if kind == "input_stream":
+        return "input stream"
+    if kind == "host_link":
+        return "host link"
+    return "-"
+
+
+def _pareto_row(d: Any, ids: str) -> tuple[str, ...]:
+    m, p = d.metrics, d.params
+    util = m.get("utilisation") or {}
+    exits = " ".join(f"{e}@{_short(t)}" for e, t in zip(d.exits, d.thresholds, strict=False))
+    pruning = p.get("pruning")
+    pruning_s = (
+        "/".join(_short(v) for v in pruning) if isinstance(pruning, list) else _short(pruning)
+    )
+    energy = m.get("energy_per_inference_j")
+    arch = d.arch or {}
+    wb, ab = p.get("weight_bits", arch.get("weight_bits")), p.get("act_bits", arch.get("act_bits"))
+    return (
+        ids,
+        f"W{wb}A{ab}",
+        "-" if m.get("accuracy") is None else f"{100 * m['accuracy']:.1f}",
+        "-" if not isinstance(m.get("test"), dict) else f"{100 * m['test']['accuracy']:.1f}",
+        _si(m.get("throughput_fps")),
+        "-" if energy is None else f"{energy * 1e6:.3g}",
+        _limited(m),
+        exits or "none",
+        pruning_s,
+        _short(p["budget"]) if p.get("folding") == "optimised" and p.get("budget") else "sampled",
+        f"{d.clk_ns:g}",
+        "-" if "LUT" not in util else f"{100 * util['LUT']:.0f}%",
+        "-" if "BRAM_18K" not in util else f"{100 * util['BRAM_18K']:.0f}%",
+    )
+
+
+def print_pareto_table(designs: list[Any], title: str, *, ordered: bool = False) -> None:
+    """A compact rich table of Pareto designs (to stdout), every column explained below it.
+
+    Designs that build the same accelerator and show the same figures (their exit
+    thresholds alone differ) share a row; a design drawn again by later trials shows its
+    repeats. Rows follow ``designs``' order when ``ordered``, else throughput, highest first.
+    """
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     from dse.cli.output import console
+    from dse.export.library import build_key
+    from dse.study.status import distinct_designs
 
     table = Table(
         title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True
     )
-    for col in (
-        "id",
-        "acc %",
-        "test %",
-        "fps",
-        "uJ/inf",
-        "exits@thr",
-        "prune",
-        "budget",
-        "clk ns",
-        "LUT",
-        "BRAM",
-    ):
-        table.add_column(col, justify="left" if col == "exits@thr" else "right", no_wrap=True)
+    columns = ("id", "W/A", "acc %", "test %", "fps", "uJ/inf", "limited by", "exits@thr")
+    for col in (*columns, "prune", "budget", "clk ns", "LUT", "BRAM"):
+        left = col in ("exits@thr", "limited by")
+        table.add_column(col, justify="left" if left else "right", no_wrap=True)
     # a design sampled again by later trials is evaluated once and answers them all
     # ("12 +2": design 12, and two later trials that drew the same parameters)
-    from dse.study.status import distinct_designs
-
     distinct = distinct_designs(designs)
-    firsts = [d for d, _ in distinct]
     repeats = {d.id: n for d, n in distinct}
-    notes = ["acc %: calibration split (every choice); test %: held-out test split"]
+    firsts = [d for d, _ in distinct]
+    if ordered:
+        place = {d.id: i for i, d in enumerate(designs)}
+        firsts.sort(key=lambda r: place[r.id])
+    else:
+        firsts.sort(key=lambda r: -float(r.metrics.get("throughput_fps") or 0.0))
+    rows: dict[tuple[Any, ...], list[Any]] = {}
+    for d in firsts:
+        shown = _pareto_row(d, "")[1:]
+        same = (build_key(d), shown[:6], shown[7:])  # all but the thresholds
+        rows.setdefault(same, []).append(d)
+    notes = list(PARETO_COLUMNS)
     if any(repeats.values()):
-        notes.append("id +N: N later trials drew the same design and were answered from it")
-    table.caption = "\n".join(notes)
-    for d in sorted(firsts, key=lambda r: -float(r.metrics.get("throughput_fps") or 0.0)):
-        m, p = d.metrics, d.params
-        util = m.get("utilisation") or {}
-        exits = " ".join(f"{e}@{_short(t)}" for e, t in zip(d.exits, d.thresholds, strict=False))
-        pruning = p.get("pruning")
-        pruning_s = (
-            "/".join(_short(v) for v in pruning) if isinstance(pruning, list) else _short(pruning)
-        )
-        energy = m.get("energy_per_inference_j")
-        table.add_row(
-            f"{d.id} +{repeats[d.id]}" if repeats[d.id] else str(d.id),
-            "-" if m.get("accuracy") is None else f"{100 * m['accuracy']:.1f}",
-            "-" if not isinstance(m.get("test"), dict) else f"{100 * m['test']['accuracy']:.1f}",
-            _si(m.get("throughput_fps")),
-            "-" if energy is None else f"{energy * 1e6:.3g}",
-            exits or "none",
-            pruning_s,
-            _short(p["budget"])
-            if p.get("folding") == "optimised" and p.get("budget")
-            else "sampled",
-            f"{d.clk_ns:g}",
-            "-" if "LUT" not in util else f"{100 * util['LUT']:.0f}%",
-            "-" if "BRAM_18K" not in util else f"{100 * util['BRAM_18K']:.0f}%",
-        )
+        notes.append("id +N       N later trials drew the same design and were answered from it")
+    table.caption = Text("\n".join(notes), justify="left")
+    for group in rows.values():
+        ids = ",".join(f"{d.id} +{repeats[d.id]}" if repeats[d.id] else str(d.id) for d in group)
+        row = list(_pareto_row(group[0], ids))
+        if len(group) > 1:  # the thresholds that give these figures
+            row[7] = " | ".join(
+                " ".join(f"{e}@{_short(t)}" for e, t in zip(d.exits, d.thresholds, strict=False))
+                for d in group
+            )
+        table.add_row(*row)
     console().print(table)
 
 
@@ -387,16 +438,29 @@ def status_cmd(
 def pareto_cmd(
     study: str = typer.Option(None, "--study", help=STUDY_HELP),
     storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
+    min_accuracy: float = typer.Option(
+        None, "--min-accuracy", help="Only designs with at least this calibration accuracy (0-1)."
+    ),
+    sort: str = typer.Option(
+        "fps", "--sort", help="Order: fps, accuracy (highest first), energy, latency, lut."
+    ),
+    top: int = typer.Option(None, "--top", help="Only the first N designs of that order."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output only."),
 ) -> None:
     """The feasible Pareto front of a study (JSON: designs with objectives, params, id)."""
-    from dse.study.status import pareto_front
+    from dse.cli.common import flags
+    from dse.study.status import pareto_front, select_front
 
-    name, designs = pareto_front(storage, study)
+    with flags({}):
+        name, designs = pareto_front(storage, study)
+        shown = select_front(designs, min_accuracy=min_accuracy, sort=sort, top=top)
     if as_json:
-        _echo_json(pareto_rows(designs))
+        _echo_json(pareto_rows(shown))
         return
-    print_pareto_table(designs, f"Pareto front of {name} ({len(designs)} designs)")
+    title = f"Pareto front of {name} ({len(designs)} designs"
+    if len(shown) < len(designs):
+        title += f", {len(shown)} shown"
+    print_pareto_table(shown, title + ")", ordered=True)
 
 
 def upgrade_cmd(

@@ -4,6 +4,7 @@ its progress and best values, its Pareto front, and its designs with their repea
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -120,6 +121,58 @@ def pareto_front(storage: str | None, study: str | None = None) -> tuple[str, li
     with Store(storage, read_only=True) as store:
         name = resolve_study(store, study)
         return name, store.pareto(name)
+
+
+#: ``study pareto --sort`` keys: (metric, largest first)
+FRONT_ORDERS: dict[str, tuple[str, bool]] = {
+    "fps": ("throughput_fps", True),
+    "accuracy": ("accuracy", True),
+    "energy": ("energy_per_inference_j", False),
+    "latency": ("latency_s", False),
+    "lut": ("LUT", False),
+}
+
+
+def select_front(
+    designs: Iterable[Any],
+    *,
+    min_accuracy: float | None = None,
+    sort: str = "fps",
+    top: int | None = None,
+) -> list[Any]:
+    """The designs of a front that a user asked to see: calibration accuracy at least
+    ``min_accuracy``, ordered by ``sort`` (:data:`FRONT_ORDERS`, best first, ties by id),
+    the first ``top`` of them.
+
+    Raises:
+        DseError: an unknown ``sort``, an accuracy outside [0, 1], or ``top`` below 1.
+    """
+    if sort not in FRONT_ORDERS:
+        raise DseError(
+            f"`sort` {sort!r}: unknown; use one of {', '.join(FRONT_ORDERS)}",
+            arguments=("sort",),
+        )
+    if min_accuracy is not None and not 0.0 <= min_accuracy <= 1.0:
+        raise DseError(
+            f"`min_accuracy` {min_accuracy!r}: give a fraction in [0, 1], e.g. 0.9",
+            arguments=("min_accuracy",),
+        )
+    if top is not None and top < 1:
+        raise DseError(f"`top` {top}: give at least 1", arguments=("top",))
+    key, largest = FRONT_ORDERS[sort]
+    kept = [
+        d
+        for d in designs
+        if min_accuracy is None or float(d.metrics.get("accuracy") or 0.0) >= min_accuracy
+    ]
+
+    def order(d: Any) -> tuple[float, int]:
+        value = d.metrics.get(key)
+        v = float(value) if value is not None else (-math.inf if largest else math.inf)
+        return (-v if largest else v, int(d.id))
+
+    kept.sort(key=order)
+    return kept[:top] if top is not None else kept
 
 
 def list_studies(storage: str | None) -> list[Any]:
