@@ -310,11 +310,15 @@ def _show_epoch(
         bar.set_postfix(loss=f"{mean_loss:.3f}", val=f"{val_acc[-1]:.3f}" if val_acc else "")
         bar.update(1)
         return
+    exits = " ".join(f"{a:.3f}" for a in val_acc[:-1])
+    accuracy = (f"exits {exits}, " if exits else "") + (
+        f"final {val_acc[-1]:.3f}" if val_acc else "-"
+    )
     log.info(
-        "%s epoch %d/%d loss %.4f val_acc %s",
+        "%s epoch %d/%d loss %.4f, calibration accuracy: %s",
         desc,
         record["epoch"],
         n_epochs,
         mean_loss,
-        " ".join(f"{a:.3f}" for a in val_acc),
+        accuracy,
     )

@@ -431,8 +431,10 @@ def status_cmd(
         f"  designs: {data['n_designs']}{repeats}, Pareto: {data['n_pareto']}, "
         f"hypervolume: {_fmt(data['hypervolume'])}"
     )
-    for key, value in data["best"].items():
-        typer.echo(f"  best {key}: {_fmt(value)}")
+    from dse.dashboard.records import axis_label
+
+    for key, value in data["best"].items():  # named and in units as the dashboard's axes
+        typer.echo(f"  best {axis_label(key)}: {_fmt(value)}")
 
 
 def pareto_cmd(
