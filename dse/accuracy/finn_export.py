@@ -251,6 +251,7 @@ def export_finn_stage(
         check=(lambda path: verify_finn_stage(path, module, xi, last=last, step=step))
         if verify
         else None,
+        dynamo=False,
     )
 
 

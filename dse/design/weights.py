@@ -96,10 +96,19 @@ def load_design_model(arch: Any, checkpoint: str | os.PathLike[str], exits: Sequ
             raise DseError(
                 f"exits: exit {e} is not attached to the model; choose from {list(spec.exits)}"
             )
-    full = load_pruned_model(spec, checkpoint)
+    path = Path(checkpoint)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    state = load_state_dict(path)
     design = get_family(spec.family).build(spec.replace(exits=tuple(used)))
-    state = full.state_dict()
     wanted = design.state_dict().keys()
-    design.load_state_dict({k: v for k, v in state.items() if k in wanted}, strict=True)
+    try:  # the design's tensors of the full model's checkpoint (the unused heads' left out)
+        design.load_state_dict({k: v for k, v in state.items() if k in wanted}, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise DseError(
+            f"checkpoint {path} does not match the architecture ({first}); delete it "
+            f"(rm -r {path.parent}) and run again: that step is retrained"
+        ) from exc
     design.eval()
     return design
