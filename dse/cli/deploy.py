@@ -189,7 +189,12 @@ def run(
         600.0, "--duration-s", help="Duration of --rate or a built-in trace."
     ),
     peak_fps: float = typer.Option(1000.0, "--peak-fps", help="Peak rate of a built-in trace."),
-    accuracy_threshold: float = typer.Option(0.0, "--accuracy-threshold", help="Minimum accuracy."),
+    accuracy_threshold: float | None = typer.Option(
+        None,
+        "--accuracy-threshold",
+        help="The user's accuracy threshold, served live (default: static FINN's accuracy "
+        "minus 0.01, as the runtime commands).",
+    ),
     execute: int = typer.Option(
         8, "--execute", help="Requests run on the backend per interval at most (0: all served)."
     ),
@@ -200,7 +205,8 @@ def run(
     from dse.deploy import AdaptiveRunner, DeployError, load_deployed_library, load_split
     from dse.runtime.scenario import check_accuracy_threshold
 
-    check_accuracy_threshold(accuracy_threshold)
+    if accuracy_threshold is not None:
+        check_accuracy_threshold(accuracy_threshold)
     if execute < 0:
         raise DeployError(
             f"--execute {execute}: give the most requests run per interval (0: every one)"
@@ -220,6 +226,10 @@ def run(
         runner = AdaptiveRunner(lib, design, _thresholds(thresholds), backend)
         _emit(_serve_split(runner, x, y, as_json), as_json)
         return
+    from dse.deploy.manager import default_accuracy_threshold
+
+    if accuracy_threshold is None:
+        accuracy_threshold = default_accuracy_threshold(lib)
     _run_live(
         lib,
         trace,

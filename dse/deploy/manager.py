@@ -61,6 +61,19 @@ class LiveResult:
         }
 
 
+def default_accuracy_threshold(library: DeployedLibrary) -> float:
+    """The accuracy threshold ``deploy run`` serves when none is given: the runtime
+    commands' (static FINN's served accuracy minus 0.01, from the library's runtime table),
+    or 0 when the table holds no static FINN point."""
+    from dse.runtime import SelectionTable
+
+    if library.runtime_table is None:
+        return 0.0
+    points = SelectionTable.from_dict(library.runtime_table).points
+    static = next((p for p in points if p.is_static_finn), None)
+    return static.default_threshold() if static is not None else 0.0
+
+
 def _table(library: DeployedLibrary, objective: str | None) -> tuple[Any, Any]:
     """The library's runtime table over its own designs, and the stored table whole.
 

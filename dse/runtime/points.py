@@ -71,6 +71,11 @@ class OperatingPoint:
     guaranteed_accuracy: float | None = field(default=None, compare=False)
     bound: dict = field(default_factory=dict, compare=False)
 
+    def default_threshold(self) -> float:
+        """The user's accuracy threshold when none is given, this being static FINN's point:
+        the accuracy it serves minus one point (``runtime`` commands and ``deploy run``)."""
+        return max(0.0, self.served_accuracy - 0.01)
+
     @property
     def served_accuracy(self) -> float:
         """The accuracy the runtime may promise for this configuration: its guaranteed

@@ -66,7 +66,7 @@ SWEEP_DT_S = 10.0
 
 def default_threshold(lib: RuntimeLibrary) -> float:
     """The sweep's default accuracy threshold: static FINN's guaranteed accuracy minus 0.01."""
-    return max(0.0, lib.static_finn.served_accuracy - 0.01)
+    return lib.static_finn.default_threshold()
 
 
 def _ratio(num: float, den: float) -> float | None:

@@ -345,3 +345,24 @@ def test_backends_by_name_and_a_missing_pynq_is_one_line() -> None:
         with pytest.raises(DeployError) as exc:
             get_backend("pynq")
         assert "\n" not in str(exc.value) and "pynq package is not installed" in str(exc.value)
+
+
+@pytest.mark.slow
+def test_deploy_run_defaults_to_the_runtime_commands_accuracy_threshold(
+    library: Path, small_study: SmallStudy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --accuracy-threshold, `deploy run` serves the threshold `runtime simulate`
+    defaults to: static FINN's served accuracy minus 0.01, read from the library."""
+    from cli_checks import cli
+
+    from dse.deploy.manager import default_accuracy_threshold
+
+    code, out, err = cli(
+        ["runtime", "simulate", "--storage", small_study.url, "--duration-s", "60", "--json"],
+        capsys,
+    )
+    assert code == 0, err
+    runtime_default = json.loads(out)["accuracy_threshold"]
+    lib = load_deployed_library(library)
+    assert default_accuracy_threshold(lib) == pytest.approx(runtime_default, abs=1e-12)
+    assert 0.0 < runtime_default < 1.0
