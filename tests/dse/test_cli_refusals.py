@@ -154,9 +154,14 @@ def test_runtime_commands_on_a_study_without_designs(
 ) -> None:
     import optuna
 
-    db = tmp_path / "s.db"
-    url = copy_sqlite(small_study.db, db)
-    optuna.create_study(study_name="empty", storage=url, directions=["maximize", "maximize"])
+    work = tmp_path / "work"
+    made = copy_sqlite(small_study.db, work / "s.db")
+    storage = optuna.storages.RDBStorage(made)
+    optuna.create_study(study_name="empty", storage=storage, directions=["maximize"] * 2)
+    storage.remove_session()
+    storage.engine.dispose()
+    url = copy_sqlite(work / "s.db", tmp_path / "db" / "s.db")  # no -wal, -shm
+    tmp_path = tmp_path / "db"
     before = tree_digest(tmp_path)
     for args in (["runtime", "table"], ["runtime", "simulate"], ["runtime", "sweep"]):
         one_line([*args, "--study", "empty", "--storage", url], capsys, "empty")
