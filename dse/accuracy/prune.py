@@ -161,8 +161,7 @@ def prune_to(model: Any, base_widths: Sequence[int], rates: Rates, *, multiple_o
     rel = relative_rates(current, target)
     pruned = prune_model(model, rel, multiple_of=1)
     if tuple(pruned.arch.widths) != target:
-        raise DseError(
-            f"pruning: expected widths {target}, got {tuple(pruned.arch.widths)}; "
-            "report this as a bug"
+        raise RuntimeError(  # a broken invariant of prune_model, not the user's input
+            f"pruning: expected widths {target}, got {tuple(pruned.arch.widths)}"
         )
     return pruned

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dse.errors import DseError
+from dse.errors import StateError
 from dse.export.deployment import deployment
 from dse.export.jsonfile import dump_json, utc_now
 from hw_builders.naming import finn_design_graph, rename_folding
@@ -28,19 +28,19 @@ CHECKED_KEYS = ("cycles", "LUT", "BRAM_18K", "URAM", "DSP")
 def _check_stage(
     design_id: int, k: int, stored: Any, report: Any, names: Mapping[str, str]
 ) -> None:
-    """Raise DseError when the recomputed estimate of the design's model (FINN's node
+    """Raise StateError when the recomputed estimate of the design's model (FINN's node
     names) differs from stage ``k``'s stored one (a HardwareReport under adapex's names)."""
     got = {layer.name: layer for layer in report.layers}
     for row in stored.layers:
         layer = got.get(names.get(row.name, ""))
         if layer is None:
-            raise DseError(
+            raise StateError(
                 f"design {design_id} stage {k}: stored layer {row.name!r} is not in the "
                 "design's graph; the stored design is inconsistent, re-run the study"
             )
         for key in CHECKED_KEYS:
             if int(getattr(layer, key)) != int(getattr(row, key)):
-                raise DseError(
+                raise StateError(
                     f"design {design_id} stage {k} layer {row.name}: {key}="
                     f"{getattr(layer, key)} now but {getattr(row, key)} stored; the cost model "
                     "changed since the study ran, re-run the study before exporting"
@@ -48,26 +48,26 @@ def _check_stage(
 
 
 def _stored_report(record: Any) -> Any:
-    """The design's stored StagedReport; DseError when it is unreadable."""
+    """The design's stored StagedReport; StateError when it is unreadable."""
     from hw_builders.errors import HwError
 
     try:
         return record.report()
     except HwError as exc:
-        raise DseError(
+        raise StateError(
             f"design {record.id}: its stored hardware report is unreadable ({exc}); re-run "
             "the study"
         ) from None
 
 
 def _check_totals(record: Any, stored: Any) -> None:
-    """Raise DseError unless the design, costed now on the one costing path
+    """Raise StateError unless the design, costed now on the one costing path
     (:func:`dse.design.cost`), has the resource totals it was stored with."""
     from dse.design import cost
 
     now = cost(record.hardware(), stored.reach or None)
     if now.total != stored.total:
-        raise DseError(
+        raise StateError(
             f"design {record.id}: resources {now.total} now but {stored.total} stored; the "
             "cost model changed since the study ran, re-run the study before exporting"
         )
@@ -86,7 +86,7 @@ def write_finn_design(
         n_verify: Random samples each stage of the model is executed on (qonnx vs PyTorch).
 
     Raises:
-        DseError: the stored design is inconsistent, or the cost model no longer
+        StateError: the stored design is inconsistent, or the cost model no longer
             reproduces its stored figures.
     """
     from dse.design import load_design_model
@@ -98,7 +98,7 @@ def write_finn_design(
     stored = _stored_report(record)
     stages = split_stages(record.graph())
     if len(stages) != len(record.exits) + 1 or len(stored.stages) != len(stages):
-        raise DseError(
+        raise StateError(
             f"design {record.id}: its graph has {len(stages)} stages and its stored report "
             f"{len(stored.stages)} for exits {record.exits}; the stored design is "
             "inconsistent, re-run the study"
@@ -127,7 +127,7 @@ def write_finn_design(
     dump_json(ddir / "dataflow_build_config.bitfile.json", bitfile)
     report = estimate(graph, device=record.device, clk_ns=record.clk_ns, folding=folding)
     if len(report.layers) != sum(len(st.layers) for st in stored.stages):
-        raise DseError(
+        raise StateError(
             f"design {record.id}: {len(report.layers)} layers in its graph but "
             f"{sum(len(st.layers) for st in stored.stages)} stored; the stored design is "
             "inconsistent, re-run the study"

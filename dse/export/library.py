@@ -47,7 +47,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dse.errors import DseError
+from dse.errors import DseError, StateError
 from dse.export.finn_design import design_entry
 from dse.export.jsonfile import dump_json, utc_now
 from dse.export.readme import README, library_readme
@@ -255,7 +255,7 @@ def _check_records(records: Sequence[Any]) -> None:
         except HwError as exc:
             raise DseError(f"{exc} (nothing was exported)") from None
         if not r.checkpoint or not Path(r.checkpoint).exists():
-            raise DseError(
+            raise StateError(
                 f"design {r.id}: its weights {r.checkpoint!r} are not in the accuracy cache; "
                 "run the study again in this folder (or set ADAPEX_CACHE_DIR) to rebuild them"
             )
@@ -344,9 +344,11 @@ def export_library(
         The library folder.
 
     Raises:
-        DseError: unknown study, no Pareto design, ``out`` exists without ``force``, missing
-            weights, a model that qonnx does not execute faithfully, or stored estimates
-            that the cost model no longer reproduces. Nothing is left at ``out`` then.
+        DseError: unknown study, no Pareto design, ``out`` exists without ``force``, or a
+            model that qonnx does not execute faithfully.
+        StateError: what the study stored no longer holds: missing weights, a stored
+            design that is inconsistent, or stored estimates that the cost model no longer
+            reproduces (re-run the study). Nothing is left at ``out`` after either.
     """
     from dse.export.targets import get_target
 

@@ -11,7 +11,7 @@ import pytest
 from cli_checks import copy_sqlite
 from fixtures_study import SmallStudy
 
-from dse.errors import DseError
+from dse.errors import DseError, StateError
 from dse.export import export_library, read_library
 from dse.export.library import build_key
 from dse.library_format import file_digest
@@ -730,9 +730,15 @@ def test_study_without_runtime_table_and_missing_weights(
         assert {d["id"] for d in index["designs"]} == {r.id for r in pareto}
         # weights gone from the cache: refused before anything is written
         shutil.rmtree(cache)
-        with pytest.raises(DseError, match="not in the accuracy cache"):
+        with pytest.raises(StateError, match="not in the accuracy cache"):
             export_library(store, "second", tmp_path / "lib3")
     assert not (tmp_path / "lib3").exists()
+    # through the CLI: state to restore, not bad input: exit status 1, one line
+    from dse.cli.main import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["export", "--study", "second", "--storage", url, "--out", str(tmp_path / "lib3")])
+    assert refused.value.code == 1
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".lib")]
 
 
@@ -758,7 +764,7 @@ def test_stored_estimates_that_the_cost_model_does_not_reproduce_are_refused(
 
     with (
         Store(small_study.url, read_only=True) as store,
-        pytest.raises(DseError, match="cost model changed"),
+        pytest.raises(StateError, match="cost model changed"),
     ):
         export_library(Tampered(store), small_study.name, tmp_path / "lib", n_verify=1)
     assert list(tmp_path.iterdir()) == []
