@@ -7,7 +7,7 @@ export the stage models), not through the accuracy package that trained them.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +59,26 @@ def load_pruned_model(arch: Any, checkpoint: str | os.PathLike[str]) -> Any:
     from search_spaces import ArchSpec, get_family
 
     spec = ArchSpec.from_dict(arch) if isinstance(arch, dict) else arch
-    path = Path(checkpoint)
-    if path.is_dir():
-        path = path / MODEL_FILE
-    state = load_state_dict(path)
+    path = _model_file(checkpoint)
     model = get_family(spec.family).build(spec)
+    _load_into(model, load_state_dict(path), path)
+    return model
+
+
+def _model_file(checkpoint: str | os.PathLike[str]) -> Path:
+    """The ``model.pt`` of a checkpoint given as the file or its cache entry directory."""
+    path = Path(checkpoint)
+    return path / MODEL_FILE if path.is_dir() else path
+
+
+def _load_into(model: Any, state: Mapping[str, Any], path: Path) -> None:
+    """Load ``state`` (exactly the model's tensors) into ``model`` and set it to eval mode.
+
+    Raises:
+        DseError: the tensors do not fit the model (names the checkpoint and its removal).
+    """
     try:
-        model.load_state_dict(state, strict=True)
+        model.load_state_dict(dict(state), strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise DseError(
@@ -73,7 +86,6 @@ def load_pruned_model(arch: Any, checkpoint: str | os.PathLike[str]) -> Any:
             f"(rm -r {path.parent}) and run again: that step is retrained"
         ) from exc
     model.eval()
-    return model
 
 
 def load_design_model(arch: Any, checkpoint: str | os.PathLike[str], exits: Sequence[int]) -> Any:
@@ -96,19 +108,10 @@ def load_design_model(arch: Any, checkpoint: str | os.PathLike[str], exits: Sequ
             raise DseError(
                 f"exits: exit {e} is not attached to the model; choose from {list(spec.exits)}"
             )
-    path = Path(checkpoint)
-    if path.is_dir():
-        path = path / MODEL_FILE
+    path = _model_file(checkpoint)
     state = load_state_dict(path)
     design = get_family(spec.family).build(spec.replace(exits=tuple(used)))
     wanted = design.state_dict().keys()
-    try:  # the design's tensors of the full model's checkpoint (the unused heads' left out)
-        design.load_state_dict({k: v for k, v in state.items() if k in wanted}, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise DseError(
-            f"checkpoint {path} does not match the architecture ({first}); delete it "
-            f"(rm -r {path.parent}) and run again: that step is retrained"
-        ) from exc
-    design.eval()
+    # the design's tensors of the full model's checkpoint (the unused heads' left out)
+    _load_into(design, {k: v for k, v in state.items() if k in wanted}, path)
     return design
