@@ -117,6 +117,22 @@ class DesignRecord:
     test_profile: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def design_id(self) -> int:
+        """The design's id, by the name JSON output, library.json and the CLI give it."""
+        return self.id
+
+    def __repr__(self) -> str:
+        """One line: id, study, W/A, pruning, exits, the objectives (not the stored graphs,
+        reports and profiles, which ``dataclasses.asdict`` gives in full)."""
+        objectives = ", ".join(f"{k}={v:.4g}" for k, v in self.objectives.items())
+        bits = f"W{self.arch.get('weight_bits', '?')}A{self.arch.get('act_bits', '?')}"
+        return (
+            f"DesignRecord(design_id={self.id}, study={self.study!r}, {bits}, "
+            f"pruning={self.params.get('pruning')!r}, exits={self.exits}, "
+            f"thresholds={self.thresholds}, {objectives}, pareto={self.pareto})"
+        )
+
+    @property
     def profile_split(self) -> str:
         """The split ``exit_profile`` was measured on: ``"calibration"``, or ``"test"`` for
         a design of a study made before schema 3 (one split for choices and figures)."""

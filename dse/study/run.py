@@ -113,6 +113,16 @@ class RunSummary:
     #: the checkpoint cache this call trained into (workers must see the same one)
     cache_dir: str | None = None
 
+    def __repr__(self) -> str:
+        """One line (the Pareto designs by id, not in full: see ``pareto``)."""
+        stop = f", stopped_by={self.stopped_by!r}" if self.stopped_by else ""
+        return (
+            f"RunSummary(study={self.study!r}, trained={self.n_complete}/{self.target}, "
+            f"this_call={self.trials_run}, designs={self.n_designs}, "
+            f"pareto_ids={[d.id for d in self.pareto]}, hypervolume={self.hypervolume!r}, "
+            f"seconds={self.seconds:.1f}{stop})"
+        )
+
 
 def is_training(trial: Any) -> bool:
     """Whether a trial is a training trial (not one that carries a further design of a

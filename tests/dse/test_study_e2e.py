@@ -45,6 +45,10 @@ def first_run(study_dir: Path) -> dict:
 def test_every_trial_carries_one_design_of_a_trained_model(first_run: dict) -> None:
     summary, url = first_run["summary"], first_run["url"]
     assert summary.created and summary.n_complete == 3 and summary.trials_run == 3
+    # its repr is one line naming the front's designs, not the designs in full
+    shown = repr(summary)
+    assert "\n" not in shown and len(shown) < 400 and "trained=3/3" in shown
+    assert f"pareto_ids={[d.id for d in summary.pareto]}" in shown
     seen = first_run["seen"]
     assert len(seen) == 3 and seen[0] == 0  # the training trials, the unpruned model first
     study = optuna.load_study(study_name="e2e", storage=url)
