@@ -117,8 +117,11 @@ def table_cmd(
     accuracy_threshold: float | None = typer.Option(
         None,
         "--accuracy-threshold",
-        help="The user's accuracy threshold: show only the configurations the runtime manager "
-        "selects for it, per load (default: the whole table, every threshold).",
+        help="The user's accuracy threshold: show the configurations the runtime manager "
+        "selects for it, per load (default: static FINN's accuracy minus 0.01).",
+    ),
+    show_all: bool = typer.Option(
+        False, "--all", help="Show every accuracy threshold's rows (the whole table)."
     ),
     out: Path | None = typer.Option(
         None, "--out", help="Also export the table to FILE.json or FILE.csv."
@@ -155,11 +158,21 @@ def table_cmd(
     entries = content["entries"]
     if accuracy_threshold is not None:
         entries = table.row_entries(accuracy_threshold)
+    elif not show_all and not json_out:  # a person reads a few rows: the default threshold's
+        from dse.runtime.sweep import default_threshold
+
+        accuracy_threshold = default_threshold(lib)
+        entries = table.row_entries(accuracy_threshold)
     if json_out:
         shown = dict(content, entries=entries)
         typer.echo(json.dumps(jsonable(shown), indent=2))
         return
     _print_table(study, lib, library, entries, accuracy_threshold)
+    if not show_all and len(entries) < len(content["entries"]):
+        typer.echo(
+            f"{len(entries)} of the table's {len(content['entries'])} rows (accuracy threshold "
+            f"{accuracy_threshold:.4f}); --all shows every threshold, --accuracy-threshold another"
+        )
 
 
 def _print_table(
@@ -179,7 +192,7 @@ def _print_table(
         "acc >=",
         "rate (fps)",
         "design",
-        "exit thresholds",
+        "exit@threshold",
         "guaranteed",
         "calibration",
         "fps",
@@ -194,12 +207,18 @@ def _print_table(
             else f"> {e['rate_min_fps']:.4g}"
         )
         design = _design_name(e)
-        thr = " ".join(f"{x:g}" if x <= 1 else "off" for x in e["thresholds"]) or "-"
+        thr = (
+            " ".join(
+                f"{x}@{t:g}" if t <= 1 else f"{x}@off"
+                for x, t in zip(e.get("exits") or [], e["thresholds"], strict=False)
+            )
+            or "-"
+        )
         g = e.get("guaranteed_accuracy")
         guaranteed = ("-" if g is None else f"{g:.4f}") + ("" if e["compliant"] else " (best)")
         t.add_row(
             f"{e['accuracy_threshold']:.4f}",
-            rate + ("" if e["sustains"] else " (drops)"),
+            rate + ("" if e["sustains"] else " (overload)"),
             design,
             thr,
             guaranteed,
@@ -208,6 +227,11 @@ def _print_table(
             f"{e['energy_per_inference_j'] * 1e6:.4g}",
         )
     console().print(t)
+    if any(not e["sustains"] for e in entries):
+        typer.echo(
+            "overload: a rate above every configuration's throughput; the fastest one that "
+            "meets the threshold runs and the input buffer drops what it cannot hold"
+        )
     bound: dict[str, Any] = next((p.bound for p in library if p.bound), {})
     if bound:
         typer.echo(

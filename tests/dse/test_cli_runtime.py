@@ -136,6 +136,22 @@ def test_table_is_stored_and_exported(study_url, capsys, tmp_path):
         "--accuracy-threshold", "0.3",
     )  # fmt: skip
     assert code == 0 and "runtime selection table" in out
+    # by default a person gets the default threshold's few rows, with the way to the rest
+    code, out, _ = run_cli(capsys, "runtime", "table", "--study", STUDY, "--storage", study_url)
+    rows = [line for line in out.splitlines() if "@" in line or " - " in line or "> " in line]
+    default = table.row_entries(
+        max(0.0, next(p for p in table.points if p.is_static_finn).served_accuracy - 0.01)
+    )
+    assert code == 0 and f"{len(default)} of the table's {len(stored['entries'])} rows" in out
+    assert "--all shows every threshold" in out and len(rows) >= len(default)
+    # every threshold shown carries its exit
+    for e in default:
+        for x, t in zip(e["exits"], e["thresholds"], strict=True):
+            assert f"{x}@{t:g}" in out or f"{x}@off" in out
+    code, out, _ = run_cli(
+        capsys, "runtime", "table", "--study", STUDY, "--storage", study_url, "--all"
+    )
+    assert code == 0 and "of the table's" not in out
 
 
 def test_simulate_json_compares_every_baseline(study_url, capsys):
