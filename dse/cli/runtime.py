@@ -339,10 +339,38 @@ def _print_simulation(result: dict[str, Any], study: str, lib: Any) -> None:
         m = result["policies"][name]
         if not m.get("available", True):
             typer.echo(f"{name}: {m.get('reason', 'not available')}")
-    _print_against_baselines(result["policies"])
+    _print_against_baselines(
+        result["policies"], str((result.get("settings") or {}).get("objective") or "energy")
+    )
 
 
-def _print_against_baselines(policies: dict[str, Any]) -> None:
+#: what ``--select`` minimises, for the reasons printed where adapex loses
+_SELECTS = {"energy": "energy per inference", "edp": "service EDP", "latency": "latency"}
+
+
+def _why(metric: str, select: str, adapex: dict[str, Any]) -> str:
+    """Why adapex can come out worse than a baseline on ``metric``, and what to change."""
+    if metric == "inferences processed":
+        n = adapex.get("reconfigurations") or 0
+        return (
+            f"each of adapex's {n} reconfigurations serves nothing while the bitstream loads, "
+            "and the accuracy threshold rules out faster configurations; raise --buffer or "
+            "lower --accuracy-threshold"
+        )
+    wanted = _SELECTS.get(select, select)
+    if metric != wanted:
+        flag = "edp" if metric == "service EDP" else "energy"
+        return (
+            f"adapex selects the least {wanted} (--select {select}), not the least {metric}; "
+            f"--select {flag} minimises {metric}"
+        )
+    return (
+        f"adapex stays on a design whose {metric} is within the hysteresis margin of the best "
+        "and pays for its reconfigurations, to avoid switching on every change of load"
+    )
+
+
+def _print_against_baselines(policies: dict[str, Any], select: str = "energy") -> None:
     from dse.runtime.policies import baseline_names, policy_label
 
     adapex = policies.get("adapex", {})
@@ -359,6 +387,13 @@ def _print_against_baselines(policies: dict[str, Any]) -> None:
             f"{_fmt_ratio(edp, 'better', 'worse')} service EDP, "
             f"{_fmt_ratio(energy, 'less', 'more')} energy per inference"
         )
+        for metric, ratio in (
+            ("inferences processed", processed),
+            ("service EDP", edp),
+            ("energy per inference", energy),
+        ):
+            if ratio is not None and ratio < 1 - 1e-9:
+                typer.echo(f"  why {metric} is worse: {_why(metric, select, adapex)}")
 
 
 def _ratio(num: Any, den: Any) -> float | None:

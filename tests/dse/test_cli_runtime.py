@@ -440,3 +440,35 @@ def test_sweep_select_edp_never_loses_service_edp_where_both_sustain(study_url, 
         "nope",
     )
     assert code == 2 and "--load-basis 'nope' is unknown" in err
+
+
+def test_where_adapex_loses_it_says_why(capsys):
+    """The comparison lines say why adapex is worse on a metric and which flag changes it."""
+    from dse.cli.runtime import _print_against_baselines
+
+    def policy(processed, edp, energy, reconfigurations=0):
+        return {
+            "processed": processed,
+            "edp_service_js": edp,
+            "energy_per_inference_j": energy,
+            "reconfigurations": reconfigurations,
+        }
+
+    policies = {
+        "adapex": policy(990, 2e-9, 1e-4, reconfigurations=7),
+        "static_finn": policy(900, 5e-9, 2e-4),  # adapex better on everything: no why
+        "exit_only": policy(1000, 1e-9, 1e-4),  # fewer processed, worse EDP, equal energy
+    }
+    _print_against_baselines(policies, "energy")
+    out = capsys.readouterr().out.splitlines()
+    finn = out.index(next(line for line in out if line.startswith("adapex vs static FINN")))
+    assert not out[finn + 1].startswith("  why")
+    whys = [line for line in out if line.startswith("  why")]
+    assert len(whys) == 2
+    assert "service EDP is worse" in whys[1] and "--select edp" in whys[1]
+    assert "inferences processed is worse" in whys[0] and "7 reconfigurations" in whys[0]
+    # selecting by EDP, a loss on energy points to --select energy
+    policies["exit_only"] = policy(990, 2e-9, 5e-5)
+    _print_against_baselines(policies, "edp")
+    out = capsys.readouterr().out
+    assert "energy per inference is worse" in out and "--select energy" in out
