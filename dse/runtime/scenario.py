@@ -66,20 +66,12 @@ class Scenario:
     select: str = "energy"
 
     def __post_init__(self) -> None:
-        from dse.runtime.traces import BUILTIN_TRACES, MAX_INTERVALS, TraceError, is_trace_file
+        from dse.runtime.traces import MAX_INTERVALS, check_builtin_name, is_trace_file
 
         check_accuracy_threshold(self.accuracy_threshold)
         check_objective(self.select)
-        if (
-            self.trace is not None
-            and not is_trace_file(self.trace)
-            and (self.trace not in BUILTIN_TRACES)
-        ):
-            raise TraceError(
-                f"`trace` {self.trace!r} is unknown; use one of "
-                f"{', '.join(BUILTIN_TRACES)} or a .csv file",
-                arguments=("trace",),
-            )
+        if self.trace is not None and not is_trace_file(self.trace):
+            check_builtin_name(self.trace)
         _positive("peak_load", self.peak_load, "a positive number, e.g. 1.5")
         if self.peak_load > MAX_PEAK_LOAD:
             raise RuntimeManagerError(

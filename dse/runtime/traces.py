@@ -209,10 +209,7 @@ def builtin_trace(
     Returns:
         The trace (rates per interval).
     """
-    if name not in BUILTIN_TRACES:
-        raise TraceError(
-            f"trace {name!r} is unknown; use one of {', '.join(BUILTIN_TRACES)} or a .csv file"
-        )
+    check_builtin_name(name)
     if not (math.isfinite(duration_s) and duration_s > 0):
         raise TraceError(f"trace duration {duration_s!r} must be a positive number of seconds")
     if not (math.isfinite(dt_s) and 0 < dt_s <= duration_s):
@@ -388,6 +385,15 @@ def _step_trace(path: Path, data: list[tuple[int, list[str]]], first: str, dt_s:
         ends = np.cumsum(kk)
         starts = ends - kk
     return Trace(path.name, dt_s, rates=_rates_from_steps(starts, ends, rr, dt_s))
+
+
+def check_builtin_name(name: str) -> None:
+    """TraceError naming ``trace`` unless ``name`` is a built-in trace."""
+    if name not in BUILTIN_TRACES:
+        raise TraceError(
+            f"`trace` {name!r} is unknown; use one of {', '.join(BUILTIN_TRACES)} or a .csv file",
+            arguments=("trace",),
+        )
 
 
 def is_trace_file(spec: str | os.PathLike | None) -> bool:
