@@ -46,7 +46,7 @@ from hw_builders.naming import (
 from hw_builders.power import PowerModel
 from hw_builders.registry import OpModel, divisors, get_op, known_ops, register_op
 from hw_builders.report import HardwareReport, LayerReport, read_finn_reports, write_finn_reports
-from hw_builders.stages import StagedReport, split_stages, staged_performance
+from hw_builders.stages import StagedReport, StageMemo, split_stages, staged_performance
 
 __all__ = [
     "BOARDS",
@@ -69,6 +69,7 @@ __all__ = [
     "PowerModel",
     "Refusal",
     "StagedReport",
+    "StageMemo",
     "atomic_directory",
     "atomic_file",
     "atomic_write_bytes",

@@ -41,10 +41,47 @@ def _check(layer: HwLayer, a: dict[str, Any]) -> None:
         raise HwError(f"layer {layer.name}: {msgs[0]}")
 
 
+def _attrs_key(attrs: dict[str, Any]) -> tuple[Any, ...]:
+    """``attrs`` as a hashable key (lists as tuples; a nested list stays unhashable)."""
+    return tuple([(k, tuple(v) if type(v) is list else v) for k, v in attrs.items()])
+
+
+def layer_key(layer: HwLayer) -> tuple[Any, ...] | None:
+    """What a layer's FINN estimates depend on, hashable: its name, op type, impl and
+    resolved attributes (None when an attribute cannot be hashed)."""
+    key = (layer.name, layer.op_type, layer.impl, _attrs_key(layer.resolved_attrs()))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+#: Layer costs by (op type, impl, Versal, attributes): a layer's FINN estimate depends on
+#: these alone (op models are registered once and never replaced), and the folding search,
+#: the staged report and the inner step cost the same layer foldings over and over.
+_COST_MEMO: dict[tuple[Any, ...], LayerCost] = {}
+_COST_MEMO_MAX = 1 << 18
+
+
 def _op_cost(layer: HwLayer, attrs: dict[str, Any], versal: bool) -> LayerCost:
     """``layer``'s cost with its resolved ``attrs`` (HwError if the folding is illegal)."""
+    try:
+        key: tuple[Any, ...] | None = (layer.op_type, layer.impl, versal, _attrs_key(attrs))
+        hash(key)
+    except TypeError:  # an attribute that cannot be hashed: costed every time
+        key = None
+    if key is not None:
+        got = _COST_MEMO.get(key)
+        if got is not None:
+            return got
     _check(layer, attrs)
-    return get_op(layer.op_type).cost(attrs, layer.impl, versal)
+    cost = get_op(layer.op_type).cost(attrs, layer.impl, versal)
+    if key is not None:
+        if len(_COST_MEMO) >= _COST_MEMO_MAX:
+            _COST_MEMO.clear()
+        _COST_MEMO[key] = cost
+    return cost
 
 
 def layer_cost(layer: HwLayer, device: Device | None = None) -> LayerCost:
@@ -118,6 +155,8 @@ class Estimator:
         """Layer indexes with every layer after its producers."""
         from graphlib import TopologicalSorter
 
+        if all(p < i for i in range(self.n) for p in self._preds[i]):
+            return list(range(self.n))  # the graph's own order is one (the usual case)
         preds = {i: self._preds[i] for i in range(self.n)}
         return list(TopologicalSorter(preds).static_order())
 

@@ -42,6 +42,7 @@ busy). Energy per inference ``= sum_k reach_k * E_k + P_static / throughput`` wi
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ __all__ = [
     "NO_HOST",
     "QUEUE_FRAMES",
     "StagedReport",
+    "StageMemo",
     "check_reach",
     "exit_ids",
     "split_stages",
@@ -221,6 +223,7 @@ def staged_performance(
     buffer_depth: float | None = None,
     limits: Mapping[str, float] | None = None,
     host: HostLink | None = None,
+    memo: StageMemo | None = None,
 ) -> StagedReport:
     """Sustained performance, power and energy of an early-exit design.
 
@@ -237,6 +240,7 @@ def staged_performance(
             default 1.0 each (hw_builders.devices.DEFAULT_LIMITS).
         host: the host's link to the streams (hw_builders.host); None: the one assumed for
             the device's part; ``NO_HOST``: the accelerator alone.
+        memo: A :class:`StageMemo` keeping the stage reports for later calls (None: none).
 
     Returns the StagedReport; raises HwError on a bad reach, buffer depth, device or folding.
     """
@@ -244,11 +248,10 @@ def staged_performance(
         raise HwError("device: give a Device (hw_builders.get_device) or a board name")
     dev = resolve_device(device)
     clk = clock_ns(dev, clk_ns)
-    graph = _folded(graph, folding)
     depth = _buffer_depth(buffer_depth)
-    stages = split_stages(graph)
+    costed = _costed_stages if memo is None else memo.stages
+    graph, stages, reports = costed(graph, folding, dev, clk)
     r = check_reach([1.0] if reach is None and len(stages) == 1 else reach or [], len(stages))
-    reports = _stage_reports(stages, dev, clk)
     t_stage, service = _stage_rates(reports, clk)
     fpga = tandem_throughput(service, r, depth)
     traffic = host_traffic(graph, r)
@@ -305,6 +308,55 @@ def _folded(graph: Any, folding: Any) -> Any:
         return graph
     cfg = folding if isinstance(folding, FoldingConfig) else FoldingConfig.from_dict(folding)
     return cfg.apply(graph)
+
+
+class StageMemo:
+    """Stage reports kept across :func:`staged_performance` calls: the folded graph, its
+    stages and their FINN reports per (graph, device, folding, clock), for the designs of
+    one graph that fold alike at one clock (many reaches share them).
+
+    Graphs and devices are told apart by identity: use one memo only while the graphs and
+    devices it was given are not changed in place. An entry holds its graph and device, so
+    their ids name them while it is kept.
+
+    Args:
+        maxsize: Entries kept (the oldest is dropped first).
+    """
+
+    def __init__(self, maxsize: int = 1024) -> None:
+        self.maxsize = int(maxsize)
+        self._entries: dict[tuple[Any, ...], tuple[Any, Any, tuple[Any, list[Any], list[Any]]]] = {}
+
+    def stages(
+        self, graph: Any, folding: Any, dev: Any, clk: float
+    ) -> tuple[Any, list[Any], list[Any]]:
+        """``graph`` folded, split into its stages, and each stage's FINN report."""
+        key = (id(graph), id(dev), _folding_key(folding), float(clk))
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] is graph and hit[1] is dev:
+            return hit[2]
+        got = _costed_stages(graph, folding, dev, clk)
+        if len(self._entries) >= self.maxsize:
+            self._entries.pop(next(iter(self._entries)))
+        self._entries[key] = (graph, dev, got)
+        return got
+
+
+def _folding_key(folding: Any) -> Any:
+    """A hashable form of a FoldingConfig or folding dict (None when there is none)."""
+    if folding is None:
+        return None
+    data = folding.to_dict() if isinstance(folding, FoldingConfig) else folding
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def _costed_stages(
+    graph: Any, folding: Any, dev: Any, clk: float
+) -> tuple[Any, list[Any], list[Any]]:
+    """``graph`` folded, split into its stages, and each stage's FINN report."""
+    folded = _folded(graph, folding)
+    stages = split_stages(folded)
+    return folded, stages, _stage_reports(stages, dev, clk)
 
 
 def _stage_reports(stages: Sequence[Any], dev: Any, clk: float) -> list[Any]:

@@ -61,13 +61,15 @@ class Hardware:
         )
 
 
-def cost(hardware: Hardware, reach: Sequence[float] | None = None) -> Any:
+def cost(hardware: Hardware, reach: Sequence[float] | None = None, *, memo: Any = None) -> Any:
     """The staged FINN report of a design at one reach.
 
     Args:
         hardware: The design's :class:`Hardware`.
         reach: Per stage, the share of inputs entering it (``reach[0] == 1``); None means
             ``[1.0]`` for a graph without exits.
+        memo: A ``hw_builders.StageMemo`` kept by the caller for designs of graphs it does
+            not change (the inner step's designs of one model).
 
     Returns:
         The ``hw_builders.StagedReport``: per-stage FINN reports, resources, fit,
@@ -87,6 +89,7 @@ def cost(hardware: Hardware, reach: Sequence[float] | None = None) -> Any:
         buffer_depth=hardware.buffer_depth,
         limits=hardware.limits,
         host=hardware.host,
+        memo=memo,
     )
 
 

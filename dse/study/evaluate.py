@@ -27,6 +27,7 @@ from dse.objectives import get_objective
 from dse.pareto import ObjectiveSpec
 from dse.study.space import Chooser, DesignPoint, DesignSpace, TrainingPoint
 from hw_builders.errors import HwError
+from hw_builders.stages import StageMemo
 
 log = logging.getLogger("dse.study")
 
@@ -181,6 +182,8 @@ class Evaluator:
         # the trained models whose designs are being lowered (one load per model)
         self._weights = functools.lru_cache(maxsize=2)(load_pruned_model)
         self._fold_cached = functools.lru_cache(maxsize=4 * _MEMO_SIZE)(self._fold)
+        # the stage reports of the lowered graphs (never changed) that fold alike
+        self._stage_memo = StageMemo()
 
     def _check_buildable(self) -> None:
         """Refuse, before anything is trained, a bit-width combination of the config whose
@@ -401,7 +404,7 @@ class Evaluator:
             limits=self.config.hardware.max_utilisation,
             host=self.config.hardware.link(),
         )
-        report = cost(hardware, reach)
+        report = cost(hardware, reach, memo=self._stage_memo)
         metrics = _metrics(ev, report, arch, pruned.profile)
         metrics["test"] = split_figures(
             pruned.test_profile.evaluate(list(point.thresholds), list(point.exits))

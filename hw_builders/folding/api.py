@@ -112,7 +112,11 @@ def _finn_fits(
             key = (t, mvau_wwidth_max)
             if key not in finn:
                 cfg = set_folding(
-                    graph, target_cycles=t, cycles_of=cycles_of, mvau_wwidth_max=mvau_wwidth_max
+                    graph,
+                    target_cycles=t,
+                    cycles_of=cycles_of,
+                    mvau_wwidth_max=mvau_wwidth_max,
+                    memo=finn.setdefault(("cycles", bool(space.device.versal)), {}),
                 )
                 finn[key] = (cfg, space.choice_of(cfg.resolved(graph)))
             cfg, unit = finn[key]

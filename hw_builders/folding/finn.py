@@ -56,7 +56,12 @@ def target_cycles_for_fps(target_fps: float, clk_ns: float) -> int:
 class _State:
     """Mutable per-node attributes plus a memoised cycles function."""
 
-    def __init__(self, graph: Any, cycles_of: Callable[[Any], int]) -> None:
+    def __init__(
+        self,
+        graph: Any,
+        cycles_of: Callable[[Any], int],
+        memo: dict[tuple[Any, ...], int] | None = None,
+    ) -> None:
         self.graph = graph
         self.layers = {layer.name: layer for layer in graph.layers}
         self.attrs: dict[str, dict[str, Any]] = {
@@ -64,7 +69,7 @@ class _State:
         }
         self.touched: dict[str, set[str]] = {layer.name: set() for layer in graph.layers}
         self._cycles_of = cycles_of
-        self._memo: dict[tuple[Any, ...], int] = {}
+        self._memo: dict[tuple[Any, ...], int] = {} if memo is None else memo
 
     def set(self, name: str, attr: str, value: Any) -> None:
         self.attrs[name][attr] = value
@@ -160,6 +165,7 @@ def set_folding(
     cycles_of: Callable[[Any], int],
     mvau_wwidth_max: int = MVAU_WWIDTH_MAX,
     two_pass_relaxation: bool = True,
+    memo: dict[tuple[Any, ...], int] | None = None,
 ) -> FoldingConfig:
     """Run FINN's SetFolding on ``graph`` for a cycles-per-frame target.
 
@@ -170,19 +176,20 @@ def set_folding(
             ``lambda layer: layer_cost(layer, device).cycles``.
         mvau_wwidth_max: cap on SIMD * weight bits per PE for MVAUs.
         two_pass_relaxation: FINN's second pass with the achieved cycles.
+        memo: cycles by (layer name, PE, SIMD, parallel_window), kept by the caller across
+            runs on the same graph and ``cycles_of`` (filled as layers are costed).
 
     Returns:
         The folding, one entry per layer whose attributes SetFolding set.
     """
     if int(target_cycles) < 1:
         raise HwError(f"target_cycles={target_cycles} must be at least 1 cycle per frame")
-    st = _State(graph, cycles_of)
+    st = _State(graph, cycles_of, memo)
     _one_pass(st, int(target_cycles), mvau_wwidth_max)
     if two_pass_relaxation:
         max_cycles = max((st.cycles(layer.name) for layer in graph.layers), default=0)
         if max_cycles > target_cycles:
-            st2 = _State(graph, cycles_of)
-            st2._memo = st._memo
+            st2 = _State(graph, cycles_of, st._memo)
             _one_pass(st2, max_cycles, mvau_wwidth_max)
             st = st2
     nodes: dict[str, dict[str, Any]] = {

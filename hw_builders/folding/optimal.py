@@ -67,26 +67,46 @@ class _Options:
         self.res = np.array([o.res for o in self.options], dtype=float).reshape(-1, len(RESOURCES))
         sizes = [len(g.options) for g in groups]
         self.starts = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+        # the same options as a (group, option) table, padded with options never allowed
+        # (infinite weighted cycles): one row per group for the picks of _fit
+        width = max(sizes, default=0)
+        self.pad = np.full((len(groups), width), np.inf)
+        self.cols = np.zeros((len(RESOURCES), len(groups), width))
+        for g, (start, size) in enumerate(zip(self.starts.tolist(), sizes, strict=True)):
+            self.pad[g, :size] = self.wc[start : start + size]
+            self.cols[:, g, :size] = self.res[start : start + size].T
+        self.rows = np.arange(len(groups))
+
+    def allowed(self, T: float) -> np.ndarray:
+        """The (group, option) table of the options with weighted cycles <= ``T``."""
+        return self.pad <= T
+
+    def may_fit(self, allowed: np.ndarray, limits: Sequence[float]) -> bool:
+        """False when no choice among the ``allowed`` options fits the limits: the sum over
+        groups of each resource's least allowed use is already over its limit (then neither
+        the Lagrangian picks nor the repair of :func:`_fit` can find one)."""
+        if not len(self.groups):
+            return True
+        least = np.where(allowed[None, :, :], self.cols, np.inf).min(axis=2).sum(axis=1)
+        return bool(np.all(least <= np.asarray(limits, dtype=float) + 1e-9))
 
     def pick(self, allowed: np.ndarray, lam: Sequence[float]) -> list[int] | None:
         """Per group, the index of its option minimising (lam . res, wcycles), the first
-        among equal ones, over the ``allowed`` options (None when a group has none): what
-        :func:`_cheapest` picks, group by group."""
-        cost = self.res[:, 0] * lam[0]
-        for i in range(1, self.res.shape[1]):
-            cost = cost + self.res[:, i] * lam[i]  # summed in _cheapest's order
-        cost = np.where(allowed, cost, np.inf)
-        if not len(cost):
+        among equal ones, over the ``allowed`` options (a table from :meth:`allowed`; None
+        when a group has none): what :func:`_cheapest` picks, group by group."""
+        if not len(self.groups):
             return []
+        cols = self.cols
+        cost = cols[0] * lam[0]
+        for i in range(1, len(cols)):
+            cost += cols[i] * lam[i]  # summed in _cheapest's order
+        cost[~allowed] = np.inf
         # a group's options are in order of their weighted cycles: its first option of
         # least cost is the one of least cost, then least cycles, then first
-        hit = np.flatnonzero(cost == np.minimum.reduceat(cost, self.starts)[self.gid])
-        keep = np.ones(len(hit), dtype=bool)
-        keep[1:] = self.gid[hit][1:] != self.gid[hit][:-1]
-        first = hit[keep]
-        if len(first) != len(self.groups) or not np.all(allowed[first]):
+        first = cost.argmin(axis=1)
+        if not allowed[self.rows, first].all():
             return None
-        return first.tolist()
+        return (self.starts + first).tolist()
 
     @staticmethod
     def _rowsum(parts: np.ndarray) -> np.ndarray:
@@ -128,21 +148,29 @@ class _Options:
 
 
 def _options(groups: Sequence[Group]) -> _Options:
-    """The flat arrays of ``groups`` (kept for the last group list: one fold's calls)."""
-    cache = _options_cache[0] if _options_cache else None
-    if cache is None or cache.source is not groups:
+    """The flat arrays of ``groups``, kept for the last few group lists (the spaces of one
+    graph and weights share their Group objects: hw_builders.folding.options)."""
+    key = tuple(map(id, groups))
+    cache = _options_cache.get(key)
+    if cache is None or any(a is not b for a, b in zip(cache.groups, groups, strict=True)):
         cache = _Options(groups)
-        _options_cache[:] = [cache]
+        if len(_options_cache) >= _OPTIONS_MAX:
+            _options_cache.pop(next(iter(_options_cache)))
+        _options_cache[key] = cache
     return cache
 
 
-_options_cache: list[_Options] = []
+#: group lists whose arrays are kept (the oldest is dropped first)
+_OPTIONS_MAX = 8
+_options_cache: dict[tuple[int, ...], _Options] = {}
 
 
 def _fit(groups: Sequence[Group], T: float, limits: Sequence[float]) -> list[Option] | None:
     """A choice meeting weighted cycles <= T within the limits, or None (heuristic)."""
     arrays = _options(groups)
-    allowed = arrays.wc <= T
+    allowed = arrays.allowed(T)
+    if not arrays.may_fit(allowed, limits):
+        return None
     lam = _lam0(limits)
     picked: list[int] = []
     for _ in range(10):
@@ -157,7 +185,7 @@ def _fit(groups: Sequence[Group], T: float, limits: Sequence[float]) -> list[Opt
             if u > b and b > 0:
                 lam[i] *= 2.0 * (u / b)
     # repair: single-group swaps that most reduce the normalised overflow
-    repaired = arrays.repair(allowed, picked, limits)
+    repaired = arrays.repair(arrays.wc <= T, picked, limits)
     return None if repaired is None else [arrays.options[i] for i in repaired]
 
 
@@ -166,14 +194,16 @@ def _shrink(groups: Sequence[Group], choice: list[Option], limits: Sequence[floa
     T = FoldingSpace.objective(choice)
     lam = _lam0(limits)
     out = list(choice)
+    use = [int(u) for u in FoldingSpace.usage(out)]  # integers: updated exactly
     for gi, g in enumerate(groups):
         cands = [o for o in g.options if o.wcycles <= T]
         cheaper = _cheapest(cands, lam)
-        trial = out[:gi] + [cheaper] + out[gi + 1 :]
-        if FoldingSpace.fits(_sum(trial), limits) and sum(
+        trial = [u - a + b for u, a, b in zip(use, out[gi].res, cheaper.res, strict=True)]
+        if FoldingSpace.fits(trial, limits) and sum(
             a * b for a, b in zip(lam, cheaper.res, strict=False)
         ) <= sum(a * b for a, b in zip(lam, out[gi].res, strict=False)):
-            out = trial
+            out[gi] = cheaper
+            use = trial
     return out
 
 

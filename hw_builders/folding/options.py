@@ -15,18 +15,18 @@ import dataclasses
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from hw_builders.errors import HwError
-from hw_builders.estimate import layer_cost, legal_values
+from hw_builders.estimate import layer_cost, layer_key, legal_values
 
 #: Resources that budgets constrain, in this order in every resource vector.
 RESOURCES: tuple[str, ...] = ("LUT", "BRAM_18K", "URAM", "DSP")
 
 
-@dataclass(frozen=True)
-class Option:
-    """One folding of one group of layers.
+class Option(NamedTuple):
+    """One folding of one group of layers (a named tuple: options are made by the
+    thousand for every weighting of a graph's groups).
 
     Attributes:
         assign: per layer name, the attributes this option sets.
@@ -73,6 +73,19 @@ class _Costed:
     all_cycles: set[int]
     #: FINN's SetFolding of the graph per cycles target (hw_builders.folding.api)
     set_folding: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    #: the groups weighted per weight vector (layer order): the weights of an early-exit
+    #: design are its stages' reach, which many designs share (budgets, clocks)
+    weighted: dict[tuple[float, ...], list[Group]] = field(default_factory=dict)
+
+
+#: weight vectors whose weighted groups a graph keeps (the oldest is dropped first)
+_WEIGHTED_MAX = 256
+
+#: a group's unit-weight options and every cycle count its legal foldings reach, by its
+#: layers' costing identity (``layer_key``) and the DSP family: the graphs of one model
+#: (each set of exits in use) share their backbone's layers
+_GROUPS: dict[tuple[Any, ...], tuple[Group, frozenset[int]]] = {}
+_GROUPS_MAX = 4096
 
 
 #: id(graph) -> (a weak reference to it, {versal: its costed groups}); an entry goes with
@@ -171,7 +184,16 @@ class FoldingSpace:
         if all(w == 1.0 for w in self.weights.values()):
             self.groups = list(base.groups)
         else:
-            self.groups = [_weighted(g, self.weights) for g in base.groups]
+            key = tuple(self.weights.values())
+            groups = base.weighted.get(key)
+            if groups is None:
+                groups = [_weighted(g, self.weights) for g in base.groups]
+                if len(base.weighted) >= _WEIGHTED_MAX:
+                    base.weighted.pop(next(iter(base.weighted)))
+                base.weighted[key] = groups
+            # the shared groups are never changed (Group and Option are values to readers);
+            # the list is the space's own
+            self.groups = list(groups)
 
     @property
     def finn_cache(self) -> dict[tuple[Any, ...], Any]:
@@ -189,14 +211,28 @@ class FoldingSpace:
                 prod = by_name[layer.inputs[0]]
                 if prod.op_type == "ConvolutionInputGenerator":
                     paired[prod.name] = layer.name
+        versal = bool(getattr(self.device, "versal", False))
         for layer in graph.layers:
             if layer.name in paired:
                 continue  # costed with its VVAU
             swu = next((s for s, v in paired.items() if v == layer.name), None)
-            if swu is not None:
-                self.groups.append(self._vvau_group(by_name[swu], layer))
+            members = [layer] if swu is None else [by_name[swu], layer]
+            keys = [layer_key(m) for m in members]
+            key = None if None in keys else (versal, *keys)
+            got = _GROUPS.get(key) if key is not None else None
+            if got is None:
+                seen = set(self.all_cycles)
+                self.all_cycles = set()
+                group = self._single_group(layer) if swu is None else self._vvau_group(*members)
+                got = (group, frozenset(self.all_cycles))
+                self.all_cycles |= seen
+                if key is not None:
+                    if len(_GROUPS) >= _GROUPS_MAX:
+                        _GROUPS.pop(next(iter(_GROUPS)))
+                    _GROUPS[key] = got
             else:
-                self.groups.append(self._single_group(layer))
+                self.all_cycles |= got[1]
+            self.groups.append(got[0])
 
     # -- costing -------------------------------------------------------------------
     def _cost(self, layer: Any, attrs: Mapping[str, Any]) -> tuple[int, tuple[int, int, int, int]]:
@@ -299,9 +335,8 @@ class FoldingSpace:
     def reweight(self, choice: Sequence[Option]) -> list[Option]:
         """A choice costed by another space of the same graph, with this space's weights."""
         return [
-            dataclasses.replace(
-                o,
-                wcycles=max((self.weights[n] * c for n, c in o.layer_cycles.items()), default=0.0),
+            o._replace(
+                wcycles=max((self.weights[n] * c for n, c in o.layer_cycles.items()), default=0.0)
             )
             for o in choice
         ]

@@ -431,3 +431,68 @@ def test_example_graph_optimal_beats_finn_on_a_full_device():
     r_fin = estimate(g, board="Pynq-Z1", folding=fin)
     assert r_opt.fits and r_fin.fits
     assert r_opt.performance["max_cycles"] <= r_fin.performance["max_cycles"]
+
+
+# -- the optimiser's fast paths give what the plain computation gives -----------------------
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    g=small_graphs(),
+    weights=st.lists(st.sampled_from([1.0, 0.5, 0.25, 0.1]), min_size=3, max_size=3),
+    lam=st.lists(st.floats(1e-7, 1.0), min_size=4, max_size=4),
+    cut=st.floats(0.0, 1.0),
+    budget=st.sampled_from([0.001, 0.01, 0.05, 0.3]),
+)
+def test_option_tables_pick_and_screen_like_the_plain_search(g, weights, lam, cut, budget):
+    """The table picks of the optimised strategy equal the plain group-by-group cheapest
+    option, its screen refuses a target only where no choice fits, and a space of cached
+    weighted groups equals one weighted anew."""
+    import itertools
+
+    from hw_builders.folding import optimal
+    from hw_builders.folding.options import _weighted
+
+    w = {lay.name: weights[i] for i, lay in enumerate(g.layers)}
+    space = FoldingSpace(g, PYNQ, w)
+    base = FoldingSpace(g, PYNQ)
+    assert space.groups == [_weighted(grp, space.weights) for grp in base.groups]
+    assert FoldingSpace(g, PYNQ, w).groups == space.groups  # from the cache
+    arrays = optimal._options(space.groups)
+    cycles = sorted({o.wcycles for grp in space.groups for o in grp.options})
+    T = cycles[min(len(cycles) - 1, int(cut * len(cycles)))]
+    allowed = arrays.allowed(T)
+    want = []
+    for grp in space.groups:
+        cands = [o for o in grp.options if o.wcycles <= T]
+        want.append(optimal._cheapest(cands, lam) if cands else None)
+    got = arrays.pick(allowed, lam)
+    if None in want:
+        assert got is None
+    else:
+        assert got is not None and [arrays.options[i] for i in got] == want
+    limits = budget_vector(PYNQ, budget)
+    allowed_sets = [[o for o in grp.options if o.wcycles <= T] for grp in space.groups]
+    any_fits = any(
+        FoldingSpace.fits(FoldingSpace.usage(c), limits) for c in itertools.product(*allowed_sets)
+    )
+    if not arrays.may_fit(allowed, limits):
+        assert not any_fits
+    if any_fits:
+        assert arrays.may_fit(allowed, limits)
+
+
+def test_layer_costs_are_kept_by_content():
+    """A layer's cost is kept by what it depends on: a layer changed in place is costed
+    anew, an equal layer anywhere gets the same figures."""
+    g = graph(mvau("a", 64, 16, nvec=16))
+    lay = g.layers[0]
+    first = layer_cost(lay, PYNQ)
+    lay.attrs["PE"] = 4
+    changed = layer_cost(lay, PYNQ)
+    assert changed.cycles == first.cycles // 4
+    assert layer_cost(graph(mvau("a", 64, 16, nvec=16, PE=4)).layers[0], PYNQ) == changed
+    lay.attrs["PE"] = 3  # illegal: refused each time, never kept
+    for _ in range(2):
+        with pytest.raises(HwError, match="PE=3"):
+            layer_cost(lay, PYNQ)

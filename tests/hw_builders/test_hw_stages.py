@@ -12,12 +12,13 @@ from hypothesis import strategies as st
 
 from hw_builders import estimate, get_device, load_graph
 from hw_builders.errors import HwError
-from hw_builders.folding import fold
+from hw_builders.folding import FoldingConfig, fold
 from hw_builders.host import NO_HOST
 from hw_builders.power import PowerModel
 from hw_builders.report import HardwareReport
 from hw_builders.stages import (
     StagedReport,
+    StageMemo,
     check_reach,
     split_stages,
     stage_index,
@@ -343,3 +344,29 @@ def test_queueing_properties(service, drops, buffers):
     # never above the unbounded-buffer bound, never below the all-frames-everywhere line,
     # and more buffer never hurts
     assert slowest * (1 - 1e-9) <= t_lo <= t_hi * (1 + 1e-12) <= bound * (1 + 1e-9)
+
+
+def test_stage_memo_gives_the_reports_it_would_compute():
+    """A StageMemo reuses the stage reports of a folding (equal by content) at a clock, and
+    gives every design exactly the report computed without it."""
+    g = two_exit_graph()
+    memo = StageMemo(maxsize=4)
+    cases = []
+    for budget in (0.1, 0.3):
+        for reach in ([1.0, 0.5, 0.2], [1.0, 0.9, 0.1]):
+            cfg = fold(g, strategy="optimised", device=PYNQ, budget=budget, reach=reach)
+            for clk in (10.0, 5.0):
+                cases.append((cfg, reach, clk))
+    for cfg, reach, clk in cases + cases:  # the second round from the memo
+        # a folding equal by content (a new object) is the same entry
+        again = FoldingConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+        got = staged_performance(g, reach, device=PYNQ, folding=again, clk_ns=clk, memo=memo)
+        want = staged_performance(g, reach, device=PYNQ, folding=cfg, clk_ns=clk)
+        assert got == want
+    assert len(memo._entries) == 4  # bounded: the oldest entries were dropped
+    # another graph object with the same content is another entry, never the first one's
+    other = two_exit_graph()
+    other.layers[0].attrs["MH"] = 32
+    cfg = fold(other, strategy="optimised", device=PYNQ, budget=0.3, reach=[1.0, 0.5, 0.2])
+    got = staged_performance(other, [1.0, 0.5, 0.2], device=PYNQ, folding=cfg, memo=memo)
+    assert got == staged_performance(other, [1.0, 0.5, 0.2], device=PYNQ, folding=cfg)
