@@ -351,25 +351,44 @@ def _met(ok: bool) -> str:
     return "MET" if ok else "NOT MET"
 
 
-def inner_pace(cache: str, before: str | None) -> None:
+def inner_pace(cache: str, before: str | None, runs: int = 3) -> None:
     """One trained model's 512 designs: the inner step against the per-design path of
-    ``before`` (its files, in a subprocess), designs per second of each."""
+    ``before`` (its files, in a subprocess), designs per second of each.
+
+    The inner step runs ``runs`` times, each in a fresh process (the step's own caches start
+    empty, as for each model of a study), and its median is reported."""
     import torch
 
     from dse.config import load_config
     from dse.study.evaluate import Evaluator
-    from dse.study.inner import inner_front
     from dse.study.space import TrainingPoint
 
     torch.set_num_threads(1)
-    tp = TrainingPoint(2, 2, 0.25)
-    ev = Evaluator(load_config(), cache_dir=cache)
-    pruned = ev.train(tp)
-    res = inner_front(ev, pruned, tp, limit=10**9, seed=0)
-    now = res.evaluated / res.seconds
+    Evaluator(load_config(), cache_dir=cache).train(TrainingPoint(2, 2, 0.25))  # trained once
+    code = (
+        "import torch; torch.set_num_threads(1)\n"
+        "from dse.config import load_config\n"
+        "from dse.study.evaluate import Evaluator\n"
+        "from dse.study.inner import inner_front\n"
+        "from dse.study.space import TrainingPoint\n"
+        "tp = TrainingPoint(2, 2, 0.25)\n"
+        f"ev = Evaluator(load_config(), cache_dir={cache!r})\n"
+        "res = inner_front(ev, ev.train(tp), tp, limit=10**9, seed=0)\n"
+        "print(res.evaluated, res.seconds, len(res.front))\n"
+    )
+    times = []
+    for _ in range(runs):
+        out = _run_code(code, ROOT)
+        if out is None:
+            return
+        n, secs, front = out.split()
+        times.append(float(secs))
+    med = statistics.median(times)
+    now = int(n) / med
     print(
-        f"inner step: {res.evaluated} designs of one trained model in {res.seconds:.2f} s "
-        f"({now:.0f} designs/s), {len(res.front)} on its front"
+        f"inner step: {n} designs of one trained model in {med:.2f} s, median of {runs} fresh "
+        f"processes ({min(times):.2f}-{max(times):.2f} s; {now:.0f} designs/s), {front} on its "
+        "front"
     )
     if before is None:
         return
@@ -381,6 +400,18 @@ def inner_pace(cache: str, before: str | None) -> None:
         f"  per-design path of {before}: {old:.1f} designs/s; inner step / per-design: "
         f"{now / old:.1f}x"
     )
+
+
+def _run_code(code: str, path: Path | str) -> str | None:
+    """The last line ``code`` prints, run by this Python with ``path`` first on its path."""
+    env = {**os.environ, "PYTHONPATH": str(path), "OMP_NUM_THREADS": "1"}
+    got = subprocess.run(
+        [sys.executable, "-c", code], cwd=path, env=env, capture_output=True, text=True
+    )
+    if got.returncode != 0:
+        print(got.stderr[-2000:], file=sys.stderr)
+        return None
+    return got.stdout.strip().splitlines()[-1]
 
 
 def _before_pace(cache: str, ref: str) -> float | None:
@@ -404,14 +435,8 @@ def _before_pace(cache: str, ref: str) -> float | None:
             "for p in pts: ev.evaluate(p)\n"
             "print(len(pts) / (time.perf_counter() - t0))\n"
         )
-        env = {**os.environ, "PYTHONPATH": d, "OMP_NUM_THREADS": "1"}
-        got = subprocess.run(
-            [sys.executable, "-c", code], cwd=d, env=env, capture_output=True, text=True
-        )
-        if got.returncode != 0:
-            print(got.stderr[-2000:], file=sys.stderr)
-            return None
-        return float(got.stdout.strip().splitlines()[-1])
+        out = _run_code(code, d)
+        return None if out is None else float(out)
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,6 +185,7 @@ class Evaluator:
         self._fold_cached = functools.lru_cache(maxsize=4 * _MEMO_SIZE)(self._fold)
         # the stage reports of the lowered graphs (never changed) that fold alike
         self._stage_memo = StageMemo()
+        self._exit_memo: dict[tuple[Any, ...], tuple[Any, Any]] = {}
 
     def _check_buildable(self) -> None:
         """Refuse, before anything is trained, a bit-width combination of the config whose
@@ -295,6 +297,19 @@ class Evaluator:
             # design gets the smallest folding, and the device-fit constraint decides.
             return self._fold_sampled(graph, lambda _name, _n: 0)[0]
 
+    def _exits(self, profile: Any, thresholds: Sequence[float], exits: Sequence[int]) -> Any:
+        """``profile.evaluate(thresholds, exits)``, kept for the designs that differ only in
+        folding and clock (an entry holds its profile, so its id names it while kept)."""
+        key = (id(profile), tuple(thresholds), tuple(exits))
+        hit = self._exit_memo.get(key)
+        if hit is not None and hit[0] is profile:
+            return hit[1]
+        got = profile.evaluate(list(thresholds), list(exits))
+        if len(self._exit_memo) >= 4 * _MEMO_SIZE:
+            self._exit_memo.pop(next(iter(self._exit_memo)))
+        self._exit_memo[key] = (profile, got)
+        return got
+
     def _constraints(self, report: Any, metrics: dict[str, Any]) -> dict[str, float]:
         """Optuna's constraints (<= 0 is satisfied): fitting the device within the
         utilisation limits, and the minimum accuracy when the config sets one."""
@@ -383,7 +398,7 @@ class Evaluator:
             DseError / HwError / SpaceError: an invalid point (bad input).
         """
         t0 = time.perf_counter()
-        ev = pruned.profile.evaluate(list(point.thresholds), list(point.exits))
+        ev = self._exits(pruned.profile, point.thresholds, point.exits)
         reach = [float(r) for r in ev.reach]
         arch = pruned.arch
         graph_key = (arch, point.exits, str(pruned.checkpoint))
@@ -407,7 +422,7 @@ class Evaluator:
         report = cost(hardware, reach, memo=self._stage_memo)
         metrics = _metrics(ev, report, arch, pruned.profile)
         metrics["test"] = split_figures(
-            pruned.test_profile.evaluate(list(point.thresholds), list(point.exits))
+            self._exits(pruned.test_profile, point.thresholds, point.exits)
         )
         objectives = {s.name: get_objective(s.name).value(report, metrics) for s in self.specs}
         for name, value in objectives.items():  # a registered objective's own figure

@@ -195,9 +195,11 @@ def _shrink(groups: Sequence[Group], choice: list[Option], limits: Sequence[floa
     lam = _lam0(limits)
     out = list(choice)
     use = [int(u) for u in FoldingSpace.usage(out)]  # integers: updated exactly
-    for gi, g in enumerate(groups):
-        cands = [o for o in g.options if o.wcycles <= T]
-        cheaper = _cheapest(cands, lam)
+    arrays = _options(groups)
+    picks = arrays.pick(arrays.allowed(T), lam)
+    if picks is None:  # the choice itself holds an option <= T in every group
+        raise RuntimeError("folding: a group lost every option of the chosen objective")
+    for gi, cheaper in enumerate(arrays.options[i] for i in picks):
         trial = [u - a + b for u, a, b in zip(use, out[gi].res, cheaper.res, strict=True)]
         if FoldingSpace.fits(trial, limits) and sum(
             a * b for a, b in zip(lam, cheaper.res, strict=False)
