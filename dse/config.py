@@ -253,7 +253,10 @@ class ExitsSection(_Model):
 
 class FoldingSection(_Model):
     """``[folding]``: ``optimised`` (FINN-legal optimiser under a sampled resource budget or
-    target fps) and/or ``sampled`` (PE/SIMD per layer drawn from the legal divisors)."""
+    target fps) and/or ``sampled`` (PE/SIMD per layer drawn from the legal divisors).
+
+    ``budget``: shares of each resource's usable amount (the device times ``[hardware]
+    max_utilisation``), as ``adapex hw fold --budget`` is with ``--max-utilisation``."""
 
     strategies: list[Literal["optimised", "sampled"]] = Field(
         default_factory=lambda: ["optimised"],  # type: ignore[arg-type]  # a list of literals

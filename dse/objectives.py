@@ -28,7 +28,7 @@ from typing import Any
 
 from dse.errors import DseError
 from dse.pareto import ObjectiveSpec
-from dse.registry import Registry
+from hw_builders.plugins import Registry, named_entry
 
 #: ``read(report, metrics) -> value`` of an objective.
 Reader = Callable[[Any, Mapping[str, Any]], float]
@@ -100,6 +100,11 @@ class Objective:
 _OBJECTIVES: Registry[Objective] = Registry(
     "register_objective",
     lambda name, choices: f"objective {name!r} is not registered; choose one of {choices}",
+    group="adapex.objectives",
+    adopt=lambda name, obj: register_objective(
+        named_entry(name, obj, Objective, "an Objective", DseError)
+    ),
+    error=DseError,
 )
 
 
@@ -135,7 +140,7 @@ def get_objective(name: str) -> Objective:
 
 
 def objective_names() -> list[str]:
-    """The registered objectives' names, built-ins first."""
+    """The registered objectives' names (installed plugins' included), sorted."""
     return _OBJECTIVES.names()
 
 

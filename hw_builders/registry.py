@@ -10,10 +10,12 @@ cycle and resource estimates (``get_exp_cycles``, ``lut_estimation``,
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hw_builders.errors import HwError
+from hw_builders.plugins import Registry
 
 __all__ = ["LayerCost", "OpModel", "register_op", "get_op", "known_ops", "divisors"]
 
@@ -153,28 +155,38 @@ class OpModel:
         return None
 
 
-_REGISTRY: dict[str, OpModel] = {}
+def _adopt_op(name: str, obj: Any) -> object:
+    """Register a plugin's OpModel subclass (entry point group ``adapex.ops``)."""
+    if not (isinstance(obj, type) and issubclass(obj, OpModel)):
+        raise HwError(f"op_type {name!r}: the entry point must name an OpModel subclass")
+    return register_op(name)(obj)
 
 
-def register_op(op_type: str):
+_REGISTRY: Registry[OpModel] = Registry(
+    "register_op",
+    lambda name, choices: f"op_type {name!r} is unknown; use one of: {choices}",
+    group="adapex.ops",
+    adopt=_adopt_op,
+    error=HwError,
+)
+
+
+def register_op(op_type: str) -> Callable[[type[OpModel]], type[OpModel]]:
     """Class decorator: register an :class:`OpModel` subclass under ``op_type``.
 
     The built-in ops (``hw_builders.ops``) are registered when ``hw_builders`` is imported,
     before any code of one's own can run, so registering an op never hides them; a name
-    already registered is refused.
+    already registered is refused. An installed package adds ops through the entry-point
+    group ``adapex.ops`` (:mod:`hw_builders.plugins`).
 
     Raises:
         HwError: ``op_type`` is already registered.
     """
 
     def deco(cls: type[OpModel]) -> type[OpModel]:
-        if op_type in _REGISTRY:
-            raise HwError(
-                f"op_type {op_type!r} is already registered "
-                f"({type(_REGISTRY[op_type]).__name__}); register yours under another name"
-            )
+        _REGISTRY.check_free(op_type)
         cls.op_type = op_type
-        _REGISTRY[op_type] = cls()
+        _REGISTRY.register(op_type, cls())
         return cls
 
     return deco
@@ -183,13 +195,11 @@ def register_op(op_type: str):
 def get_op(op_type: str) -> OpModel:
     """The model of ``op_type`` (HwError listing the known op types when unknown)."""
     try:
-        return _REGISTRY[op_type]
+        return _REGISTRY[op_type]  # the hot path: one dict lookup
     except KeyError:
-        raise HwError(
-            f"op_type {op_type!r} is unknown; use one of: {', '.join(sorted(_REGISTRY))}"
-        ) from None
+        return _REGISTRY.lookup(op_type)
 
 
 def known_ops() -> list[str]:
-    """Sorted names of every registered op type."""
-    return sorted(_REGISTRY)
+    """Sorted names of every registered op type (installed plugins' included)."""
+    return _REGISTRY.names()

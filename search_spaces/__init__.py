@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from search_spaces.datasets import DATASET_NAMES, DataSplits, load_dataset
+from search_spaces.datasets import (
+    DATASET_NAMES,
+    DatasetSource,
+    DataSplits,
+    dataset_names,
+    load_dataset,
+    register_dataset,
+)
 from search_spaces.errors import SpaceError
 from search_spaces.families import (
     ArchSpec,
@@ -12,6 +19,7 @@ from search_spaces.families import (
     PruneRole,
     family_names,
     get_family,
+    register_family,
 )
 from search_spaces.lowering import minimized_graph, mvau_weights
 
@@ -19,11 +27,13 @@ __all__ = [
     "DATASET_NAMES",
     "ArchSpec",
     "DataSplits",
+    "DatasetSource",
     "Family",
     "MultiExitNet",
     "PruneRole",
     "SpaceError",
     "Stage",
+    "dataset_names",
     "family_names",
     "get_family",
     "kept_channels",
@@ -33,6 +43,8 @@ __all__ = [
     "prunable_layers",
     "prune_model",
     "pruned_width",
+    "register_dataset",
+    "register_family",
 ]
 
 # torch-side names, imported on first use: the specs, datasets and lowering need no torch

@@ -23,7 +23,7 @@ assert hb.get_op("ConvolutionInputGenerator").default_impl == "rtl"
 try:
     register_op("MVAU")(MyOp)
 except hb.HwError as exc:
-    assert "'MVAU' is already registered" in str(exc), exc
+    assert "'MVAU' is registered already" in str(exc), exc
 else:
     raise AssertionError("a duplicate op was accepted")
 
@@ -40,7 +40,7 @@ assert {"cnv", "tfc", "mine"} <= set(family_names())
 try:
     register_family(TfcFamily())
 except SpaceError as exc:
-    assert "'tfc' is already registered" in str(exc), exc
+    assert "'tfc' is registered already" in str(exc), exc
 else:
     raise AssertionError("a duplicate family was accepted")
 print("ok")

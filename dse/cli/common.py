@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping
 
+import typer
+
 __all__ = [
     "STORAGE_HELP",
     "STUDY_HELP",
@@ -42,3 +44,16 @@ def flags(mapping: Mapping[str, str]) -> Iterator[None]:
         if not exc.arguments:
             raise
         raise type(exc)(exc.for_cli(mapping)) from None
+
+
+PEAK_LOAD_OPT = typer.Option(
+    None,
+    "--peak-load",
+    help="Built-in traces: peak input rate as a multiple of static FINN's throughput "
+    "(default 1.5).",
+)
+PEAK_FPS_OPT = typer.Option(
+    None,
+    "--peak-fps",
+    help="Built-in traces: peak input rate in inferences/s (instead of --peak-load).",
+)

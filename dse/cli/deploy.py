@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from dse.cli.common import PEAK_FPS_OPT, PEAK_LOAD_OPT
 from dse.jsonable import jsonable
 
 deploy_app = typer.Typer(
@@ -182,13 +183,14 @@ def run(
         None,
         "--trace",
         help="Serve this workload live: a CSV trace file or a built-in trace name (with "
-        "--duration-s and --peak-fps).",
+        "--duration-s and --peak-load or --peak-fps).",
     ),
     rate: float | None = typer.Option(None, "--rate", help="Serve a constant rate (req/s) live."),
     duration_s: float = typer.Option(
         600.0, "--duration-s", help="Duration of --rate or a built-in trace."
     ),
-    peak_fps: float = typer.Option(1000.0, "--peak-fps", help="Peak rate of a built-in trace."),
+    peak_load: float | None = PEAK_LOAD_OPT,
+    peak_fps: float | None = PEAK_FPS_OPT,
     accuracy_threshold: float | None = typer.Option(
         None,
         "--accuracy-threshold",
@@ -203,17 +205,17 @@ def run(
     """Serve the test split through one design (--design), or a workload live (--trace or
     --rate) with the runtime table switching designs."""
     from dse.deploy import AdaptiveRunner, DeployError, load_deployed_library, load_split
-    from dse.runtime.scenario import check_accuracy_threshold
 
-    if accuracy_threshold is not None:
-        check_accuracy_threshold(accuracy_threshold)
-    if execute < 0:
-        raise DeployError(
-            f"--execute {execute}: give the most requests run per interval (0: every one)"
-        )
-    for flag, value in (("--duration-s", duration_s), ("--peak-fps", peak_fps), ("--rate", rate)):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise DeployError(f"{flag} {value!r}: give a positive number")
+    _check_run_numbers(
+        accuracy_threshold,
+        execute,
+        {
+            "--duration-s": duration_s,
+            "--peak-load": peak_load,
+            "--peak-fps": peak_fps,
+            "--rate": rate,
+        },
+    )
     lib = load_deployed_library(library)
     live = trace is not None or rate is not None
     if live == (design is not None):
@@ -226,16 +228,12 @@ def run(
         runner = AdaptiveRunner(lib, design, _thresholds(thresholds), backend)
         _emit(_serve_split(runner, x, y, as_json), as_json)
         return
-    from dse.deploy.manager import default_accuracy_threshold
-
-    if accuracy_threshold is None:
-        accuracy_threshold = default_accuracy_threshold(lib)
     _run_live(
         lib,
         trace,
         rate,
         duration_s,
-        peak_fps,
+        (peak_load, peak_fps),
         x,
         y,
         backend,
@@ -243,6 +241,24 @@ def run(
         execute,
         as_json,
     )
+
+
+def _check_run_numbers(
+    accuracy_threshold: float | None, execute: int, positive: dict[str, float | None]
+) -> None:
+    """``deploy run``'s numbers checked before the library is read (one line each)."""
+    from dse.deploy import DeployError
+    from dse.runtime.scenario import check_accuracy_threshold
+
+    if accuracy_threshold is not None:
+        check_accuracy_threshold(accuracy_threshold)
+    if execute < 0:
+        raise DeployError(
+            f"--execute {execute}: give the most requests run per interval (0: every one)"
+        )
+    for flag, value in positive.items():
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise DeployError(f"{flag} {value!r}: give a positive number")
 
 
 def _serve_split(runner: Any, x: Any, y: Any, quiet: bool) -> dict[str, Any]:
@@ -273,22 +289,28 @@ def _run_live(
     trace: str | None,
     rate: float | None,
     duration_s: float,
-    peak_fps: float,
+    peak: tuple[float | None, float | None],
     x: Any,
     y: Any,
     backend: str,
-    accuracy_threshold: float,
+    accuracy_threshold: float | None,
     execute: int,
     as_json: bool,
 ) -> None:
     import logging
 
     from dse.deploy import serve_trace
+    from dse.deploy.manager import default_accuracy_threshold, peak_rate
     from dse.runtime import get_trace
-    from dse.runtime.traces import builtin_trace
+    from dse.runtime.traces import builtin_trace, is_trace_file
 
+    if accuracy_threshold is None:
+        accuracy_threshold = default_accuracy_threshold(lib)
     if trace is not None:
-        workload = get_trace(trace, duration_s=duration_s, peak_fps=peak_fps)
+        if is_trace_file(trace):
+            workload = get_trace(trace, duration_s=duration_s)
+        else:
+            workload = get_trace(trace, duration_s=duration_s, peak_fps=peak_rate(lib, *peak))
     else:
         workload = builtin_trace("constant", duration_s=duration_s, peak_fps=float(rate or 0))
     if not as_json:

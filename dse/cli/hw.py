@@ -221,6 +221,60 @@ def estimate_cmd(
         )
 
 
+def _usable_shares(text: str | None) -> dict[str, float]:
+    """``--max-utilisation`` as a share per resource (1.0 for every one not given)."""
+    from hw_builders.folding import RESOURCES
+
+    out = {r: 1.0 for r in RESOURCES}
+    if text is None:
+        return out
+    for chunk in (c.strip() for c in text.split(",")):
+        name, _, value = chunk.partition("=")
+        try:
+            share = float(value)
+        except ValueError:
+            share = float("nan")
+        if name.strip() not in RESOURCES or not 0 < share <= 1:
+            raise HwError(
+                f"--max-utilisation {chunk!r}: give RESOURCE=SHARE with a share in (0, 1] "
+                f"for {', '.join(RESOURCES)}, e.g. LUT=0.85,BRAM_18K=0.9"
+            )
+        out[name.strip()] = share
+    return out
+
+
+def _fold_shares(
+    dev: Any,
+    budget: float | None,
+    usable: dict[str, float],
+    limited: bool,
+    counts: tuple[int | None, int | None, int | None, int | None],
+) -> dict[str, float] | None:
+    """``hw fold``'s budget as a share of the device per resource: --budget of the usable
+    amount (--max-utilisation), then --max-lut/--max-bram/--max-uram/--max-dsp as counts."""
+    from hw_builders.folding import RESOURCES
+
+    shares: dict[str, float] | None = None
+    if budget is not None:
+        if not 0 <= budget <= 1:
+            raise HwError(
+                f"--budget {budget}: give a share of the usable amount in [0, 1], e.g. 0.8"
+            )
+        shares = {r: float(budget) * usable.get(r, 1.0) for r in RESOURCES}
+    elif limited:
+        shares = {r: usable.get(r, 1.0) for r in RESOURCES}
+    flags = ("--max-lut", "--max-bram", "--max-uram", "--max-dsp")
+    for res, val, flag in zip(("LUT", "BRAM_18K", "URAM", "DSP"), counts, flags, strict=True):
+        if val is None:
+            continue
+        avail = dev.resources.get(res, 0)
+        if not 0 <= val <= avail:
+            raise HwError(f"{flag} {val}: give a count between 0 and {avail} ({dev.name}'s {res})")
+        shares = dict(shares or {})
+        shares[res] = (val / avail) if avail else (0.0 if val == 0 else 1.0)
+    return shares
+
+
 def fold_cmd(
     graph_path: Path = typer.Argument(..., metavar="GRAPH.json", help="hardware graph JSON"),
     target_fps: float | None = typer.Option(None, "--target-fps", help="frames per second"),
@@ -229,7 +283,17 @@ def fold_cmd(
     max_uram: int | None = typer.Option(None, "--max-uram", help="URAM budget (count)"),
     max_dsp: int | None = typer.Option(None, "--max-dsp", help="DSP budget (count)"),
     budget: float | None = typer.Option(
-        None, "--budget", help="share of every device resource, e.g. 0.8"
+        None,
+        "--budget",
+        help="share of each resource's usable amount, e.g. 0.8 (the usable amount: the "
+        "device times --max-utilisation, as a study's [folding] budget is of its [hardware] "
+        "max_utilisation)",
+    ),
+    max_utilisation: str | None = typer.Option(
+        None,
+        "--max-utilisation",
+        help="usable share of each resource, e.g. LUT=0.85,BRAM_18K=0.9,URAM=0.9,DSP=0.9 "
+        "(default: the whole device)",
     ),
     board: str | None = _BOARD_OPT,
     part: str | None = _PART_OPT,
@@ -245,32 +309,16 @@ def fold_cmd(
     """Choose a folding (PE/SIMD per layer) for a target fps or a resource budget."""
     try:
         from hw_builders import check_output_file, estimate, load_graph
-        from hw_builders.folding import RESOURCES, fold
+        from hw_builders.folding import fold
 
         if out is not None:
             check_output_file(out, "--out")
         graph = load_graph(graph_path)
         dev = _device(board, part, resources)
-        shares: dict[str, float] | None = None
-        if budget is not None:
-            if not 0 <= budget <= 1:
-                raise HwError(f"--budget {budget}: give a share of the device in [0, 1], e.g. 0.8")
-            shares = {r: float(budget) for r in RESOURCES}
-        for res, val, flag in (
-            ("LUT", max_lut, "--max-lut"),
-            ("BRAM_18K", max_bram, "--max-bram"),
-            ("URAM", max_uram, "--max-uram"),
-            ("DSP", max_dsp, "--max-dsp"),
-        ):
-            if val is None:
-                continue
-            avail = dev.resources.get(res, 0)
-            if not 0 <= val <= avail:
-                raise HwError(
-                    f"{flag} {val}: give a count between 0 and {avail} ({dev.name}'s {res})"
-                )
-            shares = dict(shares or {})
-            shares[res] = (val / avail) if avail else (0.0 if val == 0 else 1.0)
+        usable = _usable_shares(max_utilisation)
+        shares = _fold_shares(
+            dev, budget, usable, max_utilisation is not None, (max_lut, max_bram, max_uram, max_dsp)
+        )
         cfg = fold(
             graph,
             strategy=strategy,
@@ -281,7 +329,7 @@ def fold_cmd(
             reach=_parse_reach(reach),
         )
         folded = cfg.apply(graph)
-        report = estimate(folded, clk_ns=clk_ns, device=dev)
+        report = estimate(folded, clk_ns=clk_ns, device=dev, limits=usable)
         if out is not None:
             cfg.save(out)
     except InputError as exc:

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from dse.cli.common import STORAGE_HELP, STUDY_HELP, flags
+from dse.cli.common import PEAK_FPS_OPT, PEAK_LOAD_OPT, STORAGE_HELP, STUDY_HELP, flags
 from dse.jsonable import jsonable
 from dse.runtime.errors import RuntimeManagerError
 
@@ -262,11 +262,8 @@ def simulate_cmd(
         "--accuracy-threshold",
         help="The user's accuracy threshold (default: static FINN's accuracy minus 0.01).",
     ),
-    peak_load: float = typer.Option(
-        1.5,
-        "--peak-load",
-        help="Built-in traces: peak input rate as a multiple of static FINN's throughput.",
-    ),
+    peak_load: float | None = PEAK_LOAD_OPT,
+    peak_fps: float | None = PEAK_FPS_OPT,
     duration_s: float = typer.Option(86_400.0, "--duration-s", help="Built-in trace length."),
     dt_s: float = typer.Option(1.0, "--dt-s", help="Simulation interval (seconds)."),
     buffer_size: int = typer.Option(1024, "--buffer", help="Input FIFO capacity (inferences)."),
@@ -285,11 +282,17 @@ def simulate_cmd(
     """
     from dse.runtime.scenario import Scenario, simulate_library
 
+    if peak_load is not None and peak_fps is not None:
+        raise RuntimeManagerError(
+            "give --peak-load (a multiple of static FINN) or --peak-fps, not both"
+        )
+    peak: dict[str, float] = {} if peak_load is None else {"peak_load": peak_load}
     with flags(SIMULATE_FLAGS):
         scenario = Scenario(
             trace=trace,
             accuracy_threshold=accuracy_threshold,
-            peak_load=peak_load,
+            **peak,
+            peak_fps=peak_fps,
             duration_s=duration_s,
             dt_s=dt_s,
             buffer_size=buffer_size,

@@ -57,7 +57,11 @@ def train(
         "Default: the quickstart point (digits, small CNV, W2A2, every exit, unpruned).",
     ),
     json_out: bool = typer.Option(False, "--json", help="Print machine-readable JSON only."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    device: str = typer.Option(
+        "auto",
+        "--torch-device",
+        help="Where PyTorch trains: auto | cpu | cuda (the FPGA is the config's board).",
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of data split, weights and shuffling."),
     cache_dir: Path | None = typer.Option(
         None,
@@ -84,7 +88,7 @@ def train(
     if seed < 0:
         raise DseError(f"--seed={seed}: must be >= 0")
     if device.lower() not in ("auto", "cpu", "cuda"):
-        raise DseError(f"--device={device!r}: choose one of auto, cpu, cuda")
+        raise DseError(f"--torch-device={device!r}: choose one of auto, cpu, cuda")
     point = TrainPoint.load(config) if config is not None else TrainPoint.quickstart()
     dev = resolve_torch_device(device)
     if threads < 1:

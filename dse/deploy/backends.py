@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from dse.deploy.library import DeployedDesign, DeployError
-from dse.registry import Registry
+from hw_builders.plugins import Registry
 
 
 class Backend:
@@ -160,6 +160,8 @@ class SoftwareBackend(Backend):
 _BACKENDS: Registry[Callable[[], Backend]] = Registry(
     "register_backend",
     lambda name, known: f"`backend` {name!r}: unknown; choose one of {known}",
+    group="adapex.deploy_backends",
+    adopt=lambda name, factory: register_backend(name, factory),
     error=DeployError,
     arguments=("backend",),
 )

@@ -61,17 +61,48 @@ class LiveResult:
         }
 
 
+def _static_finn(library: DeployedLibrary) -> Any:
+    """The library's static FINN point (from its runtime table), or None."""
+    from dse.runtime import SelectionTable
+
+    if library.runtime_table is None:
+        return None
+    points = SelectionTable.from_dict(library.runtime_table).points
+    return next((p for p in points if p.is_static_finn), None)
+
+
 def default_accuracy_threshold(library: DeployedLibrary) -> float:
     """The accuracy threshold ``deploy run`` serves when none is given: the runtime
     commands' (static FINN's served accuracy minus 0.01, from the library's runtime table),
     or 0 when the table holds no static FINN point."""
-    from dse.runtime import SelectionTable
-
-    if library.runtime_table is None:
-        return 0.0
-    points = SelectionTable.from_dict(library.runtime_table).points
-    static = next((p for p in points if p.is_static_finn), None)
+    static = _static_finn(library)
     return static.default_threshold() if static is not None else 0.0
+
+
+def peak_rate(library: DeployedLibrary, peak_load: float | None, peak_fps: float | None) -> float:
+    """A built-in trace's peak rate (inferences/s), as the runtime commands take it:
+    ``peak_fps``, else ``peak_load`` (default: the runtime's, 1.5) times static FINN's
+    throughput.
+
+    Raises:
+        DeployError: both are given, or a load is given to a library without static FINN.
+    """
+    from dse.runtime.scenario import Scenario
+
+    if peak_fps is not None:
+        if peak_load is not None:
+            raise DeployError(
+                "give --peak-load (a multiple of static FINN) or --peak-fps, not both"
+            )
+        return float(peak_fps)
+    load = Scenario.peak_load if peak_load is None else float(peak_load)
+    static = _static_finn(library)
+    if static is None:
+        raise DeployError(
+            "--peak-load: the library's runtime table has no static FINN throughput to scale; "
+            "give --peak-fps (inferences/s)"
+        )
+    return load * float(static.throughput_fps)
 
 
 def _table(library: DeployedLibrary, objective: str | None) -> tuple[Any, Any]:

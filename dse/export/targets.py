@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dse.registry import Registry
+from dse.errors import DseError
+from hw_builders.plugins import Registry, named_entry
 
 #: ``write_design(record, folder, *, steps, n_verify) -> library.json entry``
 DesignWriter = Callable[..., dict[str, Any]]
@@ -44,6 +45,11 @@ class ExportTarget:
 _TARGETS: Registry[ExportTarget] = Registry(
     "register_target",
     lambda name, choices: f"`target` {name!r} is not an export target; choose one of {choices}",
+    group="adapex.export_targets",
+    adopt=lambda name, target: register_target(
+        named_entry(name, target, ExportTarget, "an ExportTarget", DseError)
+    ),
+    error=DseError,
     arguments=("target",),
 )
 
@@ -67,7 +73,7 @@ def get_target(name: str) -> ExportTarget:
 
 
 def target_names() -> list[str]:
-    """The registered targets' names, built-ins first."""
+    """The registered targets' names, installed plugins' included, sorted."""
     return _TARGETS.names()
 
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from dse.registry import Registry
 from dse.runtime.errors import RuntimeManagerError
 from dse.runtime.points import OperatingPoint
+from hw_builders.plugins import Registry, named_entry
 
 __all__ = [
     "Policy",
@@ -65,6 +65,10 @@ class Policy:
 _POLICIES: Registry[Policy] = Registry(
     "register_policy",
     lambda name, choices: f"policy={name!r}: unknown; choose one of {choices}",
+    group="adapex.policies",
+    adopt=lambda name, policy: register_policy(
+        named_entry(name, policy, Policy, "a Policy", RuntimeManagerError)
+    ),
     error=RuntimeManagerError,
 )
 
@@ -89,7 +93,9 @@ def get_policy(name: str) -> Policy:
 
 
 def policy_names() -> list[str]:
-    """Every registered policy, baselines first, adapex last."""
+    """Every registered policy (installed plugins' included), baselines first, adapex last,
+    each in registration order: the order of the reports' columns."""
+    _POLICIES.read_plugins()
     return [n for n, p in _POLICIES.items() if p.baseline] + [
         n for n, p in _POLICIES.items() if not p.baseline
     ]
@@ -97,6 +103,7 @@ def policy_names() -> list[str]:
 
 def baseline_names() -> list[str]:
     """The policies adapex is compared with, in report order."""
+    _POLICIES.read_plugins()
     return [n for n, p in _POLICIES.items() if p.baseline]
 
 

@@ -41,6 +41,7 @@ class Scenario:
         trace: A built-in trace's name, a CSV file, or None (the default trace).
         accuracy_threshold: The user's threshold (None: static FINN's accuracy minus 0.01).
         peak_load: Built-in traces: the peak rate as a multiple of static FINN's throughput.
+        peak_fps: Built-in traces: the peak rate in inferences/s (instead of ``peak_load``).
         duration_s: Built-in traces: their length.
         dt_s: The simulation interval.
         buffer_size: The input FIFO's capacity (inferences).
@@ -57,6 +58,7 @@ class Scenario:
     trace: str | None = None
     accuracy_threshold: float | None = None
     peak_load: float = 1.5
+    peak_fps: float | None = None
     duration_s: float = 86_400.0
     dt_s: float = 1.0
     buffer_size: int = 1024
@@ -79,6 +81,8 @@ class Scenario:
                 "FINN's throughput; give a multiple such as 1.5",
                 arguments=("peak_load",),
             )
+        if self.peak_fps is not None:
+            _positive("peak_fps", self.peak_fps, "a positive rate in inferences/s")
         if not 0 <= self.seed < 2**32:
             raise RuntimeManagerError(
                 f"`seed` {self.seed} must be an integer in [0, 2**32)", arguments=("seed",)
@@ -138,8 +142,15 @@ class Scenario:
             duration_s=self.duration_s,
             dt_s=self.dt_s,
             seed=self.seed,
-            peak_fps=self.peak_load * lib.static_finn.throughput_fps,
+            peak_fps=self.peak_rate(lib),
         )
+
+    def peak_rate(self, lib: Any) -> float:
+        """A built-in trace's peak rate: ``peak_fps``, else ``peak_load`` x the library's
+        static FINN throughput."""
+        if self.peak_fps is not None:
+            return float(self.peak_fps)
+        return self.peak_load * lib.static_finn.throughput_fps
 
 
 def simulate_library(lib: Any, study: str, scenario: Scenario) -> dict[str, Any]:
@@ -174,5 +185,7 @@ def simulate_library(lib: Any, study: str, scenario: Scenario) -> dict[str, Any]
     result["static_finn_point"] = lib.static_finn.to_dict()
     result["static_best_point"] = lib.static_best.to_dict()
     if not scenario.from_file:
-        result["trace"]["peak_load_vs_static"] = scenario.peak_load
+        result["trace"]["peak_load_vs_static"] = scenario.peak_rate(lib) / float(
+            lib.static_finn.throughput_fps
+        )
     return jsonable(result)

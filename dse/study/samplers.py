@@ -17,9 +17,10 @@ from optuna.samplers import BaseSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
+from dse.errors import DseError
 from dse.optuna_bridge import LazyRandomState
-from dse.registry import Registry
 from dse.study.seeds import trial_seed
+from hw_builders.plugins import Registry
 
 
 def _random_states(obj: Any, depth: int = 0, seen: set[int] | None = None) -> list[LazyRandomState]:
@@ -97,6 +98,9 @@ SamplerFactory = Callable[[int, int], BaseSampler]
 _SAMPLERS: Registry[SamplerFactory] = Registry(
     "register_sampler",
     lambda name, choices: f"study.sampler={name!r}: unknown sampler; choose one of {choices}",
+    group="adapex.samplers",
+    adopt=lambda name, factory: register_sampler(name, factory),
+    error=DseError,
 )
 
 
@@ -113,7 +117,7 @@ def register_sampler(name: str, factory: SamplerFactory) -> None:
 
 
 def sampler_names() -> list[str]:
-    """The names ``[study] sampler`` accepts, built-ins first."""
+    """The names ``[study] sampler`` accepts, installed plugins' included, sorted."""
     return _SAMPLERS.names()
 
 

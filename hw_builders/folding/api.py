@@ -26,27 +26,47 @@ from hw_builders.folding.config import FoldingConfig
 from hw_builders.folding.finn import MVAU_WWIDTH_MAX, set_folding, target_cycles_for_fps
 from hw_builders.folding.optimal import no_fit_message, optimal_choice
 from hw_builders.folding.options import FoldingSpace, Option, budget_vector
+from hw_builders.plugins import Registry
 
 Strategy = Callable[..., FoldingConfig]
-_STRATEGIES: dict[str, Strategy] = {}
+
+
+def _adopt_strategy(name: str, fn: Any) -> object:
+    """Register a plugin's strategy (entry point group ``adapex.folding_strategies``)."""
+    if not callable(fn):
+        raise HwError(f"strategy {name!r}: the entry point must name a function")
+    return register_strategy(name)(fn)
+
+
+_STRATEGIES: Registry[Strategy] = Registry(
+    "register_strategy",
+    lambda name, choices: f"strategy {name!r} is unknown; use one of: {choices}",
+    group="adapex.folding_strategies",
+    adopt=_adopt_strategy,
+    error=HwError,
+)
 
 
 def register_strategy(name: str) -> Callable[[Strategy], Strategy]:
-    """Decorator: register a folding strategy under ``name``.
+    """Decorator: register a folding strategy under ``name`` (a name taken is refused;
+    installed packages add strategies through ``adapex.folding_strategies``).
 
     The function is called as ``fn(graph, *, device, clk_ns, target_fps, budget, reach)``.
+
+    Raises:
+        HwError: ``name`` is registered already.
     """
 
     def deco(fn: Strategy) -> Strategy:
-        _STRATEGIES[name] = fn
+        _STRATEGIES.register(name, fn)
         return fn
 
     return deco
 
 
 def strategies() -> list[str]:
-    """Names of the registered folding strategies."""
-    return sorted(_STRATEGIES)
+    """Names of the registered folding strategies (installed plugins' included)."""
+    return _STRATEGIES.names()
 
 
 def layer_weights(graph: Any, reach: Sequence[float] | None) -> dict[str, float]:
@@ -221,8 +241,7 @@ def fold(
     Raises:
         HwError: unknown strategy, bad arguments, or no folding fits the budget.
     """
-    if strategy not in _STRATEGIES:
-        raise HwError(f"strategy {strategy!r} is unknown; use one of: {', '.join(strategies())}")
+    run = _STRATEGIES.lookup(strategy)
     if device is None:
         raise HwError("device: give a Device (hw_builders.get_device) or a board name")
     dev = resolve_device(device)
@@ -234,8 +253,6 @@ def fold(
         or not math.isfinite(target_fps)
     ):
         raise HwError(f"target_fps={target_fps!r} must be a positive number of frames per second")
-    cfg = _STRATEGIES[strategy](
-        graph, device=dev, clk_ns=clk, target_fps=target_fps, budget=budget, reach=reach
-    )
+    cfg = run(graph, device=dev, clk_ns=clk, target_fps=target_fps, budget=budget, reach=reach)
     check_folding(cfg.apply(graph))
     return cfg

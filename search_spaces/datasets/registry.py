@@ -1,13 +1,102 @@
-"""load_dataset: the one entry point to every local dataset source."""
+"""load_dataset: the one entry point to every local dataset source, by name.
+
+The sources are a :class:`hw_builders.plugins.Registry`: the built-in ones, those given to
+:func:`register_dataset`, and installed packages' (entry-point group ``adapex.datasets``,
+naming a :class:`DatasetSource`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from hw_builders.plugins import Registry, named_entry
 from search_spaces.datasets.splits import DataSplits, RawData, make_splits
 from search_spaces.errors import SpaceError
 
+#: The built-in sources.
 DATASET_NAMES = ("digits", "cifar10", "svhn", "npz", "imagefolder")
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """One kind of local dataset (nothing is downloaded).
+
+    Attributes:
+        name: The ``[dataset] name`` that selects it.
+        read: ``read(path, image_size)``: every image and label of the source.
+        needs_path: Whether ``[dataset] path`` must be given.
+    """
+
+    name: str
+    read: Callable[[str | Path | None, int | None], RawData]
+    needs_path: bool = True
+
+
+_DATASETS: Registry[DatasetSource] = Registry(
+    "register_dataset",
+    lambda name, choices: f"dataset: {name!r} is unknown; choose one of {choices}",
+    group="adapex.datasets",
+    adopt=lambda name, obj: register_dataset(
+        named_entry(name, obj, DatasetSource, "a DatasetSource", SpaceError)
+    ),
+    error=SpaceError,
+)
+
+
+def register_dataset(source: DatasetSource) -> DatasetSource:
+    """Make ``source.name`` usable as ``[dataset] name``.
+
+    Raises:
+        SpaceError: the name is taken.
+    """
+    return _DATASETS.register(source.name, source)
+
+
+def dataset_names() -> list[str]:
+    """Every dataset source's name (installed plugins' included), sorted."""
+    return _DATASETS.names()
+
+
+def _digits(path: str | Path | None, image_size: int | None) -> RawData:
+    from search_spaces.datasets.digits import load_digits_raw
+
+    return load_digits_raw()
+
+
+def _cifar10(path: str | Path | None, image_size: int | None) -> RawData:
+    from search_spaces.datasets.cifar10 import load_cifar10_raw
+
+    return load_cifar10_raw(path)  # type: ignore[arg-type]
+
+
+def _svhn(path: str | Path | None, image_size: int | None) -> RawData:
+    from search_spaces.datasets.svhn import load_svhn_raw
+
+    return load_svhn_raw(path)  # type: ignore[arg-type]
+
+
+def _npz(path: str | Path | None, image_size: int | None) -> RawData:
+    from search_spaces.datasets.npz import load_npz_raw
+
+    return load_npz_raw(path)  # type: ignore[arg-type]
+
+
+def _imagefolder(path: str | Path | None, image_size: int | None) -> RawData:
+    from search_spaces.datasets.imagefolder import load_imagefolder_raw
+
+    return load_imagefolder_raw(path, image_size=image_size)  # type: ignore[arg-type]
+
+
+for _source in (
+    DatasetSource("digits", _digits, needs_path=False),
+    DatasetSource("cifar10", _cifar10),
+    DatasetSource("svhn", _svhn),
+    DatasetSource("npz", _npz),
+    DatasetSource("imagefolder", _imagefolder),
+):
+    register_dataset(_source)
 
 
 def _check_options(
@@ -46,8 +135,8 @@ def load_dataset(
     """Load a local dataset and split it (stratified, seeded, deterministic).
 
     Args:
-        name: "digits" (bundled with scikit-learn), "cifar10", "svhn", "npz" or
-            "imagefolder".
+        name: "digits" (bundled with scikit-learn), "cifar10", "svhn", "npz",
+            "imagefolder", or a registered source's name (:func:`register_dataset`).
         path: Where the data lies (unused for digits): the cifar-10-batches-py folder (or
             its parent), the SVHN folder with train_32x32.mat / test_32x32.mat, the .npz
             file, or the image-folder root.
@@ -65,32 +154,11 @@ def load_dataset(
         SpaceError: Unknown name, missing path, bad option or malformed data (one line,
             with the expected layout).
     """
-    if name not in DATASET_NAMES:
-        raise SpaceError(f"dataset: {name!r} is unknown; choose one of {', '.join(DATASET_NAMES)}")
+    source = _DATASETS.lookup(name)
     _check_options(name, image_size, val_fraction, test_fraction, limit)
-    if name != "digits" and path is None:
+    if source.needs_path and path is None:
         raise SpaceError(f"dataset {name}: needs a path to the local data (nothing is downloaded)")
-    raw: RawData
-    if name == "digits":
-        from search_spaces.datasets.digits import load_digits_raw
-
-        raw = load_digits_raw()
-    elif name == "cifar10":
-        from search_spaces.datasets.cifar10 import load_cifar10_raw
-
-        raw = load_cifar10_raw(path)  # type: ignore[arg-type]
-    elif name == "svhn":
-        from search_spaces.datasets.svhn import load_svhn_raw
-
-        raw = load_svhn_raw(path)  # type: ignore[arg-type]
-    elif name == "npz":
-        from search_spaces.datasets.npz import load_npz_raw
-
-        raw = load_npz_raw(path)  # type: ignore[arg-type]
-    else:
-        from search_spaces.datasets.imagefolder import load_imagefolder_raw
-
-        raw = load_imagefolder_raw(path, image_size=image_size)  # type: ignore[arg-type]
+    raw = source.read(path, image_size)
     return make_splits(
         name,
         raw.x,

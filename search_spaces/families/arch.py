@@ -8,8 +8,9 @@ from typing import Any
 
 from search_spaces.errors import SpaceError
 
-#: family name -> its validate(arch); filled by search_spaces.families.registry
-FAMILY_CHECKS: dict[str, Callable[[ArchSpec], None]] = {}
+#: The registered family of a name (``search_spaces.families.registry.get_family``, set by
+#: that module: it imports this one).
+FAMILY_LOOKUP: Callable[[str], Any] | None = None
 
 ALLOWED_BITS = (1, 2, 4, 8)
 PADDINGS = ("valid", "same")
@@ -97,13 +98,10 @@ class ArchSpec:
         if self.padding not in PADDINGS:
             raise SpaceError(f"arch.padding: {self.padding!r} is unknown; use 'valid' or 'same'")
         # Family-specific checks (layer count, exits that exist, geometry): the registered
-        # family's validate (every family is registered when search_spaces.families loads)
-        check = FAMILY_CHECKS.get(self.family)
-        if check is None:
-            raise SpaceError(
-                f"family: {self.family!r} is unknown; choose one of {', '.join(sorted(FAMILY_CHECKS))}"
-            )
-        check(self)
+        # family's own, found through the registry's lookup
+        if FAMILY_LOOKUP is None:  # pragma: no cover - set when search_spaces.families loads
+            raise RuntimeError("search_spaces.families is not loaded")
+        FAMILY_LOOKUP(self.family).validate(self)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict (lists instead of tuples)."""

@@ -1,43 +1,47 @@
-"""Registry of model families."""
+"""Registry of model families (one :class:`hw_builders.plugins.Registry`; installed
+packages add families through the entry-point group ``adapex.families``)."""
 
 from __future__ import annotations
 
+import search_spaces.families.arch as arch_module
+from hw_builders.plugins import Registry, named_entry
 from search_spaces.errors import SpaceError
-from search_spaces.families.arch import FAMILY_CHECKS
 from search_spaces.families.base import Family
 
-_FAMILIES: dict[str, Family] = {}
+_FAMILIES: Registry[Family] = Registry(
+    "register_family",
+    lambda name, choices: f"family: {name!r} is unknown; choose one of {choices}",
+    group="adapex.families",
+    adopt=lambda name, obj: register_family(
+        named_entry(name, obj, Family, "a Family instance", SpaceError)
+    ),
+    error=SpaceError,
+)
 
 
 def register_family(family: Family) -> Family:
     """Add a family instance to the registry under its name.
 
     The built-in families are registered when ``search_spaces.families`` is imported, before
-    any code of one's own can run, so registering a family never hides them.
+    any code of one's own can run, so registering a family never hides them. An installed
+    package adds families through the entry-point group ``adapex.families``.
 
     Raises:
         SpaceError: a family of that name is already registered.
     """
-    if family.name in _FAMILIES:
-        raise SpaceError(
-            f"family: {family.name!r} is already registered "
-            f"({type(_FAMILIES[family.name]).__name__}); register yours under another name"
-        )
-    _FAMILIES[family.name] = family
-    FAMILY_CHECKS[family.name] = family.validate
+    _FAMILIES.register(family.name, family)
     return family
 
 
 def family_names() -> list[str]:
-    """Names of the registered families."""
-    return sorted(_FAMILIES)
+    """Names of the registered families (installed plugins' included), sorted."""
+    return _FAMILIES.names()
 
 
 def get_family(name: str) -> Family:
-    """The family called ``name`` ("cnv", "tfc"); SpaceError when unknown."""
-    try:
-        return _FAMILIES[name]
-    except (KeyError, TypeError):
-        raise SpaceError(
-            f"family: {name!r} is unknown; choose one of {', '.join(sorted(_FAMILIES))}"
-        ) from None
+    """The family called ``name`` ("cnv", "tfc", or an installed plugin's); SpaceError when
+    unknown."""
+    return _FAMILIES.lookup(name)
+
+
+arch_module.FAMILY_LOOKUP = get_family

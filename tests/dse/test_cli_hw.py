@@ -226,3 +226,23 @@ def test_real_program_exit_status(tmp_path):
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and proc.stderr.startswith(
         "error: layer m: PE=3"
     )
+
+
+def test_fold_budget_is_a_share_of_the_usable_amount():
+    """--budget is a share of each resource's usable amount, as a study's [folding] budget
+    is: the device times --max-utilisation (the whole device when it is not given)."""
+    dev = get_device(board="Pynq-Z1")
+    r = run(
+        "hw", "fold", CNV, "--budget", "1.0", "--max-utilisation", "LUT=0.3",
+        "--board", "Pynq-Z1", "--json",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    rep = estimate(load_graph(CNV), board="Pynq-Z1", folding=json.loads(r.stdout))
+    assert rep.total["LUT"] <= 0.3 * dev.resources["LUT"]
+    whole = run("hw", "fold", CNV, "--budget", "1.0", "--board", "Pynq-Z1", "--json")
+    rep = estimate(load_graph(CNV), board="Pynq-Z1", folding=json.loads(whole.stdout))
+    assert rep.total["LUT"] > 0.3 * dev.resources["LUT"]  # the whole device is usable
+    for bad in ("LUT=1.5", "LUT", "FF=0.5", "LUT=0"):
+        r = run("hw", "fold", CNV, "--budget", "1", "--max-utilisation", bad)
+        assert r.exit_code == 2 and "--max-utilisation" in r.stderr, (bad, r.stderr)
+        assert r.stderr.count("\n") == 1

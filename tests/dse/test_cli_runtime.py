@@ -472,3 +472,25 @@ def test_where_adapex_loses_it_says_why(capsys):
     _print_against_baselines(policies, "edp")
     out = capsys.readouterr().out
     assert "energy per inference is worse" in out and "--select energy" in out
+
+
+def test_simulate_peak_as_a_load_or_a_rate(study_url, capsys):
+    """--peak-load scales a built-in trace to a multiple of static FINN's throughput,
+    --peak-fps to an absolute rate (the same two flags as deploy run), never both."""
+    base = ["runtime", "simulate", "--study", STUDY, "--storage", study_url]
+    base += ["--trace", "constant", "--duration-s", "600", "--json"]
+    code, out, err = run_cli(capsys, *base, "--peak-load", "2")
+    assert code == 0, err
+    by_load = json.loads(out)
+    static_fps = by_load["static_finn_point"]["throughput_fps"]
+    assert by_load["trace"]["peak_fps"] == pytest.approx(2 * static_fps, rel=1e-9)
+    assert by_load["trace"]["peak_load_vs_static"] == pytest.approx(2.0)
+    code, out, err = run_cli(capsys, *base, "--peak-fps", f"{0.5 * static_fps!r}")
+    assert code == 0, err
+    by_rate = json.loads(out)
+    assert by_rate["trace"]["peak_fps"] == pytest.approx(0.5 * static_fps, rel=1e-9)
+    assert by_rate["trace"]["peak_load_vs_static"] == pytest.approx(0.5)
+    code, _, err = run_cli(capsys, *base, "--peak-load", "2", "--peak-fps", "100")
+    assert code == 2 and err.count("\n") == 1 and "not both" in err
+    code, _, err = run_cli(capsys, *base, "--peak-fps", "-3")
+    assert code == 2 and "peak-fps" in err

@@ -29,7 +29,7 @@ def quickstart(
 ) -> tuple[Path, dict]:
     work = tmp_path_factory.mktemp("cli_train")
     cache = quickstart_cache  # shared with test_training: the model is trained once
-    proc = _run(["train", "--json", "--device", "cpu", "--cache-dir", str(cache)], work)
+    proc = _run(["train", "--json", "--torch-device", "cpu", "--cache-dir", str(cache)], work)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return cache, json.loads(proc.stdout)
 

@@ -366,3 +366,27 @@ def test_deploy_run_defaults_to_the_runtime_commands_accuracy_threshold(
     lib = load_deployed_library(library)
     assert default_accuracy_threshold(lib) == pytest.approx(runtime_default, abs=1e-12)
     assert 0.0 < runtime_default < 1.0
+
+
+def test_deploy_run_peak_as_a_load_or_a_rate(
+    library: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """deploy run scales a built-in trace as the runtime commands do: --peak-load times
+    static FINN's throughput (default 1.5), or --peak-fps in inferences/s, never both."""
+    from dse.deploy import load_deployed_library
+    from dse.deploy.manager import peak_rate
+    from dse.runtime import SelectionTable
+    from dse.runtime.scenario import Scenario
+
+    lib = load_deployed_library(library)
+    assert lib.runtime_table is not None
+    points = SelectionTable.from_dict(lib.runtime_table).points
+    static = next(p for p in points if p.is_static_finn).throughput_fps
+    assert peak_rate(lib, None, None) == pytest.approx(Scenario.peak_load * static)
+    assert peak_rate(lib, 2.0, None) == pytest.approx(2.0 * static)
+    assert peak_rate(lib, None, 123.0) == 123.0
+    args = ["deploy", "run", "--library", str(library), "--trace", "constant"]
+    code, _, err = _cli([*args, "--peak-load", "2", "--peak-fps", "100"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "not both" in err
+    code, _, err = _cli([*args, "--peak-load", "0"], capsys)
+    assert code == 2 and "--peak-load" in err
