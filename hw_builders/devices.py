@@ -40,6 +40,7 @@ from hw_builders.power import PowerModel
 __all__ = [
     "BOARDS",
     "BOARD_ALIASES",
+    "ClockLimit",
     "DEFAULT_LIMITS",
     "PARTS",
     "RESOURCE_KEYS",
@@ -47,6 +48,8 @@ __all__ = [
     "fits",
     "get_device",
     "is_versal",
+    "clock_limit",
+    "clock_note",
     "clock_ns",
     "parse_resources",
     "resolve_device",
@@ -397,3 +400,91 @@ def fits(
         lim.update(limits)
     u = utilisation(total, device)
     return all(u.get(k, 0.0) <= v for k, v in lim.items())
+
+
+# -- the fastest clock a whole FINN accelerator is known to close at ---------------------
+
+
+@dataclass(frozen=True)
+class ClockLimit:
+    """The shortest clock period FINN's own builds close at on a family and speed grade.
+
+    Attributes:
+        clk_ns: The period (ns); a design clocked faster is flagged.
+        family: The part family and speed grade it holds for.
+        source: Where the figure comes from (a FINN or finn-examples file at a commit).
+    """
+
+    clk_ns: float
+    family: str
+    source: str
+
+
+#: The FINN commit the sources below are read at (finn-examples files: at their own commit).
+_FINN = "Xilinx/finn@39f0c9a"
+
+_ZYNQ7 = ClockLimit(
+    10.0,
+    "Zynq-7000",
+    "Xilinx/finn-examples@087ad90 build/bnn-pynq/build.py (Pynq-Z1 at synth_clk_period_ns=10.0)",
+)
+_US_PLUS_1 = ClockLimit(
+    5.0,
+    "Zynq UltraScale+ speed grade -1",
+    f"{_FINN} tests/fpgadataflow/test_fpgadataflow_thresholding.py (xczu3eg-sbva484-1-e, "
+    "target_clk_ns = 5)",
+)
+_US_PLUS_2 = ClockLimit(
+    4.0,
+    "Zynq UltraScale+ speed grade -2",
+    "Xilinx/finn-examples@1168db1 build/vgg10-radioml/build.py (ZCU104, xczu7ev-2, at 4.0 ns)",
+)
+_ALVEO = ClockLimit(
+    3.0,
+    "Alveo (UltraScale+)",
+    f"Xilinx/finn-examples@0c68e2e build/mobilenet-v1/build.py (U50/U200/U250/U280 at 3.0 ns); "
+    f"{_FINN} tests/end2end/test_end2end_mobilenet_v1.py (target_clk_ns = 3)",
+)
+_VERSAL = ClockLimit(
+    3.33,
+    "Versal",
+    "no FINN example builds a Versal part; the 300 MHz PL clock of the vendors' VCK190/VEK280 "
+    "base platforms (the catalogue's default clock; an assumption)",
+)
+
+
+def _speed_grade(part: str) -> int | None:
+    """The speed grade digit of a part string (``xczu7ev-ffvc1156-2-e`` -> 2), or None."""
+    import re
+
+    got = re.search(r"-(\d)(?:[a-z]*)?(?:-|$)", part.strip().lower())
+    return int(got.group(1)) if got else None
+
+
+def clock_limit(device: Device) -> ClockLimit | None:
+    """The shortest clock period FINN's own builds close at on ``device``'s part family and
+    speed grade (None for a part family no FINN build covers)."""
+    p = device.part.strip().lower()
+    if device.versal:
+        return _VERSAL
+    if p.startswith("xc7z"):
+        return _ZYNQ7
+    if p.startswith(("xczu", "xck26", "xck24")):
+        grade = _speed_grade(p)
+        return _US_PLUS_1 if grade is None or grade <= 1 else _US_PLUS_2
+    if p.startswith("xcu"):
+        return _ALVEO
+    return None
+
+
+def clock_note(device: Device, clk_ns: float) -> str | None:
+    """One line when ``clk_ns`` is faster than :func:`clock_limit` (None otherwise): the
+    figures assume timing FINN's own builds do not show that part closing."""
+    limit = clock_limit(device)
+    if limit is None or not clk_ns > 0 or clk_ns >= limit.clk_ns - 1e-9:
+        return None
+    return (
+        f"{clk_ns:g} ns ({1e3 / clk_ns:.0f} MHz) on {device.part} is faster than FINN's builds "
+        f"close on {limit.family} ({limit.clk_ns:g} ns: {limit.source}); its throughput "
+        "assumes timing closure there"
+    )

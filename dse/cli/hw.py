@@ -184,6 +184,7 @@ def estimate_cmd(
 
         graph = load_graph(graph_path)
         dev = _device(board, part, resources)
+        _warn_clock(dev, clk_ns)
         cfg = FoldingConfig.load(folding) if folding is not None else None
         folded = cfg.apply(graph) if cfg is not None else graph
         if reach is not None or buffer_depth is not None:
@@ -219,6 +220,15 @@ def estimate_cmd(
             "(1 where absent); pass --folding FOLDING.json, or choose one with `adapex hw fold`",
             err=True,
         )
+
+
+def _warn_clock(dev: Any, clk_ns: float | None) -> None:
+    """A line on stderr when the clock is faster than FINN's builds close on the part."""
+    from hw_builders.devices import clock_note
+
+    note = clock_note(dev, dev.default_clk_ns if clk_ns is None else clk_ns)
+    if note:
+        typer.echo(f"note: {note}", err=True)
 
 
 def _usable_shares(text: str | None) -> dict[str, float]:
@@ -315,6 +325,7 @@ def fold_cmd(
             check_output_file(out, "--out")
         graph = load_graph(graph_path)
         dev = _device(board, part, resources)
+        _warn_clock(dev, clk_ns)
         usable = _usable_shares(max_utilisation)
         shares = _fold_shares(
             dev, budget, usable, max_utilisation is not None, (max_lut, max_bram, max_uram, max_dsp)

@@ -122,7 +122,7 @@ def _pareto_row(d: Any, ids: str) -> tuple[str, ...]:
         exits or "none",
         pruning_s,
         _short(p["budget"]) if p.get("folding") == "optimised" and p.get("budget") else "sampled",
-        f"{d.clk_ns:g}",
+        f"{d.clk_ns:g}" + ("!" if d.clock_note else ""),
         "-" if "LUT" not in util else f"{100 * util['LUT']:.0f}%",
         "-" if "BRAM_18K" not in util else f"{100 * util['BRAM_18K']:.0f}%",
     )
@@ -166,6 +166,8 @@ def print_pareto_table(designs: list[Any], title: str, *, ordered: bool = False)
         same = (build_key(d), shown[:6], shown[7:])  # all but the thresholds
         rows.setdefault(same, []).append(d)
     notes = list(PARETO_COLUMNS)
+    fast = sorted({d.clock_note for d in firsts if d.clock_note})
+    notes.extend(f"clk ns !    {note}" for note in fast)
     if any(repeats.values()):
         notes.append("id +N       N later trials drew the same design and were answered from it")
     table.caption = Text("\n".join(notes), justify="left")
@@ -435,6 +437,8 @@ def status_cmd(
 
     for key, value in data["best"].items():  # named and in units as the dashboard's axes
         typer.echo(f"  best {axis_label(key)}: {_fmt(value)}")
+    for note in data["clock_notes"]:
+        typer.echo(f"  clock: {note}")
 
 
 def pareto_cmd(

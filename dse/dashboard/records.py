@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from dse.design import pruning_rate_of
+from dse.design import clock_note_of, pruning_rate_of
 
 #: Axis titles of the figures a design stores besides its objectives'.
 _OTHER_LABELS: dict[str, str] = {"URAM": "URAM", "pruning_rate": "pruning rate"}
@@ -163,6 +163,9 @@ def hover_text(design: Mapping[str, Any]) -> str:
     fold = folding_summary(design.get("folding") or {}, limit=6)
     if fold:
         lines.append("folding: " + "<br>  ".join(esc(x) for x in fold))
+    note = clock_note_of(design.get("board"), design.get("part"), design.get("clk_ns"))
+    if note:
+        lines.append(f"clock: {esc(note)}")
     return "<br>".join(lines)
 
 
@@ -278,6 +281,9 @@ def design_summary(design: Any) -> list[tuple[str, str]]:
         ("exits", fmt(list(d.get("exits") or []))),
         ("thresholds", fmt(list(d.get("thresholds") or []))),
     ]
+    note = clock_note_of(d.get("board"), d.get("part"), d.get("clk_ns"))
+    if note:
+        facts.append(("clock check", note))
     if "accuracy" in metrics:
         split = "calibration" if d.get("model_id") is not None else "test only"
         facts.append((f"accuracy ({split} split)", fmt(metrics["accuracy"])))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dse.design.cost import CostCache, Hardware, cost
 from dse.design.lowering import design_graph, trained_design_graph
-from dse.design.record import DesignRecord, ModelRecord, pruning_rate_of
+from dse.design.record import DesignRecord, ModelRecord, clock_note_of, pruning_rate_of
 from dse.design.weights import MODEL_FILE, load_design_model, load_pruned_model, load_state_dict
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "DesignRecord",
     "Hardware",
     "ModelRecord",
+    "clock_note_of",
     "cost",
     "design_graph",
     "load_design_model",

@@ -9,6 +9,7 @@ no reader parses the record's dicts by hand.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -155,6 +156,12 @@ class DesignRecord:
         )
 
     @property
+    def clock_note(self) -> str | None:
+        """One line when the design's clock is faster than FINN's own builds close on its
+        part (``hw_builders.clock_note``), else None."""
+        return clock_note_of(self.board, self.part, self.clk_ns)
+
+    @property
     def repeats(self) -> list[int]:
         """Later trials that sampled these same parameters and were answered from this
         design (never evaluated or stored again)."""
@@ -237,3 +244,19 @@ class DesignRecord:
         """Build a record from :meth:`to_dict` output (unknown keys are ignored)."""
         names = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@functools.lru_cache(maxsize=256)
+def clock_note_of(board: str | None, part: str | None, clk_ns: float | None) -> str | None:
+    """:attr:`DesignRecord.clock_note` of a design's target and clock (a stored dict's
+    ``board``, ``part`` and ``clk_ns``); None when either is unknown."""
+    from hw_builders.devices import clock_note, resolve_device
+    from hw_builders.errors import HwError
+
+    if clk_ns is None or not (board or part):
+        return None
+    try:
+        device = resolve_device(board=board, part=None if board else part)
+    except HwError:
+        return None
+    return clock_note(device, float(clk_ns))

@@ -187,6 +187,17 @@ class Evaluator:
         self._stage_memo = StageMemo()
         self._exit_memo: dict[tuple[Any, ...], tuple[Any, Any]] = {}
 
+    def clock_notes(self) -> list[str]:
+        """The config's clocks that are faster than FINN's builds close on the part, one line
+        each (designs at them are flagged in every table and report, not refused)."""
+        from dse.config import knob_values
+        from hw_builders.devices import clock_note
+
+        clk = self.config.hardware.clk_ns
+        values = knob_values(clk) or [getattr(clk, "low", 0.0)]
+        notes = [clock_note(self.device, float(v)) for v in values]
+        return [f"hardware.clk_ns: {n}" for n in notes if n]
+
     def _check_buildable(self) -> None:
         """Refuse, before anything is trained, a bit-width combination of the config whose
         accelerator FINN cannot build (hw_builders.legality), with every candidate exit."""

@@ -679,6 +679,8 @@ def run_study(
 
     evaluator = Evaluator(cfg, cache_dir=cache_dir)
     evaluator.pipeline.cache.verify()  # a damaged checkpoint stops us before any write
+    for note in evaluator.clock_notes():
+        log.warning(note)
     with Store(url) as store:
         created = store.register_study(cfg.study.name, cfg.to_dict(), cfg.objectives.specs())
         if not created:

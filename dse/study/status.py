@@ -104,6 +104,7 @@ def study_status(storage: str | None, study: str | None = None) -> dict[str, Any
         "seconds": seconds,
         "best": best_values(designs, info.get("objective_specs", [])),
         "n_repeats": n_repeats,
+        "clock_notes": sorted({d.clock_note for d in designs if d.clock_note}),
         "hypervolume_history": [
             {"trial_number": h["trial_number"], "hypervolume": h["hypervolume"]} for h in history
         ],

@@ -246,3 +246,16 @@ def test_fold_budget_is_a_share_of_the_usable_amount():
         r = run("hw", "fold", CNV, "--budget", "1", "--max-utilisation", bad)
         assert r.exit_code == 2 and "--max-utilisation" in r.stderr, (bad, r.stderr)
         assert r.stderr.count("\n") == 1
+
+
+def test_estimate_flags_a_clock_beyond_finn_builds():
+    """hw estimate and fold say on stderr when the clock is faster than FINN's builds close
+    on the part; the JSON on stdout is the same."""
+    fast = run("hw", "estimate", CNV, "--board", "Pynq-Z1", "--clk-ns", "5", "--json")
+    assert fast.exit_code == 0 and "bnn-pynq/build.py" in fast.stderr
+    assert fast.stderr.startswith("note: 5 ns (200 MHz) on xc7z020clg400-1")
+    assert json.loads(fast.stdout)["clk_ns"] == 5.0
+    ok = run("hw", "estimate", CNV, "--board", "ZCU104", "--clk-ns", "5", "--json")
+    assert ok.exit_code == 0 and ok.stderr == ""
+    folded = run("hw", "fold", CNV, "--budget", "0.9", "--board", "Pynq-Z1", "--clk-ns", "4")
+    assert folded.exit_code == 0 and "note: 4 ns (250 MHz)" in folded.stderr

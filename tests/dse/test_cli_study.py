@@ -336,3 +336,34 @@ def test_a_second_ctrl_c_aborts_the_trial_and_resuming_runs_it_first(tmp_path: P
     with Store(url, read_only=True) as store:
         numbers = {n for d in store.designs("sigint2") for n in d.trial_numbers}
     assert retry.number in numbers
+
+
+def test_clocks_beyond_finn_builds_are_flagged(
+    done: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Designs clocked faster than FINN's builds close on their part carry a flag in the
+    Pareto table (with its reason under it), the dashboard's hover label and design facts;
+    the study's own 10 ns designs on a Pynq-Z1 carry none."""
+    import dataclasses
+
+    from dse.cli.study import print_pareto_table
+    from dse.dashboard.records import design_dict, design_summary, hover_text
+    from dse.storage import Store
+
+    with Store(done["url"], read_only=True) as store:
+        front = store.pareto("clistudy")
+    assert front and all(d.clock_note is None for d in front)
+    code, out, _ = cli(["study", "status", "--storage", done["url"], "--json"], capsys)
+    assert code == 0 and json.loads(out)["clock_notes"] == []
+    fast = [dataclasses.replace(d, clk_ns=5.0) for d in front]
+    print_pareto_table(fast, "fast")
+    out = capsys.readouterr().out
+    assert " 5! " in out
+    assert "clk ns !    5 ns (200 MHz) on xc7z020clg400-1 is faster than FINN's builds" in out
+    assert "bnn-pynq/build.py" in out
+    print_pareto_table(front, "as stored")
+    assert "!" not in capsys.readouterr().out
+    d = design_dict(fast[0])
+    assert "clock: 5 ns (200 MHz)" in hover_text(d)
+    assert dict(design_summary(d))["clock check"].startswith("5 ns (200 MHz)")
+    assert "clock check" not in dict(design_summary(design_dict(front[0])))

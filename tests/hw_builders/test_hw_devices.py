@@ -90,3 +90,25 @@ def test_power_model_scales_with_clock_and_activity() -> None:
     # FF taken as LUT when absent, but its coefficient is 0 here
     assert pm.power_w({"LUT": 1000}, 10.0) == pytest.approx(1.0 + 0.5 * 100 * 1e-6 * 1000)
     assert pm.dynamic_w({"LUT": 1000}, 5.0) == pytest.approx(2 * pm.dynamic_w({"LUT": 1000}, 10.0))
+
+
+def test_clock_limits_follow_finn_builds_per_family_and_speed_grade():
+    """The shortest clock FINN's own builds close at, per part family and speed grade, each
+    with its source; a faster clock gets one line, an allowed one none."""
+    from hw_builders.devices import BOARDS, clock_limit, clock_note, get_device
+
+    want = {"Pynq-Z1": 10.0, "Ultra96": 5.0, "ZCU104": 4.0, "KV260_SOM": 4.0, "U250": 3.0}
+    for board, clk in want.items():
+        limit = clock_limit(BOARDS[board])
+        assert limit is not None and limit.clk_ns == clk, board
+        assert "@" in limit.source or "assumption" in limit.source  # a file at a commit
+        assert clock_note(BOARDS[board], clk) is None
+        assert clock_note(BOARDS[board], clk * 2) is None
+        note = clock_note(BOARDS[board], clk / 2)
+        assert note is not None and "\n" not in note and f"{clk:g} ns" in note
+    assert clock_limit(BOARDS["VCK190"]).clk_ns == 3.33
+    # the grade of a bare part decides: -1 and -2 UltraScale+ differ
+    one = get_device(part="xczu7ev-ffvc1156-1-e")
+    two = get_device(part="xczu7ev-ffvc1156-2-e")
+    assert clock_limit(one).clk_ns == 5.0 and clock_limit(two).clk_ns == 4.0
+    assert clock_note(BOARDS["Pynq-Z1"], -1.0) is None  # a bad clock is refused elsewhere
