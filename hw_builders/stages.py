@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hw_builders.bounds import limited_by
-from hw_builders.devices import clock_ns, resolve_device
+from hw_builders.devices import DEFAULT_LIMITS, clock_ns, resolve_device
 from hw_builders.devices import fits as device_fits
 from hw_builders.errors import HwError
 from hw_builders.estimate import estimate
@@ -94,7 +94,10 @@ class StagedReport:
         stages: per stage, the HardwareReport of its sub-graph.
         total: summed LUT, BRAM_18K, URAM, DSP.
         utilisation: total / device resources.
-        fits: whether the whole design fits the device.
+        fits: whether the whole design fits the device, each resource's share at most
+            its limit in ``limits``.
+        limits: the utilisation limit per resource ``fits`` was judged against (a design
+            stored before limits were recorded: empty).
     """
 
     throughput_fps: float
@@ -123,6 +126,7 @@ class StagedReport:
     host_bytes_per_inference: float = 0.0
     limited_by: dict[str, Any] = field(default_factory=dict)
     host_link: dict[str, Any] = field(default_factory=dict)
+    limits: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (stages as their HardwareReport.to_dict())."""
@@ -152,6 +156,7 @@ class StagedReport:
             "host_bytes_per_inference": self.host_bytes_per_inference,
             "limited_by": dict(self.limited_by),
             "host_link": dict(self.host_link),
+            "limits": dict(self.limits),
             "stages": [s.to_dict() for s in self.stages],
         }
 
@@ -193,6 +198,7 @@ class StagedReport:
                 host_bytes_per_inference=float(d.get("host_bytes_per_inference", 0.0)),
                 limited_by=dict(d.get("limited_by") or {}),
                 host_link=dict(d.get("host_link") or {}),
+                limits={k: float(v) for k, v in (d.get("limits") or {}).items()},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise HwError(f"staged report: bad or missing field {exc}") from None
@@ -256,8 +262,7 @@ def staged_performance(
     fpga = tandem_throughput(service, r, depth)
     traffic = host_traffic(graph, r)
     link = host_link_for(dev.part) if host is None else host
-    host_fps = traffic.cap_fps(link)
-    thr = min(fpga, host_fps)
+    thr = min(fpga, host_fps := traffic.cap_fps(link))
     latency, frac, mean_lat = _latencies(graph, reports, r, clk)
     static_w = float(dev.power.static_w)
     dyn, activity, power, energy = _power(reports, r, t_stage, thr, static_w)
@@ -292,6 +297,7 @@ def staged_performance(
         host_bytes_per_inference=traffic.bytes_per_inference,
         limited_by=bound,
         host_link=link.to_dict(),
+        limits={**DEFAULT_LIMITS, **(limits or {})},
     )
 
 

@@ -54,6 +54,28 @@ def _root(
     inference."""
 
 
+#: The modules of ``pip install 'adapex[study]'`` that ``pip install adapex`` (the host
+#: runtime of an exported library) leaves out.
+STUDY_MODULES = frozenset(
+    {
+        "torch",
+        "brevitas",
+        "qonnx",
+        "onnxoptimizer",
+        "onnxruntime",
+        "optuna",
+        "plotly",
+        "sqlalchemy",
+        "psycopg2",
+        "sklearn",
+        "scipy",
+        "dash",
+        "PIL",
+        "filelock",
+    }
+)
+
+
 def fail(message: str) -> None:
     """Print a one-line error and exit with status 2 (bad input)."""
     typer.echo(f"error: {message}", err=True)
@@ -145,6 +167,13 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in STUDY_MODULES:
+            raise
+        fail(
+            f"this command needs adapex's study dependencies ({exc.name} is not installed); "
+            "install them with: pip install 'adapex[study]'"
+        )
     except OSError as exc:
         fail(_os_error_line(exc))
     except Exception as exc:

@@ -21,14 +21,15 @@ _OTHER_LABELS: dict[str, str] = {"URAM": "URAM", "pruning_rate": "pruning rate"}
 
 
 def metric_labels() -> dict[str, str]:
-    """Human-readable axis titles: every registered objective's (dse.objectives), then
-    the other stored figures'."""
+    """Human-readable axis titles: the default objectives' first (the axes a study shows
+    first), then every other registered objective's (dse.objectives), then the other
+    stored figures'."""
+    from dse.config import ObjectivesSection
     from dse.objectives import get_objective, objective_names
 
-    return {
-        **{name: get_objective(name).title for name in objective_names()},
-        **_OTHER_LABELS,
-    }
+    first = list(ObjectivesSection().names)
+    names = first + [n for n in objective_names() if n not in first]
+    return {**{name: get_objective(name).title for name in names}, **_OTHER_LABELS}
 
 
 RESOURCE_KEYS = ("LUT", "BRAM_18K", "URAM", "DSP")

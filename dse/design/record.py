@@ -221,19 +221,37 @@ class DesignRecord:
         link = (self.hw_report or {}).get("host_link")
         return HostLink.from_dict(link) if link else None
 
-    def hardware(self) -> Any:
+    @property
+    def limits(self) -> dict[str, float] | None:
+        """The utilisation limits the design's ``fits`` was judged against (None for a
+        design stored before limits were recorded)."""
+        stored = (self.hw_report or {}).get("limits")
+        return {k: float(v) for k, v in stored.items()} if stored else None
+
+    def hardware(self, **changes: Any) -> Any:
         """What the design is costed from (:class:`dse.design.Hardware`): its graph, folding,
-        device, clock, buffer depth and host link, as stored."""
+        device, clock, buffer depth, host link and utilisation limits, as stored; ``changes``
+        replace some of them (a baseline costed as the study's designs are).
+
+        Args:
+            **changes: Fields of :class:`dse.design.Hardware` to replace (``graph``,
+                ``folding``, ``clk_ns``, ...).
+        """
         from dse.design.cost import Hardware
 
-        return Hardware(
-            graph=self.graph(),
-            folding=self.folding_config(),
-            device=self.device,
-            clk_ns=float(self.clk_ns),
-            buffer_depth=self.buffer_depth,
-            host=self.host_link,
-        )
+        fields: dict[str, Any] = {
+            "device": self.device,
+            "clk_ns": float(self.clk_ns),
+            "buffer_depth": self.buffer_depth,
+            "limits": self.limits,
+            "host": self.host_link,
+            **changes,
+        }
+        if "graph" not in fields:
+            fields["graph"] = self.graph()
+        if "folding" not in fields:
+            fields["folding"] = self.folding_config()
+        return Hardware(**fields)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict of every field."""

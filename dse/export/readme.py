@@ -106,6 +106,11 @@ def _build_and_serve(example: str, designs: list[Any]) -> list[str]:
         "design's `deployment.json` and `model.onnx`; `--backend pynq` loads the bitstreams, "
         "`--backend software` (the default) runs the same integer arithmetic on the CPU.",
         "",
+        "Install the host runtime there with `pip install adapex` (the deploy-only install: "
+        "numpy, onnx and the command line, no torch, Dash or database driver; a library of "
+        "the bundled digits also needs `scikit-learn`, whose package holds those images); "
+        "the board's PYNQ image provides `pynq` for `--backend pynq`.",
+        "",
         "## Serve it",
         "",
         "```",

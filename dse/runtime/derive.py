@@ -24,7 +24,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from dse.design import CostCache, Hardware, cost, design_graph, pruning_rate_of
+from dse.design import CostCache, cost, design_graph, pruning_rate_of
 from dse.runtime.errors import RuntimeManagerError
 from dse.runtime.points import STATIC_BEST_ID, STATIC_FINN_ID, OperatingPoint, non_dominated
 
@@ -301,8 +301,8 @@ def static_point(
     folding = fold(
         graph, strategy=strategy, device=device, clk_ns=clk_ns, budget=dict(limits or {}) or None
     )
-    # the study's host link (calibrated or assumed), as its designs were costed with
-    hardware = Hardware(graph, folding, device, clk_ns, limits=limits, host=rec.host_link)
+    # costed as the study's designs were (host link, buffer depth), within the study's limits
+    hardware = rec.hardware(graph=graph, folding=folding, clk_ns=clk_ns, limits=limits)
     rep = cost(hardware, [1.0])
     if not rep.fits:
         raise RuntimeManagerError(

@@ -494,3 +494,24 @@ def test_simulate_peak_as_a_load_or_a_rate(study_url, capsys):
     assert code == 2 and err.count("\n") == 1 and "not both" in err
     code, _, err = run_cli(capsys, *base, "--peak-fps", "-3")
     assert code == 2 and "peak-fps" in err
+
+
+def test_stored_designs_recost_to_their_stored_figures(study_url):
+    """Everything a design was costed with is stored with it: costed again from the record
+    alone (DesignRecord.hardware, the one costing path), each design has its stored fit,
+    throughput, energy and latency, against the study's utilisation limits."""
+    from dse.design import cost
+
+    with Store(study_url, read_only=True) as store:
+        records = store.designs(STUDY)
+    assert records
+    for r in records:
+        assert r.limits == {"LUT": 0.85, "BRAM_18K": 0.9, "URAM": 0.9, "DSP": 0.9}
+        rep = cost(r.hardware(), r.metrics["reach"])
+        assert rep.fits == r.metrics["fits"] == r.feasible, r.id
+        assert rep.throughput_fps == r.metrics["throughput_fps"]
+        assert rep.energy_per_inference_j == r.metrics["energy_per_inference_j"]
+        assert rep.mean_latency_s == r.metrics["latency_s"]
+        assert rep.total == {k: r.metrics[k] for k in rep.total}
+        for name in ("throughput_fps", "energy_per_inference_j"):
+            assert r.objectives[name] == r.metrics[name]

@@ -390,3 +390,91 @@ def test_deploy_run_peak_as_a_load_or_a_rate(
     assert code == 2 and err.count("\n") == 1 and "not both" in err
     code, _, err = _cli([*args, "--peak-load", "0"], capsys)
     assert code == 2 and "--peak-load" in err
+
+
+#: Runs the CLI where only the standard library, adapex's own packages and the modules of the
+#: distributions `pip install adapex` installs (ALLOWED, given as the first argument) can be
+#: imported: any other import fails as a missing module does.
+DEPLOY_ONLY = r"""
+import importlib.abc, sys
+ALLOWED = set(sys.stdlib_module_names) | {"dse", "hw_builders", "search_spaces"}
+ALLOWED |= set(sys.argv.pop(1).split(","))
+class DeployOnly(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        top = name.split(".")[0]
+        if top not in ALLOWED and not top.startswith("_sysconfigdata"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, DeployOnly())
+from dse.cli.main import main
+sys.argv = ["adapex", *sys.argv[1:]]
+main()
+"""
+
+
+def _base_install_modules(*more: str) -> set[str]:
+    """The top-level modules of every distribution `pip install adapex` installs (with
+    ``more`` distributions installed beside it): the requirements pyproject.toml gives
+    without extras, and theirs (installed metadata)."""
+    import tomllib
+    from importlib.metadata import PackageNotFoundError, packages_distributions, requires
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    root = Path(__file__).resolve().parents[2]
+    base = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    seen = {canonicalize_name(m) for m in more}
+    todo: list[str | None] = [None, *more]  # None: adapex, as pyproject.toml declares it
+    while todo:
+        name = todo.pop()
+        try:
+            reqs = base if name is None else (requires(name) or [])
+        except PackageNotFoundError:
+            continue
+        for text in reqs:
+            req = Requirement(text)
+            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+                continue  # an extra's requirement, or another platform's
+            dist = canonicalize_name(req.name)
+            if dist not in seen:
+                seen.add(dist)
+                todo.append(dist)
+    return {
+        module
+        for module, dists in packages_distributions().items()
+        if any(canonicalize_name(d) in seen for d in dists)
+    }
+
+
+def test_deploy_runs_with_the_deploy_only_install(library: Path, tmp_path: Path) -> None:
+    """`pip install adapex` (no torch, Dash, database driver, Optuna, qonnx or onnxruntime;
+    scikit-learn beside it for the digits) verifies and serves a library through the
+    software backend; a study command then says in one line what to install."""
+    import subprocess
+    import sys
+
+    heavy = {"torch", "dash", "sqlalchemy", "psycopg2", "optuna", "onnxruntime", "brevitas"}
+    assert not _base_install_modules() & (heavy | {"sklearn"})
+    # the library's digits come with scikit-learn: installed beside adapex on the board
+    allowed = _base_install_modules("scikit-learn")
+    assert {"numpy", "onnx", "sklearn"} <= allowed and not allowed & heavy
+
+    def adapex(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", DEPLOY_ONLY, ",".join(sorted(allowed)), *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    verify = adapex("deploy", "verify", "--library", str(library))
+    assert verify.returncode == 0, verify.stderr[-3000:]
+    index = json.loads((library / "library.json").read_text())
+    design = str(index["designs"][0]["id"])
+    served = adapex("deploy", "run", "--library", str(library), "--design", design, "--json")
+    assert served.returncode == 0, served.stderr[-3000:]
+    assert json.loads(served.stdout)["samples"] == index["dataset"]["n_test"]
+    study = adapex("study", "list", "--storage", f"sqlite:///{tmp_path / 'x.db'}")
+    assert study.returncode == 2 and study.stderr.count("\n") == 1, study.stderr
+    assert "pip install 'adapex[study]'" in study.stderr
