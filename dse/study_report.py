@@ -30,10 +30,19 @@ h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2e
 div.facts { max-width: 100%; overflow-x: auto; margin: .5em 0 1em; }
 table.facts { border-collapse: collapse; font-size: .9em; }
 table.facts td, table.facts th { border: 1px solid #ddd; padding: .2em .5em; text-align: left;
-  vertical-align: top; max-width: 14em; overflow-wrap: anywhere; }
+  vertical-align: top; white-space: nowrap; }
+table.facts th { background: #f4f4f4; }
+table.facts td.text { white-space: normal; min-width: 22em; max-width: 36em; }
 details { margin: .6em 0; } summary { cursor: pointer; font-weight: 600; }
 .muted { color: #666; }
 """
+
+
+def _cell(value: Any) -> str:
+    """One table cell: figures and short words on one line (never broken mid-word), a
+    sentence wrapped at its spaces (the table scrolls sideways instead of squeezing)."""
+    text = html.escape(str(value))
+    return f'<td class="text">{text}</td>' if len(text) > 40 and " " in text else f"<td>{text}</td>"
 
 
 def _table(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -41,10 +50,7 @@ def _table(rows: Sequence[Mapping[str, Any]]) -> str:
         return '<p class="muted">none</p>'
     cols = F.columns(rows)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in cols) + "</tr>"
-        for r in rows
-    )
+    body = "".join("<tr>" + "".join(_cell(r.get(c, "")) for c in cols) + "</tr>" for r in rows)
     return f'<div class="facts"><table class="facts"><tr>{head}</tr>{body}</table></div>'
 
 

@@ -73,6 +73,24 @@ _PALETTE = (
 )
 
 
+def distinct_colours(n: int) -> list[str]:
+    """``n`` colours no two of which are the same: the palette's ten, then hues a golden
+    angle apart at three lightness levels (a heatmap of many designs never repeats one)."""
+    import colorsys
+
+    out = list(_PALETTE[:n])
+    k = 0
+    while len(out) < n:
+        hue = (k * 0.618033988749895) % 1.0
+        light = (0.35, 0.55, 0.75)[(k // 7) % 3]
+        r, g, b = colorsys.hls_to_rgb(hue, light, 0.65)
+        colour = f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
+        if colour not in out:
+            out.append(colour)
+        k += 1
+    return out
+
+
 # -- access helpers ---------------------------------------------------------------------------
 
 
@@ -250,20 +268,24 @@ def pareto_figure_3d(
                 hovertemplate="%{hovertext}<extra></extra>",
             )
         )
+    # one tick per decade on log axes (the minor ones crowd the axis titles out), and a
+    # camera far enough that all three axis titles stay inside the figure
     scene = {
         f"{a}axis": {
             "title": {"text": esc(axis_label(k))},
             "type": "log" if k in LOG_METRICS else "linear",
+            **({"dtick": 1} if k in LOG_METRICS else {}),
         }
         for a, k in zip("xyz", axes, strict=True)
     }
     fig.update_layout(
         title=esc(title),
-        scene={**scene, "domain": {"x": [0.05, 0.95], "y": [0.05, 1.0]}},
-        scene_camera={"eye": {"x": 1.45, "y": 1.45, "z": 0.95}},
-        height=600,
-        margin={"l": 40, "r": 40, "t": 60, "b": 40},
+        scene=scene,
+        scene_camera={"eye": {"x": 1.7, "y": 1.7, "z": 1.05}},
+        height=640,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
         font={"size": 11},
+        legend={"x": 0.99, "xanchor": "right", "y": 0.99},
     )
     return fig
 
@@ -428,10 +450,14 @@ def exit_profile_figure(design: Any) -> go.Figure:
             )
         )
         if e in thresholds:
+            # one label row per exit, so that close thresholds never print over each other
             fig.add_vline(
                 x=float(thresholds[e]),
                 line={"color": colour, "dash": "dot"},
                 annotation_text=f"exit {e}: {float(thresholds[e]):.3g}",
+                annotation_position="top left",
+                annotation_yshift=-20 * j,
+                annotation_font_color=colour,
             )
     fig.update_layout(
         title="exit profile (each exit on its own)",
@@ -519,8 +545,7 @@ def runtime_heatmap(table: Mapping[str, Any] | None) -> go.Figure:
         hover.append(hr)
     n = max(len(designs), 1)
     scale = []
-    for i in range(n):
-        colour = _PALETTE[i % len(_PALETTE)]
+    for i, colour in enumerate(distinct_colours(n)):
         scale += [[i / n, colour], [(i + 1) / n, colour]]
     x_labels = [f"<= {c:.4g}" for c in edges] + [f"> {edges[-1]:.4g}" if edges else "any"]
     fig = go.Figure(
@@ -667,8 +692,18 @@ def sweep_figure(sweep: Mapping[str, Any] | None) -> go.Figure:
             f" select {sweep.get('select', 'energy')}; above 1: adapex better)"
         ),
         height=720,
+        # the legend (a dozen entries or more) in a column right of the plots: below them
+        # it ran into the x-axis titles
         margin={"l": 60, "r": 20, "t": 70, "b": 50},
-        legend={"orientation": "h", "y": -0.1},
+        legend={
+            "orientation": "v",
+            "x": 1.02,
+            "xanchor": "left",
+            "y": 1,
+            "yanchor": "top",
+            "font": {"size": 10},
+            "tracegroupgap": 0,
+        },
     )
     return fig
 
