@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from dse.errors import DseError
 from dse.objectives import get_objective, objective_names
 from dse.pareto import ObjectiveSpec
+from dse.runtime.table import DEFAULT_SELECT
+from hw_builders.devices import DEFAULT_BOARD
 from search_spaces.families.arch import ALLOWED_BITS
 
 QUICKSTART = "quickstart"
@@ -288,7 +290,7 @@ class FoldingSection(_Model):
 class HardwareSection(_Model):
     """``[hardware]``: the target (a board or a part) and the clock periods to sample."""
 
-    board: str | None = "Pynq-Z1"
+    board: str | None = DEFAULT_BOARD
     part: str | None = None
     # with `part`, for a part the device catalogue lacks (or to override its figures):
     # {LUT = .., BRAM_18K = .., URAM = .., DSP = ..}; FF optional
@@ -396,7 +398,7 @@ class RuntimeSection(_Model):
     accuracy threshold only when it holds it with probability ``1 - confidence``
     (``--confidence`` overrides it)."""
 
-    select: str = "energy"
+    select: str = DEFAULT_SELECT
     confidence: float = Field(default=0.05, gt=0.0, lt=0.5)
 
     @field_validator("select")

@@ -41,6 +41,7 @@ __all__ = [
     "BOARDS",
     "BOARD_ALIASES",
     "ClockLimit",
+    "DEFAULT_BOARD",
     "DEFAULT_LIMITS",
     "PARTS",
     "RESOURCE_KEYS",
@@ -59,6 +60,9 @@ __all__ = [
 RES_KEYS = ("LUT", "FF", "BRAM_18K", "URAM", "DSP")
 RESOURCE_KEYS = RES_KEYS
 DEFAULT_LIMITS: dict[str, float] = {"LUT": 1.0, "BRAM_18K": 1.0, "URAM": 1.0, "DSP": 1.0}
+
+#: The board a study or command targets when none is given.
+DEFAULT_BOARD = "Pynq-Z1"
 
 _VERSAL_PREFIXES4 = ("xcvc", "xcve", "xcvp", "xcvm", "xqvc", "xqvm")
 
@@ -368,7 +372,10 @@ def clock_ns(device: Device, clk_ns: float | None = None) -> float:
     """
     clk = device.default_clk_ns if clk_ns is None else clk_ns
     if isinstance(clk, bool) or not isinstance(clk, (int, float)) or not clk > 0:
-        raise HwError(f"clk_ns={clk_ns!r} must be a positive clock period in ns (e.g. 10.0)")
+        raise HwError(
+            f"`clk_ns` {clk_ns!r} must be a positive clock period in ns (e.g. 10.0)",
+            arguments=("clk_ns",),
+        )
     return float(clk)
 
 

@@ -107,7 +107,9 @@ def build_config(
     if steps not in OUTPUTS:
         raise HwError(f"steps={steps!r} is unknown; use one of: {', '.join(OUTPUTS)}")
     if isinstance(clk_ns, bool) or not isinstance(clk_ns, (int, float)) or not clk_ns > 0:
-        raise HwError(f"clk_ns={clk_ns!r} must be a positive clock period in ns")
+        raise HwError(
+            f"`clk_ns` {clk_ns!r} must be a positive clock period in ns", arguments=("clk_ns",)
+        )
     cfg: dict[str, Any] = {
         "output_dir": output_dir,
         "synth_clk_period_ns": float(clk_ns),
@@ -129,7 +131,10 @@ def build_config(
             or not isinstance(target_fps, (int, float))
             or not (target_fps > 0)
         ):
-            raise HwError(f"target_fps={target_fps!r} must be a positive number")
+            raise HwError(
+                f"`target_fps` {target_fps!r} must be a positive number",
+                arguments=("target_fps",),
+            )
         cfg["target_fps"] = max(1, int(round(target_fps)))
     if specialize:
         cfg["specialize_layers_config_file"] = "specialize_layers_config.json"

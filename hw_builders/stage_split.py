@@ -114,7 +114,10 @@ def check_reach(reach: Sequence[float], n_stages: int) -> list[float]:
     try:
         r = [float(x) for x in reach]
     except (TypeError, ValueError):
-        raise HwError(f"reach={reach!r}: expected a list of fractions, one per stage") from None
+        raise HwError(
+            f"`reach` {reach!r}: expected a list of fractions, one per stage",
+            arguments=("reach",),
+        ) from None
     if len(r) != n_stages:
         raise HwError(
             f"reach has {len(r)} entries but the graph has {n_stages} stage(s); give one "

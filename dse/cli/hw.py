@@ -15,6 +15,7 @@ from typing import Any
 
 import typer
 
+from hw_builders.devices import DEFAULT_BOARD
 from hw_builders.errors import HwError, InputError
 
 hw_app = typer.Typer(
@@ -27,18 +28,13 @@ hw_app = typer.Typer(
 )
 
 
-# library arguments that hw_builders names in its errors, and the flags that set them here
-_ARG_FLAGS = {"target_fps": "--target-fps", "clk_ns": "--clk-ns", "reach": "--reach"}
-
-
 def _fail(exc: BaseException) -> None:
+    """One error line: a library error names its arguments as this command's flags
+    (``InputError.for_cli``, the one mapping every command uses)."""
     if isinstance(exc, InputError):
         msg = exc.for_cli()
     else:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    for arg, flag in _ARG_FLAGS.items():
-        if msg.startswith(f"{arg}="):
-            msg = f"{flag} {msg[len(arg) + 1 :]}"
     typer.echo(f"error: {msg}", err=True)
     raise typer.Exit(2)
 
@@ -49,7 +45,6 @@ def _console() -> Any:
     return console()
 
 
-DEFAULT_BOARD = "Pynq-Z1"
 # the target options of `hw estimate` and `hw fold`
 _BOARD_OPT = typer.Option(None, "--board", help="board name (adapex hw boards; default Pynq-Z1)")
 _PART_OPT = typer.Option(None, "--part", help="FPGA part string, as FINN takes it")

@@ -13,6 +13,7 @@ import typer
 from dse.cli.common import PEAK_FPS_OPT, PEAK_LOAD_OPT, STORAGE_HELP, STUDY_HELP, flags
 from dse.jsonable import jsonable
 from dse.runtime.errors import RuntimeManagerError
+from dse.runtime.table import DEFAULT_SELECT
 
 runtime_app = typer.Typer(
     rich_markup_mode=None,
@@ -54,7 +55,7 @@ def _select(storage: str | None, study: str, select: str | None) -> str:
     if select is None:
         with Store(storage, read_only=True) as store:
             config = (store.study_info(study) or {}).get("config") or {}
-        select = str((config.get("runtime") or {}).get("select", "energy"))
+        select = str((config.get("runtime") or {}).get("select", DEFAULT_SELECT))
     check_objective(select)
     return select
 
@@ -299,7 +300,7 @@ def simulate_cmd(
             hold_intervals=hold,
             min_dwell_s=min_dwell_s,
             seed=seed,
-            select=select or "energy",
+            select=select or DEFAULT_SELECT,
         )
     scenario.check_trace_file()  # a user's file is read before the study is touched
     study, lib = _load_study(storage, study, confidence)
@@ -343,7 +344,7 @@ def _print_simulation(result: dict[str, Any], study: str, lib: Any) -> None:
         if not m.get("available", True):
             typer.echo(f"{name}: {m.get('reason', 'not available')}")
     _print_against_baselines(
-        result["policies"], str((result.get("settings") or {}).get("objective") or "energy")
+        result["policies"], str((result.get("settings") or {}).get("objective") or DEFAULT_SELECT)
     )
 
 
@@ -373,7 +374,7 @@ def _why(metric: str, select: str, adapex: dict[str, Any]) -> str:
     )
 
 
-def _print_against_baselines(policies: dict[str, Any], select: str = "energy") -> None:
+def _print_against_baselines(policies: dict[str, Any], select: str = DEFAULT_SELECT) -> None:
     from dse.runtime.policies import baseline_names, policy_label
 
     adapex = policies.get("adapex", {})

@@ -18,6 +18,7 @@ import numpy as np
 from dse.runtime.errors import RuntimeManagerError
 from dse.runtime.points import OperatingPoint
 from dse.runtime.simulator import HysteresisPolicy, SimulationResult, simulate
+from dse.runtime.table import DEFAULT_SELECT
 from dse.runtime.traces import Trace
 
 
@@ -59,7 +60,7 @@ def compare_policies(
     buffer_size: int = 1024,
     seed: int = 0,
     timeline_step_s: float = 60.0,
-    objective: str = "energy",
+    objective: str = DEFAULT_SELECT,
 ) -> dict:
     """Simulate every policy on the same arrivals and compare them with static FINN.
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dse.runtime.errors import RuntimeManagerError
-from dse.runtime.table import check_objective
+from dse.runtime.table import DEFAULT_SELECT, check_objective
 
 
 def _positive(name: str, value: float, what: str = "a positive number") -> None:
@@ -65,7 +65,7 @@ class Scenario:
     hold_intervals: int = 3
     min_dwell_s: float = 30.0
     seed: int = 0
-    select: str = "energy"
+    select: str = DEFAULT_SELECT
 
     def __post_init__(self) -> None:
         from dse.runtime.traces import MAX_INTERVALS, check_builtin_name, is_trace_file

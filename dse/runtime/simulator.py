@@ -52,7 +52,7 @@ import numpy as np
 
 from dse.runtime.errors import RuntimeManagerError
 from dse.runtime.points import OperatingPoint, check_points
-from dse.runtime.table import ACC_TOL, SelectionTable, point_cost
+from dse.runtime.table import ACC_TOL, DEFAULT_SELECT, SelectionTable, point_cost
 from dse.runtime.traces import Trace
 
 
@@ -196,7 +196,7 @@ class _Run:
         self.busy_p = [p.power_w for p in pts]
         self.idle_p = [p.idle_power_w for p in pts]
         # selecting by a design's own figure (EDP, latency) rather than energy at the rate
-        self.use_own = table.objective != "energy"
+        self.use_own = table.objective != DEFAULT_SELECT
         self.own_cost = [point_cost(p, 0.0, table.objective) for p in pts]
         self.dyn_e = [max(p.power_w - p.idle_power_w, 0.0) / p.throughput_fps for p in pts]
         self.design_of = [p.design_id for p in pts]
@@ -446,7 +446,7 @@ def simulate(
     arrivals: np.ndarray | None = None,
     reconfig_power_w: float | None = None,
     timeline_step_s: float = 60.0,
-    objective: str = "energy",
+    objective: str = DEFAULT_SELECT,
 ) -> SimulationResult:
     """Simulate the runtime manager on ``trace`` with the configurations ``points``.
 

@@ -36,6 +36,7 @@ import numpy as np
 from dse.runtime.library import RuntimeLibrary
 from dse.runtime.policies import baseline_names, policy_names
 from dse.runtime.simulator import HysteresisPolicy
+from dse.runtime.table import DEFAULT_SELECT
 from dse.runtime.traces import BUILTIN_TRACES, builtin_trace
 
 __all__ = [
@@ -242,7 +243,7 @@ def run_sweep(
     buffer_size: int = 1024,
     policy: HysteresisPolicy | None = None,
     load_bases: Sequence[str] = DEFAULT_LOAD_BASES,
-    select: str = "energy",
+    select: str = DEFAULT_SELECT,
 ) -> dict[str, Any]:
     """Simulate every policy on every trace, load and load basis; the ratios of adapex to
     each baseline, the attribution of its gain and what limits it.
@@ -339,7 +340,7 @@ def cached_sweep(
     *,
     accuracy_threshold: float | None = None,
     load_bases: Sequence[str] = DEFAULT_LOAD_BASES,
-    select: str = "energy",
+    select: str = DEFAULT_SELECT,
 ) -> dict[str, Any]:
     """:func:`run_sweep` with the default settings (and the given load bases and selection
     objective), stored in the study's runtime cache and reused while the study (its

@@ -83,7 +83,9 @@ class TableRow:
 
 #: what a bucket minimises: energy per inference, energy per inference x latency (service
 #: EDP), or mean latency
+#: What the selection table can minimise, and the default (``[runtime] select``).
 OBJECTIVES = ("energy", "edp", "latency")
+DEFAULT_SELECT = "energy"
 
 
 def check_objective(value: str, argument: str = "select") -> None:
@@ -96,7 +98,7 @@ def check_objective(value: str, argument: str = "select") -> None:
         )
 
 
-def point_cost(point: OperatingPoint, rate_fps: float, objective: str = "energy") -> float:
+def point_cost(point: OperatingPoint, rate_fps: float, objective: str = DEFAULT_SELECT) -> float:
     """What the table minimises for a point serving ``rate_fps``.
 
     ``"energy"``: energy per inference at that rate (:meth:`OperatingPoint.energy_at_rate`);
@@ -116,7 +118,7 @@ def _row(
     candidates: Sequence[int],
     threshold: float,
     compliant: bool,
-    objective: str = "energy",
+    objective: str = DEFAULT_SELECT,
 ) -> TableRow:
     idx = np.asarray(candidates, dtype=np.int64)
     thr = np.array([points[i].throughput_fps for i in idx])
@@ -174,7 +176,7 @@ class SelectionTable:
         points: Sequence[OperatingPoint],
         accuracy_thresholds: Sequence[float] | None = None,
         *,
-        objective: str = "energy",
+        objective: str = DEFAULT_SELECT,
         confidence: float | None = None,
     ) -> None:
         check_points(points)
@@ -307,7 +309,7 @@ class SelectionTable:
         return cls(
             points,
             d.get("accuracy_thresholds"),
-            objective=d.get("objective", "energy"),
+            objective=d.get("objective", DEFAULT_SELECT),
             confidence=d.get("confidence"),
         )
 
@@ -349,7 +351,7 @@ def build_selection_table(
     points: Sequence[OperatingPoint],
     accuracy_thresholds: Sequence[float] | None = None,
     *,
-    objective: str = "energy",
+    objective: str = DEFAULT_SELECT,
     confidence: float | None = None,
 ) -> SelectionTable:
     """Build the selection table of ``points`` (see :class:`SelectionTable`)."""

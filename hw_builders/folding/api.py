@@ -172,9 +172,10 @@ def _finn_strategy(
         cycles = target_cycles_for_fps(target_fps, clk_ns)
         if cycles < 1:  # FINN's formula gives 0: faster than one frame per clock cycle
             raise HwError(
-                f"target_fps={target_fps:g}: above one frame per clock cycle "
+                f"`target_fps` {target_fps:g}: above one frame per clock cycle "
                 f"({1e9 / clk_ns:g} frames/s at {clk_ns:g} ns), which no folding reaches; "
-                f"give at most {1e9 / clk_ns:g}"
+                f"give at most {1e9 / clk_ns:g}",
+                arguments=("target_fps",),
             )
         return set_folding(
             graph,
@@ -252,7 +253,10 @@ def fold(
         or not target_fps > 0
         or not math.isfinite(target_fps)
     ):
-        raise HwError(f"target_fps={target_fps!r} must be a positive number of frames per second")
+        raise HwError(
+            f"`target_fps` {target_fps!r} must be a positive number of frames per second",
+            arguments=("target_fps",),
+        )
     cfg = run(graph, device=dev, clk_ns=clk, target_fps=target_fps, budget=budget, reach=reach)
     check_folding(cfg.apply(graph))
     return cfg

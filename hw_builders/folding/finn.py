@@ -47,9 +47,14 @@ def target_cycles_for_fps(target_fps: float, clk_ns: float) -> int:
         HwError: target_fps or clk_ns is not positive.
     """
     if not (isinstance(target_fps, (int, float)) and target_fps > 0 and math.isfinite(target_fps)):
-        raise HwError(f"target_fps={target_fps!r} must be a positive number of frames per second")
+        raise HwError(
+            f"`target_fps` {target_fps!r} must be a positive number of frames per second",
+            arguments=("target_fps",),
+        )
     if not (isinstance(clk_ns, (int, float)) and clk_ns > 0):
-        raise HwError(f"clk_ns={clk_ns!r} must be a positive clock period in ns")
+        raise HwError(
+            f"`clk_ns` {clk_ns!r} must be a positive clock period in ns", arguments=("clk_ns",)
+        )
     return int((10**9 / clk_ns) / target_fps)
 
 
