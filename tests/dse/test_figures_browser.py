@@ -100,7 +100,11 @@ def test_close_thresholds_get_labels_that_do_not_overlap(page: Any, tmp_path: Pa
         predictions=rng.integers(0, 10, size=(4, n)),
         labels=rng.integers(0, 10, size=n),
     )
-    design = {"exit_profile": profile.to_dict(), "exits": [0, 1, 2], "thresholds": [0.9, 0.92, 0.95]}
+    design = {
+        "exit_profile": profile.to_dict(),
+        "exits": [0, 1, 2],
+        "thresholds": [0.9, 0.92, 0.95],
+    }
     _show(page, F.exit_profile_figure(design), tmp_path / "exits.html")
     labels = _boxes(page, "g.annotation")
     assert len(labels) == 3
@@ -109,9 +113,7 @@ def test_close_thresholds_get_labels_that_do_not_overlap(page: Any, tmp_path: Pa
             assert not _overlap(a, b), (a, b)
 
 
-def test_the_report_table_keeps_headers_and_figures_on_one_line(
-    page: Any, tmp_path: Path
-) -> None:
+def test_the_report_table_keeps_headers_and_figures_on_one_line(page: Any, tmp_path: Path) -> None:
     from dse.study_report import _table
 
     row = {f"column {i} of the design table": f"{1234.5678 * (i + 1):.6g}" for i in range(20)}

@@ -7,6 +7,7 @@ import math
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cli_checks import copy_sqlite
 from fixtures_study import SmallStudy
@@ -131,10 +132,17 @@ def test_every_stage_of_the_design_model_executes_like_pytorch(
     (the other stages' nodes left out), equals PyTorch's stage on integer inputs."""
     import torch
     from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
 
     from dse.accuracy.design_model import stage_submodel
-    from dse.accuracy.finn_export import finn_stage, stage_integer_inputs, verify_finn_stage
+    from dse.accuracy.finn_export import (
+        _execute_batch,
+        finn_stage,
+        stage_integer_inputs,
+        verify_finn_stage,
+    )
     from dse.design import load_design_model
+    from dse.errors import DseError
 
     torch.set_num_threads(1)
     records = _records(small_study)
@@ -163,8 +171,37 @@ def test_every_stage_of_the_design_model_executes_like_pytorch(
             checked = verify_finn_stage(sub, module, xi, last=last)
             assert checked["samples"] == 3
             assert len(checked["outputs"]) == (1 if last else 2)
+            # the samples run as one batch give what each gives alone (to float rounding)
+            names = [o.name for o in sub.graph.output]
+            batch = _execute_batch(sub, sub.graph.input[0].name, names, xi)
+            assert batch is not None and len(batch) == 3
+            with torch.no_grad():
+                ref = module(xi.float())
+            for i in range(3):
+                alone = execute_onnx(sub, {sub.graph.input[0].name: xi[i : i + 1].numpy()})
+                if last:  # a label: PyTorch's top logit, up to a tie within float rounding
+                    logits = ref[i].numpy()
+                    label = int(np.asarray(batch[i][names[0]]).reshape(-1)[0])
+                    assert logits[label] >= logits.max() - 1e-4, (i, label)
+                    continue
+                for name in names:
+                    assert np.allclose(batch[i][name], alone[name], rtol=1e-5, atol=1e-6)
+            # and a stage that disagrees with PyTorch is refused
+            with pytest.raises(DseError, match="not faithful"):
+                verify_finn_stage(sub, _Negated(module, last), xi, last=last)
             n_stages += 1
     assert n_stages >= 2
+
+
+class _Negated:
+    """A stage module whose logits are negated (a wrong export's reference)."""
+
+    def __init__(self, module: object, last: bool) -> None:
+        self.module, self.last = module, last
+
+    def __call__(self, x: object) -> object:
+        out = self.module(x)  # type: ignore[operator]
+        return -out if self.last else (-out[0], out[1])
 
 
 def _serve_like_the_host(design: object, deploy: dict, pixels: object) -> tuple[list, list]:
