@@ -7,6 +7,7 @@ a hover label or a table cell.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,12 +25,19 @@ def metric_labels() -> dict[str, str]:
     """Human-readable axis titles: the default objectives' first (the axes a study shows
     first), then every other registered objective's (dse.objectives), then the other
     stored figures'."""
-    from dse.config import ObjectivesSection
     from dse.objectives import get_objective, objective_names
 
-    first = list(ObjectivesSection().names)
+    first = _default_objectives()
     names = first + [n for n in objective_names() if n not in first]
     return {**{name: get_objective(name).title for name in names}, **_OTHER_LABELS}
+
+
+@functools.cache
+def _default_objectives() -> list[str]:
+    """A study's objectives when its config names none (``[objectives] names``)."""
+    from dse.config import ObjectivesSection
+
+    return list(ObjectivesSection().names)
 
 
 RESOURCE_KEYS = ("LUT", "BRAM_18K", "URAM", "DSP")
