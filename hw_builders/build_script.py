@@ -16,7 +16,9 @@ transformations; everything else is FINN's builder unchanged:
     scale, which streamlining cannot move past a fork. The step gives the exit head its own
     copy of the output's layout/scale ops, runs ``step_streamline`` again (the head's scale
     moves into its logits' ``Mul``) and puts the head's pooling in NHWC, as
-    ``step_streamline`` does for convolutions.
+    ``step_streamline`` does for convolutions. Where streamlining moved the fork past the
+    head's Flatten, the features leave 4-D again, as model.onnx declares them (FINN's
+    ``RemoveCNVtoFCFlatten`` fails on a Transpose + Flatten that no MVAU reads).
 ``step_adapex_duplicate_streams`` (after ``step_convert_to_hw``)
     FINN's ``InferDuplicateStreamsLayer``: one ``DuplicateStreams`` layer feeds the feature
     output and the exit head.
@@ -114,6 +116,7 @@ def step_adapex_split_exit_fork(model, cfg):
             for i, name in enumerate(consumer.input):
                 if name == out.name:
                     consumer.input[i] = source
+        _unflatten_output(model, out.name, chain)
         changed = True
     if changed:
         model = model.transform(SortGraph())
@@ -126,6 +129,28 @@ def step_adapex_split_exit_fork(model, cfg):
         model = model.transform(absorb.AbsorbConsecutiveTransposes())
         model = model.transform(InferDataLayouts())
     return model
+
+
+def _unflatten_output(model, name, chain):
+    """The feature output ``name`` as model.onnx declares it: 4-D, without the head's flatten.
+
+    Streamlining moves a fork past the exit head's Flatten, so the features would leave
+    flattened (model.onnx's features are the block's 4-D output). FINN's RemoveCNVtoFCFlatten
+    then finds a Transpose + Flatten behind a layer with no MVAU to absorb it into (the
+    graph output reads it) and fails. Once the head has its own copy of the chain, the
+    output's Flatten goes: the Transpose before it writes the output."""
+    if not chain or chain[0].op_type not in ("Flatten", "Reshape"):
+        return
+    flatten = chain[0]
+    shape = model.get_tensor_shape(flatten.input[0])
+    producer = model.find_producer(flatten.input[0])
+    if shape is None or len(shape) != 4 or producer is None:
+        return
+    if len(model.find_consumers(flatten.input[0]) or []) != 1:
+        return
+    producer.output[0] = name
+    model.graph.node.remove(flatten)
+    model.set_tensor_shape(name, list(shape))
 
 
 def _fork_graph_outputs(model):

@@ -97,45 +97,11 @@ def _xnor_conv_on_stage_input(graph: HwGraph) -> Iterator[Refusal]:
         )
 
 
-def _head_flattens_forwarded_map(graph: HwGraph) -> Iterator[Refusal]:
-    """finn/transformation/move_reshape.py (FINN's step_convert_to_hw,
-    ``RemoveCNVtoFCFlatten``): a Transpose + Flatten is absorbed into the MVAU that consumes
-    it, looked up with ``find_consumer``; when an exit head's classifier flattens the very
-    1x1 feature map the stage also forwards to the next one (no max-pool in the head between
-    them), the flatten has no single consumer and the step fails (``'NoneType' object has no
-    attribute 'op_type'``). cnv failed so at 32x32 inputs at exit 2 (FINN 39f0c9a, W2A2 on a
-    ZCU104, every design with that exit)."""
-    from hw_builders.stage_split import exit_groups
-
-    _backbone, exits = exit_groups(graph)
-    by_name = {layer.name: layer for layer in graph.layers}
-    for _pos, exit_id, head in exits:
-        first = head[0] if head else None
-        src = by_name.get(first.inputs[0]) if first is not None and first.inputs else None
-        if first is None or first.op_type != "MVAU" or src is None:
-            continue
-        vectors = src.attrs.get("numInputVectors")
-        if src.op_type != "DuplicateStreams" or not isinstance(vectors, list) or len(vectors) < 3:
-            continue  # a feature vector (tfc): nothing to flatten
-        if list(vectors[1:]) != [1, 1]:
-            continue  # a 2x2 map: not seen to fail (only the 1x1 one was)
-        yield Refusal(
-            first.name,
-            "head_flattens_forwarded_map",
-            f"FINN cannot build exit {exit_id}: its head flattens the {vectors[1]}x{vectors[2]} "
-            "feature map the stage also forwards (no pooling between them), which FINN's "
-            "RemoveCNVtoFCFlatten cannot absorb",
-            f"leave exit {exit_id} out of model.candidate_exits, or use inputs whose map there "
-            "is larger than 1x1 (image_size)",
-        )
-
-
 #: Every rule on one layer, in the order they are reported.
 RULES: tuple[Callable[[HwLayer], Refusal | None], ...] = (_pad_needs_zero,)
 #: Every rule on the whole graph (its stages), reported after the layers'.
 GRAPH_RULES: tuple[Callable[[HwGraph], Iterator[Refusal]], ...] = (
     _xnor_conv_on_stage_input,
-    _head_flattens_forwarded_map,
 )
 
 

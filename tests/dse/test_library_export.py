@@ -877,6 +877,59 @@ def test_the_build_script_forks_a_graph_output_that_a_node_also_reads() -> None:
     assert sum(n.op_type == "DuplicateStreams" for n in again.graph.node) == 1
 
 
+def test_the_build_script_keeps_a_flattened_fork_output_four_dimensional() -> None:
+    """Streamlining moves a stage's fork past its exit head's Flatten, so the features would
+    leave flattened through a Transpose + Flatten that FINN's RemoveCNVtoFCFlatten fails on
+    (no MVAU reads it). Once the head has its own copy, build.py drops the output's Flatten:
+    the features leave as model.onnx declares them, 4-D. Run on a real qonnx model."""
+    import ast
+
+    from onnx import TensorProto, helper
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from hw_builders.build_script import BUILD_PY
+
+    tree = ast.parse(BUILD_PY)
+    fn = next(
+        n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "_unflatten_output"
+    )
+    namespace: dict = {}
+    exec(compile(ast.Module([fn], []), "build.py", "exec"), namespace)  # noqa: S102
+
+    def model_with(op: str, shape: list[int]) -> ModelWrapper:
+        perm = [0, 3, 1, 2] if len(shape) == 4 else [0, 1]
+        graph = helper.make_graph(
+            [
+                helper.make_node("Relu", ["x"], ["nhwc"], name="pool"),
+                helper.make_node("Transpose", ["nhwc"], ["nchw"], name="to_nchw", perm=perm),
+                helper.make_node(op, ["nchw"], ["features"], name="flatten"),
+            ],
+            "stage",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+            [helper.make_tensor_value_info("features", TensorProto.FLOAT, [1, 128])],
+        )
+        model = ModelWrapper(helper.make_model(graph))
+        model.set_tensor_shape(
+            "nchw", [shape[0], shape[3], shape[1], shape[2]] if len(shape) == 4 else shape
+        )
+        return model
+
+    for size in ([1, 2, 2, 32], [1, 1, 1, 128]):
+        model = model_with("Flatten", size)
+        chain = [model.find_producer("features"), model.find_producer("nchw")]
+        namespace["_unflatten_output"](model, "features", chain)
+        assert [n.op_type for n in model.graph.node] == ["Relu", "Transpose"]
+        assert model.find_producer("features").name == "to_nchw"
+        assert model.get_tensor_shape("features") == [1, size[3], size[1], size[2]]
+    # a flat stage's features (a vector) and an output chain with no flatten are left alone
+    flat = model_with("Flatten", [1, 128])
+    namespace["_unflatten_output"](flat, "features", [flat.find_producer("features")])
+    assert [n.op_type for n in flat.graph.node] == ["Relu", "Transpose", "Flatten"]
+    plain = model_with("Relu", [1, 2, 2, 32])
+    namespace["_unflatten_output"](plain, "features", [plain.find_producer("features")])
+    assert len(plain.graph.node) == 3
+
+
 def test_a_baseline_design_the_table_selects_is_exported(
     small_study: SmallStudy, tmp_path: Path
 ) -> None:

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 import hw_builders as hb
 from search_spaces import get_family
-from search_spaces.families.cnv import geometry
 
 
 def pad(dtype: str) -> hb.HwGraph:
@@ -45,7 +44,7 @@ def test_a_w1a1_stage_that_starts_with_a_convolution_is_refused() -> None:
     arch = cnv.default_arch((1, 32, 32), 10, width_mult=0.25, weight_bits=1, act_bits=1)
     # FINN failed at exit 2 too: the feature map is reshaped before the fully connected layer
     at_2 = hb.refusals(cnv.lower(arch, exits=[2]))
-    assert {r.rule for r in at_2} == {"xnor_conv_on_stage_input", "head_flattens_forwarded_map"}
+    assert {r.rule for r in at_2} == {"xnor_conv_on_stage_input"}
     assert all(r.layer.startswith("MVAU") for r in at_2)
     assert hb.refusals(cnv.lower(arch, exits=[])) == []
     # a fully connected network's later stage reads its own input, never the one model's
@@ -101,13 +100,10 @@ def test_every_bit_width_either_builds_or_is_refused_in_one_line(
     graph = fam.lower(arch, exits=list(arch.exits))
     pad = family == "cnv" and size < 32 and a == 1 and w > 1
     xnor_stage = a == 1 and w == 1
-    # a cnv exit head with no pooling flattens the 1x1 map the stage forwards
-    flat_head = family == "cnv" and min(geometry(arch).block_out[: len(arch.exits)]) == 1
     found = hb.refusals(graph)
     assert {r.rule for r in found} == (
         ({"pad_needs_zero"} if pad else set())
         | ({"xnor_conv_on_stage_input"} if xnor_stage else set())
-        | ({"head_flattens_forwarded_map"} if flat_head else set())
     ), (family, w, a, size, found)
     # the same network without exits: only the padding rule can apply
     assert bool(hb.refusals(fam.lower(arch, exits=[]))) == pad
@@ -117,25 +113,3 @@ def test_every_bit_width_either_builds_or_is_refused_in_one_line(
         assert "\n" not in str(exc.value) and str(exc.value).startswith(f"W{w}A{a}: FINN")
     else:
         hb.check_buildable(graph)
-
-
-def test_an_exit_head_that_flattens_the_forwarded_map_is_refused() -> None:
-    """FINN's RemoveCNVtoFCFlatten failed on cnv at 32x32 with exit 2, whose 1x1 map the head
-    flattens with no pooling (FINN 39f0c9a, W2A2 on a ZCU104): refused at any bit width; the
-    same exit at 16x16 (its head pools a 4x4 map) and every tfc exit (feature vectors) build."""
-    cnv, tfc = get_family("cnv"), get_family("tfc")
-    for bits in (2, 4, 8):
-        arch = cnv.default_arch((1, 32, 32), 10, width_mult=0.5, weight_bits=bits, act_bits=bits)
-        for exits in ([2], [1, 2], [0, 2]):
-            (r,) = hb.refusals(cnv.lower(arch, exits=exits))
-            assert (r.rule, r.layer.startswith("MVAU")) == ("head_flattens_forwarded_map", True)
-        assert hb.refusals(cnv.lower(arch, exits=[0, 1])) == []
-        with pytest.raises(hb.HwError) as exc:
-            hb.check_buildable(cnv.lower(arch, exits=[1, 2]), "model")
-        line = str(exc.value)
-        assert "\n" not in line and "exit 2" in line and "1x1 feature map" in line
-        assert "leave exit 2 out of model.candidate_exits" in line
-    small = cnv.default_arch((1, 16, 16), 10, width_mult=0.5)
-    assert hb.refusals(cnv.lower(small, exits=[0, 1, 2])) == []
-    flat = tfc.default_arch((1, 8, 8), 10, width_mult=0.5)
-    assert hb.refusals(tfc.lower(flat, exits=list(flat.exits))) == []
