@@ -2,7 +2,8 @@
 
 FINN's CNV (64, 64, 128, 128, 256, 256 channels, two 512-wide FC layers) on 32x32x3 inputs,
 at W1A1 (FINN's CNV-W1A1) and W2A2, fills a Pynq-Z1, the AdaPEx paper's setting. No
-network is trained: the exit profile is given (the share of inputs that go on past exits
+network is trained (at W1A1 too, exits are placed: a later stage's XNOR layer reads its
+binary input stream, as FINN builds it from the exported build.py): the exit profile is given (the share of inputs that go on past exits
 0 / 1 / 2: 0.5 / 0.35 / 0.25; a design using a subset of the exits continues with that
 exit's share), so only the hardware is costed, with the same cost path as a study
 (lowering, FINN-legal folding within the study's utilisation limits, the staged model with

@@ -28,6 +28,7 @@ __all__ = [
     "field_digests",
     "file_digest",
     "library_entries",
+    "stream_encoding",
 ]
 
 #: ``library.json``'s ``format``.
@@ -42,6 +43,27 @@ MIN_LIBRARY_VERSION = 2
 
 #: ``deployment.json``'s ``format``.
 DEPLOYMENT_FORMAT = 1
+
+
+#: How model.onnx's integers of a stream map to the stream's own: ``"same"``, or
+#: ``"bipolar_as_binary"`` where the model's -1/+1 travel as FINN's XNOR layers read them,
+#: 0/1 (BINARY; the bit FINN's driver packs for BIPOLAR -1/+1 as well).
+STREAM_ENCODINGS = ("same", "bipolar_as_binary")
+
+
+def stream_encoding(onnx_datatype: str, stream_datatype: str) -> str:
+    """How a stream carries model.onnx's integers (:data:`STREAM_ENCODINGS`).
+
+    Raises:
+        ValueError: the two datatypes do not carry the same values.
+    """
+    if onnx_datatype == stream_datatype:
+        return "same"
+    if (onnx_datatype, stream_datatype) == ("BIPOLAR", "BINARY"):
+        return "bipolar_as_binary"
+    raise ValueError(
+        f"model.onnx holds {onnx_datatype} integers but the stream carries {stream_datatype}"
+    )
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:

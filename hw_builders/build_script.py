@@ -11,6 +11,16 @@ transformations; everything else is FINN's builder unchanged:
     When the model's only quantisers are ``BipolarQuant`` nodes: the same QONNX cleanup and
     ``ConvertQONNXtoFINN`` that ``step_qonnx_to_finn`` runs (a no-op otherwise).
 
+``step_adapex_mark_binary_inputs`` (before ``step_streamline``)
+    A later stage of a W1A1 network reads the previous stage's 1-bit features from its own
+    input, where FINN's ``ConvertBipolarMatMulToXnorPopcount`` finds no bipolar
+    MultiThreshold upstream of the XNOR layer. The step puts one there (threshold 0, the
+    identity on -1/+1); streamlining makes it BINARY, and the next step drops it again, so
+    the stage input is BINARY and the XNOR layer reads it directly, as in one pipeline (no
+    layer is added: the bits on the stream are the same, FINN's driver packs BIPOLAR -1/+1
+    as 0/1). It also takes out of the outputs, for streamlining, a 1-bit stage's features
+    that its exit head also reads (FINN's ``MakeMaxPoolNHWC`` would give that output the
+    head's pooled map); the next step puts them back.
 ``step_adapex_split_exit_fork`` (after ``step_streamline``)
     The feature output and the exit head share one tensor behind the activation's float
     scale, which streamlining cannot move past a fork. The step gives the exit head its own
@@ -81,8 +91,173 @@ def step_adapex_bipolar_qonnx_to_finn(model, cfg):
     )
 
 
+def _bipolar_stage_inputs(model):
+    """Every graph input but the first whose datatype is BIPOLAR: a later stage's 1-bit
+    features."""
+    from qonnx.core.datatype import DataType
+
+    bipolar = DataType["BIPOLAR"]
+
+    def xnor_first(name):
+        # the first Conv/MatMul the input reaches has BIPOLAR weights: an XNOR layer
+        todo = [name]
+        while todo:
+            for node in model.find_consumers(todo.pop()) or []:
+                if node.op_type in ("Conv", "MatMul"):
+                    return model.get_tensor_datatype(node.input[1]) == bipolar
+                todo.extend(node.output)
+        return False
+
+    return [
+        vi.name
+        for vi in list(model.graph.input)[1:]
+        if model.get_tensor_datatype(vi.name) == bipolar and xnor_first(vi.name)
+    ]
+
+
+def step_adapex_mark_binary_inputs(model, cfg):
+    """A bipolar MultiThreshold (threshold 0, the identity on -1/+1) behind every later
+    stage's BIPOLAR input, for ConvertBipolarMatMulToXnorPopcount to find upstream of the
+    stage's XNOR layer (it looks for one, or for the model's first input)."""
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    model = _detach_integer_forks(model)
+    names = _bipolar_stage_inputs(model)
+    for name in names:
+        consumers = model.find_consumers(name) or []
+        marked = model.make_new_valueinfo_name()
+        thresholds = model.make_new_valueinfo_name()
+        model.graph.value_info.append(
+            helper.make_tensor_value_info(marked, TensorProto.FLOAT, model.get_tensor_shape(name))
+        )
+        model.set_initializer(thresholds, np.zeros((1, 1), dtype=np.float32))
+        for consumer in consumers:
+            for i, t in enumerate(consumer.input):
+                if t == name:
+                    consumer.input[i] = marked
+        model.graph.node.append(
+            helper.make_node(
+                "MultiThreshold",
+                [name, thresholds],
+                [marked],
+                domain="qonnx.custom_op.general",
+                out_dtype="BIPOLAR",
+                out_scale=2.0,
+                out_bias=-1.0,
+                doc_string=_BINARY_INPUT_TAG,
+            )
+        )
+    if names:
+        model = model.transform(SortGraph())
+        model = model.transform(InferShapes())
+        model = model.transform(InferDataTypes())
+    return model
+
+
+_BINARY_INPUT_TAG = "adapex_binary_input"
+_FEATURES_TAG = "adapex_features="
+
+
+def _detach_integer_forks(model):
+    """Take out of the graph's outputs, for streamlining, every integer feature output that
+    an exit head also reads (a 1-bit stage's features leave a MaxPool or MultiThreshold
+    with no scale between). FINN's MakeMaxPoolNHWC moves a Transpose behind a pooling exit
+    head without looking at the Transpose's other readers, and the graph output would then
+    name the head's pooled map. The producer is tagged; _reattach_integer_forks puts the
+    output back after step_streamline."""
+    changed = False
+    for index, out in reversed(list(enumerate(model.graph.output))):
+        producer = model.find_producer(out.name)
+        if not model.find_consumers(out.name) or producer is None:
+            continue
+        if producer.op_type in _OUTPUT_CHAIN_OPS or not model.get_tensor_datatype(out.name).is_integer():
+            continue
+        shape = ",".join(str(d) for d in model.get_tensor_shape(out.name))
+        producer.doc_string = f"{_FEATURES_TAG}{index};{out.name};{shape}"
+        model.graph.output.remove(out)
+        changed = True
+    return model
+
+
+def _reattach_integer_forks(model):
+    """Put back the outputs _detach_integer_forks took out: the tagged node's output, in
+    model.onnx's layout (a Transpose where streamlining made the node channels-last)."""
+    from onnx import TensorProto, helper
+
+    if not any(n.doc_string.startswith(_FEATURES_TAG) for n in model.graph.node):
+        return model
+    model = model.transform(InferShapes())  # a copy: the tagged nodes are looked up after
+    tagged = []
+    for node in model.graph.node:
+        if node.doc_string.startswith(_FEATURES_TAG):
+            index, name, shape = node.doc_string[len(_FEATURES_TAG) :].split(";")
+            tagged.append((int(index), name, [int(d) for d in shape.split(",")], node))
+    for index, name, shape, node in sorted(tagged, key=lambda t: t[0]):
+        node.doc_string = ""
+        have = model.get_tensor_shape(node.output[0])
+        tensor = node.output[0]
+        if list(have) != shape:
+            nhwc = [shape[0], *shape[2:], shape[1]] if len(shape) == 4 else None
+            if list(have) != nhwc:
+                raise Exception(f"adapex: streamlining reshaped the features {name} to {have}")
+            tensor = model.make_new_valueinfo_name()
+            model.graph.node.append(
+                helper.make_node("Transpose", [node.output[0]], [tensor], perm=[0, 3, 1, 2])
+            )
+            model.set_tensor_datatype(tensor, model.get_tensor_datatype(node.output[0]))
+        for old in [v for v in model.graph.value_info if v.name == tensor]:
+            model.graph.value_info.remove(old)
+        vi = helper.make_tensor_value_info(tensor, TensorProto.FLOAT, shape)
+        model.graph.output.insert(min(index, len(model.graph.output)), vi)
+    model = model.transform(SortGraph())
+    model = model.transform(InferShapes())
+    model = model.transform(InferDataTypes())
+    model = model.transform(InferDataLayouts())
+    return model
+
+
+def _bare_binary_inputs(model):
+    """Drop the MultiThresholds of step_adapex_mark_binary_inputs: streamlining made each
+    one BINARY (threshold 0, the map -1/+1 -> 0/1 of FINN's XNOR layers), which is the bit
+    the stream already carries (FINN's driver packs BIPOLAR -1/+1 as 0/1). The stage input
+    becomes BINARY and its XNOR layer reads it directly, as in one pipeline."""
+    from qonnx.core.datatype import DataType
+
+    binary = DataType["BINARY"]
+    inputs = {vi.name for vi in model.graph.input}
+    for mt in [n for n in model.graph.node if n.doc_string == _BINARY_INPUT_TAG]:
+        chain = [mt.input[0]]
+        producer = model.find_producer(chain[-1])
+        while producer is not None and producer.op_type == "Transpose":
+            chain.append(producer.input[0])
+            producer = model.find_producer(chain[-1])
+        attrs = {a.name: a for a in mt.attribute}
+        thresholds = model.get_initializer(mt.input[1])
+        if chain[-1] not in inputs or thresholds is None or thresholds.any():
+            raise Exception(f"adapex: streamlining changed the stage input mark {mt.name}")
+        if attrs["out_dtype"].s.decode() != "BINARY":
+            raise Exception(f"adapex: no XNOR layer reads the stage input mark {mt.name}")
+        out = mt.output[0]
+        for consumer in model.find_consumers(out) or []:
+            for i, t in enumerate(consumer.input):
+                if t == out:
+                    consumer.input[i] = mt.input[0]
+        for output in model.graph.output:
+            if output.name == out:
+                raise Exception(f"adapex: the stage input mark {mt.name} is a graph output")
+        model.graph.node.remove(mt)
+        for t in chain:
+            model.set_tensor_datatype(t, binary)
+    model = model.transform(SortGraph())
+    model = model.transform(InferDataTypes())
+    return model
+
+
 def step_adapex_split_exit_fork(model, cfg):
     """Give the exit head its own copy of the feature output's scale/layout ops."""
+    model = _bare_binary_inputs(model)
+    model = _reattach_integer_forks(model)
     changed = False
     for out in list(model.graph.output):
         consumers = model.find_consumers(out.name) or []
@@ -305,7 +480,10 @@ def _reorder_parent(cfg, inputs, outputs):
 
 
 # custom steps run before / after the FINN step they are keyed by
-BEFORE_STEPS = {"step_qonnx_to_finn": step_adapex_bipolar_qonnx_to_finn}
+BEFORE_STEPS = {
+    "step_qonnx_to_finn": step_adapex_bipolar_qonnx_to_finn,
+    "step_streamline": step_adapex_mark_binary_inputs,
+}
 CUSTOM_STEPS = {
     "step_streamline": step_adapex_split_exit_fork,
     "step_convert_to_hw": step_adapex_duplicate_streams,

@@ -67,42 +67,29 @@ def _pad_needs_zero(layer: HwLayer) -> Refusal | None:
     )
 
 
-def _xnor_conv_on_stage_input(graph: HwGraph) -> Iterator[Refusal]:
-    """qonnx/transformation/bipolar_to_xnor.py (FINN's step_streamline,
-    ``ConvertBipolarMatMulToXnorPopcount``): a bipolar MatMul needs a bipolar MultiThreshold
-    upstream, or must read the model's *first* graph input itself ("Could not find upstream
-    bipolar MultiThreshold, and the MatMul is not the first node on graph input"). A later
-    stage of a design's one model reads the previous stage's 1-bit features from its own
-    graph input, which is never the first: its XNOR layer cannot be converted. cnv W1A1
-    failed so at every exit (its feature map goes through a sliding window or a reshape
-    first), and so did tfc W1A1 in one model with two exits, and with one exit in one study
-    of two (it builds only where streamlining happens to move that stage's input first)."""
-    from hw_builders.stage_split import exit_groups, split_stages
-
-    _backbone, exits = exit_groups(graph)
-    if not exits:
-        return
-    stages = split_stages(graph)
-    for k in range(1, len(stages)):
-        mvau = next((layer for layer in stages[k].layers if layer.op_type == "MVAU"), None)
-        if mvau is None or not int(mvau.attrs.get("binaryXnorMode", 0)):
-            continue
-        yield Refusal(
-            stages[k].layers[0].name,
-            "xnor_conv_on_stage_input",
-            f"FINN cannot build stage {k}: its binary XNOR layer ({mvau.name}) reads the "
-            "previous stage's 1-bit features from the stage's input stream, where FINN's "
-            "ConvertBipolarMatMulToXnorPopcount finds no bipolar MultiThreshold",
-            "use act_bits of 2 or more with weight_bits 1, or no exits (W1A1)",
-        )
+def _xnor_pads_minus_one(layer: HwLayer) -> Refusal | None:
+    """qonnx/transformation/bipolar_to_xnor.py (``ConvertBipolarMatMulToXnorPopcount``): an
+    XNOR layer reads its 1-bit features as BINARY bits, 0 for -1, and computes the bipolar
+    dot product ``2 * popcount - K``. FINN's FMPadding pads a BINARY map with 0 bits, which
+    the XNOR layer reads as -1, where the trained network padded its bipolar (-1/+1) map with
+    0: FINN builds it, and the accelerator computes another network than the one whose
+    accuracy adapex measured."""
+    if layer.op_type != "FMPadding" or str(layer.attrs.get("inputDataType", "")) != "BINARY":
+        return None
+    return Refusal(
+        layer.name,
+        "xnor_pads_minus_one",
+        f"FINN's XNOR layers read a zero-padded bit of a 1-bit map as -1 (layer {layer.name}), "
+        "where the trained network pads with 0, so a 'same'-padded convolution cannot follow "
+        "a 1-bit activation",
+        "use act_bits of 2 or more, or inputs of at least 32x32 (cnv then pads nothing)",
+    )
 
 
 #: Every rule on one layer, in the order they are reported.
-RULES: tuple[Callable[[HwLayer], Refusal | None], ...] = (_pad_needs_zero,)
+RULES: tuple[Callable[[HwLayer], Refusal | None], ...] = (_pad_needs_zero, _xnor_pads_minus_one)
 #: Every rule on the whole graph (its stages), reported after the layers'.
-GRAPH_RULES: tuple[Callable[[HwGraph], Iterator[Refusal]], ...] = (
-    _xnor_conv_on_stage_input,
-)
+GRAPH_RULES: tuple[Callable[[HwGraph], Iterator[Refusal]], ...] = ()
 
 
 def _each(graph: HwGraph) -> Iterator[Refusal]:

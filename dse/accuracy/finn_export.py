@@ -504,7 +504,8 @@ def write_design_onnx(
 
     Returns:
         Per stage, what deployment.json needs of its tensors: ``input_shape``,
-        ``input_scale``, ``logits_scale`` and, for an early stage, ``logits_shape`` and
+        ``input_scale``, ``input_datatype`` (FINN's name for the integers of the input in the
+        model: ``UINT8``, ``UINT<bits>`` or ``BIPOLAR``), ``logits_scale`` and, for an early stage, ``logits_shape`` and
         ``features_shape``.
 
     Raises:
@@ -531,6 +532,7 @@ def write_design_onnx(
             row: dict[str, Any] = {
                 "input_shape": list(wrapped.get_tensor_shape(wrapped.graph.input[0].name)),
                 "input_scale": float(finn_stage(model, k, ex)[2]),
+                "input_datatype": str(finn_stage(model, k, ex)[1]),
             }
             row["logits_scale"] = exit_logits_scale(model, k, ex, xis[k])
             if k < len(ex):

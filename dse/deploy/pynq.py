@@ -5,7 +5,10 @@ Packing is FINN's (``finn.util.data_packing.finnpy_to_packed_bytearray`` with
 ``reverse_inner`` and ``reverse_endian``, as its driver calls it): the stream's tensor in
 channels-last layout is reshaped to its folded shape, and each folded row (one stream word)
 becomes ``sum_i bits(v_i) << (i * bitwidth)`` (BIPOLAR -1/+1 as 0/1, signed types in two's
-complement), written little-endian in whole bytes: the packed shape. :func:`pack_stream`
+complement), written little-endian in whole bytes: the packed shape. A stream whose
+integers in model.onnx are BIPOLAR but which FINN builds BINARY (the input of a later
+stage that starts with an XNOR layer, and the features that feed it) carries -1/+1 as the
+same bits, 0/1 (deployment.json's ``onnx.datatype``). :func:`pack_stream`
 and :func:`unpack_stream` do that from deployment.json alone, without FINN or a board.
 
 :class:`PynqBackend` needs a board with ``pynq`` and the design built through FINN's bitfile
@@ -26,6 +29,7 @@ import numpy as np
 
 from dse.deploy.backends import Backend, register_backend
 from dse.deploy.library import DeployedDesign, DeployError
+from dse.library_format import stream_encoding
 from hw_builders.datatypes import datatype
 
 
@@ -41,6 +45,23 @@ def _from_stream_layout(stream: Mapping[str, Any], x: np.ndarray) -> np.ndarray:
     return x
 
 
+def _encoding(stream: Mapping[str, Any]) -> str:
+    """How the stream carries model.onnx's integers (dse.library_format.stream_encoding)."""
+    onnx_dt = stream["onnx"].get("datatype", stream["datatype"])
+    try:
+        return stream_encoding(onnx_dt, stream["datatype"])
+    except ValueError as exc:
+        raise DeployError(f"stream {stream['stream']}: {exc}; export the library again") from None
+
+
+def _check_range(stream: Mapping[str, Any], data: np.ndarray, dt: Any) -> None:
+    bad = bool(np.any(data == 0)) if dt.name == "BIPOLAR" else False
+    if data.size and (bad or data.min() < dt.min or data.max() > dt.max):
+        raise DeployError(
+            f"stream {stream['stream']}: values {data.min()}..{data.max()} outside {dt.name}"
+        )
+
+
 def pack_stream(stream: Mapping[str, Any], x: np.ndarray) -> np.ndarray:
     """Integers ``x`` (batch first, the layout of the stream's tensor in model.onnx) as the
     bytes FINN's driver writes to the stream's DMA buffer: ``[N, *shape_packed[1:]]`` uint8.
@@ -51,16 +72,16 @@ def pack_stream(stream: Mapping[str, Any], x: np.ndarray) -> np.ndarray:
     dt = datatype(stream["datatype"])
     bits = dt.bitwidth
     data = _to_stream_layout(stream, np.asarray(x)).astype(np.int64)
+    if _encoding(stream) == "bipolar_as_binary":
+        _check_range(stream, data, datatype("BIPOLAR"))
+        data = (data + 1) // 2
     n = data.shape[0]
     if list(data.shape[1:]) != list(stream["shape_normal"][1:]):
         raise DeployError(
             f"stream {stream['stream']}: shape {list(data.shape[1:])}, expected "
             f"{stream['shape_normal'][1:]}"
         )
-    if data.size and (data.min() < dt.min or data.max() > dt.max):
-        raise DeployError(
-            f"stream {stream['stream']}: values {data.min()}..{data.max()} outside {dt.name}"
-        )
+    _check_range(stream, data, dt)
     folded = data.reshape(n, *stream["shape_folded"][1:])
     if dt.name == "BIPOLAR":
         folded = (folded + 1) // 2
@@ -90,7 +111,7 @@ def unpack_stream(stream: Mapping[str, Any], packed: np.ndarray) -> np.ndarray:
         word = int.from_bytes(bytes(raw.tolist()), "little")
         for i in range(per_word):
             vals[r, i] = (word >> (i * bits)) & mask
-    if dt.name == "BIPOLAR":
+    if dt.name == "BIPOLAR" or _encoding(stream) == "bipolar_as_binary":
         vals = vals * 2 - 1
     elif dt.signed:
         vals = np.where(vals >= 1 << (bits - 1), vals - (1 << bits), vals)

@@ -66,20 +66,36 @@ def _stream_entry(
     stream: Any,
     scale: float | None,
     layer: str,
+    onnx_datatype: str | None = None,
 ) -> dict[str, Any]:
     onnx_layout, stream_layout = _layouts(onnx_shape)
+    onnx: dict[str, Any] = {"name": onnx_name, "shape": list(onnx_shape), "layout": onnx_layout}
+    if onnx_datatype is not None:
+        _check_encoding(onnx_datatype, stream.datatype, onnx_name)
+        onnx["datatype"] = onnx_datatype
     return {
         "index": index,
         "stream": f"{kind}_{index}",
         "role": role,
         "stage": stage,
         "layer": layer,
-        "onnx": {"name": onnx_name, "shape": list(onnx_shape), "layout": onnx_layout},
+        "onnx": onnx,
         "layout": stream_layout,
         **stream.to_dict(),
         "packing": dict(PACKING),
         "scale": scale,
     }
+
+
+def _check_encoding(onnx_datatype: str, stream_datatype: str, name: str) -> None:
+    """The integers of ``name`` in model.onnx are the stream's, or bipolar ones (-1/+1) that
+    the stream carries as FINN's XNOR layers read them, BINARY (0/1)."""
+    from dse.library_format import stream_encoding
+
+    try:
+        stream_encoding(onnx_datatype, stream_datatype)
+    except ValueError as exc:
+        raise DseError(f"{name}: {exc}; the design cannot be deployed as costed") from None
 
 
 def _stage_layers(stage: Any) -> tuple[Any, Any | None, Any]:
@@ -153,6 +169,7 @@ def _add_exit(
         output_stream(fork),
         io[k + 1]["input_scale"],
         names[fork.name],
+        io[k + 1].get("input_datatype"),
     )
     outputs.append(features)
     feeds: dict[str, Any] = {"stage": k + 1, "input": k + 1}
@@ -200,6 +217,7 @@ def deployment(
                 input_stream(first),
                 io[k]["input_scale"],
                 names[first.name],
+                io[k].get("input_datatype"),
             )
         )
         row: dict[str, Any] = {"stage": k, "input": k, "exit": None, "threshold": None}

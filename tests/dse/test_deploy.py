@@ -331,6 +331,17 @@ def test_stream_packing_round_trips_and_matches_finns_layout(library: Path) -> N
     packed = pack_stream(signed, np.array([[-1, 2, -8, 7]]))
     assert packed.tolist() == [[[0x2F, 0x78]]]
     assert unpack_stream(signed, packed).tolist() == [[-1, 2, -8, 7]]
+    # a W1A1 later stage's input: model.onnx's -1/+1 on a BINARY stream, the same bits as
+    # BIPOLAR's (what FINN's XNOR layer reads), and back to -1/+1
+    xnor = {**word, "datatype": "BINARY", "onnx": {"layout": "NC", "datatype": "BIPOLAR"}}
+    packed = pack_stream(xnor, np.array([[-1, 1, 1, -1]]))
+    assert packed.tolist() == [[[0b0110]]]
+    assert unpack_stream(xnor, packed).tolist() == [[-1, 1, 1, -1]]
+    assert unpack_stream({**word, "datatype": "BINARY"}, packed).tolist() == [[0, 1, 1, 0]]
+    with pytest.raises(DeployError, match="values 0..1 outside BIPOLAR"):
+        pack_stream(xnor, np.array([[0, 1, 1, 0]]))
+    with pytest.raises(DeployError, match="model.onnx holds UINT2 integers but the stream"):
+        pack_stream({**xnor, "onnx": {"layout": "NC", "datatype": "UINT2"}}, np.array([[1]]))
 
 
 def test_backends_by_name_and_a_missing_pynq_is_one_line() -> None:

@@ -930,6 +930,79 @@ def test_the_build_script_keeps_a_flattened_fork_output_four_dimensional() -> No
     assert len(plain.graph.node) == 3
 
 
+def test_the_build_script_keeps_a_1_bit_fork_out_of_streamlining() -> None:
+    """A 1-bit stage's features leave its pooling with no scale between, and its exit head
+    reads the same tensor; FINN's MakeMaxPoolNHWC would hand that graph output the head's
+    pooled map. build.py takes such an output out before step_streamline (tagging its
+    producer) and puts it back after, in model.onnx's layout. Run on real qonnx models."""
+    import ast
+
+    from onnx import TensorProto, helper
+    from qonnx.core.datatype import DataType
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.general import SortGraph
+    from qonnx.transformation.infer_data_layouts import InferDataLayouts
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    from hw_builders.build_script import BUILD_PY
+
+    tree = ast.parse(BUILD_PY)
+    wanted = {"_detach_integer_forks", "_reattach_integer_forks"}
+    body = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in wanted]
+    namespace: dict = {
+        "SortGraph": SortGraph,
+        "InferShapes": InferShapes,
+        "InferDataTypes": InferDataTypes,
+        "InferDataLayouts": InferDataLayouts,
+        "_OUTPUT_CHAIN_OPS": {"Mul", "Add", "Transpose", "Reshape", "Flatten"},
+        "_FEATURES_TAG": "adapex_features=",
+    }
+    exec(compile(ast.Module(body, []), "build.py", "exec"), namespace)  # noqa: S102
+
+    def stage(shape: list[int]) -> ModelWrapper:
+        graph = helper.make_graph(
+            [
+                helper.make_node("Relu", ["x"], ["features"], name="pool"),
+                helper.make_node("Neg", ["features"], ["logits"], name="exit_head"),
+            ],
+            "stage",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+            [
+                helper.make_tensor_value_info("logits", TensorProto.FLOAT, shape),
+                helper.make_tensor_value_info("features", TensorProto.FLOAT, shape),
+            ],
+        )
+        model = ModelWrapper(helper.make_model(graph))
+        model.set_tensor_datatype("features", DataType["BIPOLAR"])
+        return model
+
+    before = namespace["_detach_integer_forks"](stage([1, 3, 2, 2]))
+    assert [o.name for o in before.graph.output] == ["logits"]
+    assert before.find_producer("features").doc_string == "adapex_features=1;features;1,3,2,2"
+    # streamlining made the pooling channels-last: the output comes back through a Transpose
+    after = stage([1, 2, 2, 3])
+    after.graph.output.remove(after.graph.output[1])
+    after.find_producer("features").doc_string = "adapex_features=1;features;1,3,2,2"
+    after = namespace["_reattach_integer_forks"](after)
+    out = after.graph.output[1]
+    transpose = after.find_producer(out.name)
+    assert transpose.op_type == "Transpose" and transpose.input[0] == "features"
+    assert after.get_tensor_shape(out.name) == [1, 3, 2, 2]
+    assert after.get_tensor_datatype(out.name) == DataType["BIPOLAR"]
+    assert after.find_producer("features").doc_string == ""
+    # still in model.onnx's layout: the tensor itself is the output again
+    same = stage([1, 3, 2, 2])
+    same.graph.output.remove(same.graph.output[1])
+    same.find_producer("features").doc_string = "adapex_features=1;features;1,3,2,2"
+    same = namespace["_reattach_integer_forks"](same)
+    assert [o.name for o in same.graph.output] == ["logits", "features"]
+    # a float output (scaled features: step_adapex_split_exit_fork's case) is left alone
+    scaled = stage([1, 3, 2, 2])
+    scaled.set_tensor_datatype("features", DataType["FLOAT32"])
+    assert len(namespace["_detach_integer_forks"](scaled).graph.output) == 2
+
+
 def test_a_baseline_design_the_table_selects_is_exported(
     small_study: SmallStudy, tmp_path: Path
 ) -> None:

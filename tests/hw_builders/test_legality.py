@@ -33,36 +33,39 @@ def pad(dtype: str) -> hb.HwGraph:
     )
 
 
-@pytest.mark.parametrize("dtype", ["BINARY", "UINT2", "INT2", "INT8", "TERNARY"])
+@pytest.mark.parametrize("dtype", ["UINT2", "INT2", "INT8", "TERNARY"])
 def test_a_type_holding_zero_is_padded(dtype: str) -> None:
     assert hb.refusals(pad(dtype)) == []
     hb.check_buildable(pad(dtype))
 
 
-def test_a_w1a1_stage_that_starts_with_a_convolution_is_refused() -> None:
+def test_w1a1_with_exits_builds_where_nothing_is_padded() -> None:
+    """FINN builds a later stage's XNOR layer on its binary input stream (build.py's
+    step_adapex_mark_binary_inputs; FINN 39f0c9a built cnv W1A1 at 32x32 with every exit
+    subset, and tfc W1A1 with several exits): nothing is refused."""
     cnv = get_family("cnv")
     arch = cnv.default_arch((1, 32, 32), 10, width_mult=0.25, weight_bits=1, act_bits=1)
-    # FINN failed at exit 2 too: the feature map is reshaped before the fully connected layer
-    at_2 = hb.refusals(cnv.lower(arch, exits=[2]))
-    assert {r.rule for r in at_2} == {"xnor_conv_on_stage_input"}
-    assert all(r.layer.startswith("MVAU") for r in at_2)
-    assert hb.refusals(cnv.lower(arch, exits=[])) == []
-    # a fully connected network's later stage reads its own input, never the one model's
-    # first: refused too (FINN failed on tfc W1A1 with two exits); without exits it builds
+    for exits in ([0], [1], [2], [0, 1], [0, 2], [1, 2], [0, 1, 2], []):
+        assert hb.refusals(cnv.lower(arch, exits=exits)) == []
     tfc = get_family("tfc")
     flat = tfc.default_arch((1, 16, 16), 10, width_mult=0.25, weight_bits=1, act_bits=1)
-    assert {r.rule for r in hb.refusals(tfc.lower(flat, exits=list(flat.exits)))} == {
-        "xnor_conv_on_stage_input"
-    }
-    assert hb.refusals(tfc.lower(flat, exits=[])) == []
-    (r,) = hb.refusals(cnv.lower(arch, exits=[0]))
-    assert r.rule == "xnor_conv_on_stage_input"
-    assert r.layer.startswith("ConvolutionInputGenerator")
+    assert hb.refusals(tfc.lower(flat, exits=list(flat.exits))) == []
+
+
+def test_a_padded_xnor_convolution_is_refused() -> None:
+    """FINN pads a BINARY map with 0 bits, which its XNOR layer reads as -1; the network
+    was trained with 0 padding: refused, with or without exits."""
+    (r,) = hb.refusals(pad("BINARY"))
+    assert (r.layer, r.rule) == ("pad", "xnor_pads_minus_one")
+    cnv = get_family("cnv")
+    arch = cnv.default_arch((1, 16, 16), 10, width_mult=0.25, weight_bits=1, act_bits=1)
+    found = hb.refusals(cnv.lower(arch, exits=[]))
+    assert found and {r.rule for r in found} == {"xnor_pads_minus_one"}
     with pytest.raises(hb.HwError) as exc:
         hb.check_buildable(cnv.lower(arch, exits=[1]), "model W1A1")
     line = str(exc.value)
-    assert "\n" not in line and line.startswith("model W1A1: FINN cannot build stage 1")
-    assert "use act_bits of 2 or more with weight_bits 1, or no exits" in line
+    assert "\n" not in line and line.startswith("model W1A1: FINN's XNOR layers read")
+    assert "use act_bits of 2 or more, or inputs of at least 32x32" in line
 
 
 def test_a_bipolar_map_is_not_padded() -> None:
@@ -87,24 +90,18 @@ def test_every_bit_width_either_builds_or_is_refused_in_one_line(
 ) -> None:
     """Both families, weights and activations at 1, 2, 4 and 8 bits, with and without
     padding, with every candidate exit: a design either passes, or is refused with one line
-    naming it. Refused exactly where FINN stopped:
-    - a cnv with 'same' padding (inputs below 32x32) after a 1-bit activation that is
-      BIPOLAR (weights above 1 bit; a W1A1 network is XNOR, its 1-bit maps are BINARY 0/1,
-      which FMPadding accepts);
-    - a W1A1 cnv with exits: the next stage's XNOR layer reads a 1-bit feature map from its
-      graph input (FINN's ConvertBipolarMatMulToXnorPopcount fails there); a W1A1 tfc's
-      features neither: a later stage reads its own input, not the model's first."""
+    naming it. Refused exactly where FINN stops or computes another network: a cnv with
+    'same' padding (inputs below 32x32) after a 1-bit activation, BIPOLAR (weights above
+    1 bit: FMPadding refuses it) or BINARY (W1A1, XNOR: the padded bit reads as -1). Every
+    exit of W1A1 builds (a later stage's XNOR layer reads its binary input stream)."""
     fam = get_family(family)
     shape = (1, size, size)
     arch = fam.default_arch(shape, 10, width_mult=0.25, weight_bits=w, act_bits=a)
     graph = fam.lower(arch, exits=list(arch.exits))
-    pad = family == "cnv" and size < 32 and a == 1 and w > 1
-    xnor_stage = a == 1 and w == 1
+    pad = family == "cnv" and size < 32 and a == 1
     found = hb.refusals(graph)
-    assert {r.rule for r in found} == (
-        ({"pad_needs_zero"} if pad else set())
-        | ({"xnor_conv_on_stage_input"} if xnor_stage else set())
-    ), (family, w, a, size, found)
+    rule = "xnor_pads_minus_one" if w == 1 else "pad_needs_zero"
+    assert {r.rule for r in found} == ({rule} if pad else set()), (family, w, a, size, found)
     # the same network without exits: only the padding rule can apply
     assert bool(hb.refusals(fam.lower(arch, exits=[]))) == pad
     if found:
