@@ -79,9 +79,9 @@ def _xnor_pads_minus_one(layer: HwLayer) -> Refusal | None:
     return Refusal(
         layer.name,
         "xnor_pads_minus_one",
-        f"FINN's XNOR layers read a zero-padded bit of a 1-bit map as -1 (layer {layer.name}), "
-        "where the trained network pads with 0, so a 'same'-padded convolution cannot follow "
-        "a 1-bit activation",
+        f"FINN cannot pad a 1-bit map of an XNOR network with 0 (layer {layer.name}: its XNOR "
+        "layers read a padded bit as -1, where the trained network pads with 0), so a "
+        "'same'-padded convolution cannot follow a 1-bit activation",
         "use act_bits of 2 or more, or inputs of at least 32x32 (cnv then pads nothing)",
     )
 

@@ -116,8 +116,9 @@ def test_a_sampled_design_point_builds_or_its_config_is_refused_in_one_line(
     ("family", "wb", "ab", "size", "exits", "needle"),
     [
         ("cnv", [2], [1], 16, [], "FMPadding's datatype must hold 0"),
-        ("cnv", [1], [1], 32, [0], "ConvertBipolarMatMulToXnorPopcount"),
-        ("cnv", [1, 2], [1, 2], 16, [], "W2A1"),
+        ("cnv", [1], [1], 16, [0], "its XNOR layers read a padded bit as -1"),
+        ("cnv", [2, 4], [1, 2], 16, [], "W2A1"),
+        ("cnv", [1, 2], [1, 2], 16, [], "W1A1"),
     ],
 )
 def test_the_refusal_names_the_combination(

@@ -515,11 +515,14 @@ def _check_build_script(folder: Path) -> None:
         for n in tree.body
         if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "BEFORE_STEPS"
     )
+    # and the mark of a W1A1 later stage's binary input, before FINN's step_streamline
     assert {ast.literal_eval(k): v.id for k, v in zip(before.keys, before.values, strict=True)} == {
-        "step_qonnx_to_finn": "step_adapex_bipolar_qonnx_to_finn"
+        "step_qonnx_to_finn": "step_adapex_bipolar_qonnx_to_finn",
+        "step_streamline": "step_adapex_mark_binary_inputs",
     }
     for name in ("dataflow_build_config.json", "dataflow_build_config.bitfile.json"):
-        assert "step_qonnx_to_finn" in json.loads((folder / name).read_text())["steps"]
+        steps = json.loads((folder / name).read_text())["steps"]
+        assert {"step_qonnx_to_finn", "step_streamline"} <= set(steps)
 
 
 def test_folding_configs_name_every_finn_node_of_the_design(

@@ -64,7 +64,7 @@ def test_a_padded_xnor_convolution_is_refused() -> None:
     with pytest.raises(hb.HwError) as exc:
         hb.check_buildable(cnv.lower(arch, exits=[1]), "model W1A1")
     line = str(exc.value)
-    assert "\n" not in line and line.startswith("model W1A1: FINN's XNOR layers read")
+    assert "\n" not in line and line.startswith("model W1A1: FINN cannot pad a 1-bit map")
     assert "use act_bits of 2 or more, or inputs of at least 32x32" in line
 
 
