@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from pathlib import Path
@@ -47,41 +46,24 @@ CONFIDENCE_OPT = typer.Option(
 )
 
 
-def _select(storage: str | None, study: str, select: str | None) -> str:
-    """``--select``, else the study config's ``[runtime] select``."""
-    from dse.runtime.table import check_objective
-    from dse.storage import Store
-
-    if select is None:
-        with Store(storage, read_only=True) as store:
-            config = (store.study_info(study) or {}).get("config") or {}
-        select = str((config.get("runtime") or {}).get("select", DEFAULT_SELECT))
-    check_objective(select)
-    return select
-
-
 def _load_study(
     storage: str | None, study: str | None, confidence: float | None = None
 ) -> tuple[str, Any]:
-    """The study's name (``--study``, or the database's only study) and its runtime library
-    (operating points with their guarantees, and baselines; cached in the database per study
-    state and confidence)."""
-    from dse.runtime.library import check_confidence, load_library
-    from dse.storage import Store
-    from dse.study.status import resolve_study
+    """dse.runtime.load_study_library, with a note where the study has no guarantees."""
+    from dse.runtime.study import load_study_library
 
-    if confidence is not None:
-        check_confidence(confidence)
-    with Store(storage, read_only=True) as store:
-        name = resolve_study(store, study)
-    lib = load_library(storage, name, confidence=confidence)
+    name, lib = load_study_library(storage, study, confidence)
+    _note_estimates(name, lib)
+    return name, lib
+
+
+def _note_estimates(name: str, lib: Any) -> None:
     if lib.static_finn.guaranteed_accuracy is None:
         typer.echo(
             f"note: study {name} was profiled on its test split only (adapex before schema 3): "
             "its accuracies are estimates without guarantees; a new study gives them",
             err=True,
         )
-    return name, lib
 
 
 def _design_name(e: dict[str, Any]) -> str:
@@ -92,24 +74,14 @@ def _design_name(e: dict[str, Any]) -> str:
     )
 
 
-def _save(storage: str | None, what: str, study: str, content: dict) -> None:
-    """Store the table or simulation with the study; on a database this process may not
-    write, say so and store nothing (the result is printed all the same)."""
-    from dse.storage import Store
+def _note_unstored(storage: str | None, what: str) -> None:
+    from dse.storage.engine import normalise_url
 
-    with Store(storage, read_only=True) as probe:
-        writable = probe.writable()
-    if not writable:
-        typer.echo(
-            f"note: the {what} is not stored: {probe.url} is read-only (it is printed only)",
-            err=True,
-        )
-        return
-    with Store(storage) as store:
-        if what == "table":
-            store.save_runtime_table(study, content)
-        else:
-            store.save_simulation(study, content)
+    typer.echo(
+        f"note: the {what} is not stored: {normalise_url(storage)} is read-only (it is "
+        "printed only)",
+        err=True,
+    )
 
 
 def table_cmd(
@@ -134,7 +106,8 @@ def table_cmd(
     """Build the selection table of a study, store it in the database and print it."""
     from dse.runtime.errors import RuntimeManagerError
     from dse.runtime.scenario import check_accuracy_threshold
-    from dse.runtime.table import SelectionTable, check_objective
+    from dse.runtime.study import study_runtime_table
+    from dse.runtime.table import check_objective
 
     check_accuracy_threshold(accuracy_threshold)
     if select is not None:
@@ -145,15 +118,13 @@ def table_cmd(
         from hw_builders import check_output_file
 
         check_output_file(out, "--out")  # before the table is computed and stored
-    study, lib = _load_study(storage, study, confidence)
-    library = lib.point_sets()["adapex"]
-    table = SelectionTable(
-        library,
-        objective=_select(storage, study, select),
-        confidence=lib.state.get("confidence"),
-    )
+    built = study_runtime_table(storage, study, select=select, confidence=confidence)
+    study, lib, table = built.study, built.library, built.table
+    _note_estimates(study, lib)
+    library = table.points
     content = table.to_dict()
-    _save(storage, "table", study, content)
+    if not built.stored:
+        _note_unstored(storage, "table")
     if out is not None:
         table.save(out)
     entries = content["entries"]
@@ -281,7 +252,8 @@ def simulate_cmd(
     highest target fps that fits), static best (adapex's optimised folding of it), and the
     pruning-only and exit-only sub-spaces. Metrics: see `adapex runtime sweep --help`.
     """
-    from dse.runtime.scenario import Scenario, simulate_library
+    from dse.runtime.scenario import Scenario
+    from dse.runtime.study import study_simulation
 
     if peak_load is not None and peak_fps is not None:
         raise RuntimeManagerError(
@@ -302,12 +274,12 @@ def simulate_cmd(
             seed=seed,
             select=select or DEFAULT_SELECT,
         )
-    scenario.check_trace_file()  # a user's file is read before the study is touched
-    study, lib = _load_study(storage, study, confidence)
-    if select is None:  # the study's own [runtime] select
-        scenario = dataclasses.replace(scenario, select=_select(storage, study, None))
-    result = simulate_library(lib, study, scenario)
-    _save(storage, "simulation", study, result)
+    study, lib, result, stored = study_simulation(
+        storage, scenario, study, select=select, confidence=confidence
+    )
+    _note_estimates(study, lib)
+    if not stored:
+        _note_unstored(storage, "simulation")
     if json_out:
         typer.echo(json.dumps(result))
         return
@@ -453,6 +425,7 @@ def sweep_cmd(
     json_out: bool = JSON_OPT,
 ) -> None:
     from dse.runtime.scenario import check_accuracy_threshold
+    from dse.runtime.study import study_select
     from dse.runtime.sweep import DEFAULT_LOAD_BASES, LOAD_BASES, cached_sweep
     from dse.runtime.table import check_objective
 
@@ -466,7 +439,7 @@ def sweep_cmd(
     if select is not None:
         check_objective(select)
     study, lib = _load_study(storage, study, confidence)
-    chosen = _select(storage, study, select)
+    chosen = study_select(storage, study, select)
     result = cached_sweep(
         storage, lib, accuracy_threshold=accuracy_threshold, load_bases=bases, select=chosen
     )

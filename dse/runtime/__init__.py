@@ -39,6 +39,14 @@ from dse.runtime.simulator import (
     SimulationResult,
     simulate,
 )
+from dse.runtime.study import (
+    StudyRuntimeTable,
+    load_study_library,
+    save_with_study,
+    study_runtime_table,
+    study_select,
+    study_simulation,
+)
 from dse.runtime.sweep import LOADS, cached_sweep, run_sweep
 from dse.runtime.table import (
     OBJECTIVES,
@@ -57,6 +65,12 @@ from dse.runtime.traces import (
 )
 
 __all__ = [
+    "StudyRuntimeTable",
+    "load_study_library",
+    "save_with_study",
+    "study_runtime_table",
+    "study_select",
+    "study_simulation",
     "Policy",
     "baseline_names",
     "get_policy",

@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from cli_checks import copy_sqlite, immutable
 
 from dse.cli import main
 from dse.runtime import (
@@ -152,6 +153,29 @@ def test_table_is_stored_and_exported(study_url, capsys, tmp_path):
         capsys, "runtime", "table", "--study", STUDY, "--storage", study_url, "--all"
     )
     assert code == 0 and "of the table's" not in out
+
+
+def test_the_table_is_one_library_call(study_url, tmp_path):
+    """dse.runtime.study_runtime_table does what `adapex runtime table` does: resolves the
+    study, builds its table by the study's objective (or the one given) and stores it."""
+    from dse.runtime import study_runtime_table
+
+    built = study_runtime_table(study_url)  # the database's only study
+    assert built.study == STUDY and built.stored
+    assert built.table.objective == "energy"  # the study's [runtime] select
+    with Store(study_url, read_only=True) as store:
+        assert store.runtime_table(STUDY)["entries"] == built.table.to_dict()["entries"]
+    assert repr(built).startswith(f"StudyRuntimeTable(study='{STUDY}'") and "\n" not in repr(built)
+    by_edp = study_runtime_table(study_url, STUDY, select="edp", store=False)
+    assert by_edp.table.objective == "edp" and not by_edp.stored
+    with Store(study_url, read_only=True) as store:  # not stored: the energy table stays
+        assert store.runtime_table(STUDY)["objective"] == "energy"
+    # a database this process may not write (chattr +i: not even root): built, not stored
+    copy = tmp_path / "studies.db"
+    copy_sqlite(Path(study_url.removeprefix("sqlite:///")), copy)
+    with immutable(copy):
+        ro = study_runtime_table(f"sqlite:///{copy}", select="edp")
+    assert ro.study == STUDY and not ro.stored and ro.table.objective == "edp"
 
 
 def test_simulate_json_compares_every_baseline(study_url, capsys):
