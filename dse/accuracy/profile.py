@@ -50,6 +50,16 @@ DEFAULT_GRID: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(
 """Threshold grid used by :meth:`ExitProfile.table` when none is given."""
 
 
+def exit_subsets(candidates: Sequence[int]) -> list[tuple[int, ...]]:
+    """Every subset of the candidate exits a design may use, smallest first, each in the
+    candidates' (dataflow) order: the study's space and the runtime's operating points
+    enumerate them alike."""
+    import itertools
+
+    cands = [int(c) for c in candidates]
+    return [s for r in range(len(cands) + 1) for s in itertools.combinations(cands, r)]
+
+
 @dataclass
 class ExitEvaluation:
     """Outcome of applying thresholds to a subset of the exits.

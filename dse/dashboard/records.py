@@ -82,7 +82,7 @@ def finite(value: Any) -> float | None:
 
 def pruning_rate(design: Mapping[str, Any]) -> float | None:
     """Mean pruning rate of a design (dict form; None when its parameters name none)."""
-    return pruning_rate_of(design.get("params") or {}, design.get("metrics") or {})
+    return pruning_rate_of(design.get("params") or {})
 
 
 def metric_value(design: Mapping[str, Any], key: str) -> float | None:

@@ -16,35 +16,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-def pruning_rate_of(
-    params: Mapping[str, Any], metrics: Mapping[str, Any] | None = None
-) -> float | None:
-    """The mean structured-pruning rate a design's parameters name, or None.
-
-    Read from ``params`` (``pruning`` / ``pruning_rate`` / ``pruning_rates``: a number, a
-    list, or a dict of per-layer rates; or per-layer ``pruning_<i>`` knobs), else from
-    ``metrics["pruning_rate"]``.
-    """
-    for src in (params or {}, metrics or {}):
-        for key in ("pruning", "pruning_rate", "pruning_rates"):
-            if key in src and src[key] is not None:
-                v = src[key]
-                if isinstance(v, Mapping):
-                    v = list(v.values())
-                if isinstance(v, (list, tuple)):
-                    vals = [float(x) for x in v if _number(x)]
-                    return sum(vals) / len(vals) if vals else None
-                if _number(v):
-                    return float(v)
-        vals = [float(v) for k, v in src.items() if str(k).startswith("pruning_") and _number(v)]
-        if vals:
-            return sum(vals) / len(vals)
-    return None
+def pruning_rate_of(params: Mapping[str, Any]) -> float | None:
+    """The mean structured-pruning rate of a design's parameters (``DesignPoint.to_params``:
+    ``pruning`` is one rate, or one per prunable layer), or None where they name none."""
+    v = (params or {}).get("pruning")
+    if isinstance(v, (list, tuple)):
+        vals = [float(x) for x in v if _number(x)]
+        return sum(vals) / len(vals) if vals else None
+    return float(v) if isinstance(v, (int, float)) and _number(v) else None
 
 
 def _number(v: Any) -> bool:
-    import math
-
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
 
 
@@ -142,7 +124,7 @@ class DesignRecord:
     @property
     def pruning_rate(self) -> float | None:
         """The design's mean structured-pruning rate (None when its parameters name none)."""
-        return pruning_rate_of(self.params, self.metrics)
+        return pruning_rate_of(self.params)
 
     @property
     def device(self) -> Any:

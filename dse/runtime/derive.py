@@ -38,7 +38,7 @@ DEFAULT_THRESHOLD_GRID: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95
 def pruning_rate(record: Any) -> float:
     """Mean structured-pruning rate of a stored design; 0.0 (unpruned) when it names none
     (:func:`dse.storage.records.pruning_rate_of`)."""
-    rate = pruning_rate_of(record.params or {}, record.metrics or {})
+    rate = pruning_rate_of(record.params or {})
     return 0.0 if rate is None else rate
 
 
@@ -84,9 +84,7 @@ class Guarantees:
         threshold_grid: Sequence[float] = DEFAULT_THRESHOLD_GRID,
         config_thresholds: Sequence[float] | None = None,
     ) -> None:
-        import itertools
-
-        from dse.accuracy.profile import ExitProfile
+        from dse.accuracy.profile import ExitProfile, exit_subsets
         from dse.runtime.guarantees import family_bounds
 
         self.delta = float(delta)
@@ -105,21 +103,18 @@ class Guarantees:
             own: dict[tuple[int, ...], set[tuple[float, ...]]] = {}
             for r in recs:
                 own.setdefault(tuple(r.exits), set()).add(tuple(map(float, r.thresholds)))
-            for size in range(len(cands) + 1):
-                for subset in itertools.combinations(cands, size):
-                    family = (model_id, subset)
-                    ths = self._settings(
-                        subset, own.get(subset, set()), threshold_grid, config_thresholds
+            for subset in exit_subsets(cands):
+                family = (model_id, subset)
+                ths = self._settings(
+                    subset, own.get(subset, set()), threshold_grid, config_thresholds
+                )
+                settings[family] = [
+                    (
+                        th,
+                        int(round(profile.evaluate(list(th), list(subset)).accuracy * n_samples)),
                     )
-                    settings[family] = [
-                        (
-                            th,
-                            int(
-                                round(profile.evaluate(list(th), list(subset)).accuracy * n_samples)
-                            ),
-                        )
-                        for th in ths
-                    ]
+                    for th in ths
+                ]
         families = max(int(n_models), len(models)) * 2**n_exits
         self.bounds = (
             family_bounds(

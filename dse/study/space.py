@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dse.accuracy.profile import exit_subsets
 from dse.config import Knob, StudyConfig, knob_values
 from dse.errors import DseError
 
@@ -145,11 +146,6 @@ def knob_grid(name: str, knob: Knob) -> list[float]:
             f"{name}: a continuous range cannot be enumerated; give a list or a range with a step"
         )
     return [float(v) for v in values]
-
-
-def _subsets(candidates: Sequence[int]) -> list[tuple[int, ...]]:
-    """Every subset of the candidate exits, smallest first (dataflow order inside each)."""
-    return [s for r in range(len(candidates) + 1) for s in itertools.combinations(candidates, r)]
 
 
 class DesignSpace:
@@ -318,7 +314,7 @@ class DesignSpace:
         thr, budgets, clks = ([float(v) for v in g] for g in grids)  # type: ignore[union-attr]
         targets: list[float | None] = list(cfg.folding.target_fps) or [None]
         points = []
-        for subset in _subsets(self.candidates):
+        for subset in exit_subsets(self.candidates):
             for ths in itertools.product(thr, repeat=len(subset)):
                 for budget, target, clk in itertools.product(budgets, targets, clks):
                     points.append(
