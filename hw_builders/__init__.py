@@ -34,6 +34,7 @@ from hw_builders.folding import FoldingConfig, fold
 from hw_builders.graph import HwGraph, HwLayer, load_graph, save_graph
 from hw_builders.host import NO_HOST, HostLink, host_link_for, host_traffic
 from hw_builders.legality import Refusal, check_buildable, refusals
+from hw_builders.memo import clear_memos
 from hw_builders.minimize import minimize_bit_widths
 from hw_builders.naming import (
     finn_design_graph,
@@ -49,6 +50,7 @@ from hw_builders.report import HardwareReport, LayerReport, read_finn_reports, w
 from hw_builders.stages import StagedReport, StageMemo, split_stages, staged_performance
 
 __all__ = [
+    "clear_memos",
     "BOARDS",
     "DataType",
     "Device",

@@ -9,6 +9,16 @@ import pytest
 PG_URL = os.environ.get("ADAPEX_TEST_PG_URL", "postgresql+psycopg2://root@127.0.0.1:5432/test")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cost_memos() -> None:
+    """Every test computes its costs afresh: no test passes on figures another test left in
+    hw_builders' memos (and a mutant of a cost model is run, not read from a memo filled
+    before it was switched on)."""
+    from hw_builders import clear_memos
+
+    clear_memos()
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     """The real PostgreSQL server; a test that needs it fails (never skips) when it is down."""

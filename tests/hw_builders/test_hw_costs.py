@@ -605,3 +605,22 @@ def test_fmpadding_cycles_by_hand() -> None:
     assert cost("FMPadding", SIMD=1, **uneven).cycles == 16 * 6 * 6
     assert hb.get_op("FMPadding").legal_values(base)["SIMD"] == [1, 2, 4, 8, 16]
     assert hb.get_op("StreamingMaxPool").legal_values({"NumChannels": 6})["PE"] == [1, 2, 3, 6]
+
+
+def test_clear_memos_makes_the_next_cost_a_fresh_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Layer costs are memoised by content; clear_memos (run before every test by
+    tests/conftest.py) makes the op model compute again: a changed cost model is seen."""
+    op = hb.get_op("StreamingFIFO")
+    calls: list[int] = []
+    original = type(op).cost
+
+    def counted(self, attrs, impl, versal):  # noqa: ANN001, ANN202
+        calls.append(1)
+        return original(self, attrs, impl, versal)
+
+    monkeypatch.setattr(type(op), "cost", counted)
+    a = dict(depth=100, dataType="INT8", folded_shape=[1, 16, 4])
+    first = cost("StreamingFIFO", "rtl", **a)
+    assert cost("StreamingFIFO", "rtl", **a) == first and len(calls) == 1  # memoised
+    hb.clear_memos()
+    assert cost("StreamingFIFO", "rtl", **a) == first and len(calls) == 2
