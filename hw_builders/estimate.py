@@ -64,6 +64,11 @@ _COST_MEMO: dict[tuple[Any, ...], LayerCost] = {}
 _COST_MEMO_MAX = 1 << 18
 
 
+def clear_cost_memo() -> None:
+    """Forget every memoised layer cost (hw_builders.clear_memos)."""
+    _COST_MEMO.clear()
+
+
 def _op_cost(layer: HwLayer, attrs: dict[str, Any], versal: bool) -> LayerCost:
     """``layer``'s cost with its resolved ``attrs`` (HwError if the folding is illegal)."""
     try:

@@ -15,10 +15,10 @@ __all__ = ["clear_memos"]
 
 def clear_memos() -> None:
     """Empty every memo of the cost path (the next call computes afresh)."""
-    from hw_builders import queueing, registry
-    from hw_builders.estimate import _COST_MEMO
+    from hw_builders.estimate import clear_cost_memo
+    from hw_builders.queueing import clear_queueing_memo
+    from hw_builders.registry import divisors
 
-    _COST_MEMO.clear()
-    queueing._thinning.cache_clear()
-    queueing._relative_throughput.cache_clear()
-    registry.divisors.cache_clear()
+    clear_cost_memo()
+    clear_queueing_memo()
+    divisors.cache_clear()

@@ -62,6 +62,12 @@ def tandem_throughput(
     return min(got / unit, bound)
 
 
+def clear_queueing_memo() -> None:
+    """Forget every memoised sample path (hw_builders.clear_memos)."""
+    _thinning.cache_clear()
+    _relative_throughput.cache_clear()
+
+
 @functools.lru_cache(maxsize=256)
 def _thinning(
     reach: tuple[float, ...], frames: int, seed: int
