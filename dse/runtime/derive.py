@@ -377,6 +377,5 @@ def study_points(
         raise RuntimeManagerError(
             f"study {study!r} has no feasible design; relax the constraints or run more trials"
         )
-    info = store.study_info(study) or {}
-    limits = ((info.get("config") or {}).get("hardware") or {}).get("max_utilisation")
+    limits = dict(store.study_config(study).hardware.max_utilisation)
     return points, static_finn_point(records, strategy=static_strategy, limits=limits)
