@@ -370,3 +370,32 @@ def test_stage_memo_gives_the_reports_it_would_compute():
     cfg = fold(other, strategy="optimised", device=PYNQ, budget=0.3, reach=[1.0, 0.5, 0.2])
     got = staged_performance(other, [1.0, 0.5, 0.2], device=PYNQ, folding=cfg, memo=memo)
     assert got == staged_performance(other, [1.0, 0.5, 0.2], device=PYNQ, folding=cfg)
+
+
+def test_a_report_stored_before_its_later_fields_reads_with_their_defaults():
+    """A design stored by an older adapex has only the first fields of its report: the
+    others read as what that adapex costed with (default buffer, no host cap, no limits)."""
+    from hw_builders.stages import DEFAULT_BUFFER_DEPTH
+
+    g = two_exit_graph()
+    full = staged_performance(g, [1.0, 0.5, 0.2], device=PYNQ).to_dict()
+    required = (
+        "throughput_fps", "latency_s_per_exit", "mean_latency_s", "power_w",
+        "energy_per_inference_j", "edp", "stages", "total", "utilisation", "fits",
+    )  # fmt: skip
+    old = StagedReport.from_dict(json.loads(json.dumps({k: full[k] for k in required})))
+    assert old.buffer_depth == DEFAULT_BUFFER_DEPTH
+    assert old.accelerator_fps == old.throughput_fps == full["throughput_fps"]
+    assert old.host_fps == math.inf and old.host_bytes_per_inference == 0.0
+    assert (old.reach, old.exit_fraction, old.exits, old.activity) == ([], [], [], [])
+    assert (old.stage_throughput_fps, old.stage_dynamic_power_w) == ([], [])
+    assert (old.static_power_w, old.unbuffered_bound_fps, old.clk_ns) == (0.0, 0.0, 0.0)
+    assert (old.device, old.limited_by, old.host_link, old.limits) == ("", {}, {}, {})
+    assert old.stages == StagedReport.from_dict(full).stages and old.fits == full["fits"]
+    # a stored null buffer depth is an unbounded buffer
+    assert StagedReport.from_dict({**full, "buffer_depth": None}).buffer_depth == math.inf
+    for bad in ([], {"stages": {}}, {"throughput_fps": 1.0}):
+        with pytest.raises(
+            HwError, match=r"^staged report: expected an object with a 'stages' list$"
+        ):
+            StagedReport.from_dict(bad)  # type: ignore[arg-type]
