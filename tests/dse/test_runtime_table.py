@@ -89,6 +89,53 @@ def test_design_rows_stay_on_the_design(points, threshold):
             assert all(table.points[i].accuracy >= threshold - 1e-9 for i in row.choice)
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    points_st,
+    st.floats(1.0, 12000.0),
+    st.sampled_from(["energy", "edp"]),
+    st.data(),
+)
+def test_a_design_row_chooses_within_the_design_as_the_table_does(points, rate, objective, data):
+    """A design's row (threshold changes only, no reconfiguration) picks, among that
+    design's configurations meeting the threshold (exactly at it included), the least costly
+    that sustains the rate by the table's objective, else the fastest; where none meets it,
+    the design's most accurate ones, flagged as not compliant."""
+    table = SelectionTable(points, objective=objective)
+    design = data.draw(st.sampled_from(sorted({p.design_id for p in points})))
+    mine = [p for p in points if p.design_id == design]
+    # a threshold exactly at one of the design's accuracies, or above all of them
+    threshold = data.draw(st.sampled_from([*(p.accuracy for p in mine), 1.01]))
+    row = table.design_row(design, threshold)
+    assert table.design_row(design, threshold) is row  # cached
+    chosen = table.points[row.lookup_index(rate)]
+    assert chosen.design_id == design
+
+    def cost(p: OperatingPoint) -> float:
+        if objective == "edp":
+            return p.energy_per_inference_j * p.latency_s
+        return p.energy_at_rate(rate)
+
+    ok = [p for p in mine if p.accuracy >= threshold - 1e-9]
+    assert row.compliant == bool(ok)
+    if not ok:
+        assert chosen.accuracy == max(p.accuracy for p in mine)
+        return
+    assert chosen.accuracy >= threshold - 1e-9
+    sustaining = [p for p in ok if p.throughput_fps >= rate]
+    if sustaining:
+        assert chosen.throughput_fps >= rate
+        assert cost(chosen) <= min(cost(p) for p in sustaining) * (1 + 1e-9)
+    else:
+        assert chosen.throughput_fps == max(p.throughput_fps for p in ok)
+
+
+def test_a_design_without_points_has_no_row():
+    table = SelectionTable([point(1, 0.9, 1000.0, 1e-3)])
+    with pytest.raises(RuntimeManagerError, match="^design 7 has no operating point$"):
+        table.design_row(7, 0.5)
+
+
 def test_buckets_are_exact_at_the_edges():
     pts = [
         point(1, 0.95, 1000.0, 1e-3),
