@@ -242,3 +242,40 @@ def test_the_energy_margin_compares_energy_per_inference_at_the_wanted_rate(
     assert r.metrics["reconfigurations"] == switches
     at_50 = [p.energy_at_rate(50.0) for p in (fast, cheap)]
     assert (at_50[0] <= at_50[1] * (1 + margin)) == (switches == 0)
+
+
+def test_every_metric_of_an_overloaded_two_exit_design_by_hand():
+    """One design (100 fps, 0.6 W busy, 0.5 W idle; a quarter leave at exit 0 after 1 ms,
+    the rest after 4 ms), 150 arrivals in each of the first two seconds, a 20-inference
+    buffer: every summary metric worked out by hand."""
+    import dataclasses
+
+    p = dataclasses.replace(
+        point(5, 0.9, 100.0, 1e-3), latency_s_per_exit=(0.001, 0.004), exit_fraction=(0.25, 0.75)
+    )
+    m = simulate([p], counts([150, 150, 0, 0]), buffer_size=20).metrics
+    # 100 served a second; 20 wait in the buffer; the rest is dropped
+    assert (m["arrivals"], m["processed"], m["dropped"], m["queued_at_end"]) == (300, 220, 80, 0)
+    assert m["drop_rate"] == pytest.approx(80 / 300)
+    assert m["mean_accuracy"] == pytest.approx(0.9)
+    busy = 220 / 100.0
+    assert m["energy_busy_j"] == pytest.approx(0.6 * busy)
+    assert m["energy_idle_j"] == pytest.approx(IDLE_W * (4 - busy))
+    assert m["energy_reconfig_j"] == 0.0 and m["reconfigurations"] == 0
+    assert m["energy_j"] == pytest.approx(0.6 * busy + IDLE_W * (4 - busy))
+    assert m["energy_per_inference_j"] == pytest.approx(m["energy_j"] / 220)
+    service = 0.25 * 0.001 + 0.75 * 0.004
+    assert m["latency_service_mean_s"] == pytest.approx(service)
+    assert m["edp_service_js"] == pytest.approx(m["energy_per_inference_j"] * service)
+    # waiting in the buffer comes on top of the service latency
+    assert m["latency_mean_s"] > service
+    assert m["latency_p50_s"] <= m["latency_p95_s"] <= m["latency_p99_s"]
+    assert m["edp_js"] == pytest.approx(m["energy_per_inference_j"] * m["latency_mean_s"])
+    assert (m["duration_s"], m["dt_s"], m["buffer_size"], m["designs_used"]) == (4.0, 1.0, 20, 1)
+    assert m["intervals_below_threshold"] == 0 and m["reconfig_time_s"] == 0.0
+    assert m["policy"] == HysteresisPolicy().to_dict() and m["objective"] == "energy"
+    # nothing arrives: nothing is processed, and per-inference figures are undefined
+    none = simulate([p], counts([0, 0]), buffer_size=20).metrics
+    assert (none["processed"], none["drop_rate"], none["designs_used"]) == (0, 0.0, 1)
+    assert math.isnan(none["energy_per_inference_j"]) and math.isnan(none["mean_accuracy"])
+    assert math.isnan(none["latency_mean_s"]) and math.isnan(none["edp_js"])
