@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from optuna._hypervolume import compute_hypervolume
 
+from dse.errors import DseError
 from dse.objectives import get_objective
 from dse.pareto import (
     ObjectiveSpec,
@@ -117,3 +118,27 @@ def test_feasible_front_brute_force(rows: list[tuple[float, float, bool]]) -> No
     for i in range(len(rows)):
         if not feas[i]:
             assert not mask[i]
+
+
+def test_objective_spec_defaults_and_the_log_scale() -> None:
+    """A stored spec without scale or reference reads as linear with reference 0; on a log
+    scale, a value of 0 is the worst a maximised objective can be (+inf when minimised)."""
+    spec = ObjectiveSpec.from_dict({"name": "fps", "direction": "maximize"})
+    assert (spec.scale, spec.reference) == ("linear", 0.0)
+    assert ObjectiveSpec.from_dict(spec.to_dict()) == spec
+    up = ObjectiveSpec("fps", "maximize", "log")
+    down = ObjectiveSpec("energy", "minimize", "log")
+    got = to_min_space([{"fps": 100.0, "energy": 1e-3}, {"fps": 0.0, "energy": 0.0}], [up, down])
+    assert got[0].tolist() == [-2.0, -3.0]
+    assert got[1].tolist() == [np.inf, -np.inf]
+    with pytest.raises(DseError, match="^objective 'fps' missing from a design; re-run the trial$"):
+        to_min_space([{"energy": 1.0}], [up, down])
+
+
+def test_hypervolume_of_one_objective_and_of_nothing() -> None:
+    assert hypervolume(np.array([[0.5], [0.25], [0.75]]), [1.0]) == pytest.approx(0.75)
+    assert hypervolume(np.array([[2.0, 0.1]]), [1.0, 1.0]) == 0.0  # beyond the reference
+    assert hypervolume(np.array([[0.5, np.nan]]), [1.0, 1.0]) == 0.0  # not finite
+    spec = [ObjectiveSpec("a", "minimize", reference=1.0)]
+    assert front_hypervolume([], spec) == 0.0
+    assert front_hypervolume([{"a": 0.25}], spec) == pytest.approx(0.75)
