@@ -240,3 +240,19 @@ def test_the_top_bucket_is_the_fastest_by_hand():
     table = SelectionTable([point(1, 0.95, 800.0, 1e-4), point(2, 0.99, 800.0, 5e-3)])
     assert table.lookup(700.0, 0.95).design_id == 1
     assert table.lookup(10_000.0, 0.95).design_id == 2
+
+
+def test_a_stored_table_keeps_its_objective_and_confidence():
+    pts = [point(1, 0.95, 1000.0, 1e-3), point(2, 0.9, 4000.0, 1e-4)]
+    table = SelectionTable(pts, objective="edp", confidence=0.05)
+    back = SelectionTable.from_dict(json.loads(json.dumps(table.to_dict())))
+    assert (back.objective, back.confidence) == ("edp", 0.05)
+    assert back.row_entries(0.9) == table.row_entries(0.9)
+    # a table stored before objectives existed was selected by energy, without a confidence
+    old = {k: v for k, v in table.to_dict().items() if k not in ("objective", "confidence")}
+    legacy = SelectionTable.from_dict(old)
+    assert (legacy.objective, legacy.confidence) == ("energy", None)
+    line = "^runtime table: unknown format; rebuild it with `adapex runtime table`$"
+    for bad in ([], {**table.to_dict(), "version": 99}, {"version": table.to_dict()["version"]}):
+        with pytest.raises(RuntimeManagerError, match=line):
+            SelectionTable.from_dict(bad)  # type: ignore[arg-type]

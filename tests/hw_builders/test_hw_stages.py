@@ -399,3 +399,45 @@ def test_a_report_stored_before_its_later_fields_reads_with_their_defaults():
             HwError, match=r"^staged report: expected an object with a 'stages' list$"
         ):
             StagedReport.from_dict(bad)  # type: ignore[arg-type]
+
+
+def test_the_report_keeps_the_host_link_and_limits_it_was_costed_with(monkeypatch):
+    """A report holds the host link, the traffic per inference, what limits it and the
+    utilisation limits (the defaults with the ones given over them); a memo computes each
+    (graph, device, folding, clock) once."""
+    from hw_builders import stages as stages_mod
+    from hw_builders.devices import DEFAULT_LIMITS
+    from hw_builders.host import HostLink, host_traffic
+
+    g = two_exit_graph()
+    reach = [1.0, 0.5, 0.2]
+    link = HostLink(bandwidth_bytes_s=2.0e5, decision_s=1e-6, source="test")
+    rep = staged_performance(g, reach, device=PYNQ, host=link, limits={"LUT": 0.5})
+    assert rep.host_link == link.to_dict()
+    assert rep.limits == {**DEFAULT_LIMITS, "LUT": 0.5}
+    bytes_per = host_traffic(g, reach).bytes_per_inference
+    assert rep.host_bytes_per_inference == pytest.approx(bytes_per) and bytes_per > 0
+    assert math.isfinite(rep.host_fps) and rep.host_fps < rep.accelerator_fps
+    assert rep.throughput_fps <= rep.host_fps * (1 + 1e-9)
+    assert (
+        rep.limited_by
+        and rep.limited_by
+        == staged_performance(g, reach, device=PYNQ, host=link, limits={"LUT": 0.5}).limited_by
+    )
+    # the memo: one computation per (graph, device, folding, clock)
+    calls = []
+    real = stages_mod._costed_stages
+
+    def counted(*args):  # noqa: ANN002, ANN202
+        calls.append(args[-1])
+        return real(*args)
+
+    monkeypatch.setattr(stages_mod, "_costed_stages", counted)
+    memo = StageMemo()
+    cfg = fold(g, strategy="optimised", device=PYNQ, budget=0.3, reach=reach)
+    for r in (reach, [1.0, 0.9, 0.1]):
+        staged_performance(g, r, device=PYNQ, folding=cfg, memo=memo)
+    assert calls == [10.0]  # the second reach read the memo
+    staged_performance(g, reach, device=PYNQ, folding=cfg, clk_ns=5.0, memo=memo)
+    staged_performance(two_exit_graph(), reach, device=PYNQ, folding=cfg, memo=memo)
+    assert calls == [10.0, 5.0, 10.0]  # another clock, another graph object: computed
