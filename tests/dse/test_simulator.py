@@ -267,9 +267,13 @@ def test_every_metric_of_an_overloaded_two_exit_design_by_hand():
     service = 0.25 * 0.001 + 0.75 * 0.004
     assert m["latency_service_mean_s"] == pytest.approx(service)
     assert m["edp_service_js"] == pytest.approx(m["energy_per_inference_j"] * service)
-    # waiting in the buffer comes on top of the service latency
-    assert m["latency_mean_s"] > service
-    assert m["latency_p50_s"] <= m["latency_p95_s"] <= m["latency_p99_s"]
+    # waiting in the buffer comes on top: the mean queue over an interval over the
+    # throughput (Little), 0.1 s in the first second (0 -> 20 queued), 0.2 s in the second
+    # (20 -> 20), 0.1 s in the third (20 -> 0, 20 served)
+    assert m["latency_mean_s"] == pytest.approx((100 * 0.1 + 100 * 0.2 + 20 * 0.1) / 220 + service)
+    # sorted: 0.101 s (30 inferences), 0.104 s (90), 0.201 s (25), 0.204 s (75)
+    assert m["latency_p50_s"] == pytest.approx(0.104)
+    assert m["latency_p95_s"] == pytest.approx(0.204) == m["latency_p99_s"]
     assert m["edp_js"] == pytest.approx(m["energy_per_inference_j"] * m["latency_mean_s"])
     assert (m["duration_s"], m["dt_s"], m["buffer_size"], m["designs_used"]) == (4.0, 1.0, 20, 1)
     assert m["intervals_below_threshold"] == 0 and m["reconfig_time_s"] == 0.0
@@ -279,3 +283,21 @@ def test_every_metric_of_an_overloaded_two_exit_design_by_hand():
     assert (none["processed"], none["drop_rate"], none["designs_used"]) == (0, 0.0, 1)
     assert math.isnan(none["energy_per_inference_j"]) and math.isnan(none["mean_accuracy"])
     assert math.isnan(none["latency_mean_s"]) and math.isnan(none["edp_js"])
+
+
+def test_headroom_and_the_measured_rate_decide_the_design():
+    """The manager wants the EWMA of the arrival rate times (1 + headroom): at 95/s the
+    slow design (100 fps) is enough without headroom and not with 10%; the rate is per
+    second of trace, whatever the interval length."""
+
+    def designs(policy, values, dt=1.0):
+        trace = Trace("t", dt, counts=np.asarray(values, dtype=np.int64))
+        r = simulate([SLOW, FAST], trace, buffer_size=1000, policy=policy)
+        return {r.points[i].design_id for i in r.point.tolist()}
+
+    steady = dict(hold_intervals=1, min_dwell_s=0.0, energy_margin=0.0, ewma_alpha=1.0)
+    assert designs(HysteresisPolicy(headroom=0.0, **steady), [95] * 20) == {1}
+    assert designs(HysteresisPolicy(headroom=0.1, **steady), [95] * 20) == {2}
+    # 2-second intervals of 190 arrivals are the same 95/s
+    assert designs(HysteresisPolicy(headroom=0.0, **steady), [190] * 10, dt=2.0) == {1}
+    assert designs(HysteresisPolicy(headroom=0.1, **steady), [190] * 10, dt=2.0) == {2}
