@@ -191,8 +191,17 @@ def test_bad_options():
         HysteresisPolicy(hold_intervals=0)
     with pytest.raises(RuntimeManagerError, match="buffer_size"):
         simulate([SLOW], counts([1]), buffer_size=-1)
-    with pytest.raises(RuntimeManagerError, match="accuracy threshold"):
-        simulate([SLOW], counts([1]), accuracy_threshold=1.5)
+    line = r"^accuracy threshold must be in \[0, 1\]; e\.g\. 0\.9$"
+    for bad in (1.5, -0.1, math.nan, [0.5, 1.01]):
+        with pytest.raises(RuntimeManagerError, match=line):
+            simulate([SLOW], counts([1, 1]), accuracy_threshold=bad)
+    line = "^arrivals must be 2 counts >= 0, one per trace interval$"
+    for arrivals in ([1], [1, -1], [1, 2, 3]):
+        with pytest.raises(RuntimeManagerError, match=line):
+            simulate([SLOW], counts([1, 1]), arrivals=np.asarray(arrivals))
+    # explicit arrivals replace the trace's
+    got = simulate([SLOW], counts([1, 1]), arrivals=np.asarray([30, 40])).metrics
+    assert got["arrivals"] == 70
 
 
 def test_timeline_by_hand() -> None:
