@@ -29,7 +29,13 @@ def _blocks() -> dict[str, str]:
 
 
 def test_every_section_has_its_example() -> None:
-    assert list(_blocks()) == ["Run a study", "Read the front", "Export a library", "Verify it"]
+    assert list(_blocks()) == [
+        "Run a study",
+        "Read the front",
+        "Build the runtime table",
+        "Export a library",
+        "Verify it",
+    ]
 
 
 def test_the_examples_run_on_a_real_study(
@@ -40,12 +46,14 @@ def test_the_examples_run_on_a_real_study(
     blocks = _blocks()
     url = copy_sqlite(small_study.db, tmp_path / "studies.db")
     scope: dict = {"url": url, "study": small_study.name, "out_dir": tmp_path / "library"}
-    for title in ("Read the front", "Export a library", "Verify it"):
+    for title in ("Read the front", "Build the runtime table", "Export a library", "Verify it"):
         exec(compile(blocks[title], f"{DOC}:{title}", "exec"), scope)  # noqa: S102
     printed = capsys.readouterr().out.splitlines()
     reprs = [line for line in printed if line.startswith("DesignRecord(")]
     assert reprs and all(len(line) < 400 for line in reprs)  # one short line per design
     assert all(c.ok for c in scope["checks"]) and scope["held_out"]
+    assert scope["built"].stored and scope["built"].study == small_study.name
+    assert any(line.startswith("StudyRuntimeTable(study=") for line in printed)
     assert (tmp_path / "library" / "README.md").is_file()
     # the repr is short, the record whole
     design = scope["front"][0]
