@@ -8,6 +8,7 @@ import pytest
 
 import hw_builders as hb
 from hw_builders.graph import HwLayer
+from hw_builders.registry import fmt_divisors
 
 
 def cost(op_type: str, impl: str | None = None, device: str | None = None, **attrs) -> hb.LayerCost:
@@ -624,3 +625,30 @@ def test_clear_memos_makes_the_next_cost_a_fresh_one(monkeypatch: pytest.MonkeyP
     assert cost("StreamingFIFO", "rtl", **a) == first and len(calls) == 1  # memoised
     hb.clear_memos()
     assert cost("StreamingFIFO", "rtl", **a) == first and len(calls) == 2
+
+
+@pytest.mark.parametrize(
+    ("op_type", "count", "attrs"),
+    [
+        ("LabelSelect", "Labels", dict(K=1, inputDataType="INT8", outputDataType="UINT8")),
+        ("DuplicateStreams", "NumChannels", dict(inputDataType="UINT2", numInputVectors=[1, 4, 4])),
+        ("AddStreams", "NumChannels", dict(inputDataType="UINT2", numInputVectors=[1, 4, 4])),
+    ],
+)
+def test_a_pe_must_divide_what_it_folds(op_type: str, count: str, attrs: dict) -> None:
+    """Every divisor of the folded count is a legal PE, and nothing else; an illegal PE is
+    one line naming both attributes and the divisors to choose from."""
+    op = hb.get_op(op_type)
+    for n in (10, 12, 7):
+        a = {**attrs, count: n, "NumOutputStreams": 2}
+        divisors = [d for d in range(1, n + 1) if n % d == 0]
+        assert op.legal_values(a) == {"PE": divisors}
+        for pe in range(1, n + 2):
+            found = op.violations({**a, "PE": pe})
+            if pe in divisors:
+                assert found == []
+            else:
+                assert found == [
+                    f"PE={pe} does not divide {count}={n}; choose a divisor of {count}: "
+                    + fmt_divisors(n)
+                ]
