@@ -831,25 +831,42 @@ def test_an_unwritable_out_is_one_line(
     assert list(tmp_path.iterdir()) == []
 
 
+def _build_py_functions(*names: str, **imports: object) -> dict:
+    """The functions ``names`` of the exported build.py, with its literal module constants
+    and ``imports`` (the qonnx names they use), run without FINN."""
+    import ast
+
+    from hw_builders.build_script import BUILD_PY
+
+    def literal(node: ast.stmt) -> bool:
+        if not isinstance(node, ast.Assign):
+            return False
+        try:
+            ast.literal_eval(node.value)
+        except ValueError:
+            return False
+        return True
+
+    tree = ast.parse(BUILD_PY)
+    body = [
+        n for n in tree.body if literal(n) or (isinstance(n, ast.FunctionDef) and n.name in names)
+    ]
+    namespace: dict = dict(imports)
+    exec(compile(ast.Module(body, []), "build.py", "exec"), namespace)  # noqa: S102
+    return namespace
+
+
 def test_the_build_script_forks_a_graph_output_that_a_node_also_reads() -> None:
     """A 1-bit stage's features leave a MultiThreshold directly: build.py gives that graph
     output a DuplicateStreams of its own (FINN's InferDuplicateStreamsLayer counts
     consumers only, not graph outputs). Run on a real qonnx model, without FINN."""
-    import ast
 
     from onnx import TensorProto, helper
     from qonnx.core.datatype import DataType
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.transformation.general import SortGraph
 
-    from hw_builders.build_script import BUILD_PY
-
-    tree = ast.parse(BUILD_PY)
-    fork_fn = next(
-        n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "_fork_graph_outputs"
-    )
-    namespace: dict = {"SortGraph": SortGraph}
-    exec(compile(ast.Module([fork_fn], []), "build.py", "exec"), namespace)  # noqa: S102
+    namespace = _build_py_functions("_fork_graph_outputs", SortGraph=SortGraph)
 
     shape = [1, 16]
     graph = helper.make_graph(
@@ -885,19 +902,11 @@ def test_the_build_script_keeps_a_flattened_fork_output_four_dimensional() -> No
     leave flattened through a Transpose + Flatten that FINN's RemoveCNVtoFCFlatten fails on
     (no MVAU reads it). Once the head has its own copy, build.py drops the output's Flatten:
     the features leave as model.onnx declares them, 4-D. Run on a real qonnx model."""
-    import ast
 
     from onnx import TensorProto, helper
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from hw_builders.build_script import BUILD_PY
-
-    tree = ast.parse(BUILD_PY)
-    fn = next(
-        n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "_unflatten_output"
-    )
-    namespace: dict = {}
-    exec(compile(ast.Module([fn], []), "build.py", "exec"), namespace)  # noqa: S102
+    namespace = _build_py_functions("_unflatten_output")
 
     def model_with(op: str, shape: list[int]) -> ModelWrapper:
         perm = [0, 3, 1, 2] if len(shape) == 4 else [0, 1]
@@ -938,7 +947,6 @@ def test_the_build_script_keeps_a_1_bit_fork_out_of_streamlining() -> None:
     reads the same tensor; FINN's MakeMaxPoolNHWC would hand that graph output the head's
     pooled map. build.py takes such an output out before step_streamline (tagging its
     producer) and puts it back after, in model.onnx's layout. Run on real qonnx models."""
-    import ast
 
     from onnx import TensorProto, helper
     from qonnx.core.datatype import DataType
@@ -948,20 +956,14 @@ def test_the_build_script_keeps_a_1_bit_fork_out_of_streamlining() -> None:
     from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.infer_shapes import InferShapes
 
-    from hw_builders.build_script import BUILD_PY
-
-    tree = ast.parse(BUILD_PY)
-    wanted = {"_detach_integer_forks", "_reattach_integer_forks"}
-    body = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in wanted]
-    namespace: dict = {
-        "SortGraph": SortGraph,
-        "InferShapes": InferShapes,
-        "InferDataTypes": InferDataTypes,
-        "InferDataLayouts": InferDataLayouts,
-        "_OUTPUT_CHAIN_OPS": {"Mul", "Add", "Transpose", "Reshape", "Flatten"},
-        "_FEATURES_TAG": "adapex_features=",
-    }
-    exec(compile(ast.Module(body, []), "build.py", "exec"), namespace)  # noqa: S102
+    namespace = _build_py_functions(
+        "_detach_integer_forks",
+        "_reattach_integer_forks",
+        SortGraph=SortGraph,
+        InferShapes=InferShapes,
+        InferDataTypes=InferDataTypes,
+        InferDataLayouts=InferDataLayouts,
+    )
 
     def stage(shape: list[int]) -> ModelWrapper:
         graph = helper.make_graph(
