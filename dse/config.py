@@ -393,7 +393,8 @@ class HardwareSection(_Model):
 class RuntimeSection(_Model):
     """``[runtime]``: how the runtime manager selects among the configurations that sustain
     the load above the accuracy threshold: least ``energy`` per inference (default), least
-    service ``edp``, or least ``latency`` (``adapex runtime ... --select`` overrides it);
+    service ``edp``, least ``latency``, or the highest guaranteed ``accuracy`` (``adapex
+    runtime ... --select`` overrides it);
     and ``confidence``, the delta of its accuracy guarantees: a configuration serves an
     accuracy threshold only when it holds it with probability ``1 - confidence``
     (``--confidence`` overrides it)."""

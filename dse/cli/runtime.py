@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from dse.cli.common import PEAK_FPS_OPT, PEAK_LOAD_OPT, STORAGE_HELP, STUDY_HELP, flags
+from dse.cli.common import PEAK_FPS_OPT, STORAGE_HELP, STUDY_HELP, flags
 from dse.jsonable import jsonable
 from dse.runtime.errors import RuntimeManagerError
 from dse.runtime.table import DEFAULT_SELECT
@@ -30,9 +30,10 @@ SELECT_OPT = typer.Option(
     None,
     "--select",
     "--objective",
-    help="What the runtime minimises among the configurations that sustain the load above "
-    "the accuracy threshold: energy (per inference), edp (service EDP: energy x latency) or "
-    "latency. Default: the study's [runtime] select (energy).",
+    help="What the runtime selects among the configurations that sustain the load above "
+    "the accuracy threshold: energy (the least per inference), edp (the least service EDP: "
+    "energy x latency), latency (the least) or accuracy (the highest guaranteed: spare "
+    "capacity spent on accuracy). Default: the study's [runtime] select (energy).",
 )
 
 
@@ -234,8 +235,18 @@ def simulate_cmd(
         "--accuracy-threshold",
         help="The user's accuracy threshold (default: static FINN's accuracy minus 0.01).",
     ),
-    peak_load: float | None = PEAK_LOAD_OPT,
+    peak_load: float | None = typer.Option(
+        None,
+        "--peak-load",
+        help="Built-in traces: peak input rate as a multiple of the load basis (default 1.5).",
+    ),
     peak_fps: float | None = PEAK_FPS_OPT,
+    load_basis: str = typer.Option(
+        "static_finn",
+        "--load-basis",
+        help="What --peak-load multiplies: static_finn (its throughput), static_best, or max "
+        "(the fastest configuration of the study: --peak-load 1 reaches it).",
+    ),
     duration_s: float = typer.Option(86_400.0, "--duration-s", help="Built-in trace length."),
     dt_s: float = typer.Option(1.0, "--dt-s", help="Simulation interval (seconds)."),
     buffer_size: int = typer.Option(1024, "--buffer", help="Input FIFO capacity (inferences)."),
@@ -257,7 +268,7 @@ def simulate_cmd(
 
     if peak_load is not None and peak_fps is not None:
         raise RuntimeManagerError(
-            "give --peak-load (a multiple of static FINN) or --peak-fps, not both"
+            "give --peak-load (a multiple of the load basis) or --peak-fps, not both"
         )
     peak: dict[str, float] = {} if peak_load is None else {"peak_load": peak_load}
     with flags(SIMULATE_FLAGS):
@@ -266,6 +277,7 @@ def simulate_cmd(
             accuracy_threshold=accuracy_threshold,
             **peak,
             peak_fps=peak_fps,
+            load_basis=load_basis,
             duration_s=duration_s,
             dt_s=dt_s,
             buffer_size=buffer_size,
@@ -315,13 +327,32 @@ def _print_simulation(result: dict[str, Any], study: str, lib: Any) -> None:
         m = result["policies"][name]
         if not m.get("available", True):
             typer.echo(f"{name}: {m.get('reason', 'not available')}")
-    _print_against_baselines(
-        result["policies"], str((result.get("settings") or {}).get("objective") or DEFAULT_SELECT)
+    select = str((result.get("settings") or {}).get("objective") or DEFAULT_SELECT)
+    _print_adapex_choices(result, select)
+    _print_against_baselines(result["policies"], select)
+
+
+def _print_adapex_choices(result: dict[str, Any], select: str) -> None:
+    """What adapex selects by, and which configurations it ran for which share of the time."""
+    from dse.runtime import OBJECTIVE_GOALS
+
+    adapex = result["policies"].get("adapex") or {}
+    if not adapex.get("available", True):
+        return
+    shares = adapex.get("time_share") or []
+    ran = ", ".join(
+        f"{s['label'] or '#' + str(s['design_id'])} {100 * s['share']:.0f}%" for s in shares[:6]
+    )
+    more = f" and {len(shares) - 6} more" if len(shares) > 6 else ""
+    typer.echo(
+        f"adapex selects {OBJECTIVE_GOALS[select]} (--select {select}) among the configurations "
+        f"that sustain the load at accuracy >= {result['accuracy_threshold']:.4f}; share of "
+        f"the time: {ran}{more}; {adapex.get('reconfigurations', 0)} reconfigurations"
     )
 
 
-#: what ``--select`` minimises, for the reasons printed where adapex loses
-_SELECTS = {"energy": "energy per inference", "edp": "service EDP", "latency": "latency"}
+#: the metric each ``--select`` minimises, for the reasons printed where adapex loses
+_MINIMISES = {"energy": "energy per inference", "edp": "service EDP", "latency": "latency"}
 
 
 def _why(metric: str, select: str, adapex: dict[str, Any]) -> str:
@@ -333,12 +364,13 @@ def _why(metric: str, select: str, adapex: dict[str, Any]) -> str:
             "and the accuracy threshold rules out faster configurations; raise --buffer or "
             "lower --accuracy-threshold"
         )
-    wanted = _SELECTS.get(select, select)
-    if metric != wanted:
+    from dse.runtime import OBJECTIVE_GOALS
+
+    if metric != _MINIMISES.get(select):
         flag = "edp" if metric == "service EDP" else "energy"
         return (
-            f"adapex selects the least {wanted} (--select {select}), not the least {metric}; "
-            f"--select {flag} minimises {metric}"
+            f"adapex selects {OBJECTIVE_GOALS[select]} (--select {select}), not the least "
+            f"{metric}; --select {flag} minimises {metric}"
         )
     return (
         f"adapex stays on a design whose {metric} is within the hysteresis margin of the best "

@@ -49,6 +49,7 @@ from dse.runtime.study import (
 )
 from dse.runtime.sweep import LOADS, cached_sweep, run_sweep
 from dse.runtime.table import (
+    OBJECTIVE_GOALS,
     OBJECTIVES,
     SelectionTable,
     TableRow,
@@ -89,6 +90,7 @@ __all__ = [
     "static_best_point",
     "DEFAULT_THRESHOLD_GRID",
     "EXITS_DISABLED",
+    "OBJECTIVE_GOALS",
     "OBJECTIVES",
     "point_cost",
     "compare_policies",

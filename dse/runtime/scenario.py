@@ -20,7 +20,7 @@ def _positive(name: str, value: float, what: str = "a positive number") -> None:
         raise RuntimeManagerError(f"`{name}` {value!r} must be {what}", arguments=(name,))
 
 
-#: The highest peak load a built-in trace takes (a multiple of static FINN's throughput).
+#: The highest peak load a built-in trace takes (a multiple of its load basis).
 MAX_PEAK_LOAD = 1000.0
 
 
@@ -40,16 +40,20 @@ class Scenario:
     Attributes:
         trace: A built-in trace's name, a CSV file, or None (the default trace).
         accuracy_threshold: The user's threshold (None: static FINN's accuracy minus 0.01).
-        peak_load: Built-in traces: the peak rate as a multiple of static FINN's throughput.
+        peak_load: Built-in traces: the peak rate as a multiple of ``load_basis``.
         peak_fps: Built-in traces: the peak rate in inferences/s (instead of ``peak_load``).
+        load_basis: What ``peak_load`` multiplies: ``static_finn`` (static FINN's
+            throughput), ``static_best`` or ``max`` (the library's highest-throughput
+            configuration: a peak load of 1 reaches what the fastest design serves).
         duration_s: Built-in traces: their length.
         dt_s: The simulation interval.
         buffer_size: The input FIFO's capacity (inferences).
         hold_intervals: Intervals a new design must stay desired before a reconfiguration.
         min_dwell_s: The least time between two reconfigurations.
         seed: Seed of the trace's bursts and the arrivals.
-        select: What the selection table minimises among the configurations that sustain
-            the load (``energy``, ``edp``: service EDP, or ``latency``).
+        select: What the selection table selects among the configurations that sustain
+            the load (:data:`~dse.runtime.table.OBJECTIVE_GOALS`: ``energy``, ``edp``:
+            service EDP, ``latency`` or ``accuracy``).
 
     Raises:
         RuntimeManagerError: a field is out of range (the message names it).
@@ -59,6 +63,7 @@ class Scenario:
     accuracy_threshold: float | None = None
     peak_load: float = 1.5
     peak_fps: float | None = None
+    load_basis: str = "static_finn"
     duration_s: float = 86_400.0
     dt_s: float = 1.0
     buffer_size: int = 1024
@@ -68,6 +73,7 @@ class Scenario:
     select: str = DEFAULT_SELECT
 
     def __post_init__(self) -> None:
+        from dse.runtime.sweep import LOAD_BASES
         from dse.runtime.traces import MAX_INTERVALS, check_builtin_name, is_trace_file
 
         check_accuracy_threshold(self.accuracy_threshold)
@@ -77,9 +83,14 @@ class Scenario:
         _positive("peak_load", self.peak_load, "a positive number, e.g. 1.5")
         if self.peak_load > MAX_PEAK_LOAD:
             raise RuntimeManagerError(
-                f"`peak_load` {self.peak_load:g} is above {MAX_PEAK_LOAD:g} times static "
-                "FINN's throughput; give a multiple such as 1.5",
+                f"`peak_load` {self.peak_load:g} is above {MAX_PEAK_LOAD:g} times the load "
+                "basis; give a multiple such as 1.5",
                 arguments=("peak_load",),
+            )
+        if self.load_basis not in LOAD_BASES:
+            raise RuntimeManagerError(
+                f"`load_basis` {self.load_basis!r} is unknown; use one of {', '.join(LOAD_BASES)}",
+                arguments=("load_basis",),
             )
         if self.peak_fps is not None:
             _positive("peak_fps", self.peak_fps, "a positive rate in inferences/s")
@@ -132,7 +143,7 @@ class Scenario:
 
     def make_trace(self, lib: Any) -> Any:
         """The scenario's :class:`~dse.runtime.traces.Trace`; a built-in one scaled to
-        ``peak_load`` x the library's static FINN throughput."""
+        :meth:`peak_rate`."""
         from dse.runtime.traces import get_trace
 
         if self.from_file:
@@ -147,10 +158,12 @@ class Scenario:
 
     def peak_rate(self, lib: Any) -> float:
         """A built-in trace's peak rate: ``peak_fps``, else ``peak_load`` x the library's
-        static FINN throughput."""
+        throughput of ``load_basis``."""
+        from dse.runtime.sweep import basis_fps
+
         if self.peak_fps is not None:
             return float(self.peak_fps)
-        return self.peak_load * lib.static_finn.throughput_fps
+        return self.peak_load * basis_fps(lib, self.load_basis)
 
 
 def simulate_library(lib: Any, study: str, scenario: Scenario) -> dict[str, Any]:
@@ -188,4 +201,7 @@ def simulate_library(lib: Any, study: str, scenario: Scenario) -> dict[str, Any]
         result["trace"]["peak_load_vs_static"] = scenario.peak_rate(lib) / float(
             lib.static_finn.throughput_fps
         )
+        if scenario.peak_fps is None:
+            result["trace"]["peak_load"] = scenario.peak_load
+            result["trace"]["load_basis"] = scenario.load_basis
     return jsonable(result)

@@ -121,14 +121,35 @@ class SimulationResult:
     arrivals: np.ndarray
     points: list[OperatingPoint]
 
+    def time_shares(self) -> list[dict]:
+        """The configurations the run used, most used first: design, thresholds, label and
+        ``share``, the fraction of the intervals each served."""
+        if len(self.point) == 0:
+            return []
+        idx, counts = np.unique(self.point, return_counts=True)
+        out = []
+        for i, c in sorted(zip(idx.tolist(), counts.tolist(), strict=True), key=lambda x: -x[1]):
+            p = self.points[i]
+            out.append(
+                {
+                    "design_id": p.design_id,
+                    "thresholds": list(p.thresholds),
+                    "label": p.label,
+                    "share": c / len(self.point),
+                }
+            )
+        return out
+
     def to_dict(self) -> dict:
-        """Metrics, timeline and the configurations used (JSON-serialisable)."""
+        """Metrics, timeline, the configurations used and their time shares
+        (JSON-serialisable)."""
         used = sorted(set(self.point.tolist()))
         return {
             **self.metrics,
             "configurations_used": [
                 {"point": i, **self.points[i].to_dict()} for i in used if i < len(self.points)
             ],
+            "time_share": self.time_shares(),
             "timeline": self.timeline,
         }
 

@@ -18,8 +18,9 @@ load to three factors that multiply to it (``total``): ``folding`` (static FINN 
 best), ``pruning`` (static best -> pruning-only) and ``exits`` (pruning-only -> adapex),
 and ``limited_by``: what bounds the highest-throughput configuration adapex used there (a
 layer and its resource, the input stream or the host link; :mod:`hw_builders.bounds`).
-The runtime table selects by ``select`` (least energy, service EDP or latency among the
-configurations that sustain the load above the accuracy threshold). The ``breakdown``
+The runtime table selects by ``select`` (least energy, service EDP or latency, or highest
+guaranteed accuracy among the configurations that sustain the load above the accuracy
+threshold). The ``breakdown``
 explains each ratio: per trace, load and policy, the share of time each configuration
 (design and exit thresholds) served, the processed and dropped counts, energy per inference
 and service EDP (the metrics are defined in :mod:`dse.runtime.metrics`).
@@ -36,7 +37,7 @@ import numpy as np
 from dse.runtime.library import RuntimeLibrary
 from dse.runtime.policies import baseline_names, policy_names
 from dse.runtime.simulator import HysteresisPolicy
-from dse.runtime.table import DEFAULT_SELECT
+from dse.runtime.table import DEFAULT_SELECT, OBJECTIVE_GOALS
 from dse.runtime.traces import BUILTIN_TRACES, builtin_trace
 
 __all__ = [
@@ -89,24 +90,6 @@ def _breakdown(policy: dict[str, Any]) -> dict[str, Any]:
         "reconfigurations": policy["reconfigurations"],
         "configurations": shares,
     }
-
-
-def _time_shares(points: Sequence[Any], used: np.ndarray) -> list[dict[str, Any]]:
-    if len(used) == 0:
-        return []
-    idx, counts = np.unique(used, return_counts=True)
-    out = []
-    for i, c in sorted(zip(idx.tolist(), counts.tolist(), strict=True), key=lambda x: -x[1]):
-        p = points[i]
-        out.append(
-            {
-                "design_id": p.design_id,
-                "thresholds": list(p.thresholds),
-                "label": p.label,
-                "share": c / len(used),
-            }
-        )
-    return out
 
 
 def basis_fps(lib: RuntimeLibrary, basis: str) -> float:
@@ -168,7 +151,7 @@ def why_behind(
         return f"{top['label'] or top['design_id']} ({100 * top['share']:.0f}% of the time)"
 
     parts = [
-        f"adapex loses on {', '.join(lost)}: it selects the least {select} among the "
+        f"adapex loses on {', '.join(lost)}: it selects {OBJECTIVE_GOALS[select]} among the "
         f"configurations that sustain the load at accuracy >= {threshold:.4f} and mostly ran "
         f"{main(a)} at accuracy {a['mean_accuracy']:.4f}; {row['baseline']} mostly ran "
         f"{main(b)} at accuracy {b['mean_accuracy']:.4f}"
@@ -328,7 +311,7 @@ def _simulate_all(
             timeline_step_s=max(dt_s, duration_s / 24),
             objective=select,
         )
-        per[pol] = {**res.metrics, "time_share": _time_shares(res.points, res.point)}
+        per[pol] = {**res.metrics, "time_share": res.time_shares()}
         if pol == "adapex":
             peak = _peak_configuration(res)
     return per, peak

@@ -81,11 +81,20 @@ class TableRow:
         return self.choice[bisect_left(self.edges, rate_fps)]
 
 
-#: what a bucket minimises: energy per inference, energy per inference x latency (service
-#: EDP), or mean latency
-#: What the selection table can minimise, and the default (``[runtime] select``).
-OBJECTIVES = ("energy", "edp", "latency")
+#: What the selection table can select by, and the default (``[runtime] select``): the least
+#: energy per inference, energy per inference x latency (service EDP) or mean latency, or the
+#: highest guaranteed accuracy.
+OBJECTIVES = ("energy", "edp", "latency", "accuracy")
 DEFAULT_SELECT = "energy"
+
+#: What each objective picks among the configurations that sustain the load, in words (for
+#: help texts and the reasons printed where adapex loses on a metric).
+OBJECTIVE_GOALS = {
+    "energy": "the least energy per inference",
+    "edp": "the least service EDP",
+    "latency": "the least mean latency",
+    "accuracy": "the highest guaranteed accuracy",
+}
 
 
 def check_objective(value: str, argument: str = "select") -> None:
@@ -103,9 +112,11 @@ def point_cost(point: OperatingPoint, rate_fps: float, objective: str = DEFAULT_
 
     ``"energy"``: energy per inference at that rate (:meth:`OperatingPoint.energy_at_rate`);
     ``"edp"``: the design's own EDP, energy per inference at full throughput x mean latency;
-    ``"latency"``: its mean latency (both independent of the rate, so that the choice is
-    constant within a bucket).
+    ``"latency"``: its mean latency; ``"accuracy"``: one minus its guaranteed accuracy (the
+    last three independent of the rate, so that the choice is constant within a bucket).
     """
+    if objective == "accuracy":
+        return 1.0 - point.served_accuracy
     if objective == "edp":
         return point.energy_per_inference_j * point.latency_s
     if objective == "latency":
@@ -126,20 +137,24 @@ def _row(
     dyn = np.array([max(points[i].power_w - points[i].idle_power_w, 0.0) for i in idx]) / thr
     acc = np.array([points[i].served_accuracy for i in idx])
     edges = np.unique(thr)  # ascending distinct throughputs
+    # energy[e, c]: energy per inference of candidate c at rate edges[e]
+    energy = idle[None, :] / edges[:, None] + dyn[None, :]
     # cost[e, c]: point_cost of candidate c at rate edges[e]; inf where it cannot sustain it
     if objective != "energy":  # a design's own figure, the same at every rate
         own = np.array([point_cost(points[i], 0.0, objective) for i in idx])
         cost = np.broadcast_to(own[None, :], (len(edges), len(idx)))
         top_cost = own
     else:
-        cost = idle[None, :] / edges[:, None] + dyn[None, :]
+        cost = energy
         top_cost = dyn + idle / thr
     cost = np.where(thr[None, :] >= edges[:, None], cost, np.inf)
+    # the first tie-break: less energy at the rate when selecting by accuracy, else accuracy
+    second = energy if objective == "accuracy" else np.broadcast_to(-acc, energy.shape)
     choice: list[int] = []
     order_base = np.arange(len(idx))
     for e in range(len(edges)):
-        # lexsort: last key is primary -> cost, then -acc, then -thr, then position
-        best = np.lexsort((order_base, -thr, -acc, cost[e]))[0]
+        # lexsort: last key is primary -> cost, then the tie-break, then -thr, then position
+        best = np.lexsort((order_base, -thr, second[e], cost[e]))[0]
         choice.append(int(idx[best]))
     top = np.lexsort((order_base, top_cost, -acc, -thr))[0]
     choice.append(int(idx[top]))
@@ -165,8 +180,9 @@ class SelectionTable:
             default: every distinct accuracy of the points (the exact breakpoints). Lookups
             work for any threshold, listed or not (rows are computed on demand and exact).
         objective: ``"energy"`` (default: least energy per inference among the points that
-            sustain the rate), ``"edp"`` (least design EDP: energy per inference x latency)
-            or ``"latency"`` (least mean latency).
+            sustain the rate), ``"edp"`` (least design EDP: energy per inference x latency),
+            ``"latency"`` (least mean latency) or ``"accuracy"`` (highest guaranteed
+            accuracy, then least energy at the rate).
         confidence: the delta the points' guarantees were computed with (recorded with the
             table: its compliant rows hold with probability ``1 - confidence``).
     """

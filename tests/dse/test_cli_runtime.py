@@ -451,7 +451,10 @@ def test_sweep_select_edp_never_loses_service_edp_where_both_sustain(study_url, 
     code, _out, err = run_cli(
         capsys, "runtime", "sweep", "--study", STUDY, "--storage", study_url, "--select", "speed"
     )
-    assert code == 2 and "--select 'speed' is unknown; use one of energy, edp, latency" in err
+    assert (
+        code == 2
+        and "--select 'speed' is unknown; use one of energy, edp, latency, accuracy" in err
+    )
     code, _out, err = run_cli(
         capsys,
         "runtime",
@@ -518,6 +521,63 @@ def test_simulate_peak_as_a_load_or_a_rate(study_url, capsys):
     assert code == 2 and err.count("\n") == 1 and "not both" in err
     code, _, err = run_cli(capsys, *base, "--peak-fps", "-3")
     assert code == 2 and "peak-fps" in err
+
+
+def test_simulate_load_basis_and_select_accuracy(study_url, capsys):
+    """--load-basis max makes --peak-load a multiple of the fastest configuration; --select
+    accuracy runs the most accurate configuration that sustains the load (never below the
+    threshold), and the text output says what adapex selects by and what it ran."""
+    base = ["runtime", "simulate", "--study", STUDY, "--storage", study_url]
+    base += ["--trace", "traffic", "--duration-s", "7200", "--accuracy-threshold", "0.5"]
+    code, out, err = run_cli(
+        capsys, *base, "--load-basis", "max", "--peak-load", "1", "--select", "accuracy", "--json"
+    )
+    assert code == 0, err
+    res = json.loads(out)
+    fastest = max(
+        c["throughput_fps"]
+        for m in res["policies"].values()
+        if m["available"]
+        for c in m["configurations_used"]
+    )
+    assert res["trace"]["load_basis"] == "max" and res["trace"]["peak_load"] == 1
+    assert res["trace"]["peak_fps"] == pytest.approx(fastest, rel=1e-9)
+    assert res["settings"]["objective"] == "accuracy"
+    adapex = res["policies"]["adapex"]
+    assert adapex["intervals_below_threshold"] == 0
+    shares = adapex["time_share"]
+    assert sum(s["share"] for s in shares) == pytest.approx(1.0)
+    assert {s["design_id"] for s in shares} == {
+        c["design_id"] for c in adapex["configurations_used"]
+    }
+    by_energy = json.loads(
+        run_cli(capsys, *base, "--load-basis", "max", "--peak-load", "1", "--json")[1]
+    )["policies"]["adapex"]
+    # spare capacity spent on accuracy: at least as accurate as selecting by energy
+    assert adapex["mean_accuracy"] >= by_energy["mean_accuracy"] - 1e-12
+    code, out, err = run_cli(
+        capsys, *base, "--load-basis", "max", "--peak-load", "1", "--select", "accuracy"
+    )
+    assert code == 0, err
+    assert "adapex selects the highest guaranteed accuracy (--select accuracy)" in out
+    assert "share of the time: " in out and "reconfigurations" in out
+    code, _, err = run_cli(capsys, *base, "--load-basis", "fastest")
+    assert code == 2 and err.count("\n") == 1
+    assert "--load-basis 'fastest' is unknown; use one of static_finn, static_best, max" in err
+
+
+def test_why_names_the_accuracy_objective(capsys):
+    """Selecting by accuracy, a loss on energy or EDP is put down to it."""
+    from dse.cli.runtime import _print_against_baselines
+
+    adapex = {"processed": 10, "edp_service_js": 2.0, "energy_per_inference_j": 2.0}
+    base = {"processed": 10, "edp_service_js": 1.0, "energy_per_inference_j": 1.0}
+    _print_against_baselines({"adapex": adapex, "exit_only": base}, "accuracy")
+    whys = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  why")]
+    assert len(whys) == 2
+    assert "adapex selects the highest guaranteed accuracy (--select accuracy)" in whys[0]
+    assert "--select edp minimises service EDP" in whys[0]
+    assert "--select energy minimises energy per inference" in whys[1]
 
 
 def test_stored_designs_recost_to_their_stored_figures(study_url):

@@ -310,3 +310,35 @@ def test_headroom_and_the_measured_rate_decide_the_design():
     # 2-second intervals of 190 arrivals are the same 95/s
     assert designs(HysteresisPolicy(headroom=0.0, **steady), [190] * 10, dt=2.0) == {1}
     assert designs(HysteresisPolicy(headroom=0.1, **steady), [190] * 10, dt=2.0) == {2}
+
+
+def test_selecting_by_accuracy_spends_spare_capacity_on_accuracy():
+    """--select accuracy: the most accurate configuration that sustains the load runs, the
+    fast inaccurate one only while the load needs it; by energy the cheap fast one always."""
+    accurate = point(1, 0.97, 100.0, 4e-3, reconfig=0.5)
+    fast = point(2, 0.91, 400.0, 1e-3, reconfig=0.5)
+    trace = counts([50] * 60 + [300] * 60 + [50] * 60)
+    policy = HysteresisPolicy(hold_intervals=2, min_dwell_s=5.0, headroom=0.0, ewma_alpha=1.0)
+    by_acc = simulate(
+        [accurate, fast], trace, accuracy_threshold=0.9, policy=policy, objective="accuracy"
+    )
+    designs = np.array([by_acc.points[i].design_id for i in by_acc.point])
+    assert set(designs[5:60]) == {1} and set(designs[70:120]) == {2} and set(designs[130:]) == {1}
+    assert by_acc.metrics["reconfigurations"] == 2
+    assert by_acc.metrics["dropped"] == 0
+    on_accurate = by_acc.served[designs == 1].sum()
+    expected = (0.97 * on_accurate + 0.91 * (by_acc.metrics["processed"] - on_accurate)) / (
+        by_acc.metrics["processed"]
+    )
+    assert by_acc.metrics["mean_accuracy"] == pytest.approx(expected)
+    assert by_acc.metrics["mean_accuracy"] > 0.92  # above what the fast design alone gives
+    assert [s["design_id"] for s in by_acc.time_shares()] == [1, 2]
+    assert sum(s["share"] for s in by_acc.time_shares()) == pytest.approx(1.0)
+    by_energy = simulate([accurate, fast], trace, accuracy_threshold=0.9, policy=policy)
+    assert {by_energy.points[i].design_id for i in by_energy.point} == {2}
+    assert by_energy.metrics["energy_per_inference_j"] < by_acc.metrics["energy_per_inference_j"]
+    # a threshold above the fast design's accuracy leaves only the accurate one
+    strict = simulate(
+        [accurate, fast], trace, accuracy_threshold=0.95, policy=policy, objective="accuracy"
+    )
+    assert {strict.points[i].design_id for i in strict.point} == {1}
