@@ -224,7 +224,7 @@ def serve_trace(
         policy: :class:`dse.runtime.HysteresisPolicy` (default: the simulator's).
         buffer_size: Input buffer in requests.
         seed: Seed of the arrivals of a rate trace.
-        objective: Re-select the table by ``energy``, ``edp`` or ``latency``.
+        objective: Re-select the table by one of :data:`dse.runtime.OBJECTIVES`.
         progress: Called with (intervals done, intervals in all).
 
     Raises:

@@ -74,7 +74,8 @@ def compare_policies(
         buffer_size: input FIFO capacity (inferences).
         seed: seed of the Poisson arrivals.
         timeline_step_s: timeline resolution.
-        objective: the selection table's objective (``"energy"`` or ``"edp"``).
+        objective: the selection table's objective (one of
+            :data:`~dse.runtime.table.OBJECTIVES`).
 
     Returns:
         ``{"policies": {name: metrics + timeline}, "ratios_vs_static": {"processed", "edp"},

@@ -483,8 +483,8 @@ def simulate(
         reconfig_power_w: board power while reconfiguring (default: the idle power of the
             design being loaded).
         timeline_step_s: resolution of the returned timeline (a multiple of ``trace.dt_s``).
-        objective: selection objective of the table (``"energy"``, ``"edp"`` or
-            ``"latency"``; ignored when a table is given).
+        objective: selection objective of the table (one of
+            :data:`~dse.runtime.table.OBJECTIVES`; ignored when a table is given).
 
     Returns:
         The :class:`SimulationResult`.
