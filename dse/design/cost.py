@@ -13,7 +13,15 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from hw_builders.folding.config import FoldingConfig
+
+if TYPE_CHECKING:
+    from hw_builders.devices import Device
+    from hw_builders.graph import HwGraph
+    from hw_builders.host import HostLink
+    from hw_builders.stages import StagedReport, StageMemo
 
 
 @dataclass(frozen=True)
@@ -33,19 +41,21 @@ class Hardware:
             measured timings where a board was measured).
     """
 
-    graph: Any
-    folding: Any
-    device: Any
+    graph: HwGraph
+    folding: FoldingConfig | Mapping[str, Any] | None
+    device: Device
     clk_ns: float
     buffer_depth: float | None = None
     limits: Mapping[str, float] | None = field(default=None, hash=False)
-    host: Any = None
+    host: HostLink | None = None
 
     @functools.cached_property
     def key(self) -> str:
         """A canonical JSON key of everything the cost depends on (for caching; computed
         once per Hardware)."""
-        folding = self.folding.to_dict() if hasattr(self.folding, "to_dict") else self.folding
+        folding = (
+            self.folding.to_dict() if isinstance(self.folding, FoldingConfig) else self.folding
+        )
         depth = self.buffer_depth
         return json.dumps(
             [
@@ -61,7 +71,9 @@ class Hardware:
         )
 
 
-def cost(hardware: Hardware, reach: Sequence[float] | None = None, *, memo: Any = None) -> Any:
+def cost(
+    hardware: Hardware, reach: Sequence[float] | None = None, *, memo: StageMemo | None = None
+) -> StagedReport:
     """The staged FINN report of a design at one reach.
 
     Args:
@@ -104,7 +116,7 @@ class CostCache:
     def __init__(self, maxsize: int = 4096) -> None:
         self._cost = functools.lru_cache(maxsize=maxsize)(_cost_keyed)
 
-    def __call__(self, hardware: Hardware, reach: Sequence[float] | None = None) -> Any:
+    def __call__(self, hardware: Hardware, reach: Sequence[float] | None = None) -> StagedReport:
         """:func:`cost`, from the cache when the same hardware and reach were costed."""
         rounded = None if reach is None else tuple(round(float(r), 9) for r in reach)
         return self._cost(_Keyed(hardware), rounded)
@@ -125,5 +137,5 @@ class _Keyed:
         return hash(self.hardware.key)
 
 
-def _cost_keyed(keyed: _Keyed, reach: tuple[float, ...] | None) -> Any:
+def _cost_keyed(keyed: _Keyed, reach: tuple[float, ...] | None) -> StagedReport:
     return cost(keyed.hardware, reach)

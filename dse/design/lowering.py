@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hw_builders.graph import HwGraph
 
 
 def design_graph(
@@ -20,7 +23,7 @@ def design_graph(
     exits: Sequence[int],
     *,
     name: str | None = None,
-) -> Any:
+) -> HwGraph:
     """The minimised hardware graph of a design.
 
     Args:
@@ -53,7 +56,7 @@ def design_graph(
     return minimized_graph(lowered, model.integer_weights(used))
 
 
-def trained_design_graph(model: Any, exits: Sequence[int], *, name: str | None = None) -> Any:
+def trained_design_graph(model: Any, exits: Sequence[int], *, name: str | None = None) -> HwGraph:
     """:func:`design_graph` from a loaded trained model (every candidate exit attached):
     the design's layers are the model's, its unused heads left out, so the inner step
     loads the weights once for every exit subset.

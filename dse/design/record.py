@@ -13,7 +13,15 @@ import functools
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dse.design.cost import Hardware
+    from hw_builders.devices import Device
+    from hw_builders.folding.config import FoldingConfig
+    from hw_builders.graph import HwGraph
+    from hw_builders.host import HostLink
+    from hw_builders.stages import StagedReport
 
 
 def pruning_rate_of(params: Mapping[str, Any]) -> float | None:
@@ -127,7 +135,7 @@ class DesignRecord:
         return pruning_rate_of(self.params)
 
     @property
-    def device(self) -> Any:
+    def device(self) -> Device:
         """The FPGA target the design was costed for (``hw_builders.Device``)."""
         from hw_builders.devices import resolve_device
 
@@ -167,7 +175,7 @@ class DesignRecord:
         value = report["buffer_depth"]
         return math.inf if value is None else float(value)
 
-    def graph(self) -> Any:
+    def graph(self) -> HwGraph:
         """The design's minimised hardware graph (``hw_builders.HwGraph``), exits marked.
 
         Raises:
@@ -177,14 +185,14 @@ class DesignRecord:
 
         return load_graph(self.hw_graph)
 
-    def folding_config(self) -> Any:
+    def folding_config(self) -> FoldingConfig:
         """The design's folding (``hw_builders.FoldingConfig``; the field ``folding`` holds
         its stored dict)."""
         from hw_builders.folding.config import FoldingConfig
 
         return FoldingConfig.from_dict(self.folding or {})
 
-    def report(self) -> Any:
+    def report(self) -> StagedReport:
         """The stored staged hardware report (``hw_builders.StagedReport``).
 
         Raises:
@@ -195,7 +203,7 @@ class DesignRecord:
         return StagedReport.from_dict(self.hw_report or {})
 
     @property
-    def host_link(self) -> Any:
+    def host_link(self) -> HostLink | None:
         """The host link the design was costed with (``hw_builders.HostLink``; None for a
         design stored before links were recorded: the part family's assumed one)."""
         from hw_builders.host import HostLink
@@ -210,7 +218,7 @@ class DesignRecord:
         stored = (self.hw_report or {}).get("limits")
         return {k: float(v) for k, v in stored.items()} if stored else None
 
-    def hardware(self, **changes: Any) -> Any:
+    def hardware(self, **changes: Any) -> Hardware:
         """What the design is costed from (:class:`dse.design.Hardware`): its graph, folding,
         device, clock, buffer depth, host link and utilisation limits, as stored; ``changes``
         replace some of them (a baseline costed as the study's designs are).

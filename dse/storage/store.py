@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -26,6 +26,9 @@ from dse.storage.engine import check_reachable, create_engine, normalise_url, re
 from dse.storage.front import update_front
 from dse.storage.records import StudySummary
 from dse.storage.schema import check_schema
+
+if TYPE_CHECKING:
+    from dse.config import StudyConfig
 
 __all__ = ["Store", "TrialNotRunning", "now_iso"]
 
@@ -176,7 +179,7 @@ class Store:
         info["objective_specs"] = [ObjectiveSpec.from_dict(o) for o in info["objectives"]]
         return info
 
-    def study_config(self, name: str) -> Any:
+    def study_config(self, name: str) -> StudyConfig:
         """The stored config of a study, validated (``dse.config.StudyConfig``): the one
         reader of a stored config.
 

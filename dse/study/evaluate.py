@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dse.config import StudyConfig
 from dse.design import DesignRecord, Hardware, cost, load_pruned_model, trained_design_graph
@@ -29,6 +29,16 @@ from dse.pareto import ObjectiveSpec
 from dse.study.space import Chooser, DesignPoint, DesignSpace, TrainingPoint
 from hw_builders.errors import HwError
 from hw_builders.stages import StageMemo
+
+if TYPE_CHECKING:
+    from dse.accuracy.profile import ExitProfile
+    from hw_builders.folding.config import FoldingConfig
+    from hw_builders.graph import HwGraph
+    from hw_builders.stages import StagedReport
+    from search_spaces import ArchSpec
+
+#: what a lowered graph is cached by: (pruned arch, exits in use, checkpoint path)
+GraphKey = tuple[Any, tuple[int, ...], str]
 
 log = logging.getLogger("dse.study")
 
@@ -72,13 +82,13 @@ class Evaluation:
     constraints: dict[str, float]
     metrics: dict[str, Any]
     feasible: bool
-    arch: Any
+    arch: ArchSpec
     exits: list[int]
     thresholds: list[float]
-    profile: Any
-    graph: Any
-    folding: Any
-    report: Any
+    profile: ExitProfile
+    graph: HwGraph
+    folding: FoldingConfig
+    report: StagedReport
     checkpoint: str | None
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -179,10 +189,11 @@ class Evaluator:
         self.cache_dir = cache_dir if cache_dir is not None else config.cache_dir
         self.torch_device = torch_device
         self._pipeline: Any = None
-        self._graph = functools.lru_cache(maxsize=_MEMO_SIZE)(self._lower)
+        # the memos behind _graph, _weights and _fold_cached (least recently used dropped)
+        self._graph_lru = functools.lru_cache(maxsize=_MEMO_SIZE)(self._lower)
         # the trained models whose designs are being lowered (one load per model)
-        self._weights = functools.lru_cache(maxsize=2)(load_pruned_model)
-        self._fold_cached = functools.lru_cache(maxsize=4 * _MEMO_SIZE)(self._fold)
+        self._weights_lru = functools.lru_cache(maxsize=2)(load_pruned_model)
+        self._fold_lru = functools.lru_cache(maxsize=4 * _MEMO_SIZE)(self._fold)
         # the stage reports of the lowered graphs (never changed) that fold alike
         self._stage_memo = StageMemo()
         self._exit_memo: dict[tuple[Any, ...], tuple[Any, Any]] = {}
@@ -266,9 +277,22 @@ class Evaluator:
         return info
 
     # ------------------------------------------------------------------ evaluation
-    def _lower(self, key: tuple[Any, tuple[int, ...], str]) -> Any:
+    def _graph(self, key: GraphKey) -> HwGraph:
+        """:meth:`_lower`, once per key while the evaluator keeps it."""
+        return self._graph_lru(key)
+
+    def _weights(self, arch: Any, checkpoint: str) -> Any:
+        """The trained model of ``arch`` (``dse.design.load_pruned_model``), loaded once
+        for the designs of one or two models in turn."""
+        return self._weights_lru(arch, checkpoint)
+
+    def _fold_cached(self, key: tuple[Any, ...]) -> FoldingConfig:
+        """:meth:`_fold`, once per key while the evaluator keeps it."""
+        return self._fold_lru(key)
+
+    def _lower(self, key: GraphKey) -> HwGraph:
         """The design's hardware graph with FINN's datatypes for its trained weights
-        (``dse.design.design_graph``; cached per evaluator as ``self._graph``).
+        (``dse.design.design_graph``; memoised by :meth:`_graph`).
 
         FINN's builder narrows weight, accumulator and output datatypes from the actual
         weights (``step_minimize_bit_width``); so does this graph, so the stored LUT,
@@ -280,15 +304,16 @@ class Evaluator:
         arch, exits, checkpoint = key
         return trained_design_graph(self._weights(arch, checkpoint), exits)
 
-    def _fold_optimised(self, graph_key: Any, point: DesignPoint, reach: list[float]) -> Any:
+    def _fold_optimised(
+        self, graph_key: GraphKey, point: DesignPoint, reach: list[float]
+    ) -> FoldingConfig:
         # the clock changes the folding only through a target fps
         clk = point.clk_ns if point.target_fps is not None else None
         key = (graph_key, point.budget, point.target_fps, clk, _Reach(reach))
         return self._fold_cached(key)
 
-    def _fold(self, key: tuple[Any, ...]) -> Any:
-        """adapex's optimised folding for ``key`` (cached per evaluator as
-        ``self._fold_cached``)."""
+    def _fold(self, key: tuple[Any, ...]) -> FoldingConfig:
+        """adapex's optimised folding for ``key`` (memoised by :meth:`_fold_cached`)."""
         from hw_builders.folding.api import fold
 
         graph_key, budget, target_fps, clk_ns, reach = key
@@ -321,7 +346,7 @@ class Evaluator:
         self._exit_memo[key] = (profile, got)
         return got
 
-    def _constraints(self, report: Any, metrics: dict[str, Any]) -> dict[str, float]:
+    def _constraints(self, report: StagedReport, metrics: dict[str, Any]) -> dict[str, float]:
         """Optuna's constraints (<= 0 is satisfied): fitting the device within the
         utilisation limits, and the minimum accuracy when the config sets one."""
         # <= 0 when the design fits the device; else how far the worst resource is over its
@@ -344,7 +369,7 @@ class Evaluator:
         return {k: share * lim for k, lim in self.config.hardware.max_utilisation.items()}
 
     @staticmethod
-    def _fold_sampled(graph: Any, choose: Chooser) -> tuple[Any, dict[str, float]]:
+    def _fold_sampled(graph: HwGraph, choose: Chooser) -> tuple[FoldingConfig, dict[str, float]]:
         from hw_builders import legal_values
         from hw_builders.folding.config import FoldingConfig
 

@@ -28,11 +28,14 @@ import gc
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dse.pareto import ObjectiveSpec, feasible_front, to_min_space
 from dse.study.seeds import derive_seed
 from dse.study.space import DesignPoint, TrainingPoint
+
+if TYPE_CHECKING:
+    from dse.study.evaluate import Evaluation, Evaluator
 
 __all__ = ["DEFAULT_INNER_LIMIT", "InnerResult", "inner_front"]
 
@@ -106,23 +109,28 @@ def _front(evals: list[Any], specs: list[ObjectiveSpec]) -> list[Any]:
     return out
 
 
-def _exhaustive(evaluator: Any, pruned: Any, points: list[DesignPoint]) -> list[Any]:
+def _exhaustive(evaluator: Evaluator, pruned: Any, points: list[DesignPoint]) -> list[Evaluation]:
     return [evaluator.evaluate_trained(pruned, p) for p in points]
 
 
 def _optimised(
-    evaluator: Any, pruned: Any, training: TrainingPoint, limit: int, seed: int
-) -> list[Any]:
+    evaluator: Evaluator, pruned: Any, training: TrainingPoint, limit: int, seed: int
+) -> list[Evaluation]:
     """``limit`` evaluations of the cheap knobs by an in-memory NSGA-II study."""
     import optuna
+    from optuna.study import StudyDirection
 
     specs = evaluator.specs
-    found: dict[str, Any] = {}
+    found: dict[str, Evaluation] = {}
     sampler = optuna.samplers.NSGAIISampler(seed=seed, population_size=min(50, max(8, limit // 20)))
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.create_study(directions=[s.direction for s in specs], sampler=sampler)
+        directions = [
+            StudyDirection.MAXIMIZE if s.direction == "maximize" else StudyDirection.MINIMIZE
+            for s in specs
+        ]
+        study = optuna.create_study(directions=directions, sampler=sampler)
         for _ in range(limit):
             trial = study.ask()
             point = evaluator.space.sample_cheap(trial, training)
@@ -137,7 +145,7 @@ def _optimised(
 
 
 def inner_front(
-    evaluator: Any, pruned: Any, training: TrainingPoint, *, limit: int, seed: int
+    evaluator: Evaluator, pruned: Any, training: TrainingPoint, *, limit: int, seed: int
 ) -> InnerResult:
     """The inner step for one trained model (module doc).
 

@@ -27,7 +27,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dse.config import StudyConfig, load_config, parse_config, study_name_problem
 from dse.errors import DseError, StateError
@@ -47,6 +47,9 @@ from dse.study.config_diff import comparable, first_difference
 from dse.study.lifecycle import StopRequest
 from dse.study.provenance import provenance
 from dse.study.seeds import trial_seed
+
+if TYPE_CHECKING:
+    from dse.study.evaluate import Evaluator
 
 log = logging.getLogger("dse.study")
 
@@ -139,7 +142,7 @@ class StudyRunner:
         *,
         url: str,
         store: Store,
-        evaluator: Any,
+        evaluator: Evaluator,
         worker: str,
     ) -> None:
         self.config = config
@@ -503,7 +506,7 @@ def _execute(
     *,
     url: str,
     store: Store,
-    evaluator: Any,
+    evaluator: Evaluator,
     created: bool,
     target: int,
     timeout_s: float | None,

@@ -86,7 +86,7 @@ def study_status(storage: str | None, study: str | None = None) -> dict[str, Any
         history = store.hypervolume_history(name)
         states = store.optuna_trial_counts().get(name, {}).get("states", {})
         models = store.models(name)
-    config = info.get("config", {})
+        config = store.study_config(name)
     seconds = {
         "training": round(sum(float(m.metrics.get("training_seconds") or 0) for m in models), 3),
         "estimating": round(
@@ -97,8 +97,8 @@ def study_status(storage: str | None, study: str | None = None) -> dict[str, Any
     return {
         **summary.to_dict(),
         "states": states,
-        "target_trials": config.get("study", {}).get("trials"),
-        "sampler": config.get("study", {}).get("sampler"),
+        "target_trials": config.study.trials,
+        "sampler": config.study.sampler,
         "trainings": summary.n_models,
         "designs_evaluated": evaluated,
         "seconds": seconds,
