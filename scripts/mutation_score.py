@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", action="store_true", help="run mutmut afresh first")
     parser.add_argument("--survivors", metavar="FILE", help="list the survivors of one file")
     parser.add_argument(
+        "--diff", action="store_true", help="with --survivors: each survivor's changed lines"
+    )
+    parser.add_argument(
         "--against",
         metavar="DIR",
         type=Path,
@@ -82,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, status in sorted(by_file.get(args.survivors, {}).items()):
             if status != "killed":
                 print(f"{status:10} {name}")
+                if args.diff:
+                    print(changed_lines(name, MUTANTS / args.survivors))
         return 0
     total: Counter[str] = Counter()
     print(f"{'module':42} {'mutants':>7} {'killed':>7} {'survived':>8} {'no test':>7} {'score':>6}")
@@ -99,6 +104,26 @@ def main(argv: list[str] | None = None) -> int:
         f"{total['no tests']:7} {overall:>6}"
     )
     return 0
+
+
+def changed_lines(mutant: str, path: Path) -> str:
+    """The lines a mutant changes (``-`` original, ``+`` mutated), from mutmut's diff."""
+    import os
+
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    here = os.getcwd()
+    os.chdir(ROOT)  # mutmut reads its files relative to the project
+    try:
+        diff = get_diff_for_mutant(mutant, path=path)
+    finally:
+        os.chdir(here)
+    lines = diff.splitlines()[2:]  # past the ---/+++ header
+    return "\n".join(
+        f"    {line.rstrip()}"
+        for line in lines
+        if line[:1] in "+-" and not line.startswith(("@@", "---", "+++"))
+    )
 
 
 def compare(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]) -> int:

@@ -273,3 +273,89 @@ def test_a_stored_table_keeps_its_objective_and_confidence():
     for bad in ([], {**table.to_dict(), "version": 99}, {"version": table.to_dict()["version"]}):
         with pytest.raises(RuntimeManagerError, match=line):
             SelectionTable.from_dict(bad)  # type: ignore[arg-type]
+
+
+def with_idle(design: int, thr: float, idle_w: float, dyn_j: float, fps: float = 1000.0):
+    """A configuration whose idle power is its own (the others share IDLE_W)."""
+    power = idle_w + dyn_j * fps
+    return OperatingPoint(
+        design_id=design,
+        thresholds=(thr,),
+        exits=(0,),
+        accuracy=0.9,
+        throughput_fps=fps,
+        energy_per_inference_j=power / fps,
+        power_w=power,
+        idle_power_w=idle_w,
+        latency_s=1e-3,
+    )
+
+
+def test_idle_power_counts_per_inference_at_the_rate_by_hand():
+    """Energy at the bucket's rate is idle / rate + dynamic energy, by hand: at 1000/s,
+    (0.1 W, 3 mJ) costs 3.1 mJ and (0.5 W, 2 mJ) 2.5 mJ, so the second serves, although its
+    idle power is five times the first's; the overload row, equally fast and accurate,
+    breaks the tie the same way; a design's own row too."""
+    low_idle, low_dyn = with_idle(1, 0.5, 0.1, 3e-3), with_idle(1, 0.8, 0.5, 2e-3)
+    table = SelectionTable([low_idle, low_dyn])
+    assert table.lookup(1000.0, 0.9) == low_dyn
+    assert table.lookup(5000.0, 0.9) == low_dyn
+    assert table.points[table.design_row(1, 0.9).lookup_index(1000.0)] == low_dyn
+    # overload: (0.1 W, 2.0 mJ) costs 2.1 mJ at full throughput, (0.5 W, 1.7 mJ) 2.2 mJ
+    a, b = with_idle(2, 0.5, 0.1, 2.0e-3), with_idle(3, 0.8, 0.5, 1.7e-3)
+    assert SelectionTable([a, b]).lookup(5000.0, 0.9) == a
+    assert SelectionTable([b, a]).lookup(5000.0, 0.9) == a
+
+
+def test_rows_are_cached_and_keep_the_threshold_asked_for():
+    pts = [point(1, 0.95, 1000.0, 1e-3), point(2, 0.9, 4000.0, 1e-4)]
+    table = SelectionTable(pts)
+    row = table.row(0.92)
+    assert row.accuracy_threshold == 0.92  # not the 0.95 it shares its candidates with
+    assert table.row(0.95).accuracy_threshold == 0.95
+    assert table.row(0.95) is table.row(0.95)  # computed once
+    assert table.row(0.92).choice == table.row(0.95).choice
+    assert table.design_row(1, 0.7).accuracy_threshold == 0.7
+    assert table.design_row(1, 0.99).accuracy_threshold == 0.99
+    # above every point (not compliant) and exactly at the best (compliant) share a
+    # canonical accuracy but not a row
+    assert not table.row(0.99).compliant and table.row(0.95).compliant
+    fresh = SelectionTable(pts)
+    assert fresh.row(0.95).compliant and not fresh.row(0.99).compliant
+    # 0.0 is a threshold like any other
+    assert SelectionTable(pts, [0.0]).accuracy_thresholds == [0.0]
+
+
+def test_entries_name_their_point_and_guarantee():
+    bound = {"correct": 90, "lower": 0.85}
+    p = OperatingPoint(4, (0.9,), 0.9, 1000.0, 1e-3, 1.0, IDLE_W, 1e-3, exits=(0,), bound=bound)
+    table = SelectionTable([p, point(5, 0.8, 3000.0, 1e-4)])
+    for e in table.entries():
+        assert table.points[e["point"]].design_id == e["design_id"]
+        assert e["bound"] == dict(table.points[e["point"]].bound)
+    assert table.row_entries(0.9)[0]["bound"] == bound
+    d = table.to_dict()
+    assert d["entries"] == table.entries()
+    assert json.loads(table.to_json()) == d and table.to_json().startswith('{\n  "version"')
+    assert "\r" not in table.to_csv() and table.to_csv().count("\n") == len(d["entries"]) + 1
+
+
+def test_check_objective_and_build_selection_table():
+    from dse.runtime.table import OBJECTIVES, build_selection_table, check_objective
+
+    for name in OBJECTIVES:
+        check_objective(name)
+    with pytest.raises(RuntimeManagerError) as info:
+        check_objective("speed")
+    assert str(info.value) == "`select` 'speed' is unknown; use one of " + ", ".join(OBJECTIVES)
+    assert info.value.arguments == ("select",)
+    with pytest.raises(RuntimeManagerError) as info:
+        check_objective("speed", argument="objective")
+    assert info.value.arguments == ("objective",)
+    with pytest.raises(RuntimeManagerError) as info:
+        SelectionTable([point(1, 0.9, 10.0, 1e-3)], objective="speed")
+    assert str(info.value) == "objective 'speed' is unknown; use one of " + ", ".join(OBJECTIVES)
+    pts = [point(1, 0.95, 1000.0, 1e-3), point(2, 0.9, 4000.0, 1e-4)]
+    built = build_selection_table(pts, [0.9], objective="latency", confidence=0.1)
+    assert (built.objective, built.confidence, built.accuracy_thresholds) == ("latency", 0.1, [0.9])
+    assert built.points == pts

@@ -342,3 +342,148 @@ def test_selecting_by_accuracy_spends_spare_capacity_on_accuracy():
         [accurate, fast], trace, accuracy_threshold=0.95, policy=policy, objective="accuracy"
     )
     assert {strict.points[i].design_id for i in strict.point} == {1}
+
+
+def test_latency_percentiles_sit_on_their_exits_by_hand():
+    """Nothing waits (100 arrivals a second on a 1000 fps design), so the latency of an
+    inference is its exit's: half leave after 1 ms, 45% after 2 ms, 4% after 3 ms, 1% after
+    4 ms. The median is 1 ms, the 95th percentile 2 ms, the 99th 3 ms: each sits on the last
+    inference of its share."""
+    import dataclasses
+
+    p = dataclasses.replace(
+        point(1, 0.9, 1000.0, 1e-4, thr=(0.9, 0.9, 0.9)),
+        latency_s_per_exit=(0.001, 0.002, 0.003, 0.004),
+        exit_fraction=(0.5, 0.45, 0.04, 0.01),
+    )
+    m = simulate([p], counts([100] * 10), buffer_size=0).metrics
+    assert m["processed"] == 1000 and m["dropped"] == 0
+    assert (m["latency_p50_s"], m["latency_p95_s"], m["latency_p99_s"]) == (0.001, 0.002, 0.003)
+    service = 0.5 * 0.001 + 0.45 * 0.002 + 0.04 * 0.003 + 0.01 * 0.004
+    assert m["latency_mean_s"] == pytest.approx(service)
+
+
+def test_the_result_names_what_ran_and_for_how_long():
+    """time_shares and to_dict by hand: 6 intervals on design 1's 0.9 thresholds, 3 on
+    design 2, 1 on design 1's 0.5 thresholds, most used first; to_dict carries the metrics,
+    each configuration used once (by its index), the shares and the timeline."""
+    from dse.runtime.simulator import SimulationResult
+
+    pts = [
+        point(1, 0.95, 100.0, 1e-3, thr=(0.9,)),
+        point(2, 0.9, 400.0, 1e-3, thr=(0.8,)),
+        point(1, 0.9, 120.0, 1e-3, thr=(0.5,)),
+        point(3, 0.9, 50.0, 1e-3),  # never used
+    ]
+    used = np.array([1, 1, 1, 0, 0, 0, 0, 2, 0, 0])
+    zeros = np.zeros(10, dtype=np.int64)
+    res = SimulationResult({"processed": 7}, {"t_s": [0.0]}, zeros, zeros, zeros, used, zeros, pts)
+    assert res.time_shares() == [
+        {"design_id": 1, "thresholds": [0.9], "label": pts[0].label, "share": 0.6},
+        {"design_id": 2, "thresholds": [0.8], "label": pts[1].label, "share": 0.3},
+        {"design_id": 1, "thresholds": [0.5], "label": pts[2].label, "share": 0.1},
+    ]
+    d = res.to_dict()
+    assert d["processed"] == 7 and d["timeline"] == {"t_s": [0.0]}
+    assert [c["point"] for c in d["configurations_used"]] == [0, 1, 2]
+    assert d["configurations_used"][1] == {"point": 1, **pts[1].to_dict()}
+    assert d["time_share"] == res.time_shares()
+    one = np.array([3])
+    only = SimulationResult({}, {}, one, one, one, np.array([2]), one, pts)
+    assert [s["design_id"] for s in only.time_shares()] == [1]  # one interval is a share too
+    empty = np.zeros(0, dtype=np.int64)
+    assert SimulationResult({}, {}, empty, empty, empty, empty, empty, pts).time_shares() == []
+
+
+def test_the_backlog_counts_towards_the_wanted_rate_by_hand():
+    """want = (EWMA of the rate + backlog / drain_s) x (1 + headroom). A burst of 180 on the
+    100 fps design leaves 80 queued and the EWMA (alpha 0.1) at 63: draining in 4 s wants
+    83/s (the slow design stays), in 1 s 143/s (the fast one is loaded at once)."""
+    slow = point(1, 0.95, 100.0, 1e-3)
+    fast = point(2, 0.95, 400.0, 4e-3)
+    trace = counts([50, 50, 180, 50, 50, 50])
+
+    def design_at_3(drain_s: float) -> int:
+        policy = HysteresisPolicy(
+            hold_intervals=1,
+            min_dwell_s=0.0,
+            energy_margin=0.0,
+            headroom=0.0,
+            ewma_alpha=0.1,
+            drain_s=drain_s,
+        )
+        r = simulate([slow, fast], trace, policy=policy, buffer_size=1000)
+        assert r.queue[2] == 80
+        return r.points[r.point[3]].design_id
+
+    assert design_at_3(4.0) == 1
+    assert design_at_3(1.0) == 2
+
+
+def test_the_margin_keeps_a_configuration_close_enough_by_own_figures():
+    """Selecting by accuracy, the energy margin is a margin on the error: after the peak
+    the fast design (error 0.051) stays while the accurate one (0.050) is within 10% of it,
+    and is replaced when no margin is allowed. In overload the current design stays while
+    its throughput is within the margin of the fastest one."""
+    accurate = point(1, 0.95, 100.0, 1e-3)
+    fast = point(2, 0.949, 400.0, 1e-3)
+    trace = counts([300] * 20 + [50] * 40)
+
+    def run(margin: float, pts, tr, objective="accuracy"):
+        policy = HysteresisPolicy(
+            hold_intervals=1, min_dwell_s=0.0, energy_margin=margin, headroom=0.0, ewma_alpha=1.0
+        )
+        return simulate(pts, tr, policy=policy, buffer_size=0, objective=objective)
+
+    kept = run(0.1, [accurate, fast], trace)
+    assert {kept.points[i].design_id for i in kept.point} == {2}
+    assert kept.metrics["reconfigurations"] == 0
+    back = run(0.0, [accurate, fast], trace)
+    assert back.points[back.point[-1]].design_id == 1
+    assert back.metrics["reconfigurations"] == 1
+    # overload (1000/s against 400 and 420 fps): 400 is within 10% of 420, 380 is not
+    load = counts([300] * 5 + [1000] * 10)
+    near = run(0.1, [point(1, 0.9, 400.0, 1e-3), point(2, 0.9, 420.0, 2e-3)], load, "energy")
+    assert near.metrics["reconfigurations"] == 0
+    far = run(0.1, [point(1, 0.9, 380.0, 1e-3), point(2, 0.9, 420.0, 2e-3)], load, "energy")
+    assert far.metrics["reconfigurations"] == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "line"),
+    [
+        ("hold_intervals", 0, "hold_intervals must be >= 1; use 1 for no hold"),
+        ("min_dwell_s", -1.0, "min_dwell_s=-1.0 must be a number >= 0"),
+        ("energy_margin", math.inf, "energy_margin=inf must be a number >= 0"),
+        ("headroom", math.nan, "headroom=nan must be a number >= 0"),
+        ("ewma_alpha", 0.0, "ewma_alpha=0.0 must be in (0, 1]"),
+        ("ewma_alpha", 1.5, "ewma_alpha=1.5 must be in (0, 1]"),
+        ("drain_s", 0.0, "drain_s=0.0 must be > 0"),
+        ("drain_s", math.inf, "drain_s=inf must be > 0"),
+    ],
+)
+def test_a_bad_policy_knob_is_one_line(field: str, value: float, line: str) -> None:
+    with pytest.raises(RuntimeManagerError) as info:
+        HysteresisPolicy(**{field: value})
+    assert str(info.value) == line
+
+
+def test_the_policy_edges_are_legal():
+    HysteresisPolicy(ewma_alpha=1.0, drain_s=0.5, min_dwell_s=0.0, energy_margin=0.0)
+
+
+def test_the_timeline_by_hand_with_half_second_intervals():
+    """dt 0.5 s, a 2 s timeline step: buckets of 4 intervals starting at 0, 2 and 4 s (the
+    last holds 2 intervals, 1 s); served_fps is served / bucket length, accuracy the mean
+    of what was served (nan where nothing was), the threshold the bucket's first."""
+    p = point(1, 0.9, 1000.0, 1e-3)
+    trace = Trace("t", 0.5, counts=np.array([10, 10, 10, 10, 0, 0, 0, 0, 5, 7]))
+    r = simulate([p], trace, buffer_size=10, timeline_step_s=2.0, accuracy_threshold=0.5)
+    tl = r.timeline
+    assert tl["step_s"] == 2.0
+    assert tl["t_s"] == [0.0, 2.0, 4.0]
+    assert tl["served_fps"] == [20.0, 0.0, 12.0]
+    assert tl["accuracy"][0] == 0.9 and math.isnan(tl["accuracy"][1]) and tl["accuracy"][2] == 0.9
+    assert tl["accuracy_threshold"] == [0.5, 0.5, 0.5]
+    fine = simulate([p], trace, buffer_size=10, timeline_step_s=0.1).timeline
+    assert fine["step_s"] == 0.5 and len(fine["t_s"]) == 10  # never finer than an interval

@@ -73,6 +73,17 @@ def test_the_mvau_owns_finns_specialize_layers_choice() -> None:
     assert mvau.impl_for({**base, "weightDataType": "INT2"}) == "hls"
     assert mvau.impl_for({**base, "inputDataType": "INT9"}) == "rtl"
     assert mvau.impl_for({**base, "inputDataType": "UINT9"}) == "hls"
+    # every other edge of specialize_layers.py's _mvu_rtl_possible
+    assert mvau.impl_for({**base, "binaryXnorMode": 1}) == "hls"  # XNOR
+    assert mvau.impl_for({k: v for k, v in base.items() if k != "noActivation"}) == "hls"
+    assert mvau.impl_for({**base, "weightDataType": "UINT4"}) == "hls"  # unsigned weights
+    assert mvau.impl_for({**base, "weightDataType": "INT3"}) == "hls"
+    assert mvau.impl_for({**base, "weightDataType": "INT8"}) == "rtl"
+    assert mvau.impl_for({**base, "weightDataType": "INT9"}) == "hls"
+    assert mvau.impl_for({**base, "inputDataType": "UINT3"}) == "hls"
+    assert mvau.impl_for({**base, "inputDataType": "INT4"}) == "rtl"
+    assert mvau.impl_for({**base, "inputDataType": "UINT8"}) == "rtl"
+    assert mvau.impl_for({**base, "inputDataType": "INT10"}) == "hls"
     assert get_op("ConvolutionInputGenerator").impl_for({}) == "rtl"
     assert get_op("StreamingMaxPool").impl_for({}) == "hls"
 

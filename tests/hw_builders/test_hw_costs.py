@@ -138,7 +138,41 @@ def test_bram_ladder(width: int, depth: int, expected: int) -> None:
     # 1: ceil(20000/16384)=2; 2: ceil(9000/8192)=2; 3: ceil(5000/4096)*1=2; 8: ceil(3000/2048)*1=2
     # 16: ceil(100/1024)*1=1; 20 with depth 600>512: ceil(600/1024)*ceil(20/18)=2
     # 40 with 600: ceil(600/1024)*ceil(40/18)=3; 72 with 512: ceil(512/512)*ceil(72/36)=2
-    assert bram_ladder(depth, width) == expected
+    got = bram_ladder(depth, width)
+    assert got == expected and isinstance(got, int)
+
+
+@pytest.mark.parametrize(
+    ("width", "depth", "wide", "expected"),
+    [
+        # each side of every depth step: a block holds 16384 x 1, 8192 x 2, 4096 x 4,
+        # 2048 x 9, 1024 x 18 or 512 x 36 bits
+        (1, 16384, (9, 18, 36), 1),
+        (1, 16385, (9, 18, 36), 2),
+        (2, 8192, (9, 18, 36), 1),
+        (2, 8193, (9, 18, 36), 2),
+        (4, 4096, (9, 18, 36), 1),
+        (4, 4097, (9, 18, 36), 2),  # ceil(4097/4096) * ceil(4/4)
+        (9, 2049, (9, 18, 36), 2),  # ceil(2049/2048) * ceil(9/9)
+        (9, 3000, (9, 18, 36), 2),  # width 9 is still the 2048 x 9 shape
+        (10, 3000, (9, 18, 36), 3),  # width 10 is not: ceil(3000/1024) * ceil(10/18)
+        (16, 1025, (9, 18, 36), 2),  # ceil(1025/1024) * ceil(16/18)
+        (19, 100, (9, 18, 36), 1),  # shallow and wider than 18: ceil(100/512) * ceil(19/36)
+        (40, 513, (9, 18, 36), 3),  # deeper than 512: ceil(513/1024) * ceil(40/18)
+        (40, 512, (9, 18, 36), 2),  # not deeper: ceil(512/512) * ceil(40/36)
+        # VVAU's divisors: width 18 is still the 1024-deep shape, two 16-bit columns
+        (18, 100, (8, 16, 32), 2),  # ceil(100/1024) * ceil(18/16)
+        (9, 100, (8, 16, 32), 2),  # ceil(100/2048) * ceil(9/8)
+        (36, 100, (8, 16, 32), 2),  # ceil(100/512) * ceil(36/32)
+    ],
+)
+def test_bram_ladder_at_every_step(width: int, depth: int, wide: tuple, expected: int) -> None:
+    """Both sides of each step of FINN's RAMB18 ladder (MVAU.bram_estimation; VVAU divides
+    by 8, 16 and 32), by hand."""
+    from hw_builders.ops._common import bram_ladder
+
+    got = bram_ladder(depth, width, wide=wide)
+    assert got == expected and isinstance(got, int)
 
 
 def test_vvau() -> None:
@@ -628,27 +662,79 @@ def test_clear_memos_makes_the_next_cost_a_fresh_one(monkeypatch: pytest.MonkeyP
 
 
 @pytest.mark.parametrize(
-    ("op_type", "count", "attrs"),
+    ("op_type", "fold", "count", "attrs"),
     [
-        ("LabelSelect", "Labels", dict(K=1, inputDataType="INT8", outputDataType="UINT8")),
-        ("DuplicateStreams", "NumChannels", dict(inputDataType="UINT2", numInputVectors=[1, 4, 4])),
-        ("AddStreams", "NumChannels", dict(inputDataType="UINT2", numInputVectors=[1, 4, 4])),
+        ("LabelSelect", "PE", "Labels", dict(K=1, inputDataType="INT8", outputDataType="UINT8")),
+        (
+            "DuplicateStreams",
+            "PE",
+            "NumChannels",
+            dict(inputDataType="UINT2", numInputVectors=[1, 4, 4]),
+        ),
+        ("AddStreams", "PE", "NumChannels", dict(inputDataType="UINT2", numInputVectors=[1, 4, 4])),
+        ("StreamingMaxPool", "PE", "NumChannels", dict(ImgDim=[4, 4], PoolDim=[2, 2])),
+        ("Thresholding", "PE", "NumChannels", dict(numSteps=3, inputDataType="INT8")),
+        ("FMPadding", "SIMD", "NumChannels", dict(ImgDim=[4, 4], Padding=[1, 1, 1, 1])),
     ],
 )
-def test_a_pe_must_divide_what_it_folds(op_type: str, count: str, attrs: dict) -> None:
-    """Every divisor of the folded count is a legal PE, and nothing else; an illegal PE is
-    one line naming both attributes and the divisors to choose from."""
+def test_a_pe_must_divide_what_it_folds(op_type: str, fold: str, count: str, attrs: dict) -> None:
+    """Every divisor of the folded count is a legal PE (SIMD), and nothing else; an illegal
+    one is one line naming both attributes and the divisors to choose from."""
     op = hb.get_op(op_type)
     for n in (10, 12, 7):
         a = {**attrs, count: n, "NumOutputStreams": 2}
         divisors = [d for d in range(1, n + 1) if n % d == 0]
-        assert op.legal_values(a) == {"PE": divisors}
+        assert op.legal_values(a) == {fold: divisors}
         for pe in range(1, n + 2):
-            found = op.violations({**a, "PE": pe})
+            found = op.violations({**a, fold: pe})
             if pe in divisors:
                 assert found == []
             else:
                 assert found == [
-                    f"PE={pe} does not divide {count}={n}; choose a divisor of {count}: "
+                    f"{fold}={pe} does not divide {count}={n}; choose a divisor of {count}: "
                     + fmt_divisors(n)
                 ]
+
+
+@pytest.mark.parametrize(
+    ("op_type", "attrs", "pe_of", "simd_of"),
+    [
+        (
+            "MVAU",
+            dict(MW=12, MH=10, inputDataType="UINT2", weightDataType="INT2"),
+            ("MH", 10),
+            ("MW", 12),
+        ),
+        (
+            "VVAU",
+            dict(Channels=10, Kernel=[3, 3], Dim=[4, 4], inputDataType="UINT2"),
+            ("Channels", 10),
+            ("kernel size kh*kw", 9),
+        ),
+    ],
+)
+def test_pe_and_simd_must_divide_what_they_fold(
+    op_type: str, attrs: dict, pe_of: tuple[str, int], simd_of: tuple[str, int]
+) -> None:
+    """PE folds one count and SIMD the other: every pair of divisors is legal, and each
+    attribute that divides nothing is one line of its own, PE's first."""
+    op = hb.get_op(op_type)
+
+    def divisors(n: int) -> list[int]:
+        return [d for d in range(1, n + 1) if n % d == 0]
+
+    assert op.legal_values(attrs) == {"PE": divisors(pe_of[1]), "SIMD": divisors(simd_of[1])}
+
+    def line(attr: str, v: int, of: tuple[str, int]) -> str:
+        return f"{attr}={v} does not divide {of[0]}={of[1]}; choose a divisor of {of[0]}: " + (
+            fmt_divisors(of[1])
+        )
+
+    for pe in range(1, pe_of[1] + 2):
+        for simd in range(1, simd_of[1] + 2):
+            want = []
+            if pe not in divisors(pe_of[1]):
+                want.append(line("PE", pe, pe_of))
+            if simd not in divisors(simd_of[1]):
+                want.append(line("SIMD", simd, simd_of))
+            assert op.violations({**attrs, "PE": pe, "SIMD": simd}) == want

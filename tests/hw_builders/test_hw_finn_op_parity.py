@@ -40,3 +40,26 @@ def test_every_figure_is_finns(finn_op: str) -> None:
                 (attrs, dict(zip(FIELDS, got, strict=True)), dict(zip(FIELDS, want, strict=True)))
             )
     assert not wrong, f"{len(wrong)} of {len(DATA['cases'][finn_op])} differ; first: {wrong[0]}"
+
+
+MEMORY = json.loads(
+    (Path(__file__).parent / "data" / "finn_reference" / "op_memory.json").read_text()
+)
+
+
+@pytest.mark.parametrize("finn_op", sorted(MEMORY["cases"]))
+def test_memory_and_its_efficiency_are_finns(finn_op: str) -> None:
+    """``op_memory.json``: attribute sets drawn for the weight and threshold memories
+    (every ram_style and mem_mode, URAM, uniform thresholds and depth triggers, deep and
+    wide memories) with FINN's ``node_res_estimation`` (efficiencies included)."""
+    assert MEMORY["finn_commit"] == DATA["finn_commit"] and MEMORY["part"] == DATA["part"]
+    op_type, impl = finn_op.rsplit("_", 1)
+    device = hb.get_device(part=MEMORY["part"])
+    wrong = []
+    for attrs, want in MEMORY["cases"][finn_op]:
+        c = hb.layer_cost(HwLayer("L", op_type, [], dict(attrs), impl), device)
+        got = [c.cycles, c.LUT, c.BRAM_18K, c.URAM, c.DSP, c.BRAM_efficiency, c.URAM_efficiency]
+        if got[:5] != want[:5] or got[5:] != pytest.approx(want[5:], rel=1e-12, abs=1e-15):
+            wrong.append((attrs, dict(zip(MEMORY["fields"], got, strict=True)), want))
+    assert not wrong, f"{len(wrong)} of {len(MEMORY['cases'][finn_op])} differ; first: {wrong[0]}"
+    assert len(MEMORY["cases"][finn_op]) == 100
