@@ -487,3 +487,16 @@ def test_the_timeline_by_hand_with_half_second_intervals():
     assert tl["accuracy_threshold"] == [0.5, 0.5, 0.5]
     fine = simulate([p], trace, buffer_size=10, timeline_step_s=0.1).timeline
     assert fine["step_s"] == 0.5 and len(fine["t_s"]) == 10  # never finer than an interval
+
+
+def test_serving_exactly_at_the_threshold_is_not_below_it():
+    """A configuration whose accuracy equals the threshold meets it: no interval counts as
+    served below the threshold; nor does one served where no configuration meets it."""
+    exact = point(1, 0.9, 1000.0, 1e-3)
+    r = simulate([exact], counts([10] * 5), accuracy_threshold=0.9)
+    assert r.metrics["intervals_below_threshold"] == 0
+    low = point(1, 0.9, 1000.0, 1e-3)
+    both = simulate([low, point(2, 0.95, 10.0, 1e-3)], counts([100] * 5), accuracy_threshold=0.92)
+    assert both.metrics["intervals_below_threshold"] == 0  # design 2 serves, short of capacity
+    alone = simulate([low], counts([100, 0, 100, 100, 100]), accuracy_threshold=0.95)
+    assert alone.metrics["intervals_below_threshold"] == 0  # nothing meets it: no compliant row

@@ -738,3 +738,46 @@ def test_pe_and_simd_must_divide_what_they_fold(
             if simd not in divisors(simd_of[1]):
                 want.append(line("SIMD", simd, simd_of))
             assert op.violations({**attrs, "PE": pe, "SIMD": simd}) == want
+
+
+def test_a_sliding_window_refuses_a_simd_or_window_that_does_not_fit() -> None:
+    """SIMD must divide IFMChannels; the rtl window (dilation included) and its stride must
+    each fit the feature map in both dimensions: any one that does not is refused."""
+    op = hb.get_op("ConvolutionInputGenerator")
+    base = dict(
+        op.defaults,
+        IFMChannels=12,
+        IFMDim=[8, 6],
+        OFMDim=[6, 4],
+        ConvKernelDim=[3, 3],
+        Stride=[1, 1],
+        Dilation=[1, 1],
+        SIMD=4,
+        inputDataType="UINT4",
+        outputDataType="UINT4",
+        depthwise=0,
+    )
+    assert op.violations(base, "rtl") == [] and op.violations(base, "hls") == []
+    assert op.violations({**base, "SIMD": 5}, "rtl") == [
+        "SIMD=5 does not divide IFMChannels=12; choose a divisor of IFMChannels: "
+        + fmt_divisors(12)
+    ]
+    too_big = (
+        {"ConvKernelDim": [9, 3]},  # taller than 8
+        {"ConvKernelDim": [3, 7]},  # wider than 6
+        {"Dilation": [4, 1]},  # (3-1)*4+1 = 9 rows
+        {"Dilation": [1, 3]},  # (3-1)*3+1 = 7 columns
+        {"Stride": [9, 1]},
+        {"Stride": [1, 7]},
+    )
+    for change in too_big:
+        a = {**base, **change}
+        kh, kw = a["ConvKernelDim"]
+        dh, dw = a["Dilation"]
+        sh, sw = a["Stride"]
+        assert op.violations(a, "rtl") == [
+            f"kernel {kh}x{kw} (dilation {dh}x{dw}) or stride {sh}x{sw} exceeds IFMDim 8x6; "
+            "choose a kernel and stride that fit the feature map"
+        ], change
+    # the exact fit is legal
+    assert op.violations({**base, "ConvKernelDim": [8, 6], "Stride": [8, 6]}, "rtl") == []

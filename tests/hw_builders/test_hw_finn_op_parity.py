@@ -49,9 +49,10 @@ MEMORY = json.loads(
 
 @pytest.mark.parametrize("finn_op", sorted(MEMORY["cases"]))
 def test_memory_and_its_efficiency_are_finns(finn_op: str) -> None:
-    """``op_memory.json``: attribute sets drawn for the weight and threshold memories
-    (every ram_style and mem_mode, URAM, uniform thresholds and depth triggers, deep and
-    wide memories) with FINN's ``node_res_estimation`` (efficiencies included)."""
+    """``op_memory.json``: attribute sets drawn for the weight, threshold and window
+    memories (every ram_style and mem_mode, URAM, uniform thresholds and depth triggers,
+    deep and wide memories, every 1-D HLS window variant) with FINN's
+    ``node_res_estimation`` (efficiencies included)."""
     assert MEMORY["finn_commit"] == DATA["finn_commit"] and MEMORY["part"] == DATA["part"]
     op_type, impl = finn_op.rsplit("_", 1)
     device = hb.get_device(part=MEMORY["part"])
@@ -62,4 +63,4 @@ def test_memory_and_its_efficiency_are_finns(finn_op: str) -> None:
         if got[:5] != want[:5] or got[5:] != pytest.approx(want[5:], rel=1e-12, abs=1e-15):
             wrong.append((attrs, dict(zip(MEMORY["fields"], got, strict=True)), want))
     assert not wrong, f"{len(wrong)} of {len(MEMORY['cases'][finn_op])} differ; first: {wrong[0]}"
-    assert len(MEMORY["cases"][finn_op]) == 100
+    assert len(MEMORY["cases"][finn_op]) >= 100
