@@ -9,6 +9,7 @@ a mutant is *killed* when a test fails, *survived* when every test passes.
     .venv/bin/python scripts/mutation_score.py           # the table of the last run (mutants/)
     .venv/bin/python scripts/mutation_score.py --survivors hw_builders/ops/mvau.py
     .venv/bin/python scripts/mutation_score.py --against /tmp/before/mutants   # before/after
+    .venv/bin/python scripts/mutation_score.py --report docs/MUTATION.md   # survivors, with why
 
 Score = killed / (killed + survived + timeout + suspicious + no tests): a mutant that no
 configured test covers counts against the module.
@@ -18,14 +19,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MUTANTS = ROOT / "mutants"
+#: why a survivor was left, by mutant name or by the function it mutates (the name up to
+#: ``__mutmut_``), where no rule of :func:`reason_by_rule` says it
+REASONS = ROOT / "scripts" / "mutation_reasons.toml"
 COUNTED = ("killed", "survived", "timeout", "suspicious", "no tests")
 
 
@@ -66,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         help="another run's mutants/ folder (e.g. of an older commit): per module, the score "
         "of both runs on the mutants that both judged (same name, same mutation)",
     )
+    parser.add_argument(
+        "--report",
+        metavar="FILE",
+        type=Path,
+        help="write the scores and every survivor with its change and why it was left "
+        "(rules below, then scripts/mutation_reasons.toml) as Markdown",
+    )
     args = parser.parse_args(argv)
     if args.run:
         shutil.rmtree(MUTANTS, ignore_errors=True)
@@ -81,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     by_file = statuses()
     if args.against is not None:
         return compare(statuses(args.against), by_file)
+    if args.report is not None:
+        return write_report(by_file, args.report)
     if args.survivors:
         for name, status in sorted(by_file.get(args.survivors, {}).items()):
             if status != "killed":
@@ -124,6 +139,124 @@ def changed_lines(mutant: str, path: Path) -> str:
         for line in lines
         if line[:1] in "+-" and not line.startswith(("@@", "---", "+++"))
     )
+
+
+#: Survivors that change nothing the code can observe, by the shape of their change:
+#: (pattern on the original line, pattern on the mutated line, reason). The first that
+#: matches both lines gives the reason.
+RULES: tuple[tuple[str, str, str], ...] = (
+    (
+        r"zip\(.*strict=(True|False)",
+        r"zip\(.*(strict=(None|False|True)|, \))",
+        "equivalent: the zipped sequences have the same length by construction, so strict= "
+        "(which only checks that) never fires",
+    ),
+    (
+        r'kind="stable"',
+        r'kind=None|kind="STABLE"|argsort\([^)]*, \)',
+        "equivalent: the order of tied values does not change the result (a volume, a sum)",
+    ),
+    (
+        r"np\.(asarray|array|empty)\(.*dtype=float",
+        r"dtype=None|, \)",
+        "equivalent: the values are floats already, and numpy's default dtype is float64",
+    ),
+    (
+        r"dtype=np\.(int64|float64)|astype\(np\.float64\)",
+        r"dtype=None|astype\(None\)|asarray\([^)]*, \)",
+        "equivalent: numpy infers the same dtype from these Python ints and floats "
+        "(astype(None) is float64)",
+    ),
+    (
+        r'impl: str = ""',
+        r'impl: str = "XXXX"',
+        "equivalent: this op's rule is the same for every implementation, and every caller "
+        "names one",
+    ),
+    (
+        r"\.round\(6\)",
+        r"\.round\(7\)",
+        "equivalent at any figure a test or a reader compares: the rounding of a displayed "
+        "timeline to 6 or 7 decimals",
+    ),
+    (
+        r'"_design_rows"',
+        r'"XX_design_rowsXX"|"_DESIGN_ROWS"|setdefault\(None',
+        "equivalent: the name of a private cache attribute",
+    ),
+)
+
+#: a comparison against a tolerance turned strict or not strict: the two differ only at
+#: exactly threshold -/+ 1e-9, which accuracies (ratios k/N) never are
+TOLERANT = (
+    "equivalent: accuracies are ratios k/N, never exactly ACC_TOL (1e-9) away from a "
+    "threshold, so the comparison with the tolerance gives the same answer strict or not"
+)
+
+
+def reason_by_rule(change: str) -> str | None:
+    """The reason a rule of :data:`RULES` gives for a one-line change, or None."""
+    minus = [line[5:] for line in change.splitlines() if line.startswith("    -")]
+    plus = [line[5:] for line in change.splitlines() if line.startswith("    +")]
+    if not minus or not plus:
+        return None
+    ops = re.compile(r"[<>]=?")
+    if any(
+        "ACC_TOL" in m and m != p and ops.sub("<>", m) == ops.sub("<>", p)
+        for m in minus
+        for p in plus
+    ):
+        return TOLERANT
+    for old, new, why in RULES:
+        if any(re.search(old, m) for m in minus) and any(re.search(new, p) for p in plus):
+            return why
+    return None
+
+
+def write_report(by_file: dict[str, dict[str, str]], out: Path) -> int:
+    """Scores per module, then every mutant not killed: its change and why it was left."""
+    reasons = tomllib.loads(REASONS.read_text()) if REASONS.exists() else {}
+    by_mutant: dict[str, str] = reasons.get("mutants", {})
+    by_function: dict[str, str] = reasons.get("functions", {})
+    lines = [
+        "# Mutation testing: scores and the survivors",
+        "",
+        "Written by `scripts/mutation_score.py --report` from the last `mutmut run` of the",
+        "modules in `[tool.mutmut]` (`pyproject.toml`) against their fast tests. Score = killed",
+        "/ (killed + survived + no tests + timeout). Every mutant that was not killed is listed",
+        "with its change and why it was left: a rule of `scripts/mutation_score.py` (changes",
+        "that nothing can observe), or `scripts/mutation_reasons.toml` (by mutant or function).",
+        "",
+        "| module | mutants | killed | survived | no tests | score |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for source, counts, score in table(by_file):
+        shown = "-" if score is None else f"{100 * score:.1f}%"
+        lines.append(
+            f"| `{source}` | {sum(counts.values())} | {counts['killed']} | "
+            f"{counts['survived']} | {counts['no tests']} | {shown} |"
+        )
+    missing = 0
+    for source, per_mutant in by_file.items():
+        left = sorted(n for n, st in per_mutant.items() if st != "killed" and st in COUNTED)
+        if not left:
+            continue
+        lines += ["", f"## `{source}`", ""]
+        for name in left:
+            change = changed_lines(name, MUTANTS / source)
+            function = name.split("__mutmut_")[0]
+            why = by_mutant.get(name) or reason_by_rule(change) or by_function.get(function)
+            if why is None:
+                missing += 1
+                why = "NO REASON GIVEN"
+            lines.append(
+                f"- `{name.removeprefix(function + '__')}` of `{function}` "
+                f"({per_mutant[name]}): {why}"
+            )
+            lines += ["", "  ```diff", *("  " + c.strip() for c in change.splitlines()), "  ```"]
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}; {missing} survivors without a reason")
+    return 1 if missing else 0
 
 
 def compare(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]) -> int:

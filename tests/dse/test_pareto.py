@@ -139,6 +139,13 @@ def test_hypervolume_of_one_objective_and_of_nothing() -> None:
     assert hypervolume(np.array([[0.5], [0.25], [0.75]]), [1.0]) == pytest.approx(0.75)
     assert hypervolume(np.array([[2.0, 0.1]]), [1.0, 1.0]) == 0.0  # beyond the reference
     assert hypervolume(np.array([[0.5, np.nan]]), [1.0, 1.0]) == 0.0  # not finite
+    # only the offending point is left out, the others still count
+    mixed = np.array([[0.5, 0.5], [0.25, np.nan], [2.0, 0.1], [0.1, np.inf]])
+    assert hypervolume(mixed, [1.0, 1.0]) == pytest.approx(0.25)
+    assert hypervolume(mixed[:, [1, 0]], [1.0, 1.0]) == pytest.approx(0.25)
+    assert hypervolume(np.array([[0.5, 0.5, 0.5], [0.1, 0.1, np.nan]]), [1, 1, 1]) == (
+        pytest.approx(0.125)
+    )
     spec = [ObjectiveSpec("a", "minimize", reference=1.0)]
     assert front_hypervolume([], spec) == 0.0
     assert front_hypervolume([{"a": 0.25}], spec) == pytest.approx(0.75)
