@@ -170,8 +170,8 @@ RULES: tuple[tuple[str, str, str], ...] = (
     (
         r'impl: str = ""',
         r'impl: str = "XXXX"',
-        "equivalent: this op's rule is the same for every implementation, and every caller "
-        "names one",
+        "equivalent: the op's rule reads impl not at all or only as impl == 'rtl', so a "
+        "default of '' or 'XXXX' behaves the same",
     ),
     (
         r"\.round\(6\)",
@@ -226,6 +226,8 @@ def write_report(by_file: dict[str, dict[str, str]], out: Path) -> int:
         "/ (killed + survived + no tests + timeout). Every mutant that was not killed is listed",
         "with its change and why it was left: a rule of `scripts/mutation_score.py` (changes",
         "that nothing can observe), or `scripts/mutation_reasons.toml` (by mutant or function).",
+        "A module shown with `-` was not part of the run (`mutmut run` names the modules it",
+        'runs); "not caught in this run" names a test added after the run that targets it.',
         "",
         "| module | mutants | killed | survived | no tests | score |",
         "|---|---:|---:|---:|---:|---:|",

@@ -359,3 +359,17 @@ def test_check_objective_and_build_selection_table():
     built = build_selection_table(pts, [0.9], objective="latency", confidence=0.1)
     assert (built.objective, built.confidence, built.accuracy_thresholds) == ("latency", 0.1, [0.9])
     assert built.points == pts
+
+
+def test_a_design_row_selects_by_the_tables_objective_by_hand():
+    """One design, two threshold settings at 1000/s: (1 mJ, 4 ms) costs less energy, (2 mJ,
+    1 ms) less EDP (0.5 W idle: 1.5 mJ x 4 ms = 6e-6 against 2.5 mJ x 1 ms = 2.5e-6). By EDP
+    the design's row picks the second, whether the threshold is met or above both."""
+    a = point(1, 0.9, 1000.0, 1e-3, thr=0.5, latency=4e-3)
+    b = point(1, 0.9, 1000.0, 2e-3, thr=0.8, latency=1e-3)
+    for objective, want in (("energy", a), ("edp", b), ("latency", b)):
+        table = SelectionTable([a, b], objective=objective)
+        for threshold in (0.9, 0.95):
+            row = table.design_row(1, threshold)
+            assert table.points[row.lookup_index(500.0)] == want, (objective, threshold)
+            assert table.points[row.lookup_index(5000.0)] == want, (objective, threshold)

@@ -225,6 +225,21 @@ def test_staged_report_is_consistent():
     # a stored report (JSON, buffer depth inf as null) reads back as the same report
     for r in (rep, inf):
         assert StagedReport.from_dict(json.loads(json.dumps(r.to_dict()))) == r
+    # strict JSON (no Infinity): an unbounded buffer and no host cap are stored as null;
+    # a finite host cap and the accelerator's own rate are stored as they are
+    capped = staged_performance(g, reach, device=PYNQ, folding=cfg, buffer_depth=2)
+    assert math.isfinite(capped.host_fps) and math.isinf(rep.host_fps)
+    for r in (rep, inf, capped):
+        back = StagedReport.from_dict(json.loads(json.dumps(r.to_dict(), allow_nan=False)))
+        assert back == r
+        assert (back.host_fps, back.accelerator_fps, back.buffer_depth) == (
+            r.host_fps,
+            r.accelerator_fps,
+            r.buffer_depth,
+        )
+    assert inf.to_dict()["buffer_depth"] is None and rep.to_dict()["host_fps"] is None
+    assert capped.to_dict()["host_fps"] == capped.host_fps
+    assert capped.to_dict()["accelerator_fps"] == capped.accelerator_fps != capped.host_fps
     with pytest.raises(HwError, match="staged report: bad or missing field 'edp'"):
         StagedReport.from_dict({k: v for k, v in d.items() if k != "edp"})
     with pytest.raises(HwError, match="expected an object with a 'layers' list"):
