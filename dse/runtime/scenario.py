@@ -73,7 +73,7 @@ class Scenario:
     select: str = DEFAULT_SELECT
 
     def __post_init__(self) -> None:
-        from dse.runtime.sweep import LOAD_BASES
+        from dse.runtime.sweep import check_load_basis
         from dse.runtime.traces import MAX_INTERVALS, check_builtin_name, is_trace_file
 
         check_accuracy_threshold(self.accuracy_threshold)
@@ -87,11 +87,7 @@ class Scenario:
                 "basis; give a multiple such as 1.5",
                 arguments=("peak_load",),
             )
-        if self.load_basis not in LOAD_BASES:
-            raise RuntimeManagerError(
-                f"`load_basis` {self.load_basis!r} is unknown; use one of {', '.join(LOAD_BASES)}",
-                arguments=("load_basis",),
-            )
+        check_load_basis(self.load_basis)
         if self.peak_fps is not None:
             _positive("peak_fps", self.peak_fps, "a positive rate in inferences/s")
         if not 0 <= self.seed < 2**32:

@@ -92,24 +92,30 @@ def _breakdown(policy: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def check_load_basis(basis: str) -> None:
+    """RuntimeManagerError naming the argument ``load_basis`` unless ``basis`` is one of
+    :data:`LOAD_BASES`."""
+    from dse.runtime.errors import RuntimeManagerError
+
+    if basis not in LOAD_BASES:
+        raise RuntimeManagerError(
+            f"`load_basis` {basis!r} is unknown; use one of {', '.join(LOAD_BASES)}",
+            arguments=("load_basis",),
+        )
+
+
 def basis_fps(lib: RuntimeLibrary, basis: str) -> float:
     """The throughput the loads of ``basis`` are multiples of.
 
     Raises:
         RuntimeManagerError: naming the argument ``load_basis`` when the basis is unknown.
     """
-    from dse.runtime.errors import RuntimeManagerError
-
+    check_load_basis(basis)
     if basis == "static_finn":
         return lib.static_finn.throughput_fps
     if basis == "static_best":
         return lib.static_best.throughput_fps
-    if basis == "max":
-        return max(p.throughput_fps for pts in lib.point_sets().values() for p in pts)
-    raise RuntimeManagerError(
-        f"`load_basis` {basis!r} is unknown; use one of {', '.join(LOAD_BASES)}",
-        arguments=("load_basis",),
-    )
+    return max(p.throughput_fps for pts in lib.point_sets().values() for p in pts)
 
 
 def attribution(per: dict[str, dict[str, Any]]) -> dict[str, float | None]:
