@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Generator
+from typing import Any
 
 import pytest
 
@@ -74,11 +76,19 @@ SHARED_FIXTURE_GROUPS = {
 }
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> Generator[None, None, None]:
     """Put each test in an xdist group: a module and every shared fixture its tests use are
     one group (joined transitively), so under ``pytest -n 2 --dist loadgroup`` a
     module-scoped fixture, such as a module's trained study, and each shared fixture are
-    built on one worker only: nothing is trained twice."""
+    built on one worker only: nothing is trained twice, and no two workers share the
+    PostgreSQL database at once.
+
+    The groups are marked before every other implementation of this hook: xdist's worker
+    reads them in its own, appending ``@group`` to each test id.
+    """
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -93,3 +103,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 parent[find(item.module.__name__)] = find(group)
     for item in items:
         item.add_marker(pytest.mark.xdist_group(find(item.module.__name__)))
+    yield
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """Stop before any test runs where pytest-xdist did not take the groups (their ``@group``
+    suffix is missing from the ids a worker collected): pytest 9.2 with pytest-xdist 3.8
+    (pytest-xdist#1386) would otherwise run grouped tests on both workers."""
+    if node.config.getvalue("dist") == "loadgroup" and not any("@" in i for i in ids):
+        raise pytest.UsageError(
+            f"pytest-xdist {node.gateway.id} collected {len(ids)} tests without their xdist "
+            f"groups under pytest {pytest.__version__} (pytest-xdist#1386): install the "
+            "versions in constraints.txt (make .venv/.installed)"
+        )
