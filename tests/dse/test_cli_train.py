@@ -52,8 +52,10 @@ def test_config_file_subset_of_exits_and_pruning(
 ) -> None:
     cache, _ = quickstart
     cfg = tmp_path / "point.toml"
+    # the quickstart's size, so its joint training is reused: only the pruning step trains
     cfg.write_text(
-        "[study]\nname = 'ignored'\n\n[train]\nexits = [1]\npruning = 0.25\nthresholds = [0.8]\n"
+        "[study]\nname = 'ignored'\n\n[train]\nimage_size = 16\nexits = [1]\npruning = 0.25\n"
+        "thresholds = [0.8]\n"
     )
     proc = _run(["train", "--json", "--config", str(cfg), "--cache-dir", str(cache)], tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
