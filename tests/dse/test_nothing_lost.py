@@ -284,8 +284,9 @@ def test_a_full_disk_keeps_every_completed_trial(
         # a second study in the same database, whose first trained model does not fit
         cfg = small_config(small_study.db.parent)
         cfg["study"] = {**cfg["study"], "name": "grow", "trials": 30}
-        cfg["storage"] = {"url": url}
-        cfg["pruning"] = {"mode": "uniform", "rates": [0.0, 0.25, 0.5, 0.75]}
+        # a short heartbeat: the trial the full disk leaves RUNNING is found stale in 3 s
+        fast = {"heartbeat_interval_s": 1, "grace_period_s": 3}
+        cfg["storage"] = {"url": url, **fast}  # the small study's rates: trainings cached
         (tmp_path / "grow.toml").write_text(_toml(cfg))
         code, _, err = cli(
             ["run", "--config", str(tmp_path / "grow.toml"), "--no-progress"], capsys
@@ -308,7 +309,7 @@ def test_a_full_disk_keeps_every_completed_trial(
     assert cut and all(t.state.name in ("COMPLETE", "FAIL", "RUNNING", "WAITING") for t in cut)
     assert any(t.state.name in ("FAIL", "RUNNING") for t in cut), cut  # one was cut short
     done = sum(t.state.name == "COMPLETE" for t in cut)
-    cfg["storage"] = {"url": saved_url}
+    cfg["storage"] = {"url": saved_url, **fast}
     cfg["study"] = {**cfg["study"], "trials": done + 1}
     (tmp_path / "grow.toml").write_text(_toml(cfg))
     code, _, err = cli(["run", "--config", str(tmp_path / "grow.toml"), "--no-progress"], capsys)
