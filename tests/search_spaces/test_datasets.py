@@ -47,6 +47,34 @@ def test_digits_default_splits_are_stratified_and_deterministic() -> None:
     assert not np.array_equal(d.y_train, other.y_train)
 
 
+def test_digits_are_scikit_learns_read_without_importing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The digits file is read where ``load_digits`` reads it, image for image and label for
+    label, without importing scikit-learn; where the file is not found, ``load_digits``
+    gives the same data."""
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    import search_spaces.datasets.digits as digits
+
+    bunch = load_digits()
+    direct = digits.load_digits_raw()
+    assert np.array_equal(direct.x, (bunch.images / 16.0).astype(np.float32)[:, None])
+    assert np.array_equal(direct.y, bunch.target) and direct.y.dtype == np.int64
+    monkeypatch.setattr(digits, "_digits_file", lambda: None)
+    fallback = digits.load_digits_raw()
+    assert np.array_equal(fallback.x, direct.x) and np.array_equal(fallback.y, direct.y)
+    code = (
+        "import sys; from search_spaces import load_dataset; load_dataset('digits'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_digits_upsampling_and_limit() -> None:
     d16 = load_dataset("digits", image_size=16, limit=200)
     _check_splits(d16, 10, (1, 16, 16))
