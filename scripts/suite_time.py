@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = "postgresql+psycopg2://root@127.0.0.1:5432"
-SUMMARY = re.compile(r"=+ (.*) in [\d.]+s")
+SUMMARY = re.compile(r"^=*\s*(\d+ \w+.*?) in [\d.]+s", re.MULTILINE)
 
 
 def _database(name: str, action: str) -> None:
