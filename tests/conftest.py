@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -76,10 +75,8 @@ SHARED_FIXTURE_GROUPS = {
 }
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_collection_modifyitems(
-    config: pytest.Config, items: list[pytest.Item]
-) -> Generator[None, None, None]:
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Put each test in an xdist group: a module and every shared fixture its tests use are
     one group (joined transitively), so under ``pytest -n 2 --dist loadgroup`` a
     module-scoped fixture, such as a module's trained study, and each shared fixture are
@@ -103,7 +100,6 @@ def pytest_collection_modifyitems(
                 parent[find(item.module.__name__)] = find(group)
     for item in items:
         item.add_marker(pytest.mark.xdist_group(find(item.module.__name__)))
-    yield
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -35,8 +35,8 @@ def _digits_file() -> Path | None:
 def load_digits_raw() -> RawData:
     """All 1,797 digits as (N, 1, 8, 8) float32 in [0, 1] (pixel values 0..16 / 16).
 
-    Read from scikit-learn's own file where it is where ``load_digits`` reads it, else
-    through ``load_digits`` (the same images and labels either way).
+    Read from scikit-learn's own file, where ``load_digits`` reads it; through
+    ``load_digits`` where that file is not found (the same images and labels either way).
     """
     path = _digits_file()
     if path is not None:
